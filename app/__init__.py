@@ -1,0 +1,92 @@
+"""Keystile: one sign-in flow for client certificates, passkeys and passwords.
+
+``create_app()`` only wires things together: settings, database, extensions, blueprints
+and the CLI. Behaviour lives in ``app.services`` (plain Python) and the blueprints.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from app.config import ConfigError, Settings, load_settings
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the Keystile application.
+
+    Args:
+        test_config: setting overrides by field name (see :class:`app.config.Settings`).
+    """
+    app = Flask(__name__, instance_relative_config=True, static_folder="../static",
+                template_folder="../templates")
+    try:
+        settings = load_settings(overrides={"instance_path": app.instance_path,
+                                            **(test_config or {})})
+    except ConfigError as exc:
+        print(f"keystile: invalid configuration: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    _configure_flask(app, settings)
+    _wire(app, settings)
+    return app
+
+
+def _configure_flask(app: Flask, settings: Settings) -> None:
+    from urllib.parse import urlsplit
+
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_NAME="__Host-keystile",
+        SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_PATH="/",
+        MAX_CONTENT_LENGTH=256 * 1024,
+        MAX_FORM_MEMORY_SIZE=256 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,  # bound to the session cookie instead
+        WTF_CSRF_SSL_STRICT=False,  # Origin and SameSite cover it; see docs/security.md
+        PREFERRED_URL_SCHEME=urlsplit(settings.origin).scheme,
+        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        RATELIMIT_STRATEGY="moving-window",
+        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_KEY_PREFIX="keystile",
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+
+def _wire(app: Flask, settings: Settings) -> None:
+    from app import cli, db
+    from app.account import bp as account_bp
+    from app.admin import bp as admin_bp
+    from app.auth import bp as auth_bp
+    from app.extensions import csrf, limiter, login_manager
+    from app.services.notices import Mailer
+    from app.services.passwords import HashParameters, Passwords
+    from app.web import auth_state, security
+
+    app.extensions["keystile.settings"] = settings
+    app.extensions["keystile.passwords"] = Passwords(
+        HashParameters(settings.argon2_memory_kib, settings.argon2_time_cost,
+                       settings.argon2_parallelism)
+    )
+    app.extensions["keystile.mailer"] = Mailer(settings.smtp_url, settings.mail_from)
+    db.init_app(app, settings.database_url or db.default_database_url(app.instance_path))
+
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.session_protection = None
+    login_manager.user_loader(lambda _id: None)
+    login_manager.request_loader(auth_state.load_user)
+
+    for bp in (auth_bp, account_bp, admin_bp):
+        app.register_blueprint(bp)
+    app.after_request(auth_state.write_cookie)
+    app.after_request(security.add_security_headers)
+    security.register_error_handlers(app)
+    cli.register(app)
+    logging.getLogger("app").setLevel(logging.INFO)

@@ -1,0 +1,5 @@
+"""The signed-in person's own page: credentials, sessions, recent sign-ins, notices."""
+
+from app.account.views import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from app.services.passwords import MAX_LENGTH
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password", validators=[DataRequired("Enter your current password."),
+                                        Length(max=MAX_LENGTH + 1)],
+        render_kw={"autocomplete": "current-password"})
+    new_password = PasswordField(
+        "New password", validators=[DataRequired("Choose a new password."),
+                                    Length(max=MAX_LENGTH + 1)],
+        render_kw={"autocomplete": "new-password"})
+
+
+class RenameForm(FlaskForm):
+    label = StringField("Name", validators=[DataRequired("Enter a name."), Length(max=100)])
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only the CSRF token."""

@@ -1,0 +1,62 @@
+"""Admin views: thin wrappers over the accounts service."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse
+
+from app.account.forms import ActionForm
+from app.db import get_db
+from app.models import User, utcnow
+from app.services import accounts
+from app.services.accounts import AccountError
+from app.web.auth_state import admin_required, current_session, is_recent
+from app.web.client import current_client
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _admin() -> User:
+    user: User = current_user._get_current_object()  # type: ignore[attr-defined]
+    return user
+
+
+def _require_recent() -> BaseResponse | None:
+    """Admin actions need a recent sign-in, like a user's own credential changes."""
+    if not is_recent(current_session()):
+        flash("Please sign in again to confirm it is you.", "info")
+        return redirect(url_for("auth.login", reauth=1, next=url_for("admin.requests")),
+                        code=303)
+    return None
+
+
+@bp.get("/requests")
+@admin_required
+def requests() -> str:
+    return render_template("admin/requests.html", pending=accounts.pending_requests(get_db()),
+                           action_form=ActionForm())
+
+
+@bp.post("/requests/<int:request_id>/<any(approve, reject):decision>")
+@admin_required
+def decide(request_id: int, decision: str) -> BaseResponse | str:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if (again := _require_recent()) is not None:
+        return again
+    db = get_db()
+    try:
+        if decision == "approve":
+            user, secret = accounts.approve_request(db, request_id, client=current_client(),
+                                                    now=utcnow(), actor=_admin())
+            link = url_for("auth.enroll", token=secret, _external=True)
+            return render_template("admin/approved.html", user=user, link=link)
+        accounts.reject_request(db, request_id, client=current_client(), now=utcnow(),
+                                actor=_admin())
+    except AccountError as exc:
+        db.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("admin.requests"), code=303)
+    flash("Request rejected.", "info")
+    return redirect(url_for("admin.requests"), code=303)

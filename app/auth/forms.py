@@ -1,0 +1,46 @@
+"""Forms of the sign-in area (Flask-WTF: CSRF token included)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from app.services.passwords import MAX_LENGTH
+
+
+class LoginForm(FlaskForm):
+    username = StringField(
+        "Username", validators=[DataRequired("Enter your username."), Length(max=256)],
+        render_kw={"autocomplete": "username webauthn", "autocapitalize": "none",
+                   "spellcheck": "false"},
+    )
+    password = PasswordField(
+        "Password", validators=[DataRequired("Enter your password."),
+                                Length(max=MAX_LENGTH + 1)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class RequestAccountForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired("Choose a username."),
+                                                   Length(max=64)],
+                           render_kw={"autocomplete": "username"})
+    display_name = StringField("Your name", validators=[Optional(), Length(max=128)],
+                               render_kw={"autocomplete": "name"})
+    email = EmailField("E-mail address", validators=[DataRequired("Enter an e-mail address."),
+                                                     Length(max=254)],
+                       render_kw={"autocomplete": "email"})
+    message = TextAreaField("Why you need an account (optional)",
+                            validators=[Optional(), Length(max=2000)])
+
+
+class SetPasswordForm(FlaskForm):
+    password = PasswordField(
+        "New password", validators=[DataRequired("Choose a password."),
+                                    Length(max=MAX_LENGTH + 1)],
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField("Repeat the new password",
+                            validators=[DataRequired("Repeat the password.")],
+                            render_kw={"autocomplete": "new-password"})

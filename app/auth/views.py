@@ -1,0 +1,197 @@
+"""Thin views: read the form, call a service, render or redirect."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_limiter import RequestLimit
+from flask_login import current_user
+from sqlalchemy import text
+from werkzeug.wrappers import Response as BaseResponse
+
+from app.auth.forms import LoginForm, RequestAccountForm, SetPasswordForm
+from app.db import get_db
+from app.extensions import limiter
+from app.models import TokenPurpose, User, normalize_username, utcnow
+from app.services import accounts, credentials, signin, tokens
+from app.services.accounts import AccountError, RequestForm
+from app.services.audit import Event, record
+from app.services.credentials import CredentialError
+from app.services.passwords import PasswordPolicyError
+from app.web import auth_state
+from app.web.client import current_client
+from app.web.context import mailer, passwords, settings
+
+bp = Blueprint("auth", __name__)
+
+GENERIC_FAILURE = "That username and password do not match an account."
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only same-site relative paths: no scheme, no host, no backslash tricks."""
+    if not target or len(target) > 2000:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    if "\\" in target or any(ord(c) < 32 for c in target):
+        return default
+    return target
+
+
+def _account_key() -> str:
+    return "account:" + normalize_username(request.form.get("username", ""))[:256]
+
+
+def _failed(response: BaseResponse) -> bool:
+    return response.status_code != 303
+
+
+def _audit_throttle(limit: RequestLimit) -> None:
+    db = get_db()
+    record(db, Event.THROTTLED, client=current_client(), success=False, method="password",
+           reason="throttled", details={"limit": str(limit.limit), "key": limit.key[:100]})
+    db.commit()
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: settings().login_limit_per_address, methods=["POST"],
+               deduct_when=_failed, on_breach=_audit_throttle, scope="login-address")
+@limiter.limit(lambda: settings().login_limit_per_account, methods=["POST"],
+               key_func=_account_key, deduct_when=_failed, on_breach=_audit_throttle,
+               scope="login-account")
+def login() -> str | BaseResponse | tuple[str, int]:
+    form = LoginForm()
+    next_url = safe_next(request.args.get("next"), url_for("account.index"))
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            return render_template("auth/login.html", form=form, next_url=next_url), 400
+        result = signin.password_sign_in(
+            get_db(), passwords(), username=form.username.data or "",
+            password=form.password.data or "", client=current_client(), now=utcnow(),
+        )
+        if result.user is None:
+            form.password.errors = [GENERIC_FAILURE]
+            return render_template("auth/login.html", form=form, next_url=next_url), 401
+        auth_state.sign_in(result.user, result.credential, "password")
+        return redirect(next_url, code=303)
+    return render_template("auth/login.html", form=form, next_url=next_url,
+                           reauth=bool(request.args.get("reauth")))
+
+
+@bp.post("/logout")
+def logout() -> BaseResponse:
+    row = auth_state.sign_out()
+    if row is not None:
+        db = get_db()
+        record(db, Event.LOGOUT, client=current_client(), success=True, user=row.user,
+               credential=row.credential, method=row.method)
+        db.commit()
+    # Remember, in the fresh anonymous session, that this browser signed out: a
+    # certificate it keeps presenting must not sign it straight back in (threat model E.23).
+    session["signed_out"] = True
+    flash("You have signed out.", "info")
+    return redirect(url_for("auth.login"), code=303)
+
+
+@bp.get("/api/session")
+def api_session() -> tuple[BaseResponse, int]:
+    row = auth_state.current_session()
+    if row is None:
+        return jsonify(authenticated=False), 401
+    return jsonify(
+        authenticated=True,
+        username=row.user.username,
+        method=row.method,
+        credential_id=row.credential_id,
+    ), 200
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[BaseResponse, int]:
+    try:
+        get_db().execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any database failure means unhealthy
+        return jsonify(status="unavailable", database=False), 503
+    return jsonify(status="ok", database=True), 200
+
+
+@bp.route("/request-account", methods=["GET", "POST"])
+@limiter.limit(lambda: settings().request_limit_per_address, methods=["POST"],
+               on_breach=_audit_throttle, scope="request-account")
+def request_account() -> str | BaseResponse | tuple[str, int]:
+    form = RequestAccountForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            return render_template("auth/request_account.html", form=form), 400
+        try:
+            accounts.request_account(
+                get_db(),
+                RequestForm(form.username.data or "", form.display_name.data or "",
+                            form.email.data or "", form.message.data or ""),
+                client=current_client(), now=utcnow(),
+            )
+        except AccountError as exc:
+            getattr(form, exc.field or "username").errors = [exc.message]
+            return render_template("auth/request_account.html", form=form), 400
+        return render_template("auth/request_sent.html")
+    return render_template("auth/request_account.html", form=form)
+
+
+def _enrolment_user(token: str) -> User:
+    row = tokens.peek(get_db(), TokenPurpose.ENROLMENT, token, now=utcnow())
+    if row is None or row.user_id is None:
+        abort(404)
+    user = get_db().get(User, row.user_id)
+    if user is None or not user.is_active:
+        abort(404)
+    return user
+
+
+@bp.route("/enroll/<token>", methods=["GET", "POST"])
+@limiter.limit(lambda: settings().login_limit_per_address, scope="enroll")
+def enroll(token: str) -> str | BaseResponse | tuple[str, int]:
+    """A one-time link: choose a password (or, with JavaScript, a passkey) for a new account."""
+    user = _enrolment_user(token)
+    form = SetPasswordForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            return render_template("auth/enroll.html", form=form, user=user, token=token), 400
+        if form.password.data != form.confirm.data:
+            form.confirm.errors = ["The two passwords are not the same."]
+            return render_template("auth/enroll.html", form=form, user=user, token=token), 400
+        db = get_db()
+        now = utcnow()
+        # Spend the link and set the password in one transaction: both or neither.
+        if tokens.consume(db, TokenPurpose.ENROLMENT, token, now=now) is None:
+            abort(404)
+        try:
+            cred = credentials.set_password(db, passwords(), user=user,
+                                            new_password=form.password.data or "",
+                                            client=current_client(), now=now, mailer=mailer())
+        except (PasswordPolicyError, CredentialError) as exc:
+            db.rollback()
+            form.password.errors = [exc.message]
+            return render_template("auth/enroll.html", form=form, user=user, token=token), 400
+        auth_state.sign_in(user, cred, "password")
+        flash("Your password is set and you are signed in.", "success")
+        return redirect(url_for("account.index"), code=303)
+    return render_template("auth/enroll.html", form=form, user=user, token=token)
+
+
+@bp.get("/")
+def index() -> BaseResponse:
+    if current_user.is_authenticated:
+        return redirect(url_for("account.index"))
+    return redirect(url_for("auth.login"))

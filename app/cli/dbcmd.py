@@ -1,0 +1,41 @@
+"""``keystile db upgrade``: build or migrate the schema with Alembic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from alembic import command
+from alembic.config import Config
+from flask import current_app
+from flask.cli import with_appcontext
+
+from app.db import engine_of
+
+MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations"
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(url), revision)
+
+
+@click.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def upgrade_cmd(revision: str) -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    url = engine_of(current_app).url.render_as_string(hide_password=False)
+    upgrade(url, revision)
+    click.echo(f"database at {revision}")

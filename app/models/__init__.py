@@ -1,0 +1,28 @@
+"""Keystile's tables. Import models from here."""
+
+from app.models.account import AccountRequest, Notice, OneTimeToken, RequestStatus, TokenPurpose
+from app.models.audit import AuditEvent
+from app.models.base import Base, utcnow
+from app.models.credential import Credential, CredentialKind, Strength
+from app.models.session import AuthSession
+from app.models.user import Role, User, UserStatus, new_user_handle, normalize_username
+
+__all__ = [
+    "AccountRequest",
+    "AuditEvent",
+    "AuthSession",
+    "Base",
+    "Credential",
+    "CredentialKind",
+    "Notice",
+    "OneTimeToken",
+    "RequestStatus",
+    "Role",
+    "Strength",
+    "TokenPurpose",
+    "User",
+    "UserStatus",
+    "new_user_handle",
+    "normalize_username",
+    "utcnow",
+]

@@ -1,0 +1,197 @@
+"""Users, account requests and enrolment links."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import (
+    AccountRequest,
+    OneTimeToken,
+    RequestStatus,
+    Role,
+    TokenPurpose,
+    User,
+    UserStatus,
+    normalize_username,
+)
+from app.services import tokens
+from app.services.audit import Client, Event, record
+
+ENROLMENT_LIFETIME = timedelta(hours=72)
+#: letters and digits of any script, and . _ - @ inside; 1-64 characters after NFKC
+_USERNAME = re.compile(r"^[^\W_](?:[\w.@-]{0,62}[^\W_])?$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+
+class AccountError(ValueError):
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+def validate_username(raw: str) -> str:
+    """The username as it will be stored, or AccountError saying what is wrong."""
+    name = " ".join(raw.split())
+    if not _USERNAME.fullmatch(normalize_username(name)):
+        raise AccountError(
+            "bad_username",
+            "Use 1 to 64 letters or digits; dots, dashes, underscores and @ may join them.",
+            "username",
+        )
+    return name
+
+
+def validate_email(raw: str) -> str:
+    email = raw.strip()
+    if email and (len(email) > 254 or not _EMAIL.fullmatch(email)):
+        raise AccountError("bad_email", "Enter an e-mail address like name@example.org.", "email")
+    return email
+
+
+def find_user(db: Session, username: str) -> User | None:
+    if not username or len(username) > 256:
+        return None
+    return db.scalar(select(User).where(User.username_normalized == normalize_username(username)))
+
+
+def create_user(
+    db: Session,
+    *,
+    username: str,
+    client: Client,
+    now: datetime,
+    display_name: str = "",
+    email: str = "",
+    role: Role = Role.USER,
+    actor: User | None = None,
+) -> User:
+    name = validate_username(username)
+    if find_user(db, name) is not None:
+        raise AccountError("username_taken", "That username is taken.", "username")
+    user = User(
+        username=name,
+        username_normalized=normalize_username(name),
+        display_name=display_name.strip()[:128] or name,
+        email=validate_email(email),
+        role=role,
+        status=UserStatus.ACTIVE,
+        created_at=now,
+    )
+    db.add(user)
+    db.flush()
+    record(db, Event.USER_CREATED, client=client, success=True, user=user, actor=actor,
+           details={"role": str(role)})
+    return user
+
+
+def issue_enrolment_link(
+    db: Session, user: User, *, client: Client, now: datetime, actor: User | None = None
+) -> str:
+    """A one-time secret that lets ``user`` set up a credential; previous links stop working."""
+    for old in db.scalars(
+        select(OneTimeToken).where(
+            OneTimeToken.user_id == user.id,
+            OneTimeToken.purpose == str(TokenPurpose.ENROLMENT),
+            OneTimeToken.used_at.is_(None),
+        )
+    ):
+        old.used_at = now
+    secret = tokens.issue(db, TokenPurpose.ENROLMENT, now=now, lifetime=ENROLMENT_LIFETIME,
+                          user_id=user.id)
+    record(db, Event.ENROLMENT_LINK_ISSUED, client=client, success=True, user=user, actor=actor)
+    return secret
+
+
+@dataclass(frozen=True)
+class RequestForm:
+    username: str
+    display_name: str
+    email: str
+    message: str
+
+
+def request_account(db: Session, form: RequestForm, *, client: Client, now: datetime) -> None:
+    """Store a request. It answers the same whether or not the name exists (no enumeration),
+    and never binds anything to an existing account (threat model F.25)."""
+    name = validate_username(form.username)
+    email = validate_email(form.email)
+    req = AccountRequest(
+        username=name,
+        username_normalized=normalize_username(name),
+        display_name=form.display_name.strip()[:128],
+        email=email,
+        message=form.message.strip()[:2000],
+        address=client.address[:64],
+        created_at=now,
+    )
+    db.add(req)
+    db.flush()
+    record(db, Event.ACCOUNT_REQUESTED, client=client, success=True,
+           details={"request_id": req.id, "username": name})
+    db.commit()
+
+
+def pending_requests(db: Session) -> list[AccountRequest]:
+    return list(
+        db.scalars(
+            select(AccountRequest)
+            .where(AccountRequest.status == RequestStatus.PENDING)
+            .order_by(AccountRequest.created_at)
+        )
+    )
+
+
+def approve_request(
+    db: Session, request_id: int, *, client: Client, now: datetime, actor: User | None = None
+) -> tuple[User, str]:
+    """Create the account and return it with its enrolment secret."""
+    req = db.get(AccountRequest, request_id)
+    if req is None or req.status != RequestStatus.PENDING:
+        raise AccountError("no_such_request", f"No pending account request #{request_id}.")
+    user = create_user(db, username=req.username, display_name=req.display_name,
+                       email=req.email, client=client, now=now, actor=actor)
+    req.status = RequestStatus.APPROVED
+    req.decided_at = now
+    req.decided_by_id = actor.id if actor else None
+    req.user_id = user.id
+    secret = issue_enrolment_link(db, user, client=client, now=now, actor=actor)
+    record(db, Event.ACCOUNT_REQUEST_APPROVED, client=client, success=True, user=user,
+           actor=actor, details={"request_id": req.id})
+    db.commit()
+    return user, secret
+
+
+def reject_request(
+    db: Session, request_id: int, *, client: Client, now: datetime, actor: User | None = None
+) -> AccountRequest:
+    req = db.get(AccountRequest, request_id)
+    if req is None or req.status != RequestStatus.PENDING:
+        raise AccountError("no_such_request", f"No pending account request #{request_id}.")
+    req.status = RequestStatus.REJECTED
+    req.decided_at = now
+    req.decided_by_id = actor.id if actor else None
+    record(db, Event.ACCOUNT_REQUEST_REJECTED, client=client, success=True, actor=actor,
+           details={"request_id": req.id, "username": req.username})
+    db.commit()
+    return req
+
+
+def set_status(
+    db: Session, user: User, status: UserStatus, *, client: Client, now: datetime, actor: User
+) -> None:
+    """Disable or re-enable an account; disabling ends its sessions at once."""
+    from app.services import sessions
+
+    user.status = status
+    if status is UserStatus.DISABLED:
+        sessions.end_all(db, user_id=user.id, now=now, reason="user disabled")
+    event = Event.USER_DISABLED if status is UserStatus.DISABLED else Event.USER_ENABLED
+    record(db, event, client=client, success=True, user=user, actor=actor)
+    db.commit()

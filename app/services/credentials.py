@@ -1,0 +1,230 @@
+"""The only code that writes credential rows, and it writes their audit rows with them.
+
+Every change here adds its audit row and a notice for the user to the same transaction,
+then commits, so a credential never changes without a trace (threat model F.24, F.27).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.models import Credential, CredentialKind, User
+from app.services import sessions
+from app.services.audit import Client, Event, record
+from app.services.notices import NULL_MAILER, Mailer, notify
+from app.services.passwords import Passwords, check_policy
+
+MAX_LABEL = 100
+
+
+class CredentialError(ValueError):
+    """A credential change was refused; ``message`` is safe to show the user."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def clean_label(raw: str) -> str:
+    label = " ".join(raw.split())[:MAX_LABEL]
+    return "".join(ch for ch in label if ch.isprintable())
+
+
+def live_count(db: Session, user_id: int) -> int:
+    return int(
+        db.scalar(
+            select(func.count())
+            .select_from(Credential)
+            .where(Credential.user_id == user_id, Credential.revoked_at.is_(None))
+        )
+        or 0
+    )
+
+
+def find(db: Session, kind: CredentialKind, lookup_key: str) -> Credential | None:
+    return db.scalar(
+        select(Credential).where(Credential.kind == kind, Credential.lookup_key == lookup_key)
+    )
+
+
+def live_password(db: Session, user_id: int) -> Credential | None:
+    return db.scalar(
+        select(Credential).where(
+            Credential.user_id == user_id,
+            Credential.kind == CredentialKind.PASSWORD,
+            Credential.revoked_at.is_(None),
+        )
+    )
+
+
+def add(
+    db: Session,
+    credential: Credential,
+    *,
+    user: User,
+    client: Client,
+    now: datetime,
+    actor: User | None = None,
+    mailer: Mailer = NULL_MAILER,
+    details: dict[str, object] | None = None,
+    event: Event = Event.CREDENTIAL_ADDED,
+) -> Credential:
+    """Add a new credential built by the kind's own code, refusing a taken lookup key.
+
+    A certificate key or passkey id already present, for anyone and even revoked, is
+    refused without touching the existing row (threat model B.7, C.14).
+    """
+    if credential.lookup_key is not None and find(db, credential.kind, credential.lookup_key):
+        record(db, Event.CREDENTIAL_REFUSED, client=client, success=False, user=user,
+               method=str(credential.kind), reason="already_registered", actor=actor)
+        db.commit()
+        raise CredentialError(
+            "already_registered",
+            f"This {credential.kind} is already registered"
+            + (" to an account." if credential.kind is not CredentialKind.PASSKEY else "."),
+        )
+    credential.user = user
+    credential.created_at = now
+    db.add(credential)
+    db.flush()
+    record(db, event, client=client, success=True, user=user,
+           credential=credential, method=str(credential.kind), actor=actor,
+           details={"label": credential.display_name, **(details or {})})
+    verb = "changed" if event is Event.PASSWORD_CHANGED else "added to"
+    notify(db, user, str(event),
+           f"A {credential.kind} was {verb} your account: {credential.display_name}.",
+           mailer=mailer)
+    db.commit()
+    return credential
+
+
+def set_password(
+    db: Session,
+    passwords: Passwords,
+    *,
+    user: User,
+    new_password: str,
+    client: Client,
+    now: datetime,
+    actor: User | None = None,
+    mailer: Mailer = NULL_MAILER,
+    event: Event = Event.CREDENTIAL_ADDED,
+) -> Credential:
+    """Set a password where none is needed first (enrolment, CLI); replaces a live one."""
+    others = live_count(db, user.id) - (1 if live_password(db, user.id) else 0)
+    check_policy(new_password, has_other_credential=others > 0, username=user.username)
+    old = live_password(db, user.id)
+    if old is not None:
+        old.revoked_at = now
+        old.revoked_reason = "replaced"
+        db.flush()
+    cred = Credential(kind=CredentialKind.PASSWORD, secret_hash=passwords.hash(new_password),
+                      details={"algorithm": "argon2id"})
+    return add(db, cred, user=user, client=client, now=now, actor=actor, mailer=mailer,
+               event=event)
+
+
+def change_password(
+    db: Session,
+    passwords: Passwords,
+    *,
+    user: User,
+    current_password: str,
+    new_password: str,
+    client: Client,
+    now: datetime,
+    mailer: Mailer = NULL_MAILER,
+) -> Credential:
+    """Change a password; the current one is required (SP 800-63B-4 §3.1.1.2).
+
+    Raises:
+        CredentialError: the current password is wrong.
+        PasswordPolicyError: the new one breaks a rule.
+    """
+    old = live_password(db, user.id)
+    if old is None or old.secret_hash is None or not passwords.verify(
+        old.secret_hash, current_password
+    ):
+        record(db, Event.PASSWORD_CHANGE_FAILURE, client=client, success=False, user=user,
+               credential=old, method="password", reason="wrong_current_password")
+        db.commit()
+        raise CredentialError("wrong_current_password", "Your current password is not correct.")
+    return set_password(db, passwords, user=user, new_password=new_password, client=client,
+                        now=now, mailer=mailer, event=Event.PASSWORD_CHANGED)
+
+
+def rename(
+    db: Session, credential: Credential, label: str, *, client: Client, now: datetime
+) -> None:
+    old = credential.display_name
+    credential.label = clean_label(label)
+    record(db, Event.CREDENTIAL_RENAMED, client=client, success=True, user=credential.user,
+           credential=credential, method=str(credential.kind),
+           details={"from": old, "to": credential.label})
+    db.commit()
+
+
+def remove(
+    db: Session,
+    credential: Credential,
+    *,
+    client: Client,
+    now: datetime,
+    reason: str = "removed by user",
+    actor: User | None = None,
+    allow_last: bool = False,
+    mailer: Mailer = NULL_MAILER,
+) -> int:
+    """Revoke a credential and end the sessions it opened; returns how many sessions ended.
+
+    The last live credential of an account cannot be removed by its owner (threat model
+    F.24); an administrator revoking a compromised key may (``allow_last``).
+    """
+    if credential.revoked_at is not None:
+        raise CredentialError("already_removed", "This credential was already removed.")
+    user = credential.user
+    if not allow_last and live_count(db, user.id) <= 1:
+        record(db, Event.CREDENTIAL_REFUSED, client=client, success=False, user=user,
+               credential=credential, method=str(credential.kind), reason="last_credential",
+               actor=actor)
+        db.commit()
+        raise CredentialError(
+            "last_credential",
+            "This is your only way to sign in. Add another credential before removing it.",
+        )
+    credential.revoked_at = now
+    credential.revoked_reason = reason[:200]
+    ended = sessions.end_all(db, user_id=user.id, now=now, reason="credential revoked",
+                             credential_id=credential.id)
+    record(db, Event.CREDENTIAL_REMOVED, client=client, success=True, user=user,
+           credential=credential, method=str(credential.kind), reason=reason[:64], actor=actor,
+           details={"sessions_ended": ended, "label": credential.display_name})
+    notify(db, user, str(Event.CREDENTIAL_REMOVED),
+           f"A {credential.kind} was removed from your account: {credential.display_name}.",
+           mailer=mailer)
+    db.commit()
+    return ended
+
+
+def record_use(credential: Credential, *, client: Client, now: datetime) -> None:
+    """Note a successful use (the caller's sign-in transaction commits it)."""
+    credential.last_used_at = now
+    credential.last_used_address = client.address[:64] or None
+
+
+def flag_clone(
+    db: Session, credential: Credential, *, client: Client, now: datetime, details: dict[str, object]
+) -> None:
+    """Mark a passkey whose signature counter went backwards (WebAuthn §6.1.1)."""
+    credential.clone_flagged_at = now
+    record(db, Event.CREDENTIAL_CLONE_FLAGGED, client=client, success=False,
+           user=credential.user, credential=credential, method="passkey",
+           reason="counter_regression", details=details)
+    notify(db, credential.user, str(Event.CREDENTIAL_CLONE_FLAGGED),
+           f"Your passkey {credential.display_name} may have been copied: its counter went "
+           "backwards. Sign-in with it was refused.")
+    db.commit()

@@ -1,0 +1,111 @@
+"""Server-side sessions (OWASP ASVS V7): random ids, stored hashed, idle and absolute timeouts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.models import AuthSession, Credential, User
+from app.services import tokens
+from app.services.audit import Client
+
+#: how stale ``last_seen_at`` may get before a request writes it again
+TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    idle: timedelta
+    absolute: timedelta
+
+
+def start(
+    db: Session,
+    *,
+    user: User,
+    credential: Credential | None,
+    method: str,
+    client: Client,
+    now: datetime,
+    timeouts: Timeouts,
+) -> tuple[str, AuthSession]:
+    """Open a new session; returns the cookie value (shown once) and the row."""
+    secret = tokens.new_secret()
+    row = AuthSession(
+        token_hash=tokens.digest(secret),
+        user=user,
+        credential=credential,
+        method=method,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + timeouts.absolute,
+        address=client.address[:64],
+        user_agent=client.user_agent[:512],
+    )
+    db.add(row)
+    return secret, row
+
+
+def resolve(db: Session, secret: str, *, now: datetime, timeouts: Timeouts) -> AuthSession | None:
+    """The live session for a cookie value, or None (expired, idle, revoked, unknown)."""
+    if not secret or len(secret) > 128:
+        return None
+    row = db.scalar(select(AuthSession).where(AuthSession.token_hash == tokens.digest(secret)))
+    if row is None or row.revoked_at is not None:
+        return None
+    if now >= row.expires_at or now - row.last_seen_at >= timeouts.idle:
+        return None
+    if not row.user.is_active:
+        return None
+    if now - row.last_seen_at >= TOUCH_INTERVAL:
+        row.last_seen_at = now
+        db.commit()
+    return row
+
+
+def end(db: Session, row: AuthSession, *, now: datetime, reason: str) -> None:
+    """Revoke one session (the caller commits)."""
+    row.revoked_at = now
+    row.revoked_reason = reason
+
+
+def end_all(
+    db: Session,
+    *,
+    user_id: int,
+    now: datetime,
+    reason: str,
+    except_id: int | None = None,
+    credential_id: int | None = None,
+) -> int:
+    """Revoke a user's live sessions (or those opened by one credential); the caller commits."""
+    stmt = update(AuthSession).where(
+        AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)
+    )
+    if except_id is not None:
+        stmt = stmt.where(AuthSession.id != except_id)
+    if credential_id is not None:
+        stmt = stmt.where(AuthSession.credential_id == credential_id)
+    result = db.execute(
+        stmt.values(revoked_at=now, revoked_reason=reason).execution_options(
+            synchronize_session=False
+        )
+    )
+    return int(getattr(result, "rowcount", 0))
+
+
+def live_for_user(db: Session, user_id: int, *, now: datetime) -> list[AuthSession]:
+    return list(
+        db.scalars(
+            select(AuthSession)
+            .where(
+                AuthSession.user_id == user_id,
+                AuthSession.revoked_at.is_(None),
+                AuthSession.expires_at > now,
+            )
+            .order_by(AuthSession.last_seen_at.desc())
+        )
+    )

@@ -1,0 +1,60 @@
+"""Password sign-in: one answer for every failure, and the time of one verification for all.
+
+Unknown user, disabled user and wrong password give the same result and spend the same
+argon2 work (threat model D.17); the audit row records the real reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from app.models import Credential, User
+from app.services import accounts, credentials
+from app.services.audit import Client, Event, record
+from app.services.passwords import MAX_LENGTH, Passwords
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    user: User | None
+    credential: Credential | None
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.user is not None
+
+
+def password_sign_in(
+    db: Session, passwords: Passwords, *, username: str, password: str, client: Client,
+    now: datetime,
+) -> SignInResult:
+    """Check a username and password; audit the attempt; rehash when parameters changed."""
+    user = accounts.find_user(db, username)
+    cred = credentials.live_password(db, user.id) if user is not None else None
+    if len(password) > MAX_LENGTH:
+        # Refuse before hashing: an enormous password must not buy a costly hash.
+        reason = "too_long"
+    elif cred is None or cred.secret_hash is None:
+        passwords.verify_dummy(password)
+        reason = "unknown_user" if user is None else "no_password"
+    elif not passwords.verify(cred.secret_hash, password):
+        reason = "wrong_password"
+    elif not user or not user.is_active:
+        reason = "account_" + (str(user.status) if user else "missing")
+    else:
+        if passwords.needs_rehash(cred.secret_hash):
+            cred.secret_hash = passwords.hash(password)
+        credentials.record_use(cred, client=client, now=now)
+        user.last_sign_in_at = now
+        record(db, Event.PASSWORD_SUCCESS, client=client, success=True, user=user,
+               credential=cred, method="password")
+        return SignInResult(user, cred)
+    record(db, Event.PASSWORD_FAILURE, client=client, success=False, user=user, credential=cred,
+           method="password", reason=reason,
+           details={} if user else {"username": username[:64]})
+    db.commit()
+    return SignInResult(None, None, reason)

@@ -1,0 +1,1 @@
+"""What every blueprint shares: who the client is, who is signed in, headers, errors."""

@@ -1,0 +1,140 @@
+"""Who is signed in: the server-side session behind the ``__Host-`` cookie.
+
+The cookie holds only a random id (ASVS V7.2); every sign-in gets a new one and ends the
+session the browser had (threat model E.20); logout deletes the server-side row, so a
+replayed cookie finds nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar, cast
+
+from flask import Response, abort, g, redirect, request, session, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse
+
+from app.db import get_db
+from app.models import AuthSession, Credential, User, utcnow
+from app.services import sessions
+from app.web.client import current_client
+from app.web.context import session_timeouts, settings
+
+COOKIE = "__Host-keystile-session"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def load_user(req: Any) -> User | None:
+    """Flask-Login's request loader: the user of a live session cookie, or None."""
+    secret = req.cookies.get(COOKIE, "")
+    if not secret:
+        return None
+    row = sessions.resolve(get_db(), secret, now=utcnow(), timeouts=session_timeouts())
+    if row is None:
+        g.clear_session_cookie = True
+        return None
+    g.auth_session = row
+    return row.user
+
+
+def current_session() -> AuthSession | None:
+    if not current_user.is_authenticated:
+        return None
+    return cast(AuthSession | None, g.get("auth_session"))
+
+
+def sign_in(user: User, credential: Credential | None, method: str) -> AuthSession:
+    """Start a new session (and end the browser's previous one); commits."""
+    db = get_db()
+    now = utcnow()
+    previous = current_session()
+    if previous is not None:
+        sessions.end(db, previous, now=now, reason="replaced by new sign-in")
+    secret, row = sessions.start(db, user=user, credential=credential, method=method,
+                                 client=current_client(), now=now, timeouts=session_timeouts())
+    db.commit()
+    g.new_session_cookie = secret
+    g.auth_session = row
+    # The anonymous cookie session (CSRF token, ceremony state) starts afresh too.
+    session.clear()
+    return row
+
+
+def sign_out(reason: str = "logout") -> AuthSession | None:
+    row = current_session()
+    if row is not None:
+        sessions.end(get_db(), row, now=utcnow(), reason=reason)
+    g.clear_session_cookie = True
+    session.clear()
+    return row
+
+
+def write_cookie(response: BaseResponse) -> BaseResponse:
+    """after_request: set or clear the session cookie as this request decided."""
+    secret = g.get("new_session_cookie")
+    if secret:
+        response.set_cookie(COOKIE, secret, secure=True, httponly=True, samesite="Lax", path="/",
+                            max_age=int(session_timeouts().absolute.total_seconds()))
+    elif g.get("clear_session_cookie"):
+        response.delete_cookie(COOKIE, secure=True, httponly=True, samesite="Lax", path="/")
+    return response
+
+
+def is_recent(row: AuthSession | None) -> bool:
+    if row is None:
+        return False
+    return utcnow() - row.created_at <= timedelta(minutes=settings().recent_auth_minutes)
+
+
+def login_required(view: F) -> F:
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            if request.method == "GET":
+                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            abort(401)
+        return view(*args, **kwargs)
+
+    return cast(F, wrapped)
+
+
+def recent_auth_required(view: F) -> F:
+    """Sensitive changes need a sign-in within the last few minutes (threat model F.24)."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            abort(401)
+        if not is_recent(current_session()):
+            if request.is_json or request.path.startswith(("/webauthn/", "/api/")):
+                return _reauth_json()
+            return redirect(url_for("auth.login", reauth=1, next=request.referrer and
+                                    url_for("account.index")))
+        return view(*args, **kwargs)
+
+    return cast(F, wrapped)
+
+
+def _reauth_json() -> Response:
+    from flask import jsonify
+
+    resp = jsonify(error="reauth_required",
+                   message="Please sign in again to confirm it is you, then retry.")
+    resp.status_code = 403
+    return resp
+
+
+def admin_required(view: F) -> F:
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            if request.method == "GET":
+                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            abort(401)
+        if not current_user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return cast(F, wrapped)

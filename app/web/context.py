@@ -1,0 +1,35 @@
+"""Typed access to what create_app() put on the application."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+
+from app.config import Settings
+from app.services.notices import Mailer
+from app.services.passwords import Passwords
+from app.services.sessions import Timeouts
+
+
+def settings() -> Settings:
+    s: Settings = current_app.extensions["keystile.settings"]
+    return s
+
+
+def passwords() -> Passwords:
+    p: Passwords = current_app.extensions["keystile.passwords"]
+    return p
+
+
+def mailer() -> Mailer:
+    m: Mailer = current_app.extensions["keystile.mailer"]
+    return m
+
+
+def session_timeouts() -> Timeouts:
+    s = settings()
+    return Timeouts(
+        idle=timedelta(minutes=s.session_idle_minutes),
+        absolute=timedelta(hours=s.session_absolute_hours),
+    )

@@ -1,0 +1,99 @@
+"""Response headers and error pages shared by every view.
+
+CSP without inline script and ``frame-ancestors 'none'`` (threat model E.22), HSTS on https,
+``nosniff``, a strict referrer policy; errors are pages (or JSON for API paths) with a
+clear message and never a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.wrappers import Response as BaseResponse
+
+log = logging.getLogger(__name__)
+
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+MESSAGES = {
+    400: "The request could not be understood. Please go back and try again.",
+    401: "Please sign in first.",
+    403: "You are not allowed to do that.",
+    404: "There is nothing at this address.",
+    405: "That action is not allowed here.",
+    413: "What you sent is too large.",
+    429: "Too many attempts. Please wait a little and try again.",
+    500: "Something went wrong on our side. Nothing was changed; please try again.",
+}
+
+
+def add_security_headers(response: BaseResponse) -> BaseResponse:
+    h = response.headers
+    h.setdefault("Content-Security-Policy", CSP)
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("Referrer-Policy", "no-referrer")
+    h.setdefault("X-Frame-Options", "DENY")
+    h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if request.is_secure:
+        h.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+    if request.endpoint != "static":
+        h.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def wants_json() -> bool:
+    return request.path.startswith(("/api/", "/webauthn/")) or (
+        request.accept_mimetypes.best == "application/json"
+    )
+
+
+def error_response(status: int, message: str, code: str = "") -> tuple[BaseResponse | str, int]:
+    if wants_json():
+        return jsonify(error=code or str(status), message=message), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError) -> tuple[BaseResponse | str, int]:
+        return error_response(
+            400, "Your form expired or came from elsewhere. Reload the page and try again.",
+            "csrf",
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> tuple[BaseResponse | str, int] | BaseResponse:
+        status = exc.code or 500
+        if status == 429:
+            body, status = error_response(429, MESSAGES[429], "throttled")
+            resp = app.make_response((body, status))
+            retry = getattr(exc, "retry_after", None)
+            if exc.response is not None and "Retry-After" in exc.response.headers:
+                resp.headers["Retry-After"] = exc.response.headers["Retry-After"]
+            elif retry:
+                resp.headers["Retry-After"] = str(retry)
+            return resp
+        return error_response(status, MESSAGES.get(status, exc.description or "Error."))
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> tuple[BaseResponse | str, int]:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, MESSAGES[500])
+
+    _ = InternalServerError

@@ -1,0 +1,1 @@
+// Filled in by the passkey work (issue 4).

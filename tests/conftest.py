@@ -1,0 +1,173 @@
+"""Fixtures shared by every test: the app on SQLite (and PostgreSQL when configured)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app import create_app
+from app.db import EXTENSION, engine_of
+from app.models import Base, Role, User, utcnow
+from app.services import accounts, credentials
+from app.services.audit import SYSTEM
+
+PG_URL = os.environ.get("KEYSTILE_TEST_DATABASE_URL", "")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+#: fast argon2 parameters for tests; the benchmark uses the production defaults
+FAST_HASH = {"argon2_memory_kib": 8192, "argon2_time_cost": 1}
+PASSWORD = "correct horse battery staple"
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip locally when a real part is missing, but fail in CI where every test must run."""
+    if condition:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)
+
+
+def _pg_worker_url(worker: str) -> str:
+    """One database per xdist worker, created on first use."""
+    import sqlalchemy as sa
+
+    name = "keystile_test_" + re.sub(r"\W", "", worker or "main")
+    base = PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+_pg_ready: dict[str, bool] = {}
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'keystile.sqlite3'}"
+    return _pg_worker_url(os.environ.get("PYTEST_XDIST_WORKER", "main"))
+
+
+def make_app(database_url: str, tmp_path: Any, **overrides: Any) -> Flask:
+    config = {
+        "env": "testing",
+        "secret_key": "test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
+        "database_url": database_url,
+        "origin": "https://localhost",
+        "instance_path": str(tmp_path / "instance"),
+        **FAST_HASH,
+        **overrides,
+    }
+    app = create_app(config)
+    app.config["TESTING"] = True
+    engine = engine_of(app)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            Base.metadata.drop_all(conn)
+            Base.metadata.create_all(conn)
+    else:
+        Base.metadata.create_all(engine)
+    return app
+
+
+@pytest.fixture
+def app_overrides() -> dict[str, Any]:
+    """Override in a test module to change settings for every app it builds."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Any, app_overrides: dict[str, Any]) -> Iterator[Flask]:
+    application = make_app(database_url, tmp_path, **app_overrides)
+    from app.extensions import limiter
+
+    limiter.reset()
+    yield application
+    engine_of(application).dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[Session]:
+    session: Session = app.extensions[EXTENSION]()
+    yield session
+    session.close()
+
+
+def make_user(db: Session, app: Flask, username: str = "alice", *, password: str | None = PASSWORD,
+              admin: bool = False, email: str = "") -> User:
+    """A user (with a password unless ``password=None``), as the CLI would create one."""
+    with app.app_context():
+        user = accounts.create_user(db, username=username, client=SYSTEM, now=utcnow(),
+                                    role=Role.ADMIN if admin else Role.USER,
+                                    email=email or f"{username}@example.org")
+        db.commit()
+        if password is not None:
+            credentials.set_password(db, app.extensions["keystile.passwords"], user=user,
+                                     new_password=password, client=SYSTEM, now=utcnow())
+    return user
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf-token" content="([^"]+)"', html
+    )
+    assert match, "no CSRF token in page"
+    return match.group(1)
+
+
+class AuthActions:
+    """Sign in and out through the real forms, as the Flask tutorial's helper does."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def csrf(self, path: str = "/login") -> str:
+        return csrf_from(self.client.get(path).get_data(as_text=True))
+
+    def login(self, username: str = "alice", password: str = PASSWORD, **kw: Any) -> Any:
+        token = self.csrf()
+        return self.client.post("/login", data={"username": username, "password": password,
+                                                "csrf_token": token, **kw})
+
+    def logout(self) -> Any:
+        token = self.csrf("/account") if self.is_signed_in() else self.csrf()
+        return self.client.post("/logout", data={"csrf_token": token})
+
+    def is_signed_in(self) -> bool:
+        return self.client.get("/api/session").status_code == 200
+
+    def session(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.client.get("/api/session").get_json()
+        return data
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> AuthActions:
+    return AuthActions(client)
+
+
+@pytest.fixture
+def alice(db: Session, app: Flask) -> User:
+    return make_user(db, app, "alice")
