@@ -1,0 +1,136 @@
+"""The account page: credentials, password change, sessions, notices."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import AuditEvent, AuthSession, Credential, Notice, User
+from tests.conftest import PASSWORD, AuthActions, csrf_from
+
+NEW = "another long passphrase for alice"
+
+
+def age_sessions(db: Session, column: str, by: timedelta) -> None:
+    """Move a timestamp of every live session into the past."""
+    for row in db.scalars(select(AuthSession).where(AuthSession.revoked_at.is_(None))):
+        setattr(row, column, getattr(row, column) - by)
+    db.commit()
+
+
+def _change(client: FlaskClient, current: str, new: str) -> tuple[int, str]:
+    token = csrf_from(client.get("/account").get_data(as_text=True))
+    resp = client.post("/account/password", data={"current_password": current,
+                                                  "new_password": new, "csrf_token": token})
+    return resp.status_code, resp.get_data(as_text=True)
+
+
+def test_account_page_lists_credentials_sessions_and_sign_ins(client: FlaskClient,
+                                                              auth: AuthActions,
+                                                              alice: User) -> None:
+    auth.login()
+    page = client.get("/account").get_data(as_text=True)
+    assert "Password" in page and "(this browser)" in page and "success" in page
+
+
+def test_account_requires_sign_in(client: FlaskClient) -> None:
+    resp = client.get("/account")
+    assert resp.status_code == 302 and "/login?next=/account" in resp.headers["Location"]
+
+
+def test_change_password_needs_current(client: FlaskClient, auth: AuthActions, alice: User,
+                                       db: Session) -> None:
+    auth.login()
+    status, body = _change(client, "wrong current password", NEW)
+    assert status == 400 and "current password is not correct" in body
+    status, body = _change(client, PASSWORD, "password")
+    assert status == 400
+    status, _ = _change(client, PASSWORD, NEW)
+    assert status == 303
+    auth.logout()
+    assert auth.login(password=PASSWORD).status_code == 401
+    assert auth.login(password=NEW).status_code == 303
+    notice = db.scalar(select(Notice).where(Notice.user_id == alice.id,
+                                            Notice.tag == "account:password:changed"))
+    assert notice is not None
+
+
+def test_change_password_needs_recent_sign_in(client: FlaskClient, auth: AuthActions,
+                                              alice: User, db: Session) -> None:
+    auth.login()
+    age_sessions(db, "created_at", timedelta(hours=1))
+    token = csrf_from(client.get("/account").get_data(as_text=True))
+    resp = client.post("/account/password", data={"current_password": PASSWORD,
+                                                  "new_password": NEW, "csrf_token": token})
+    assert resp.status_code == 302 and "reauth=1" in resp.headers["Location"]
+
+
+def test_last_credential_cannot_be_removed(client: FlaskClient, auth: AuthActions, alice: User,
+                                           db: Session) -> None:
+    auth.login()
+    cred = db.scalar(select(Credential).where(Credential.user_id == alice.id))
+    assert cred is not None
+    token = csrf_from(client.get("/account").get_data(as_text=True))
+    resp = client.post(f"/account/credentials/{cred.id}/remove", data={"csrf_token": token},
+                       follow_redirects=True)
+    assert "only way to sign in" in resp.get_data(as_text=True)
+    db.expire_all()
+    assert db.get(Credential, cred.id).revoked_at is None  # type: ignore[union-attr]
+    refused = db.scalar(select(AuditEvent).where(AuditEvent.tag == "account:credential:refused"))
+    assert refused is not None and refused.reason == "last_credential"
+
+
+def test_cannot_touch_someone_elses_credential(app: Flask, client: FlaskClient,
+                                               auth: AuthActions, alice: User,
+                                               db: Session) -> None:
+    from tests.conftest import make_user
+
+    bob = make_user(db, app, "bob")
+    bobs = db.scalar(select(Credential).where(Credential.user_id == bob.id))
+    assert bobs is not None
+    auth.login()
+    token = csrf_from(client.get("/account").get_data(as_text=True))
+    assert client.post(f"/account/credentials/{bobs.id}/remove",
+                       data={"csrf_token": token}).status_code == 404
+    assert client.post(f"/account/credentials/{bobs.id}/rename",
+                       data={"csrf_token": token, "label": "mine"}).status_code == 404
+
+
+def test_sign_out_everywhere_ends_every_session(app: Flask, client: FlaskClient,
+                                                auth: AuthActions, alice: User) -> None:
+    other = AuthActions(app.test_client())
+    other.login()
+    auth.login()
+    token = csrf_from(client.get("/account").get_data(as_text=True))
+    resp = client.post("/account/sessions/end-all", data={"csrf_token": token})
+    assert resp.status_code == 303
+    assert not auth.is_signed_in()
+    assert not other.is_signed_in()
+
+
+def test_end_one_other_session(app: Flask, client: FlaskClient, auth: AuthActions,
+                               alice: User, db: Session) -> None:
+    other = AuthActions(app.test_client())
+    other.login()
+    auth.login()
+    first = db.scalar(select(AuthSession).order_by(AuthSession.id))
+    assert first is not None
+    token = csrf_from(client.get("/account").get_data(as_text=True))
+    assert client.post(f"/account/sessions/{first.id}/end",
+                       data={"csrf_token": token}).status_code == 303
+    assert not other.is_signed_in()
+    assert auth.is_signed_in()
+
+
+def test_idle_and_absolute_timeouts(client: FlaskClient, auth: AuthActions, alice: User,
+                                    db: Session) -> None:
+    auth.login()
+    age_sessions(db, "last_seen_at", timedelta(minutes=31))
+    assert not auth.is_signed_in()
+    auth.login()
+    age_sessions(db, "expires_at", timedelta(hours=12))
+    assert not auth.is_signed_in()

@@ -1,0 +1,87 @@
+"""Account requests, approval by an admin, and one-time enrolment links."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import AccountRequest, AuditEvent, Credential, User
+from tests.conftest import PASSWORD, AuthActions, csrf_from, make_user
+
+
+def _request(client: FlaskClient, username: str, email: str = "new@example.org") -> str:
+    token = csrf_from(client.get("/request-account").get_data(as_text=True))
+    resp = client.post("/request-account", data={
+        "username": username, "display_name": "New Person", "email": email,
+        "message": "<script>alert(1)</script>", "csrf_token": token})
+    assert resp.status_code == 200
+    return resp.get_data(as_text=True)
+
+
+def test_request_answers_the_same_for_taken_and_free_names(client: FlaskClient, alice: User,
+                                                           db: Session) -> None:
+    free = _request(client, "newperson")
+    taken = _request(client, "alice")
+    assert free == taken
+    assert "administrator will review" in free
+    assert db.scalar(select(AccountRequest).where(AccountRequest.username == "alice"))
+    # A request for a taken name never binds anything to the existing account (F.25).
+    assert len(db.get(User, alice.id).active_credentials()) == 1  # type: ignore[union-attr]
+
+
+def test_bad_request_fields_get_clear_errors(client: FlaskClient) -> None:
+    token = csrf_from(client.get("/request-account").get_data(as_text=True))
+    resp = client.post("/request-account", data={"username": "bad name!", "email": "x",
+                                                  "csrf_token": token})
+    assert resp.status_code == 400
+    body = resp.get_data(as_text=True)
+    assert 'aria-invalid="true"' in body and "Use 1 to 64 letters" in body
+
+
+def test_admin_approves_and_user_enrols_with_password(app: Flask, client: FlaskClient,
+                                                      db: Session) -> None:
+    make_user(db, app, "root", admin=True)
+    _request(client, "newperson")
+    auth = AuthActions(client)
+    assert auth.login(username="root").status_code == 303
+    page = client.get("/admin/requests").get_data(as_text=True)
+    assert "newperson" in page and "&lt;script&gt;" in page
+    req = db.scalar(select(AccountRequest).where(AccountRequest.username == "newperson"))
+    assert req is not None
+    resp = client.post(f"/admin/requests/{req.id}/approve", data={"csrf_token": csrf_from(page)})
+    assert resp.status_code == 200
+    link = re.search(r'value="(https://localhost/enroll/[^"]+)"', resp.get_data(as_text=True))
+    assert link
+    path = link.group(1).removeprefix("https://localhost")
+    auth.logout()
+
+    form = client.get(path)
+    assert form.status_code == 200
+    token = csrf_from(form.get_data(as_text=True))
+    short = client.post(path, data={"password": "short", "confirm": "short", "csrf_token": token})
+    assert short.status_code == 400 and "at least 15 characters" in short.get_data(as_text=True)
+    done = client.post(path, data={"password": PASSWORD, "confirm": PASSWORD,
+                                   "csrf_token": token})
+    assert done.status_code == 303
+    assert auth.session()["username"] == "newperson"
+    # The link works once.
+    assert client.get(path).status_code == 404
+    tags = [e.tag for e in db.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    assert "account:request:approved" in tags and "account:credential:added" in tags
+
+
+def test_non_admin_cannot_see_or_decide_requests(client: FlaskClient, auth: AuthActions,
+                                                 alice: User) -> None:
+    auth.login()
+    assert client.get("/admin/requests").status_code == 403
+    token = auth.csrf("/account")
+    assert client.post("/admin/requests/1/approve", data={"csrf_token": token}).status_code == 403
+
+
+def test_unknown_enrolment_token_is_404(client: FlaskClient) -> None:
+    assert client.get("/enroll/not-a-real-token").status_code == 404
+    assert client.get("/enroll/" + "x" * 5000).status_code == 404

@@ -1,0 +1,85 @@
+"""Throttling per account and per address (threat model D.18), on memory and on Redis."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import AuditEvent, User
+from tests.conftest import PASSWORD, AuthActions, make_app, require
+
+
+@pytest.fixture
+def app_overrides() -> dict[str, Any]:
+    return {"login_limit_per_account": "3/minute", "login_limit_per_address": "5/minute"}
+
+
+def test_account_limit_gives_429_with_retry_after_and_audit(
+    client: FlaskClient, auth: AuthActions, alice: User, db: Session
+) -> None:
+    for _ in range(3):
+        assert auth.login(password="wrong wrong wrong").status_code == 401
+    resp = auth.login(password="wrong wrong wrong")
+    assert resp.status_code == 429
+    assert int(resp.headers["Retry-After"]) > 0
+    assert "Too many attempts" in resp.get_data(as_text=True)
+    # Even the right password waits: the limit is checked before the password is.
+    assert auth.login().status_code == 429
+    row = db.scalar(select(AuditEvent).where(AuditEvent.tag == "auth:throttled"))
+    assert row is not None and row.outcome == "failure"
+
+
+def test_successes_do_not_count(auth: AuthActions, alice: User) -> None:
+    for _ in range(6):
+        assert auth.login().status_code == 303
+
+
+def test_other_accounts_unaffected_by_one_accounts_limit(auth: AuthActions, alice: User,
+                                                          db: Session, app: Any) -> None:
+    from tests.conftest import make_user
+
+    make_user(db, app, "bob")
+    for _ in range(3):
+        auth.login(password="wrong wrong wrong")
+    assert auth.login(username="bob").status_code == 303
+
+
+def test_address_limit_spans_accounts(auth: AuthActions, alice: User) -> None:
+    for i in range(5):
+        assert auth.login(username=f"nobody{i}").status_code == 401
+    assert auth.login(username="someone-else").status_code == 429
+
+
+def test_redis_shares_limits_between_instances(tmp_path: Any, database_url: str) -> None:
+    """Two app instances (as behind a proxy) share one Redis: the limit holds across both."""
+    url = os.environ.get("KEYSTILE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+        reachable = True
+    except Exception:  # noqa: BLE001
+        reachable = False
+    require(reachable, f"Redis at {url}")
+    prefix = uuid.uuid4().hex
+    settings = {"redis_url": url, "login_limit_per_account": "2/minute"}
+    first = make_app(database_url, tmp_path, **settings)
+    second = make_app(database_url, tmp_path, **settings)
+    from app.extensions import limiter
+
+    limiter.reset()
+    a1, a2 = AuthActions(first.test_client()), AuthActions(second.test_client())
+    name = "user-" + prefix[:8]
+    assert a1.login(username=name, password=PASSWORD).status_code == 401
+    assert a2.login(username=name, password=PASSWORD).status_code == 401
+    assert a1.login(username=name, password=PASSWORD).status_code == 429
+    assert a2.login(username=name, password=PASSWORD).status_code == 429
+    # The counts really live in Redis, where every instance sees them.
+    keys = redis.Redis.from_url(url).keys(f"*account:{name}*")
+    assert keys, "no rate-limit keys in Redis"
