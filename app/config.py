@@ -21,8 +21,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 PREFIX = "KEYSTILE_"
-DEV_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"  # noqa: S105
-CERT_HEADER_FORMATS = ("nginx", "apache", "haproxy", "caddy", "envoy", "traefik", "aws-alb", "rfc9440")
+DEV_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"
+CERT_HEADER_FORMATS = (
+    "nginx", "apache", "haproxy", "caddy", "envoy", "traefik", "aws-alb", "rfc9440",
+)
 
 
 class ConfigError(ValueError):

@@ -25,7 +25,7 @@ RECENT_EVENTS = 20
 
 
 def _me() -> User:
-    user: User = current_user._get_current_object()  # type: ignore[attr-defined]
+    user: User = current_user._get_current_object()
     return user
 
 

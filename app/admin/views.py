@@ -18,7 +18,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 def _admin() -> User:
-    user: User = current_user._get_current_object()  # type: ignore[attr-defined]
+    user: User = current_user._get_current_object()
     return user
 
 

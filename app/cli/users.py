@@ -81,7 +81,9 @@ def list_users(as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     for r in rows:
-        kinds = ", ".join(f"{k}={v}" for k, v in r["credentials"].items())  # type: ignore[attr-defined]
+        by_kind = r["credentials"]
+        assert isinstance(by_kind, dict)
+        kinds = ", ".join(f"{k}={v}" for k, v in by_kind.items())
         click.echo(f"{r['username']:<24} {r['role']:<6} {r['status']:<9} {kinds}")
 
 

@@ -20,7 +20,6 @@ from sqlalchemy import (
     Index,
     LargeBinary,
     String,
-    Text,
     UniqueConstraint,
     text,
 )
@@ -90,7 +89,8 @@ class Credential(Base):
     )
     #: what the user calls it ("Work laptop", "YubiKey 5C")
     label: Mapped[str] = mapped_column(String(100), default="")
-    #: per kind: passkey credential id (base64url), certificate SPKI SHA-256 (hex); NULL for passwords
+    #: per kind: passkey credential id (base64url), certificate SPKI SHA-256 (hex);
+    #: NULL for passwords
     lookup_key: Mapped[str | None] = mapped_column(String(1400))
 
     # -- public material ---------------------------------------------------------------

@@ -217,7 +217,12 @@ def record_use(credential: Credential, *, client: Client, now: datetime) -> None
 
 
 def flag_clone(
-    db: Session, credential: Credential, *, client: Client, now: datetime, details: dict[str, object]
+    db: Session,
+    credential: Credential,
+    *,
+    client: Client,
+    now: datetime,
+    details: dict[str, object],
 ) -> None:
     """Mark a passkey whose signature counter went backwards (WebAuthn §6.1.1)."""
     credential.clone_flagged_at = now

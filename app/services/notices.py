@@ -44,7 +44,9 @@ class Mailer:
 NULL_MAILER = Mailer("", "")
 
 
-def notify(db: Session, user: User, tag: str, message: str, *, mailer: Mailer = NULL_MAILER) -> None:
+def notify(
+    db: Session, user: User, tag: str, message: str, *, mailer: Mailer = NULL_MAILER
+) -> None:
     """Add a notice for ``user`` (in the caller's transaction) and mail it when configured."""
     db.add(Notice(user_id=user.id, tag=tag, message=message[:500], created_at=utcnow()))
     if user.email:

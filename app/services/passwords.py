@@ -113,4 +113,6 @@ def check_policy(password: str, *, has_other_credential: bool, username: str = "
             "common", "This password is too common or too easy to guess; choose another."
         )
     if len(set(pw)) == 1:
-        raise PasswordPolicyError("repetitive", "This password repeats one character; choose another.")
+        raise PasswordPolicyError(
+            "repetitive", "This password repeats one character; choose another."
+        )

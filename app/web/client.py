@@ -8,6 +8,7 @@ straight to the app (proxy-headers.md, threat model A.3).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import secrets
 
@@ -41,10 +42,8 @@ def client_address() -> str:
     address = raw_peer()
     if peer_is_trusted_proxy():
         forwarded = request.headers.get("X-Forwarded-For", "").split(",")[-1].strip()
-        try:
+        with contextlib.suppress(ValueError):
             address = str(ipaddress.ip_address(forwarded))
-        except ValueError:
-            pass
     g.client_address = address
     return address
 

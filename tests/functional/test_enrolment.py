@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import AccountRequest, AuditEvent, Credential, User
+from app.models import AccountRequest, AuditEvent, User
 from tests.conftest import PASSWORD, AuthActions, csrf_from, make_user
 
 
