@@ -1,0 +1,130 @@
+"""Complete password sign-ins against gunicorn on loopback, beside the argon2 floor.
+
+One sign-in = GET /login, POST /login, GET /api/session, each a new connection (gunicorn's
+sync worker closes it). The floor is what one core does when it only verifies argon2id
+hashes at the same parameters: a sign-in can never be faster than one verification, so
+``sign-ins/s ÷ floor`` is the share of the server's time spent on the password itself.
+
+Usage: python bench/password_login.py [--duration 10] [--workers 1] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._harness import gunicorn, load  # noqa: E402
+
+PASSWORD = "benchmark passphrase for everyone"
+CSRF = re.compile(rb'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def argon2_floor(seconds: float = 3.0) -> float:
+    from app.services.passwords import HashParameters, Passwords
+
+    pw = Passwords(HashParameters())
+    h = pw.hash(PASSWORD)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        pw.verify(h, PASSWORD)
+        n += 1
+    return n / (time.perf_counter() - t0)
+
+
+def seed(url: str, users: int) -> None:
+    from app.cli.dbcmd import upgrade
+    from app.db import make_engine
+    from app.models import Credential, CredentialKind, User, normalize_username, utcnow
+    from app.services.passwords import HashParameters, Passwords
+    from sqlalchemy.orm import Session
+
+    upgrade(url)
+    digest = Passwords(HashParameters()).hash(PASSWORD)
+    engine = make_engine(url)
+    with Session(engine) as db:
+        for i in range(users):
+            name = f"bench{i}"
+            u = User(username=name, username_normalized=normalize_username(name),
+                     created_at=utcnow())
+            u.credentials.append(Credential(kind=CredentialKind.PASSWORD, secret_hash=digest,
+                                            created_at=utcnow()))
+            db.add(u)
+        db.commit()
+    engine.dispose()
+
+
+def cookie_header(resp: http.client.HTTPResponse, jar: dict[str, str]) -> None:
+    for value in resp.headers.get_all("Set-Cookie") or []:
+        name, _, rest = value.partition("=")
+        jar[name] = rest.split(";", 1)[0]
+
+
+def request(port: int, method: str, path: str, jar: dict[str, str], body: bytes | None = None,
+            ) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Host": f"127.0.0.1:{port}", "User-Agent": "keystile-bench"}
+    if jar:
+        headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items() if v)
+    if body is not None:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    conn.request(method, path, body=body, headers=headers)
+    resp = conn.getresponse()
+    data = resp.read()
+    cookie_header(resp, jar)
+    conn.close()
+    return resp.status, data
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--duration", type=float, default=10.0)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--users", type=int, default=200)
+    ap.add_argument("--database-url", default="")
+    args = ap.parse_args()
+
+    from urllib.parse import urlencode
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
+        seed(url, args.users)
+        floor = argon2_floor()
+        env = {"KEYSTILE_ENV": "testing", "KEYSTILE_SECRET_KEY": "b" * 8 + "enchmark-" * 6,
+               "KEYSTILE_DATABASE_URL": url, "KEYSTILE_ORIGIN": "http://localhost",
+               # One client address signs in hundreds of times: lift the throttles.
+               "KEYSTILE_LOGIN_LIMIT_PER_ADDRESS": "1000000/minute",
+               "KEYSTILE_LOGIN_LIMIT_PER_ACCOUNT": "1000000/minute"}
+        with gunicorn(env, workers=args.workers) as (port, pid):
+            def sign_in(i: int) -> bool:
+                jar: dict[str, str] = {}
+                status, page = request(port, "GET", "/login", jar)
+                token = CSRF.search(page)
+                if status != 200 or token is None:
+                    return False
+                form = urlencode({"username": f"bench{i % args.users}", "password": PASSWORD,
+                                  "csrf_token": token.group(1).decode()}).encode()
+                status, _ = request(port, "POST", "/login", jar, form)
+                if status != 303:
+                    return False
+                status, body = request(port, "GET", "/api/session", jar)
+                return status == 200 and b'"authenticated":true' in body
+
+            sign_in(0)  # warm-up
+            run = load("password sign-in", sign_in, duration=args.duration,
+                       clients=args.workers + 1, server_pid=pid)
+    per_worker = run.rate / args.workers
+    print(f"argon2id floor (m=19456,t=2,p=1, one core): {floor:8.1f} verifications/s")
+    print(run.line())
+    print(f"ratio per worker: {per_worker / floor:.1%} of the floor (target >= 90%), "
+          f"{run.failures} failures")
+
+
+if __name__ == "__main__":
+    main()
