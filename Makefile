@@ -13,9 +13,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## make run: set up .venv, migrate the embedded SQLite database and serve every sign-in method.
+DEV_ENV := KEYSTILE_ENV=development KEYSTILE_ORIGIN=https://localhost:8443 \
+	KEYSTILE_EXTRA_ORIGINS=http://localhost:8080 KEYSTILE_CERT_LOGIN=auto
+
 run: $(STAMP)
-	$(BIN)/keystile db upgrade
-	$(BIN)/keystile dev serve
+	$(DEV_ENV) $(BIN)/keystile db upgrade
+	$(DEV_ENV) $(BIN)/keystile dev serve
 
 ## make test: set up .venv and run the whole suite (unit, functional, end-to-end).
 test: $(STAMP)

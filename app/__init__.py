@@ -63,7 +63,9 @@ def _wire(app: Flask, settings: Settings) -> None:
     from app.account import bp as account_bp
     from app.admin import bp as admin_bp
     from app.auth import bp as auth_bp
+    from app.certs import bp as certs_bp
     from app.extensions import csrf, limiter, login_manager
+    from app.services.cert_auth import PolicySource
     from app.services.notices import Mailer
     from app.services.passwords import HashParameters, Passwords
     from app.web import auth_state, security
@@ -83,7 +85,10 @@ def _wire(app: Flask, settings: Settings) -> None:
     login_manager.user_loader(lambda _id: None)
     login_manager.request_loader(auth_state.load_user)
 
-    for bp in (auth_bp, account_bp, admin_bp):
+    app.extensions["keystile.cert_policy"] = PolicySource(
+        client_ca=settings.client_ca, crls=settings.client_crl, mapping=settings.cert_mapping
+    )
+    for bp in (auth_bp, account_bp, admin_bp, certs_bp):
         app.register_blueprint(bp)
     app.after_request(auth_state.write_cookie)
     app.after_request(security.add_security_headers)

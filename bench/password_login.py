@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._harness import gunicorn, load  # noqa: E402
+from bench._harness import gunicorn, load
 
 PASSWORD = "benchmark passphrase for everyone"
 CSRF = re.compile(rb'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -39,11 +39,12 @@ def argon2_floor(seconds: float = 3.0) -> float:
 
 
 def seed(url: str, users: int) -> None:
+    from sqlalchemy.orm import Session
+
     from app.cli.dbcmd import upgrade
     from app.db import make_engine
     from app.models import Credential, CredentialKind, User, normalize_username, utcnow
     from app.services.passwords import HashParameters, Passwords
-    from sqlalchemy.orm import Session
 
     upgrade(url)
     digest = Passwords(HashParameters()).hash(PASSWORD)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response as BaseResponse
@@ -66,7 +66,13 @@ def wants_json() -> bool:
 def error_response(status: int, message: str, code: str = "") -> tuple[BaseResponse | str, int]:
     if wants_json():
         return jsonify(error=code or str(status), message=message), status
-    return render_template("error.html", status=status, message=message), status
+    try:
+        return render_template("error.html", status=status, message=message), status
+    except Exception:
+        # The error page itself failed (e.g. the body that caused a 413 is read again):
+        # still answer plainly, never with a trace.
+        log.exception("error page failed")
+        return Response(message, status=status, mimetype="text/plain"), status
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -29,7 +29,8 @@ FAST = HashParameters(memory_kib=8192, time_cost=1)
         pytest.param("PASSWORD1", True, "common", id="common-case-folded"),
         pytest.param("aaaaaaaaaaaaaaaa", False, "repetitive", id="one-repeated-char"),
         pytest.param("alllowercase words", False, None, id="no-composition-rules"),
-        pytest.param("ｆｕｌｌｗｉｄｔｈ ｐａｓｓｗｏｒｄ", False, None, id="nfkc-counted-after-normalising"),
+        pytest.param("ｆｕｌｌｗｉｄｔｈ ｐａｓｓｗｏｒｄ", False, None,
+                     id="nfkc-counted-after-normalising"),
     ],
 )
 def test_policy(password: str, other: bool, code: str | None) -> None:

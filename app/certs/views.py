@@ -1,0 +1,308 @@
+"""Certificate sign-in in ``auto`` and ``explicit`` modes, and certificate enrolment.
+
+Logout holds (threat model E.23): after a sign-out the browser keeps presenting its
+certificate, but only an explicit "Continue as ..." signs it in again.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse
+
+from app.account.forms import ActionForm
+from app.certs.forms import CsrForm, UploadForm
+from app.db import get_db
+from app.models import TokenPurpose, User, utcnow
+from app.services import ca, cert_auth, credentials, tokens
+from app.services.cert_auth import CertificateMatch, PolicySource
+from app.services.certificates import CertificateError, describe, load_certificate
+from app.services.credentials import CredentialError
+from app.web import auth_state
+from app.web.auth_state import recent_auth_required
+from app.web.client import current_client
+from app.web.client_cert import Presented, presented
+from app.web.context import mailer, settings
+
+bp = Blueprint("certs", __name__, url_prefix="/certificate")
+
+CODE_LIFETIME = timedelta(seconds=60)
+PROXY_SUCCESS = {"SUCCESS", "0"}
+
+
+def policy_source() -> PolicySource:
+    src: PolicySource = current_app.extensions["keystile.cert_policy"]
+    return src
+
+
+def _match() -> tuple[Presented | None, CertificateMatch | None]:
+    """The presented certificate and what it means; cached for the request."""
+    if "cert_match" in g:
+        return g.cert_presented, g.cert_match
+    shown = presented()
+    match = None
+    if shown is not None and shown.cert is not None:
+        policy = policy_source().policy()
+        match = cert_auth.identify(get_db(), shown.cert, shown.chain, policy=policy,
+                                   now=utcnow())
+        if (policy.ca_mode and shown.proxy_verify is not None
+                and shown.proxy_verify not in PROXY_SUCCESS and match.ok):
+            # CA mode: the proxy's handshake must have verified the chain too (A.5).
+            match.user, match.credential = None, None
+            match.reason = "proxy_verify_failed"
+            match.message = "The proxy could not verify this certificate."
+    g.cert_presented, g.cert_match = shown, match
+    return shown, match
+
+
+def _sign_in(match: CertificateMatch) -> bool:
+    db = get_db()
+    cred = cert_auth.complete_sign_in(db, match, client=current_client(), now=utcnow(),
+                                      mailer=mailer())
+    if cred is None or match.user is None:
+        return False
+    auth_state.sign_in(match.user, cred, "certificate")
+    session["after_certificate_sign_in"] = True
+    return True
+
+
+def _safe_next(target: str | None) -> str:
+    from app.auth.views import safe_next
+
+    return safe_next(target, url_for("account.index"))
+
+
+def _is_cert_host() -> bool:
+    s = settings()
+    if s.cert_login != "explicit":
+        return False
+    return request.host == urlsplit(s.cert_login_origin).netloc
+
+
+@bp.before_app_request
+def auto_sign_in() -> BaseResponse | None:
+    """``auto`` mode: a visitor presenting a pinned certificate on the sign-in page is
+    signed in without a form, unless this browser signed out."""
+    s = settings()
+    if (s.cert_login != "auto" or request.method != "GET" or request.endpoint != "auth.login"
+            or current_user.is_authenticated or session.get("signed_out")):
+        return None
+    shown, match = _match()
+    if shown is None:
+        return None
+    if match is not None and match.ok and _sign_in(match):
+        return redirect(_safe_next(request.args.get("next")), code=303)
+    if match is not None:
+        cert_auth.complete_sign_in(get_db(), match, client=current_client(), now=utcnow())
+    elif shown.error_code:
+        _audit_header_error(shown)
+    return None
+
+
+def _audit_header_error(shown: Presented) -> None:
+    from app.services.audit import Event, record
+
+    db = get_db()
+    record(db, Event.CERTIFICATE_FAILURE, client=current_client(), success=False,
+           method="certificate", reason=f"header_{shown.error_code}")
+    db.commit()
+
+
+@bp.app_context_processor
+def certificate_context() -> dict[str, Any]:
+    """What the sign-in and account pages show about the presented certificate."""
+    s = settings()
+    if s.cert_login == "off" or request.endpoint not in {"auth.login", "account.index"}:
+        return {"cert_login_mode": s.cert_login}
+    shown, match = _match()
+    explicit_url = None
+    if s.cert_login == "explicit":
+        query = urlencode({"next": request.args.get("next", "")})
+        explicit_url = f"{s.cert_login_origin.rstrip('/')}{url_for('certs.start')}?{query}"
+    return {"cert_login_mode": s.cert_login, "cert_presented": shown, "cert_match": match,
+            "cert_explicit_url": explicit_url,
+            "cert_action_form": ActionForm(formdata=None)}
+
+
+@bp.post("/login")
+def continue_with_certificate() -> BaseResponse | tuple[str, int]:
+    """"Continue as alice with certificate ..." after a sign-out (auto mode)."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    shown, match = _match()
+    if match is not None and _sign_in(match):
+        return redirect(_safe_next(request.args.get("next")), code=303)
+    return _refused(shown, match)
+
+
+def _refused(shown: Presented | None, match: CertificateMatch | None) -> tuple[str, int]:
+    if match is not None:
+        if not match.ok:
+            cert_auth.complete_sign_in(get_db(), match, client=current_client(), now=utcnow())
+        status = 403
+    elif shown is not None and shown.error_code:
+        _audit_header_error(shown)
+        status = 400
+    else:
+        status = 400
+    return render_template("certs/refused.html", shown=shown, match=match), status
+
+
+@bp.get("/start")
+def start() -> BaseResponse | tuple[str, int]:
+    """Explicit mode, on the certificate host: check the certificate, then carry the
+    sign-in to the main host with a one-time code (no cookies cross hosts)."""
+    if settings().cert_login != "explicit" or not _is_cert_host():
+        abort(404)
+    shown, match = _match()
+    if match is None or not match.ok or match.user is None:
+        return _refused(shown, match)
+    db = get_db()
+    cred = cert_auth.complete_sign_in(db, match, client=current_client(), now=utcnow(),
+                                      mailer=mailer())
+    if cred is None:
+        return _refused(shown, match)
+    code = tokens.issue(db, TokenPurpose.CERT_LOGIN, now=utcnow(), lifetime=CODE_LIFETIME,
+                        user_id=match.user.id, credential_id=cred.id)
+    db.commit()
+    query = urlencode({"code": code, "next": _safe_next(request.args.get("next"))})
+    return redirect(f"{settings().origin.rstrip('/')}{url_for('certs.complete')}?{query}",
+                    code=303)
+
+
+@bp.get("/complete")
+def complete() -> BaseResponse:
+    """Explicit mode, on the main host: exchange the one-time code for a session."""
+    db = get_db()
+    token = tokens.consume(db, TokenPurpose.CERT_LOGIN, request.args.get("code", ""),
+                           now=utcnow())
+    user = db.get(User, token.user_id) if token and token.user_id else None
+    if token is None or user is None or not user.is_active:
+        db.commit()
+        flash("That certificate sign-in link expired or was already used. Try again.", "error")
+        return redirect(url_for("auth.login"), code=303)
+    from app.models import Credential
+
+    cred = db.get(Credential, token.credential_id) if token.credential_id else None
+    auth_state.sign_in(user, cred, "certificate")
+    session["after_certificate_sign_in"] = True
+    return redirect(_safe_next(request.args.get("next")), code=303)
+
+
+# -- enrolment -------------------------------------------------------------------------
+
+
+def _me() -> User:
+    user: User = current_user._get_current_object()
+    return user
+
+
+def _pin(facts_cert: Any, *, source: str, proven: bool, label: str) -> BaseResponse:
+    facts = describe(facts_cert)
+    try:
+        credentials.add(get_db(), cert_auth.certificate_credential(
+            facts, source=source, proven=proven, label=label),
+            user=_me(), client=current_client(), now=utcnow(), mailer=mailer(),
+            details=cert_auth.audit_details(facts))
+    except CredentialError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("account.index"), code=303)
+    flash(f"Certificate {facts.subject} linked to your account.", "success")
+    return redirect(url_for("account.index"), code=303)
+
+
+@bp.post("/pin-presented")
+@recent_auth_required
+def pin_presented() -> BaseResponse:
+    """Link the certificate of this TLS connection: the handshake proved the key."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    shown, match = _match()
+    if shown is None or shown.cert is None or match is None:
+        flash("This browser is not presenting a certificate.", "error")
+        return redirect(url_for("account.index"), code=303)
+    if not match.linkable:
+        flash(match.message or "This certificate is already linked.", "error")
+        return redirect(url_for("account.index"), code=303)
+    return _pin(shown.cert, source="handshake", proven=True, label="")
+
+
+@bp.route("/upload", methods=["GET", "POST"])
+@recent_auth_required
+def upload() -> BaseResponse | tuple[str, int] | str:
+    """Pin an uploaded certificate; unproven until first used in a handshake."""
+    form = UploadForm()
+    if request.method == "GET":
+        return render_template("certs/upload.html", form=form)
+    if not form.validate_on_submit():
+        return render_template("certs/upload.html", form=form), 400
+    data = b""
+    if form.certificate_file.data:
+        data = form.certificate_file.data.read(64 * 1024 + 1)
+    elif form.certificate_text.data:
+        data = form.certificate_text.data.encode()
+    try:
+        cert = load_certificate(data)
+        cert_auth.validate(cert, (), policy=policy_source().policy(), now=utcnow())
+    except CertificateError as exc:
+        form.certificate_text.errors = [exc.message]
+        return render_template("certs/upload.html", form=form), 400
+    return _pin(cert, source="upload", proven=False, label=form.label.data or "")
+
+
+def _ca_dir() -> Path:
+    return Path(settings().ca_dir or Path(current_app.instance_path) / "ca")
+
+
+@bp.route("/csr", methods=["GET", "POST"])
+@recent_auth_required
+def csr() -> BaseResponse | tuple[str, int] | str:
+    """Sign a CSR with Keystile's CA and link the new certificate."""
+    form = CsrForm()
+    try:
+        authority = ca.load(_ca_dir())
+    except CertificateError:
+        authority = None
+    if authority is None:
+        return render_template("certs/csr.html", form=form, unavailable=True), 503
+    if request.method == "GET":
+        return render_template("certs/csr.html", form=form, username=_me().username)
+    if not form.validate_on_submit():
+        return render_template("certs/csr.html", form=form, username=_me().username), 400
+    try:
+        cert = ca.sign_csr(authority, (form.csr.data or "").encode(),
+                           common_name=_me().username, email=_me().email or None)
+    except CertificateError as exc:
+        form.csr.errors = [exc.message]
+        return render_template("certs/csr.html", form=form, username=_me().username), 400
+    facts = describe(cert)
+    try:
+        credentials.add(get_db(), cert_auth.certificate_credential(
+            facts, source="csr", proven=True, label=form.label.data or ""),
+            user=_me(), client=current_client(), now=utcnow(), mailer=mailer(),
+            details=cert_auth.audit_details(facts))
+    except CredentialError as exc:
+        form.csr.errors = [exc.message]
+        return render_template("certs/csr.html", form=form, username=_me().username), 400
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return Response(cert.public_bytes(Encoding.PEM), mimetype="application/x-pem-file",
+                    headers={"Content-Disposition":
+                             f'attachment; filename="{_me().username}.crt"'})

@@ -1,0 +1,92 @@
+"""``keystile cert ...``: operators pin, list and revoke users' certificates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+
+from app.db import get_db
+from app.models import CredentialKind, utcnow
+from app.services import accounts, cert_auth, credentials
+from app.services.audit import SYSTEM
+from app.services.certificates import CertificateError, describe, load_certificate
+from app.services.credentials import CredentialError
+
+
+@click.group("cert")
+def cert_group() -> None:
+    """Users' certificates."""
+
+
+@cert_group.command("pin")
+@click.argument("username")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--label", default="")
+@with_appcontext
+def pin(username: str, file: Path, label: str) -> None:
+    """Pin the public key of the certificate in FILE (PEM or DER) to USERNAME."""
+    db = get_db()
+    user = accounts.find_user(db, username)
+    if user is None:
+        raise click.ClickException(f"no user {username!r}")
+    try:
+        facts = describe(load_certificate(file.read_bytes()))
+        credentials.add(db, cert_auth.certificate_credential(facts, source="operator",
+                                                             proven=False, label=label),
+                        user=user, client=SYSTEM, now=utcnow(),
+                        details=cert_auth.audit_details(facts))
+    except (CertificateError, CredentialError) as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"pinned {facts.spki_sha256} ({facts.subject}) to {user.username}")
+
+
+@cert_group.command("list")
+@click.argument("username")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def list_certs(username: str, as_json: bool) -> None:
+    """List USERNAME's certificates (revoked ones included)."""
+    db = get_db()
+    user = accounts.find_user(db, username)
+    if user is None:
+        raise click.ClickException(f"no user {username!r}")
+    rows = [{
+        "id": c.id, "label": c.label, "spki_sha256": c.lookup_key, "subject": c.subject,
+        "issuer": c.issuer, "serial": c.serial,
+        "not_before": c.not_before.isoformat() if c.not_before else None,
+        "not_after": c.not_after.isoformat() if c.not_after else None,
+        "source": c.source, "proven": c.proven,
+        "created_at": c.created_at.isoformat(),
+        "last_used_at": c.last_used_at.isoformat() if c.last_used_at else None,
+        "revoked_at": c.revoked_at.isoformat() if c.revoked_at else None,
+    } for c in user.credentials if c.kind is CredentialKind.CERTIFICATE]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        state = "revoked" if r["revoked_at"] else "active"
+        click.echo(f"{r['spki_sha256']}  {state:<7} {r['subject']}  until {r['not_after']}")
+
+
+@cert_group.command("revoke")
+@click.argument("spki_sha256")
+@click.option("--reason", default="revoked by operator")
+@with_appcontext
+def revoke(spki_sha256: str, reason: str) -> None:
+    """Revoke the certificate pinned with this SPKI SHA-256; its sessions end at once."""
+    db = get_db()
+    cred = credentials.find(db, CredentialKind.CERTIFICATE, spki_sha256.strip().lower())
+    if cred is None:
+        raise click.ClickException("no certificate with that SPKI SHA-256")
+    try:
+        ended = credentials.remove(db, cred, client=SYSTEM, now=utcnow(), reason=reason,
+                                   allow_last=True)
+    except CredentialError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"revoked {spki_sha256} of {cred.user.username}; {ended} sessions ended")
+
+
+COMMANDS = [cert_group]

@@ -1,0 +1,242 @@
+"""Certificate sign-in: validate a presented certificate, map it to a user, audit the outcome.
+
+Plain Python: the caller says which certificate the TLS handshake (or the trusted proxy)
+presented. Identity comes only from the verified leaf, by an unambiguous rule: the SHA-256
+of its SubjectPublicKeyInfo matching one live pin, or, in CA mode when configured, an exact
+SAN e-mail / UPN equal to one user's verified address. Never a pattern over a DN string
+(threat model B.7-B.10).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cryptography import x509
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.models import Credential, CredentialKind, User
+from app.services import credentials
+from app.services.audit import Client, Event, record
+from app.services.certificates import (
+    CertificateError,
+    CertificateFacts,
+    ClientCAVerifier,
+    check_leaf_policy,
+    describe,
+)
+from app.services.notices import NULL_MAILER, Mailer
+
+
+@dataclass(frozen=True)
+class CertificatePolicy:
+    """How certificates are judged: pinned keys only, or a chain to configured issuers."""
+
+    verifier: ClientCAVerifier | None = None  #: CA mode when set
+    mapping: str = "pin"  #: pin | email | upn (the last two need CA mode)
+
+    @property
+    def ca_mode(self) -> bool:
+        return self.verifier is not None
+
+
+@dataclass
+class CertificateMatch:
+    """What a presented certificate means: who it belongs to, or why it was refused."""
+
+    facts: CertificateFacts
+    user: User | None = None
+    credential: Credential | None = None
+    #: machine-readable reason when there is no usable match
+    reason: str | None = None
+    #: a sentence for the person at the browser
+    message: str | None = None
+    #: True when the certificate is valid but not (yet) linked to any account
+    linkable: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.user is not None and self.reason is None
+
+    @property
+    def summary(self) -> str:
+        """``CN=alice, issued by CN=Example CA`` for "Continue as ..." prompts."""
+        return f"{self.facts.subject}, issued by {self.facts.issuer}"
+
+
+def audit_details(facts: CertificateFacts) -> dict[str, Any]:
+    return {"spki_sha256": facts.spki_sha256, "serial": facts.serial,
+            "issuer": facts.issuer[:300], "subject": facts.subject[:300]}
+
+
+def validate(
+    cert: x509.Certificate, chain: Sequence[x509.Certificate], *, policy: CertificatePolicy,
+    now: datetime,
+) -> None:
+    """Raise CertificateError unless the certificate passes the configured checks."""
+    if policy.verifier is not None:
+        policy.verifier.verify(cert, chain, now=now)
+    else:
+        check_leaf_policy(cert, now=now)
+
+
+def _user_by_san(db: Session, facts: CertificateFacts, mapping: str) -> list[User]:
+    values = facts.san_emails if mapping == "email" else facts.san_upns
+    wanted = {v.casefold() for v in values}
+    if not wanted:
+        return []
+    return list(db.scalars(select(User).where(func.lower(User.email).in_(wanted),
+                                              User.email_verified.is_(True))))
+
+
+def identify(
+    db: Session,
+    cert: x509.Certificate,
+    chain: Sequence[x509.Certificate] = (),
+    *,
+    policy: CertificatePolicy,
+    now: datetime,
+) -> CertificateMatch:
+    """Validate ``cert`` and find whose it is. Never raises for a bad certificate."""
+    facts = describe(cert)
+    match = CertificateMatch(facts=facts, details=audit_details(facts))
+    try:
+        validate(cert, chain, policy=policy, now=now)
+    except CertificateError as exc:
+        match.reason, match.message = str(exc.code), exc.message
+        return match
+    cred = credentials.find(db, CredentialKind.CERTIFICATE, facts.spki_sha256)
+    if cred is not None:
+        if cred.revoked_at is not None:
+            match.reason = "revoked_pin"
+            match.message = "This certificate was removed from its account and cannot be used."
+        elif not cred.user.is_active:
+            match.reason = "account_disabled"
+            match.message = "This certificate's account is disabled."
+        else:
+            match.user, match.credential = cred.user, cred
+        return match
+    if policy.ca_mode and policy.mapping in {"email", "upn"}:
+        users = _user_by_san(db, facts, policy.mapping)
+        if len(users) == 1 and users[0].is_active:
+            match.user = users[0]
+            return match
+    match.reason = "unknown_certificate"
+    match.linkable = True
+    match.message = ("This certificate is not linked to an account. Sign in another way, "
+                     "then link it from your account page.")
+    return match
+
+
+def certificate_credential(facts: CertificateFacts, *, source: str, proven: bool,
+                           label: str = "") -> Credential:
+    """A new, unsaved certificate credential (``credentials.add`` stores it)."""
+    return Credential(
+        kind=CredentialKind.CERTIFICATE,
+        lookup_key=facts.spki_sha256,
+        public_key=facts.spki_der,
+        certificate_der=facts.der,
+        subject=facts.subject[:1024],
+        issuer=facts.issuer[:1024],
+        serial=facts.serial[:64],
+        not_before=facts.not_before,
+        not_after=facts.not_after,
+        source=source,
+        proven=proven,
+        label=credentials.clean_label(label),
+        details={"key": facts.key_description, "self_signed": facts.self_signed},
+    )
+
+
+def complete_sign_in(
+    db: Session, match: CertificateMatch, *, client: Client, now: datetime,
+    mailer: Mailer = NULL_MAILER,
+) -> Credential | None:
+    """Audit a certificate sign-in attempt; on success note the use (the caller commits with
+    the new session). A SAN-mapped first use pins the key to the user in the same step."""
+    if not match.ok or match.user is None:
+        record(db, Event.CERTIFICATE_FAILURE, client=client, success=False, user=match.user,
+               credential=match.credential, method="certificate", reason=match.reason,
+               details=match.details)
+        db.commit()
+        return None
+    cred = match.credential
+    if cred is None:
+        cred = credentials.add(
+            db, certificate_credential(match.facts, source="ca-first-use", proven=True),
+            user=match.user, client=client, now=now, mailer=mailer,
+        )
+    if not cred.proven or cred.certificate_der != match.facts.der:
+        # A handshake proved the key (RFC 8446 §4.4.3); keep the newest certificate for it.
+        cred.proven = True
+        cred.certificate_der = match.facts.der
+        cred.not_before, cred.not_after = match.facts.not_before, match.facts.not_after
+        cred.serial, cred.subject = match.facts.serial[:64], match.facts.subject[:1024]
+    credentials.record_use(cred, client=client, now=now)
+    match.user.last_sign_in_at = now
+    record(db, Event.CERTIFICATE_SUCCESS, client=client, success=True, user=match.user,
+           credential=cred, method="certificate", details=match.details)
+    return cred
+
+
+def live_certificates(db: Session, user_id: int) -> list[Credential]:
+    return list(db.scalars(
+        select(Credential).where(Credential.user_id == user_id,
+                                 Credential.kind == CredentialKind.CERTIFICATE,
+                                 Credential.revoked_at.is_(None)).order_by(Credential.id)))
+
+
+class PolicySource:
+    """Builds the certificate policy from the configured files, again whenever they change
+    (``keystile ca crl`` or a cron job rewrites the CRL while Keystile runs)."""
+
+    def __init__(self, *, client_ca: str, crls: Sequence[str], mapping: str) -> None:
+        self.client_ca = client_ca
+        self.crls = tuple(crls)
+        self.mapping = mapping
+        self._stamp: tuple[float, ...] | None = None
+        self._policy = CertificatePolicy(mapping=mapping)
+
+    def _mtimes(self) -> tuple[float, ...]:
+        from pathlib import Path
+
+        return tuple(Path(p).stat().st_mtime for p in (self.client_ca, *self.crls) if p)
+
+    def policy(self) -> CertificatePolicy:
+        """The current policy. A file that cannot be read or parsed fails closed."""
+        if not self.client_ca:
+            return self._policy
+        from pathlib import Path
+
+        try:
+            stamp = self._mtimes()
+            if stamp != self._stamp:
+                verifier = ClientCAVerifier(Path(self.client_ca).read_bytes(),
+                                            [Path(c).read_bytes() for c in self.crls])
+                self._policy = CertificatePolicy(verifier=verifier, mapping=self.mapping)
+                self._stamp = stamp
+        except (OSError, CertificateError):
+            self._stamp = None
+            self._policy = CertificatePolicy(verifier=_REFUSE_ALL, mapping=self.mapping)
+        return self._policy
+
+
+class _RefuseAll(ClientCAVerifier):
+    """Stands in when the CA bundle or a CRL cannot be loaded: nothing verifies."""
+
+    def __init__(self) -> None:
+        pass
+
+    def verify(self, leaf: x509.Certificate, intermediates: Sequence[x509.Certificate] = (),
+               *, now: datetime) -> list[x509.Certificate]:
+        from app.services.certificates import ErrorCode
+
+        raise CertificateError(ErrorCode.CRL_MISSING,
+                               "Certificate checking is unavailable; sign in another way.")
+
+
+_REFUSE_ALL = _RefuseAll()
