@@ -30,6 +30,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     except ConfigError as exc:
         print(f"keystile: invalid configuration: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    app.instance_path = settings.instance_path
     _configure_flask(app, settings)
     _wire(app, settings)
     return app

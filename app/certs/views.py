@@ -45,6 +45,8 @@ bp = Blueprint("certs", __name__, url_prefix="/certificate")
 
 CODE_LIFETIME = timedelta(seconds=60)
 PROXY_SUCCESS = {"SUCCESS", "0"}
+#: formats whose proxy reports its own chain verification; CA mode requires its success
+VERIFYING_FORMATS = {"nginx", "apache", "haproxy"}
 
 
 def policy_source() -> PolicySource:
@@ -62,8 +64,9 @@ def _match() -> tuple[Presented | None, CertificateMatch | None]:
         policy = policy_source().policy()
         match = cert_auth.identify(get_db(), shown.cert, shown.chain, policy=policy,
                                    now=utcnow())
-        if (policy.ca_mode and shown.proxy_verify is not None
-                and shown.proxy_verify not in PROXY_SUCCESS and match.ok):
+        proxy_must_verify = (policy.ca_mode and shown.source == "proxy"
+                             and settings().cert_header_format in VERIFYING_FORMATS)
+        if proxy_must_verify and shown.proxy_verify not in PROXY_SUCCESS and match.ok:
             # CA mode: the proxy's handshake must have verified the chain too (A.5).
             match.user, match.credential = None, None
             match.reason = "proxy_verify_failed"

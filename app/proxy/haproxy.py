@@ -15,7 +15,8 @@ https://docs.haproxy.org/2.8/configuration.html#7.3.4 :
 
 - ``ssl_c_der``: the DER certificate the client presented.
 - ``ssl_c_chain_der``: the DER certificates of ``SSL_get_peer_cert_chain``, concatenated;
-  on the server side OpenSSL leaves the leaf out of that stack.
+  on the server side OpenSSL leaves the leaf out of that stack (measured with HAProxy 2.6:
+  a client sending leaf + CA forwards only the CA here).
 - ``ssl_c_used``: 1 when the client presented a certificate.
 - ``ssl_c_verify``: the OpenSSL verify error code; 0 on success *and* when no certificate was
   sent, which is why it is only informational and ``ssl_c_used`` decides.

@@ -11,7 +11,9 @@ Reference configuration::
 - ``$ssl_client_verify`` is ``SUCCESS``, ``FAILED:reason`` or ``NONE``.
   https://nginx.org/en/docs/http/ngx_http_ssl_module.html#var_ssl_client_verify
 - ``proxy_set_header`` drops a header whose value is empty, so "no certificate" arrives as a
-  missing certificate header.
+  missing certificate header (measured with nginx 1.22: ``NONE`` and no certificate header;
+  a self-signed certificate under ``optional_no_ca`` arrives with
+  ``FAILED:self-signed certificate``).
 
 No chain is forwarded. ``$ssl_client_fingerprint`` is SHA-1 and is never read.
 """

@@ -454,7 +454,9 @@ def check_public_key_strength(key: CertificatePublicKeyTypes) -> None:
     )
 
 
-def check_leaf_policy(cert: x509.Certificate, *, now: datetime) -> None:
+def check_leaf_policy(
+    cert: x509.Certificate, *, now: datetime, allow_self_signed_ca: bool = False
+) -> None:
     """Keystile's own checks on the certificate presented for sign-in, in pinned and CA mode.
 
     1. Validity: ``notBefore <= now <= notAfter`` (RFC 5280 §4.1.2.5, §6.1.3 (a)(2)). Proxies can
@@ -463,7 +465,9 @@ def check_leaf_policy(cert: x509.Certificate, *, now: datetime) -> None:
     2. Key strength: `check_public_key_strength`.
     3. No SHA-1 or MD5 signature (CA/B BR §7.1.3.2; RFC 6194 §3; RFC 9155 deprecates them in TLS).
     4. Not a CA: ``basicConstraints cA=TRUE`` marks a key that may sign certificates
-       (RFC 5280 §4.2.1.9); such a certificate is never a sign-in credential.
+       (RFC 5280 §4.2.1.9); such a certificate is never a sign-in credential. Pinned mode
+       passes ``allow_self_signed_ca``: OpenSSL 3's ``req -x509`` marks every self-signed
+       certificate cA=TRUE, and a pinned key vouches for nothing but itself.
 
     EKU and key usage are *not* checked here: self-signed certificates pinned like SSH keys
     usually carry neither. CA mode adds `check_ca_mode_policy`.
@@ -494,7 +498,9 @@ def check_leaf_policy(cert: x509.Certificate, *, now: datetime) -> None:
                 "which is no longer safe.",
             )
         constraints = _extension(cert, x509.BasicConstraints)
-        if constraints is not None and constraints.ca:
+        if constraints is not None and constraints.ca and not (
+            allow_self_signed_ca and _is_self_signed(cert)
+        ):
             raise CertificateError(
                 ErrorCode.LEAF_IS_CA,
                 "This is a certificate authority's certificate, not a personal one.",

@@ -17,15 +17,25 @@ def test_base64_der(pki, wire):
     assert forwarded.proxy_verify is None
 
 
-@pytest.mark.parametrize("value", ["", " ", "\t"])
-def test_empty_placeholder_is_no_certificate(value):
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("{http.request.tls.client.certificate_der_base64}", id="unexpanded"),
+        pytest.param("", id="empty"),
+        pytest.param(" ", id="blank"),
+    ],
+)
+def test_no_certificate_per_caddy(value):
+    """Without a client certificate Caddy's header_up forwards the placeholder unexpanded."""
     assert get_adapter("caddy").extract([(HEADER, value)]) is None
 
 
 @pytest.mark.parametrize(
     ("value", "code"),
     [
-        pytest.param("{http.request.tls.client.certificate_der_base64}", "malformed", id="raw"),
+        pytest.param(
+            "{http.request.tls.client.certificate_pem}", "malformed", id="other-placeholder"
+        ),
         pytest.param("QUJD", "malformed", id="three-bytes"),
         pytest.param("MAA=", "not_a_certificate", id="empty-sequence"),
         pytest.param("====", "malformed", id="only-padding"),
