@@ -70,6 +70,7 @@ def _wire(app: Flask, settings: Settings) -> None:
     from app.services.notices import Mailer
     from app.services.passwords import HashParameters, Passwords
     from app.web import auth_state, security
+    from app.web.proxy_scheme import TrustedProxyScheme
 
     app.extensions["keystile.settings"] = settings
     app.extensions["keystile.passwords"] = Passwords(
@@ -95,4 +96,5 @@ def _wire(app: Flask, settings: Settings) -> None:
     app.after_request(security.add_security_headers)
     security.register_error_handlers(app)
     cli.register(app)
+    app.wsgi_app = TrustedProxyScheme(app.wsgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
     logging.getLogger("app").setLevel(logging.INFO)

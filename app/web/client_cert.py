@@ -53,7 +53,10 @@ def _adapter(fmt: str, header: str) -> CertificateSource:
 
 
 def _own_tls_certificate() -> x509.Certificate | None:
-    if request.environ.get("wsgi.url_scheme") != "https":
+    from app.web.proxy_scheme import TRANSPORT_SCHEME
+
+    scheme = request.environ.get(TRANSPORT_SCHEME, request.environ.get("wsgi.url_scheme"))
+    if scheme != "https":
         return None
     pem = request.environ.get("SSL_CLIENT_CERT")  # werkzeug's dev server
     if pem:

@@ -115,3 +115,20 @@ def test_invalid_utf8_form_is_a_clear_4xx(client: FlaskClient, auth: AuthActions
     resp = client.post("/login", data=body,
                        content_type="application/x-www-form-urlencoded")
     assert 400 <= resp.status_code < 500
+
+
+class TestBehindProxy:
+    @pytest.fixture
+    def app_overrides(self) -> dict[str, object]:
+        return {"trusted_proxies": "10.0.0.1"}
+
+    def test_forwarded_proto_trusted_only_from_the_proxy(self, app: Flask) -> None:
+        client = app.test_client()
+        via_proxy = client.get("/login", base_url="http://localhost",
+                               headers={"X-Forwarded-Proto": "https"},
+                               environ_base={"REMOTE_ADDR": "10.0.0.1"})
+        assert "Strict-Transport-Security" in via_proxy.headers
+        direct = client.get("/login", base_url="http://localhost",
+                            headers={"X-Forwarded-Proto": "https"},
+                            environ_base={"REMOTE_ADDR": "10.0.0.2"})
+        assert "Strict-Transport-Security" not in direct.headers
