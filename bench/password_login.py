@@ -88,6 +88,7 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=10.0)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--users", type=int, default=200)
+    ap.add_argument("--clients", type=int, default=0, help="client threads (default workers+1)")
     ap.add_argument("--database-url", default="")
     args = ap.parse_args()
 
@@ -119,7 +120,7 @@ def main() -> None:
 
             sign_in(0)  # warm-up
             run = load("password sign-in", sign_in, duration=args.duration,
-                       clients=args.workers + 1, server_pid=pid)
+                       clients=args.clients or args.workers + 1, server_pid=pid)
     per_worker = run.rate / args.workers
     print(f"argon2id floor (m=19456,t=2,p=1, one core): {floor:8.1f} verifications/s")
     print(run.line())
