@@ -6,11 +6,13 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from app.models import (
     AccountRequest,
+    Credential,
+    CredentialKind,
     OneTimeToken,
     RequestStatus,
     Role,
@@ -59,6 +61,22 @@ def find_user(db: Session, username: str) -> User | None:
     if not username or len(username) > 256:
         return None
     return db.scalar(select(User).where(User.username_normalized == normalize_username(username)))
+
+
+def find_user_with_password(db: Session, username: str) -> tuple[User | None, Credential | None]:
+    """The user and their live password credential, in one query (the sign-in hot path)."""
+    if not username or len(username) > 256:
+        return None, None
+    row = db.execute(
+        select(User, Credential)
+        .outerjoin(Credential, and_(Credential.user_id == User.id,
+                                    Credential.kind == CredentialKind.PASSWORD,
+                                    Credential.revoked_at.is_(None)))
+        .where(User.username_normalized == normalize_username(username))
+    ).first()
+    if row is None:
+        return None, None
+    return row[0], row[1]
 
 
 def create_user(

@@ -33,8 +33,7 @@ def password_sign_in(
     now: datetime,
 ) -> SignInResult:
     """Check a username and password; audit the attempt; rehash when parameters changed."""
-    user = accounts.find_user(db, username)
-    cred = credentials.live_password(db, user.id) if user is not None else None
+    user, cred = accounts.find_user_with_password(db, username)
     if len(password) > MAX_LENGTH:
         # Refuse before hashing: an enormous password must not buy a costly hash.
         reason = "too_long"
