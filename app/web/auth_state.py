@@ -88,13 +88,18 @@ def is_recent(row: AuthSession | None) -> bool:
     return utcnow() - row.created_at <= timedelta(minutes=settings().recent_auth_minutes)
 
 
+def _sign_in_first() -> BaseResponse:
+    """Send a signed-out browser to the sign-in page (GET) or refuse (anything else)."""
+    if request.method == "GET":
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    abort(401)
+
+
 def login_required(view: F) -> F:
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if not current_user.is_authenticated:
-            if request.method == "GET":
-                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-            abort(401)
+            return _sign_in_first()
         return view(*args, **kwargs)
 
     return cast(F, wrapped)
@@ -130,9 +135,7 @@ def admin_required(view: F) -> F:
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if not current_user.is_authenticated:
-            if request.method == "GET":
-                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-            abort(401)
+            return _sign_in_first()
         if not current_user.is_admin:
             abort(403)
         return view(*args, **kwargs)
