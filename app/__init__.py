@@ -69,8 +69,10 @@ def _wire(app: Flask, settings: Settings) -> None:
     from app.services.cert_auth import PolicySource
     from app.services.notices import Mailer
     from app.services.passwords import HashParameters, Passwords
-    from app.web import auth_state, security
+    from app.services.policy import CertSunset
+    from app.web import auth_state, migration_notice, security
     from app.web.proxy_scheme import TrustedProxyScheme
+    from app.webauthn import bp as webauthn_bp
 
     app.extensions["keystile.settings"] = settings
     app.extensions["keystile.passwords"] = Passwords(
@@ -88,10 +90,12 @@ def _wire(app: Flask, settings: Settings) -> None:
     login_manager.request_loader(auth_state.load_user)
 
     app.extensions["keystile.cert_policy"] = PolicySource(
-        client_ca=settings.client_ca, crls=settings.client_crl, mapping=settings.cert_mapping
+        client_ca=settings.client_ca, crls=settings.client_crl, mapping=settings.cert_mapping,
+        sunset=CertSunset(settings.cert_sunset, settings.cert_sunset_grace_days),
     )
-    for bp in (auth_bp, account_bp, admin_bp, certs_bp):
+    for bp in (auth_bp, account_bp, admin_bp, certs_bp, webauthn_bp):
         app.register_blueprint(bp)
+    app.context_processor(migration_notice.context)
     app.after_request(auth_state.write_cookie)
     app.after_request(security.add_security_headers)
     security.register_error_handlers(app)

@@ -105,7 +105,7 @@ def rename_credential(credential_id: int) -> BaseResponse | tuple[str, int]:
         flash("Enter a name of at most 100 characters.", "error")
         return redirect(url_for("account.index"), code=303)
     credentials.rename(get_db(), cred, form.label.data or "", client=current_client(),
-                       now=utcnow())
+                       now=utcnow(), mailer=mailer())
     flash("Renamed.", "success")
     return redirect(url_for("account.index"), code=303)
 

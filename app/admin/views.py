@@ -1,4 +1,9 @@
-"""Admin views: thin wrappers over the accounts service."""
+"""The admin blueprint, what every admin view shares, and account requests.
+
+Every view is admins-only (``admin_required``: 403 for anyone else); every action is a POST
+with a CSRF token, needs a recent sign-in, and is audited with the admin as actor by the
+service it calls. The users, audit and dashboard views live in sibling modules.
+"""
 
 from __future__ import annotations
 
@@ -17,18 +22,27 @@ from app.web.client import current_client
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-def _admin() -> User:
+def current_admin() -> User:
     user: User = current_user._get_current_object()
     return user
 
 
-def _require_recent() -> BaseResponse | None:
-    """Admin actions need a recent sign-in, like a user's own credential changes."""
+def require_recent(back_to: str) -> BaseResponse | None:
+    """Admin actions need a recent sign-in, like a user's own credential changes.
+
+    Returns a redirect to sign in again (then back to ``back_to``), or None to go on.
+    """
     if not is_recent(current_session()):
         flash("Please sign in again to confirm it is you.", "info")
-        return redirect(url_for("auth.login", reauth=1, next=url_for("admin.requests")),
-                        code=303)
+        return redirect(url_for("auth.login", reauth=1, next=back_to), code=303)
     return None
+
+
+def check_action_form() -> None:
+    """A POST action must carry this session's CSRF token."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+
 
 
 @bp.get("/requests")
@@ -41,19 +55,18 @@ def requests() -> str:
 @bp.post("/requests/<int:request_id>/<any(approve, reject):decision>")
 @admin_required
 def decide(request_id: int, decision: str) -> BaseResponse | str:
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    if (again := _require_recent()) is not None:
+    check_action_form()
+    if (again := require_recent(url_for("admin.requests"))) is not None:
         return again
     db = get_db()
     try:
         if decision == "approve":
             user, secret = accounts.approve_request(db, request_id, client=current_client(),
-                                                    now=utcnow(), actor=_admin())
+                                                    now=utcnow(), actor=current_admin())
             link = url_for("auth.enroll", token=secret, _external=True)
             return render_template("admin/approved.html", user=user, link=link)
         accounts.reject_request(db, request_id, client=current_client(), now=utcnow(),
-                                actor=_admin())
+                                actor=current_admin())
     except AccountError as exc:
         db.rollback()
         flash(exc.message, "error")

@@ -3,7 +3,7 @@
 from app.models.account import AccountRequest, Notice, OneTimeToken, RequestStatus, TokenPurpose
 from app.models.audit import AuditEvent
 from app.models.base import Base, utcnow
-from app.models.credential import Credential, CredentialKind, Strength
+from app.models.credential import Credential, CredentialKind, Strength, StrengthFlag
 from app.models.session import AuthSession
 from app.models.user import Role, User, UserStatus, new_user_handle, normalize_username
 
@@ -19,6 +19,7 @@ __all__ = [
     "RequestStatus",
     "Role",
     "Strength",
+    "StrengthFlag",
     "TokenPurpose",
     "User",
     "UserStatus",

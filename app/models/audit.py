@@ -17,6 +17,8 @@ class AuditEvent(Base):
         Index("ix_audit_events_user_created", "user_id", "created_at"),
         Index("ix_audit_events_method_created", "method", "created_at"),
         Index("ix_audit_events_tag_created", "tag", "created_at"),
+        #: the admin audit log's "user" filter matches events an admin did, too
+        Index("ix_audit_events_actor_created", "actor_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
+    Computed,
     Enum,
     ForeignKey,
     Index,
@@ -55,6 +56,34 @@ class Strength(enum.IntEnum):
         }[self.value]
 
 
+class StrengthFlag(enum.IntFlag):
+    """``credentials.strength_flag``: one bit per strength class, so that a user's flags
+    combined (bit_or / sum of distinct) say which classes they have, and the highest bit is
+    their strongest (the admin funnel and policy reports)."""
+
+    PASSWORD = 1
+    CERTIFICATE = 2
+    SYNCED_PASSKEY = 4
+    DEVICE_KEY = 8  #: device-bound passkey; its model only reported by the authenticator
+    ATTESTED_DEVICE_KEY = 16  #: device-bound passkey whose attestation was verified
+
+    @property
+    def strength(self) -> Strength:
+        return _FLAG_STRENGTH[self]
+
+
+_FLAG_STRENGTH = {StrengthFlag.PASSWORD: Strength.PASSWORD,
+                  StrengthFlag.CERTIFICATE: Strength.CERTIFICATE,
+                  StrengthFlag.SYNCED_PASSKEY: Strength.SYNCED_PASSKEY,
+                  StrengthFlag.DEVICE_KEY: Strength.HARDWARE_KEY,
+                  StrengthFlag.ATTESTED_DEVICE_KEY: Strength.HARDWARE_KEY}
+
+#: the same rule as ``Credential.strength``, computed and stored by the database
+STRENGTH_FLAG_SQL = (
+    "CASE WHEN kind = 'password' THEN 1 WHEN kind = 'certificate' THEN 2 "
+    "WHEN backup_eligible THEN 4 WHEN attestation_trust = 'verified' THEN 16 ELSE 8 END"
+)
+
 _KIND_RULES = {
     "password": "lookup_key IS NULL AND secret_hash IS NOT NULL",
     "certificate": "lookup_key IS NOT NULL AND length(lookup_key) = 64 AND public_key IS NOT NULL",
@@ -79,6 +108,23 @@ class Credential(Base):
             postgresql_where=text("kind = 'password' AND revoked_at IS NULL"),
         ),
         Index("ix_credentials_kind_not_after", "kind", "not_after"),
+        # Admin reports (app.services.reports, .dashboard): each user's live strength
+        # flags, live credentials by strength, additions and removals by day, and the rare
+        # clone flags, each read from a small index. Partial indexes keep "live" and
+        # "revoked" apart, so neither misleads the planner about the other.
+        Index("ix_credentials_live_user_strength", "user_id", "strength_flag",
+              sqlite_where=text("revoked_at IS NULL"),
+              postgresql_where=text("revoked_at IS NULL")),
+        Index("ix_credentials_live_strength", "strength_flag",
+              sqlite_where=text("revoked_at IS NULL"),
+              postgresql_where=text("revoked_at IS NULL")),
+        Index("ix_credentials_created_at", "created_at", "strength_flag"),
+        Index("ix_credentials_revoked_at", "revoked_at", "strength_flag",
+              sqlite_where=text("revoked_at IS NOT NULL"),
+              postgresql_where=text("revoked_at IS NOT NULL")),
+        Index("ix_credentials_clone_flagged_at", "clone_flagged_at",
+              sqlite_where=text("clone_flagged_at IS NOT NULL"),
+              postgresql_where=text("clone_flagged_at IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -124,6 +170,9 @@ class Credential(Base):
     source: Mapped[str | None] = mapped_column(String(20))
     #: False for an uploaded certificate until a TLS handshake first proves the key
     proven: Mapped[bool] = mapped_column(default=True)
+
+    #: a StrengthFlag bit, computed by the database from kind, backup and attestation
+    strength_flag: Mapped[int] = mapped_column(Computed(STRENGTH_FLAG_SQL, persisted=True))
 
     #: anything else worth keeping about the kind (hash parameters, key description, ...)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

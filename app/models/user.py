@@ -8,7 +8,7 @@ import unicodedata
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, Enum, LargeBinary, String
+from sqlalchemy import CheckConstraint, Enum, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, UTCDateTime, utcnow
@@ -45,7 +45,11 @@ def _enum(cls: type[enum.StrEnum], name: str) -> Enum:
 
 class User(Base):
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("length(user_handle) = 64", name="user_handle_64"),)
+    __table_args__ = (
+        CheckConstraint("length(user_handle) = 64", name="user_handle_64"),
+        #: the admin dashboard's "hardware key required by role" policy counts
+        Index("ix_users_role_status", "role", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: the name as the person typed it, shown back to them

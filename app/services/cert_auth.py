@@ -29,6 +29,7 @@ from app.services.certificates import (
     describe,
 )
 from app.services.notices import NULL_MAILER, Mailer
+from app.services.policy import CertSunset, SunsetStage
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class CertificatePolicy:
 
     verifier: ClientCAVerifier | None = None  #: CA mode when set
     mapping: str = "pin"  #: pin | email | upn (the last two need CA mode)
+    sunset: CertSunset = field(default_factory=CertSunset)  #: KEYSTILE_CERT_SUNSET
 
     @property
     def ca_mode(self) -> bool:
@@ -119,16 +121,26 @@ def identify(
             match.message = "This certificate's account is disabled."
         else:
             match.user, match.credential = cred.user, cred
-        return match
+        return _apply_sunset(match, policy, now)
     if policy.ca_mode and policy.mapping in {"email", "upn"}:
         users = _user_by_san(db, facts, policy.mapping)
         if len(users) == 1 and users[0].is_active:
             match.user = users[0]
-            return match
+            return _apply_sunset(match, policy, now)
     match.reason = "unknown_certificate"
     match.linkable = True
     match.message = ("This certificate is not linked to an account. Sign in another way, "
                      "then link it from your account page.")
+    return match
+
+
+def _apply_sunset(match: CertificateMatch, policy: CertificatePolicy,
+                  now: datetime) -> CertificateMatch:
+    """Past the sunset's grace period a known certificate is refused, with guidance; the
+    user and credential stay on the match so the audit row names them."""
+    if policy.sunset.stage(now) is SunsetStage.REFUSED:
+        match.reason = "certificate_sunset"
+        match.message = policy.sunset.refusal_message()
     return match
 
 
@@ -194,12 +206,14 @@ class PolicySource:
     """Builds the certificate policy from the configured files, again whenever they change
     (``keystile ca crl`` or a cron job rewrites the CRL while Keystile runs)."""
 
-    def __init__(self, *, client_ca: str, crls: Sequence[str], mapping: str) -> None:
+    def __init__(self, *, client_ca: str, crls: Sequence[str], mapping: str,
+                 sunset: CertSunset | None = None) -> None:
         self.client_ca = client_ca
         self.crls = tuple(crls)
         self.mapping = mapping
+        self.sunset = sunset or CertSunset()
         self._stamp: tuple[float, ...] | None = None
-        self._policy = CertificatePolicy(mapping=mapping)
+        self._policy = CertificatePolicy(mapping=mapping, sunset=self.sunset)
 
     def _mtimes(self) -> tuple[float, ...]:
         from pathlib import Path
@@ -217,11 +231,13 @@ class PolicySource:
             if stamp != self._stamp:
                 verifier = ClientCAVerifier(Path(self.client_ca).read_bytes(),
                                             [Path(c).read_bytes() for c in self.crls])
-                self._policy = CertificatePolicy(verifier=verifier, mapping=self.mapping)
+                self._policy = CertificatePolicy(verifier=verifier, mapping=self.mapping,
+                                                 sunset=self.sunset)
                 self._stamp = stamp
         except (OSError, CertificateError):
             self._stamp = None
-            self._policy = CertificatePolicy(verifier=_REFUSE_ALL, mapping=self.mapping)
+            self._policy = CertificatePolicy(verifier=_REFUSE_ALL, mapping=self.mapping,
+                                             sunset=self.sunset)
         return self._policy
 
 

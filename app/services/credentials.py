@@ -158,13 +158,17 @@ def change_password(
 
 
 def rename(
-    db: Session, credential: Credential, label: str, *, client: Client, now: datetime
+    db: Session, credential: Credential, label: str, *, client: Client, now: datetime,
+    mailer: Mailer = NULL_MAILER,
 ) -> None:
     old = credential.display_name
     credential.label = clean_label(label)
     record(db, Event.CREDENTIAL_RENAMED, client=client, success=True, user=credential.user,
            credential=credential, method=str(credential.kind),
            details={"from": old, "to": credential.label})
+    notify(db, credential.user, str(Event.CREDENTIAL_RENAMED),
+           f"A {credential.kind} of your account was renamed: {old} is now "
+           f"{credential.display_name}.", mailer=mailer)
     db.commit()
 
 
@@ -223,6 +227,7 @@ def flag_clone(
     client: Client,
     now: datetime,
     details: dict[str, object],
+    mailer: Mailer = NULL_MAILER,
 ) -> None:
     """Mark a passkey whose signature counter went backwards (WebAuthn §6.1.1)."""
     credential.clone_flagged_at = now
@@ -231,5 +236,5 @@ def flag_clone(
            reason="counter_regression", details=details)
     notify(db, credential.user, str(Event.CREDENTIAL_CLONE_FLAGGED),
            f"Your passkey {credential.display_name} may have been copied: its counter went "
-           "backwards. Sign-in with it was refused.")
+           "backwards. Sign-in with it was refused.", mailer=mailer)
     db.commit()

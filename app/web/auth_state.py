@@ -18,9 +18,9 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app.db import get_db
 from app.models import AuthSession, Credential, User, utcnow
-from app.services import sessions
+from app.services import sessions, sign_in_notices
 from app.web.client import current_client
-from app.web.context import session_timeouts, settings
+from app.web.context import mailer, session_timeouts, settings
 
 COOKIE = "__Host-keystile-session"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -52,6 +52,7 @@ def sign_in(user: User, credential: Credential | None, method: str) -> AuthSessi
     previous = current_session()
     if previous is not None:
         sessions.end(db, previous, now=now, reason="replaced by new sign-in")
+    sign_in_notices.notify_if_new_method(db, user, method, mailer=mailer())
     secret, row = sessions.start(db, user=user, credential=credential, method=method,
                                  client=current_client(), now=now, timeouts=session_timeouts())
     db.commit()

@@ -1,1 +1,71 @@
-// Filled in by the passkey work (issue 4).
+// Sign-in page: "Sign in with a passkey" (discoverable), passkey autofill on the username
+// field (conditional mediation), and "Use a security key for this username".
+import { isAbort, messageFor } from "./errors.js";
+import { signIn } from "./passkeys.js";
+import { revealJsOnly, say } from "./ui.js";
+import { browserSupportsAutofill, browserSupportsWebAuthn } from "./webauthn-client.js";
+
+const button = document.getElementById("passkey-signin");
+const keyButton = document.getElementById("security-key-signin");
+const username = document.getElementById("username");
+const status = document.getElementById("passkey-status");
+
+function destination() {
+  return button?.dataset.next || "/account";
+}
+
+function done() {
+  say(status, "Signed in.", "success");
+  window.location.assign(destination());
+}
+
+/** Passkey autofill: a pending get() the browser completes from the username field. */
+async function startAutofill() {
+  if (!(await browserSupportsAutofill())) {
+    document.body.dataset.autofill = "unavailable";
+    return;
+  }
+  document.body.dataset.autofill = "pending";
+  try {
+    await signIn({ mediation: "conditional" });
+    done();
+  } catch (error) {
+    if (isAbort(error)) return; // a modal request took over
+    document.body.dataset.autofill = "failed";
+    say(status, messageFor(error), "error");
+  }
+}
+
+async function modal(name) {
+  say(status, "Follow your browser's instructions to use your passkey or security key.");
+  try {
+    await signIn({ username: name });
+    done();
+  } catch (error) {
+    if (!isAbort(error)) say(status, messageFor(error), "error");
+    startAutofill();
+  }
+}
+
+function init() {
+  if (!button) return;
+  if (!browserSupportsWebAuthn()) {
+    say(status, "This browser cannot use passkeys here. Please use another way to sign in.");
+    return;
+  }
+  revealJsOnly();
+  button.disabled = false;
+  button.addEventListener("click", () => modal(null));
+  keyButton?.addEventListener("click", () => {
+    const name = username?.value.trim();
+    if (!name) {
+      say(status, "Enter your username first, then use your security key.", "error");
+      username?.focus();
+      return;
+    }
+    modal(name);
+  });
+  startAutofill();
+}
+
+init();

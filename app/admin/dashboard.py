@@ -1,0 +1,46 @@
+"""Admin: the dashboard (credential mix, sign-ins, failures, migration funnel, policies)."""
+
+from __future__ import annotations
+
+from flask import render_template, request
+
+from app.admin import charts
+from app.admin.views import bp
+from app.db import get_db
+from app.models import Strength, utcnow
+from app.services import dashboard as numbers
+from app.services.policy import CertSunset
+from app.web.auth_state import admin_required
+from app.web.context import settings
+
+WINDOWS = (7, 30, 90)
+FUNNEL_LABELS = {None: "no credential", Strength.PASSWORD: "password only",
+                 Strength.CERTIFICATE: "certificate (file)",
+                 Strength.SYNCED_PASSKEY: "passkey (synced)",
+                 Strength.HARDWARE_KEY: "security key (hardware)"}
+
+
+@bp.get("/")
+@admin_required
+def dashboard() -> str:
+    days = request.args.get("days", type=int) or 30
+    days = days if days in WINDOWS else 30
+    db, now, s = get_db(), utcnow(), settings()
+    people = numbers.population(db, hardware_roles=s.require_hardware_key_for)
+    failures = numbers.failures_by_reason(db, now=now, days=days)
+    funnel = [(FUNNEL_LABELS[k], people.funnel.get(k, 0)) for k in FUNNEL_LABELS]
+    sunset = CertSunset(s.cert_sunset, s.cert_sunset_grace_days)
+    return render_template(
+        "admin/dashboard.html",
+        days=days, windows=WINDOWS, people=people, sunset=sunset, stage=sunset.stage(now),
+        mix=charts.line_chart("credential-mix", "Live credentials by strength, per day",
+                              numbers.credential_mix(db, now=now, days=days,
+                                                     current=people.live_credentials)),
+        sign_ins=charts.line_chart("sign-ins", "Successful sign-ins per method, per day",
+                                   numbers.sign_ins_per_method(db, now=now, days=days)),
+        failures=charts.bar_chart("failures", f"Failed sign-ins by reason, last {days} days",
+                                  [(f.label, f.count) for f in failures]),
+        funnel=charts.bar_chart("funnel", "Active users by strongest credential", funnel,
+                                css=["strength-0", "strength-1", "strength-2", "strength-3",
+                                     "strength-4"]),
+    )

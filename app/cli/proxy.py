@@ -1,0 +1,53 @@
+"""``keystile proxy-config``: print a reference configuration for a TLS-terminating proxy.
+
+The configuration goes to standard output, complete and ready to run as is; nothing is
+written anywhere. When ``KEYSTILE_PROXY_SECRET`` is set, the proxy must send it, so it is
+written into the configuration and a reminder to protect the file goes to standard error.
+"""
+
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+
+from app.deploy import PROXIES, DeployError, ProxyOptions, render
+from app.web.context import settings
+
+
+@click.command("proxy-config")
+@click.argument("proxy", type=click.Choice(PROXIES))
+@click.option("--listen", required=True, metavar="HOST:PORT",
+              help="Where the proxy accepts https, e.g. 0.0.0.0:443.")
+@click.option("--upstream", required=True, metavar="HOST:PORT",
+              help="Keystile's app server, on loopback, e.g. 127.0.0.1:8000.")
+@click.option("--tls-cert", required=True, metavar="FILE", help="The server certificate (PEM).")
+@click.option("--tls-key", required=True, metavar="FILE", help="Its private key (PEM).")
+@click.option("--client-ca", metavar="FILE",
+              help="Trusted client-certificate issuers (PEM): CA mode, as KEYSTILE_CLIENT_CA.")
+@click.option("--mode", type=click.Choice(["auto", "explicit"]), default="auto",
+              show_default=True, help="As KEYSTILE_CERT_LOGIN.")
+@click.option("--cert-host", metavar="NAME",
+              help="Explicit mode: the host name that asks for the certificate.")
+@click.option("--prefix", metavar="DIR",
+              help="The proxy's pid file, logs and state [default: /var/lib/keystile/PROXY].")
+@with_appcontext
+def proxy_config(proxy: str, listen: str, upstream: str, tls_cert: str, tls_key: str,
+                 client_ca: str | None, mode: str, cert_host: str | None,
+                 prefix: str | None) -> None:
+    """Print a complete PROXY (nginx, apache, haproxy, caddy) configuration for Keystile."""
+    s = settings()
+    try:
+        options = ProxyOptions.parse(
+            proxy, listen=listen, upstream=upstream, tls_cert=tls_cert, tls_key=tls_key,
+            client_ca=client_ca, mode=mode, cert_host=cert_host, prefix=prefix,
+            secret=s.proxy_secret or None, secret_header=s.proxy_secret_header,
+        )
+    except DeployError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(render(options), nl=False)
+    if options.secret:
+        click.echo("keystile: this configuration contains KEYSTILE_PROXY_SECRET; make it "
+                   "readable by the proxy only (chmod 600).", err=True)
+
+
+COMMANDS = [proxy_config]

@@ -1,0 +1,226 @@
+"""What an operator says about a proxy deployment, parsed and checked before any rendering.
+
+Every value ends up inside a proxy's configuration grammar, so each is held to a plain,
+quote-free shape here: a value that could close a string or a block in nginx, Apache,
+HAProxy or a Caddyfile is refused instead of being escaped four different ways.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Literal
+
+PROXIES: tuple[str, ...] = ("nginx", "apache", "haproxy", "caddy")
+Mode = Literal["auto", "explicit"]
+
+#: A DNS name (RFC 1123 labels), as used in server_name, ServerName, SNI and site addresses.
+_HOSTNAME = re.compile(r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+#: Characters no proxy grammar gives a meaning to inside a bare path.
+_PATH = re.compile(r"/[A-Za-z0-9._/+@=,-]*")
+#: A shared secret written into a header value: base64url/base64 characters only.
+_SECRET = re.compile(r"[A-Za-z0-9._~+/=-]{16,256}")
+
+
+class DeployError(ValueError):
+    """An option that cannot be rendered safely; the message names it and says why."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A TCP address: an IP literal or a host name, and a port."""
+
+    host: str
+    port: int
+
+    @property
+    def is_ipv6(self) -> bool:
+        return ":" in self.host
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if self.is_ipv6 else f"{self.host}:{self.port}"
+
+    @property
+    def is_loopback(self) -> bool:
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+
+def parse_endpoint(option: str, value: str) -> Endpoint:
+    """``HOST:PORT`` or ``[IPv6]:PORT``.
+
+    Raises:
+        DeployError: anything else.
+    """
+    host, sep, port = value.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise DeployError(f"{option}: {host!r} is not an IPv6 address") from None
+    elif not sep or not (_HOSTNAME.fullmatch(host) or _is_ipv4(host)):
+        raise DeployError(f"{option} must be HOST:PORT (IPv6 as [ADDRESS]:PORT), not {value!r}")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise DeployError(f"{option}: {port!r} is not a TCP port")
+    return Endpoint(host, int(port))
+
+
+def _is_ipv4(host: str) -> bool:
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def upstream_endpoint(value: str) -> Endpoint:
+    """The application server's address, which must be on loopback.
+
+    Keystile trusts certificate headers by the raw socket peer (proxy-headers.md), so the app
+    server must be reachable only from the proxy: a loopback address keeps it off the network.
+    ``localhost`` is written as ``127.0.0.1`` so the proxy never picks an address family the
+    app server does not listen on.
+
+    Raises:
+        DeployError: not a loopback address.
+    """
+    endpoint = parse_endpoint("--upstream", value)
+    if endpoint.host == "localhost":
+        endpoint = Endpoint("127.0.0.1", endpoint.port)
+    if not endpoint.is_loopback:
+        raise DeployError(
+            f"--upstream {value}: the application server must listen on a loopback address "
+            "(127.0.0.1 or [::1]) so that only the proxy can reach it"
+        )
+    return endpoint
+
+
+def absolute_path(option: str, value: str) -> str:
+    """An absolute path made only of characters every proxy grammar leaves alone.
+
+    Raises:
+        DeployError: a relative path, or one with spaces, quotes, ``;``, ``{``, ``$``...
+    """
+    path = str(PurePosixPath(value))
+    if not path.startswith("/"):
+        raise DeployError(f"{option}: {value!r} must be an absolute path")
+    if not _PATH.fullmatch(path) or "/../" in f"{path}/":
+        raise DeployError(
+            f"{option}: {value!r} contains characters that proxy configurations would "
+            "misread; use letters, digits and . _ - + @ = , only"
+        )
+    return path
+
+
+def hostname(option: str, value: str) -> str:
+    if not _HOSTNAME.fullmatch(value) or value.replace(".", "").isdigit():
+        raise DeployError(f"{option}: {value!r} is not a DNS host name")
+    return value.lower()
+
+
+def proxy_secret(value: str) -> str:
+    if not _SECRET.fullmatch(value):
+        raise DeployError(
+            "KEYSTILE_PROXY_SECRET cannot be written into a proxy configuration: use 16 to "
+            "256 characters of A-Z a-z 0-9 . _ ~ + / = -"
+        )
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProxyOptions:
+    """Everything a reference configuration depends on. Build it with ``ProxyOptions.parse``."""
+
+    proxy: str
+    listen: Endpoint
+    upstream: Endpoint
+    tls_cert: str
+    tls_key: str
+    #: PEM bundle of trusted client-certificate issuers: CA mode (``KEYSTILE_CLIENT_CA``)
+    client_ca: str | None = None
+    mode: Mode = "auto"
+    #: explicit mode: the host name that requests the certificate
+    cert_host: str | None = None
+    #: where the proxy keeps its pid file, logs and temporary files
+    prefix: str
+    #: the ``KEYSTILE_PROXY_SECRET`` the proxy adds to every request, when one is configured
+    secret: str | None = None
+    secret_header: str = "X-Keystile-Proxy-Secret"
+
+    @classmethod
+    def parse(
+        cls,
+        proxy: str,
+        *,
+        listen: str,
+        upstream: str,
+        tls_cert: str,
+        tls_key: str,
+        client_ca: str | None = None,
+        mode: str = "auto",
+        cert_host: str | None = None,
+        prefix: str | None = None,
+        secret: str | None = None,
+        secret_header: str = "X-Keystile-Proxy-Secret",
+    ) -> ProxyOptions:
+        """Check every option; see the module docstring for why values are so constrained.
+
+        Raises:
+            DeployError: the first option that is wrong, by name.
+        """
+        if proxy not in PROXIES:
+            raise DeployError(f"unknown proxy {proxy!r}; expected one of {', '.join(PROXIES)}")
+        if mode not in ("auto", "explicit"):
+            raise DeployError(f"--mode must be auto or explicit, not {mode!r}")
+        if (mode == "explicit") != (cert_host is not None):
+            raise DeployError("--cert-host NAME is required with --mode explicit, and only then")
+        if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", secret_header):
+            raise DeployError(f"KEYSTILE_PROXY_SECRET_HEADER {secret_header!r} is not a token")
+        options = cls(
+            proxy=proxy,
+            listen=parse_endpoint("--listen", listen),
+            upstream=upstream_endpoint(upstream),
+            tls_cert=absolute_path("--tls-cert", tls_cert),
+            tls_key=absolute_path("--tls-key", tls_key),
+            client_ca=absolute_path("--client-ca", client_ca) if client_ca else None,
+            mode="explicit" if mode == "explicit" else "auto",
+            cert_host=hostname("--cert-host", cert_host) if cert_host else None,
+            prefix=absolute_path("--prefix", prefix or f"/var/lib/keystile/{proxy}"),
+            secret=proxy_secret(secret) if secret else None,
+            secret_header=secret_header,
+        )
+        if proxy == "haproxy":
+            _check_haproxy(options)
+        return options
+
+    def haproxy_socket(self, name: str) -> str:
+        """Explicit mode, HAProxy: the unix socket of the ``main`` or ``cert`` frontend."""
+        return f"{self.prefix}/{name}.sock"
+
+
+#: HAProxy's limit for a unix socket path: sun_path less room for its temporary names.
+HAPROXY_SOCKET_PATH_MAX = 97
+
+
+def _check_haproxy(options: ProxyOptions) -> None:
+    """HAProxy 2.6 has no directive naming a key file: the key is inside the certificate
+    file, or next to it as ``<name>.key`` (``ssl-load-extra-del-ext``, configuration manual
+    §3.1). Explicit mode puts unix sockets under the prefix, whose paths are bounded."""
+    if options.mode == "explicit" and len(options.haproxy_socket("main")) > (
+            HAPROXY_SOCKET_PATH_MAX):
+        raise DeployError(
+            f"--prefix {options.prefix} is too long for HAProxy's unix sockets (at most "
+            f"{HAPROXY_SOCKET_PATH_MAX - len('/main.sock')} characters)"
+        )
+    cert = PurePosixPath(options.tls_cert)
+    if options.tls_key not in (options.tls_cert, str(cert.with_suffix(".key"))):
+        raise DeployError(
+            f"--tls-key: HAProxy reads the key from the certificate file or from "
+            f"{cert.with_suffix('.key')}; move the key there or append it to --tls-cert"
+        )

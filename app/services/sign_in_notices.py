@@ -1,0 +1,36 @@
+"""Telling a user when they sign in by a method they have never used before.
+
+A sign-in by a new method (a first certificate sign-in for someone who always used a
+password, say) is what an attacker holding a stolen credential looks like, so the user hears
+of it: a notice on the account page and, when configured, an e-mail. The very first sign-in
+of an account is not news and says nothing.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import AuthSession, User
+from app.services.notices import NULL_MAILER, Mailer, notify
+
+TAG = "account:sign_in:new_method"
+_NAMES = {"password": "your password", "certificate": "a certificate",
+          "passkey": "a passkey or security key"}
+
+
+def notify_if_new_method(db: Session, user: User, method: str, *,
+                         mailer: Mailer = NULL_MAILER) -> bool:
+    """Add a notice (in the caller's transaction) unless ``method`` opened a session before.
+
+    Call it before the new session is added. Returns whether the user was told.
+    """
+    used = set(db.scalars(select(AuthSession.method).where(AuthSession.user_id == user.id)
+                          .distinct()))
+    if not used or method in used:
+        return False
+    notify(db, user, TAG,
+           f"You signed in with {_NAMES.get(method, method)} for the first time. If this was "
+           "not you, sign out everywhere from your account page and tell an administrator.",
+           mailer=mailer)
+    return True

@@ -1,0 +1,38 @@
+"""The account page's migration notice: from a certificate file to a hardware-backed key.
+
+A context processor for ``account.index`` only; the decision itself is the pure
+``app.services.policy.migration_advice``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request, session
+
+from app.account.forms import ActionForm
+from app.models import User, utcnow
+from app.services.policy import CertSunset, migration_advice, needs_hardware_key
+from app.web.auth_state import current_session
+from app.web.context import settings
+
+
+def sunset() -> CertSunset:
+    s = settings()
+    return CertSunset(s.cert_sunset, s.cert_sunset_grace_days)
+
+
+def context() -> dict[str, Any]:
+    if request.endpoint != "account.index":
+        return {}
+    row = current_session()
+    if row is None:
+        return {}
+    user: User = row.user
+    by_certificate = row.method == "certificate" or bool(session.get("after_certificate_sign_in"))
+    advice = migration_advice(
+        user.credentials, signed_in_with_certificate=by_certificate, sunset=sunset(),
+        now=utcnow(),
+        hardware_required=needs_hardware_key(str(user.role), settings().require_hardware_key_for),
+    )
+    return {"migration": advice, "migration_form": ActionForm(formdata=None)}

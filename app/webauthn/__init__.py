@@ -1,0 +1,5 @@
+"""Passkeys and security keys: the JSON endpoints under ``/webauthn/``."""
+
+from app.webauthn.views import bp
+
+__all__ = ["bp"]

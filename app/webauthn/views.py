@@ -1,0 +1,266 @@
+"""Thin JSON views over :mod:`app.services.passkeys`.
+
+Every endpoint takes the CSRF token in the ``X-CSRFToken`` header (Flask-WTF, global);
+options responses are the JSON for ``PublicKeyCredential.parseCreationOptionsFromJSON`` /
+``parseRequestOptionsFromJSON`` (WebAuthn L3 §5.1.9-§5.1.10); verify endpoints take the
+raw ``PublicKeyCredential.toJSON()`` body (at most 64 KiB). Every refusal is
+``{"error": code, "message": sentence}`` with a 4xx status.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from flask import Blueprint, current_app, flash, jsonify, request, url_for
+from flask.blueprints import BlueprintSetupState
+from flask_limiter import RequestLimit
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Response as BaseResponse
+
+from app.db import get_db
+from app.extensions import limiter
+from app.models import Credential, TokenPurpose, User, utcnow
+from app.services import passkeys, tokens
+from app.services.audit import Event, record
+from app.services.passkeys import Ceremony, PasskeyError, PasskeyPolicy
+from app.services.webauthn import MAX_RESPONSE_BYTES, AuthenticatorKind
+from app.web import auth_state
+from app.web.auth_state import recent_auth_required
+from app.web.client import current_client
+from app.web.context import mailer, settings
+from app.webauthn import pending
+
+bp = Blueprint("webauthn", __name__, url_prefix="/webauthn")
+
+POLICY = "keystile.passkeys"
+#: endpoint -> (ceremony, audit event) for refusals that happen before the service runs
+_VERIFY_ENDPOINTS: dict[str, tuple[Ceremony, Event]] = {
+    "webauthn.login_verify": ("authentication", Event.PASSKEY_FAILURE),
+    "webauthn.register_verify": ("registration", Event.CREDENTIAL_REFUSED),
+    "webauthn.enrol_verify": ("enrolment", Event.CREDENTIAL_REFUSED),
+}
+
+
+@bp.record_once
+def _build_policy(state: BlueprintSetupState) -> None:
+    """One policy per application: RP, roles, and the MDS blob verified at start-up."""
+    app = state.app
+    try:
+        app.extensions[POLICY] = passkeys.policy_from_settings(app.extensions["keystile.settings"])
+    except ValueError as exc:
+        import sys
+
+        print(f"keystile: invalid configuration: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _policy() -> PasskeyPolicy:
+    policy: PasskeyPolicy = current_app.extensions[POLICY]
+    return policy
+
+
+# -- request and response plumbing --------------------------------------------------------
+
+
+@bp.before_request
+def _limit_body() -> None:
+    # Threat model C.16: nothing bigger than a real response with a long chain is read.
+    request.max_content_length = MAX_RESPONSE_BYTES
+
+
+@bp.errorhandler(PasskeyError)
+def _refused(exc: PasskeyError) -> tuple[BaseResponse, int]:
+    body: dict[str, Any] = {"error": exc.code, "message": exc.message}
+    if exc.credential_id:
+        body["credentialId"] = exc.credential_id
+        body["rpId"] = _policy().rp.id
+    return jsonify(body), exc.status
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(exc: RequestEntityTooLarge) -> tuple[BaseResponse, int]:
+    return _refused_early(PasskeyError("too_large", "The passkey response was too large."))
+
+
+@bp.errorhandler(CSRFError)
+def _csrf(exc: CSRFError) -> tuple[BaseResponse, int]:
+    return _refused_early(PasskeyError(
+        "csrf", "Your page expired or came from elsewhere. Reload it and try again.",
+        status=400))
+
+
+def _refused_early(exc: PasskeyError) -> tuple[BaseResponse, int]:
+    """Audit a verify request refused before its body was read (C.16, E.21)."""
+    target = _VERIFY_ENDPOINTS.get(request.endpoint or "")
+    if target is not None:
+        ceremony, event = target
+        user = current_user._get_current_object() if current_user.is_authenticated else None
+        db = get_db()
+        record(db, event, client=current_client(), success=False, user=user, method="passkey",
+               reason=exc.reason, details={"ceremony": ceremony, "code": exc.code})
+        db.commit()
+    return _refused(exc)
+
+
+def _options_body() -> dict[str, Any]:
+    """The small JSON object an options endpoint takes; empty means {}."""
+    raw = request.get_data()
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        data = None
+    if not isinstance(data, dict):
+        raise PasskeyError("bad_request", "The request is not a JSON object.")
+    return data
+
+
+def _kind(data: dict[str, Any]) -> AuthenticatorKind:
+    kind = data.get("kind", "passkey")
+    for known in passkeys.KINDS:
+        if kind == known:
+            return known
+    raise PasskeyError("bad_request", 'kind must be "passkey" or "security-key".')
+
+
+def _options(ceremony: Ceremony, challenge: passkeys.Challenge) -> BaseResponse:
+    pending.remember(ceremony, challenge)
+    return current_app.response_class(challenge.options_json, mimetype="application/json")
+
+
+def _me() -> User:
+    user: User = current_user._get_current_object()
+    return user
+
+
+def signal_state(user: User) -> dict[str, Any]:
+    """What the WebAuthn Signal API needs (§5.1.10-§5.1.12): live ids, names."""
+    return {
+        "rpId": _policy().rp.id,
+        "userId": base64.urlsafe_b64encode(user.user_handle).rstrip(b"=").decode(),
+        "name": user.username,
+        "displayName": user.display_name or user.username,
+        "allAcceptedCredentialIds": passkeys.accepted_credential_ids(get_db(), user),
+    }
+
+
+def describe(credential: Credential) -> dict[str, Any]:
+    return {
+        "id": credential.lookup_key,
+        "name": credential.display_name,
+        "model": credential.model_name,
+        "attestation": credential.attestation_trust,
+        "synced": bool(credential.backup_eligible),
+        "backedUp": bool(credential.backup_state),
+    }
+
+
+# -- adding a passkey to a signed-in account (§7.1) -------------------------------------
+
+
+@bp.post("/register/options")
+@recent_auth_required
+def register_options() -> BaseResponse:
+    """``{"kind": "passkey" | "security-key"}`` -> creation options."""
+    challenge = passkeys.begin_registration(get_db(), _policy(), user=_me(),
+                                            kind=_kind(_options_body()), now=utcnow())
+    return _options("registration", challenge)
+
+
+@bp.post("/register/verify")
+@recent_auth_required
+def register_verify() -> tuple[BaseResponse, int]:
+    """``toJSON()`` of the new credential (+ optional ``"label"``) -> 201 and the credential."""
+    body = request.get_data()
+    credential = passkeys.finish_registration(
+        get_db(), _policy(), user=_me(), secret=pending.take("registration", body), body=body,
+        client=current_client(), now=utcnow(), mailer=mailer())
+    flash(f"Added {credential.display_name}.", "success")
+    return jsonify(ok=True, credential=describe(credential), signal=signal_state(_me())), 201
+
+
+# -- a passkey instead of a password, from an enrolment link -----------------------------
+
+
+def _enrolment_user(token: str) -> User:
+    row = tokens.peek(get_db(), TokenPurpose.ENROLMENT, token, now=utcnow())
+    user = get_db().get(User, row.user_id) if row is not None and row.user_id else None
+    if user is None or not user.is_active:
+        raise PasskeyError("enrolment_link_invalid",
+                           "This enrolment link is not valid any more.", status=404)
+    return user
+
+
+_enrol_limit = limiter.limit(lambda: settings().login_limit_per_address, scope="enroll")
+
+
+@bp.post("/enrol/<token>/options")
+@_enrol_limit
+def enrol_options(token: str) -> BaseResponse:
+    challenge = passkeys.begin_registration(
+        get_db(), _policy(), user=_enrolment_user(token), kind=_kind(_options_body()),
+        now=utcnow(), ceremony="enrolment")
+    return _options("enrolment", challenge)
+
+
+@bp.post("/enrol/<token>/verify")
+@_enrol_limit
+def enrol_verify(token: str) -> tuple[BaseResponse, int]:
+    user = _enrolment_user(token)
+    body = request.get_data()
+    credential = passkeys.finish_registration(
+        get_db(), _policy(), user=user, secret=pending.take("enrolment", body), body=body,
+        client=current_client(), now=utcnow(), mailer=mailer(), ceremony="enrolment",
+        enrolment_secret=token)
+    auth_state.sign_in(user, credential, "passkey")
+    flash("Your passkey is set up and you are signed in.", "success")
+    return jsonify(ok=True, credential=describe(credential), signal=signal_state(user),
+                   redirect=url_for("account.index")), 201
+
+
+# -- signing in (§7.2) ------------------------------------------------------------------
+
+
+def _audit_throttle(limit: RequestLimit) -> None:
+    db = get_db()
+    record(db, Event.THROTTLED, client=current_client(), success=False, method="passkey",
+           reason="throttled", details={"limit": str(limit.limit)})
+    db.commit()
+
+
+@bp.post("/login/options")
+def login_options() -> BaseResponse:
+    """``{}`` (discoverable, autofill) or ``{"username": ...}`` (security keys) -> options."""
+    username = _options_body().get("username")
+    if username is not None and (not isinstance(username, str) or not username.strip()):
+        raise PasskeyError("bad_request", "Enter your username.")
+    challenge = passkeys.begin_authentication(get_db(), _policy(), username=username,
+                                              now=utcnow())
+    return _options("authentication", challenge)
+
+
+@bp.post("/login/verify")
+@limiter.limit(lambda: settings().login_limit_per_address, scope="login-address",
+               deduct_when=lambda response: response.status_code != 200,
+               on_breach=_audit_throttle)
+def login_verify() -> BaseResponse:
+    """``toJSON()`` of the assertion -> a new session; ``signal`` feeds the Signal API."""
+    body = request.get_data()
+    result = passkeys.finish_authentication(
+        get_db(), _policy(), secret=pending.take("authentication", body), body=body,
+        client=current_client(), now=utcnow(), mailer=mailer())
+    auth_state.sign_in(result.user, result.credential, "passkey")
+    return jsonify(ok=True, username=result.user.username, signal=signal_state(result.user))
+
+
+@bp.get("/signal-state")
+def signal_state_view() -> tuple[BaseResponse, int]:
+    """The signed-in user's accepted passkey ids and names, for the Signal API."""
+    if not current_user.is_authenticated:
+        raise PasskeyError("not_signed_in", "Please sign in first.", status=401)
+    return jsonify(signal_state(_me())), 200

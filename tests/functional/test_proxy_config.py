@@ -1,0 +1,53 @@
+"""``keystile proxy-config``: the operator contract of issue 3."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.deploy import ProxyOptions, render
+
+ARGS = ["--listen", "0.0.0.0:443", "--upstream", "127.0.0.1:8000",
+        "--tls-cert", "/etc/keystile/tls/server.crt", "--tls-key", "/etc/keystile/tls/server.key"]
+
+
+@pytest.mark.parametrize("proxy", ["nginx", "apache", "haproxy", "caddy"])
+def test_prints_the_rendered_configuration(runner: Any, proxy: str) -> None:
+    result = runner.invoke(args=["proxy-config", proxy, *ARGS, "--mode", "explicit",
+                                 "--cert-host", "cert.example.org", "--prefix", "/srv/proxy"])
+    assert result.exit_code == 0, result.output
+    expected = ProxyOptions.parse(proxy, listen="0.0.0.0:443", upstream="127.0.0.1:8000",
+                                  tls_cert="/etc/keystile/tls/server.crt",
+                                  tls_key="/etc/keystile/tls/server.key", mode="explicit",
+                                  cert_host="cert.example.org", prefix="/srv/proxy")
+    assert result.stdout == render(expected)
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["nginx", *ARGS[:2], "--upstream", "192.0.2.10:8000", *ARGS[4:]], "loopback"),
+    (["nginx", *ARGS, "--mode", "explicit"], "--cert-host"),
+    (["traefik", *ARGS], "Invalid value"),
+    (["nginx", "--listen", "0.0.0.0:443"], "Missing option"),
+])
+def test_bad_options_are_usage_errors(runner: Any, args: list[str], message: str) -> None:
+    result = runner.invoke(args=["proxy-config", *args])
+    assert result.exit_code == 2
+    assert message in result.output and result.stdout == ""
+
+
+class TestWithProxySecret:
+    SECRET = "Zm9yLXRoZS1wcm94eS1vbmx5LTEyMzQ1Njc4OTA"
+
+    @pytest.fixture
+    def app_overrides(self) -> dict[str, Any]:
+        return {"proxy_secret": self.SECRET, "proxy_secret_header": "X-From-Proxy"}
+
+    def test_the_proxy_sends_the_configured_secret(self, runner: Any) -> None:
+        result = runner.invoke(args=["proxy-config", "haproxy", *ARGS])
+        assert result.exit_code == 0, result.output
+        assert f"http-request set-header X-From-Proxy {self.SECRET}\n" in result.stdout
+        assert "http-request del-header X-From-Proxy\n" in result.stdout
+        assert "#   KEYSTILE_PROXY_SECRET_HEADER=X-From-Proxy\n" in result.stdout
+        assert "chmod 600" in result.stderr
