@@ -28,6 +28,7 @@ import secrets
 import ssl
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -115,13 +116,14 @@ def floor(port: int, tls: ssl.SSLContext) -> bool:
         conn.close()
 
 
-def measure(label: str, op: object, *, duration: float, clients: int,
+def measure(label: str, op: Callable[[int], bool], *, duration: float, clients: int,
             pids: list[int]) -> Run:
+    """``load`` with the CPU time of every process tree in ``pids`` (nginx, gunicorn)."""
     def cpu() -> float:
         return sum(process_tree_cpu_seconds(pid) for pid in pids)
 
     before = cpu()
-    run = load(label, op, duration=duration, clients=clients)  # type: ignore[arg-type]
+    run = load(label, op, duration=duration, clients=clients)
     run.cpu_seconds = cpu() - before
     return run
 
@@ -138,7 +140,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="keystile-bench-") as tmp:
         directory = Path(tmp)
-        port, app_port = servers.free_port(), servers.free_port()
+        port, app_port = servers.free_ports(2)
         env, config, identity, ca_file = prepare(directory, port=port, app_port=app_port)
         tls = ssl.create_default_context(cafile=str(ca_file))
         tls.load_cert_chain(identity.cert_path, identity.key_path)

@@ -34,6 +34,7 @@ def nice_ceiling(value: int) -> int:
 class Tick:
     position: float
     label: str
+    anchor: str = "middle"  #: SVG text-anchor: the first and last x labels stay inside
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,9 @@ def line_chart(chart_id: str, title: str, data: DailySeries) -> LineChart:
              for k, (name, values) in enumerate(data.series.items())]
     y_ticks = [Tick(y(v), f"{v:,}") for v in (0, top_value // 2, top_value)]
     picks = sorted({0, n // 2, n - 1}) if n else []
-    x_ticks = [Tick(x(i), data.days[i].strftime("%d %b")) for i in picks]
+    x_ticks = [Tick(x(i), data.days[i].strftime("%d %b"),
+                    "start" if i == 0 and n > 1 else "end" if i == n - 1 and n > 1 else "middle")
+               for i in picks]
     return LineChart(chart_id, title, data.days, lines, y_ticks, x_ticks)
 
 

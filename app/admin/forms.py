@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, ValidationError
+from wtforms import SelectChoice, SelectField, StringField, ValidationError
 from wtforms.validators import Length, Optional
 
 from app.services.audit_queries import Outcome, known_tags, parse_bound
 from app.services.reports import MAX_SEARCH, UserFilter
 
 METHODS = ("password", "certificate", "passkey")
+
+
+def _choices(values: Sequence[str]) -> list[SelectChoice]:
+    return [SelectChoice("", "any"), *(SelectChoice(v) for v in values)]
 
 
 class _GetForm(FlaskForm):
@@ -24,7 +29,7 @@ class _GetForm(FlaskForm):
 class UserSearchForm(_GetForm):
     q = StringField("Search", validators=[Optional(), Length(max=MAX_SEARCH)],
                     render_kw={"type": "search", "placeholder": "name, username or e-mail"})
-    filter = SelectField("Show", choices=[(f.value, f.label) for f in UserFilter],
+    filter = SelectField("Show", choices=[SelectChoice(f.value, f.label) for f in UserFilter],
                          default="", validate_choice=True)
 
 
@@ -40,11 +45,9 @@ def _bound(end: bool) -> object:
 
 class AuditFilterForm(_GetForm):
     user = StringField("User", validators=[Optional(), Length(max=64)])
-    method = SelectField("Method", choices=[("", "any"), *((m, m) for m in METHODS)],
-                         default="")
+    method = SelectField("Method", choices=_choices(METHODS), default="")
     event = SelectField("Event", default="")
-    outcome = SelectField("Outcome", choices=[("", "any"), *((o.value, o.value)
-                                                             for o in Outcome)], default="")
+    outcome = SelectField("Outcome", choices=_choices([o.value for o in Outcome]), default="")
     since = StringField("From (UTC)", validators=[Optional(), Length(max=32), _bound(False)],
                         render_kw={"placeholder": "2026-01-31"})
     until = StringField("Until (UTC, inclusive date)",
@@ -53,7 +56,7 @@ class AuditFilterForm(_GetForm):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.event.choices = [("", "any"), *((t, t) for t in known_tags())]
+        self.event.choices = _choices(known_tags())
 
     def bounds(self) -> tuple[datetime | None, datetime | None]:
         return (parse_bound(self.since.data or ""), parse_bound(self.until.data or "", end=True))

@@ -1,4 +1,5 @@
-"""``keystile passkey list USERNAME``: a user's passkeys, for operators and scripts."""
+"""``keystile passkey list USERNAME``: a user's passkeys, for operators and scripts;
+``keystile passkey prune-challenges``: housekeeping for the one-time challenges."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import click
 from flask.cli import with_appcontext
 
 from app.db import get_db
-from app.models import Credential, CredentialKind
-from app.services import accounts
+from app.models import Credential, CredentialKind, utcnow
+from app.services import accounts, passkeys
 
 
 def _iso(value: Any) -> str | None:
@@ -71,6 +72,13 @@ def list_passkeys(username: str, as_json: bool, include_revoked: bool) -> None:
                    f" · attestation {r['attestation_format']}/{r['attestation_trust']}"
                    f" · sign count {r['sign_count']}"
                    f" · last used {r['last_used_at'] or 'never'}{flags}")
+
+
+@passkey.command("prune-challenges")
+@with_appcontext
+def prune_challenges() -> None:
+    """Delete expired passkey challenges (run it from cron, e.g. hourly)."""
+    click.echo(f"deleted {passkeys.prune_challenges(get_db(), now=utcnow())} expired challenges")
 
 
 COMMANDS = [passkey]

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Literal
 
+from app.config import Settings
+
 PROXIES: tuple[str, ...] = ("nginx", "apache", "haproxy", "caddy")
 Mode = Literal["auto", "explicit"]
 
@@ -21,6 +23,8 @@ _HOSTNAME = re.compile(r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-
                        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
 #: Characters no proxy grammar gives a meaning to inside a bare path.
 _PATH = re.compile(r"/[A-Za-z0-9._/+@=,-]*")
+#: ``KEYSTILE_PROXY_SECRET_HEADER``'s default.
+DEFAULT_SECRET_HEADER = Settings.proxy_secret_header
 #: A shared secret written into a header value: base64url/base64 characters only.
 _SECRET = re.compile(r"[A-Za-z0-9._~+/=-]{16,256}")
 
@@ -151,7 +155,7 @@ class ProxyOptions:
     prefix: str
     #: the ``KEYSTILE_PROXY_SECRET`` the proxy adds to every request, when one is configured
     secret: str | None = None
-    secret_header: str = "X-Keystile-Proxy-Secret"
+    secret_header: str = DEFAULT_SECRET_HEADER
 
     @classmethod
     def parse(
@@ -167,7 +171,7 @@ class ProxyOptions:
         cert_host: str | None = None,
         prefix: str | None = None,
         secret: str | None = None,
-        secret_header: str = "X-Keystile-Proxy-Secret",
+        secret_header: str = DEFAULT_SECRET_HEADER,
     ) -> ProxyOptions:
         """Check every option; see the module docstring for why values are so constrained.
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import jinja2
 
-from app.deploy.options import ProxyOptions
+from app.deploy.options import DEFAULT_SECRET_HEADER, ProxyOptions
 from app.proxy import FORMATS, all_known_certificate_headers, get_adapter
 from app.proxy import apache as apache_format
 from app.proxy import haproxy as haproxy_format
@@ -96,7 +96,7 @@ def paired_settings(options: ProxyOptions) -> dict[str, str]:
         s["KEYSTILE_CERT_LOGIN_ORIGIN"] = f"https://{options.cert_host}{port}"
     if options.client_ca:
         s["KEYSTILE_CLIENT_CA"] = options.client_ca
-    if options.secret and options.secret_header != "X-Keystile-Proxy-Secret":
+    if options.secret and options.secret_header != DEFAULT_SECRET_HEADER:
         s["KEYSTILE_PROXY_SECRET_HEADER"] = options.secret_header
     return s
 

@@ -169,7 +169,7 @@ def page(db: Session, f: AuditFilter, *, after: Cursor | None = None,
 # -- export ---------------------------------------------------------------------------------
 
 
-def stream(db: Session, f: AuditFilter, *, batch: int = 2000) -> Iterator[dict[str, Any]]:
+def stream(db: Session, f: AuditFilter, *, batch: int = 200) -> Iterator[dict[str, Any]]:
     """Every matching event, oldest first, as plain dicts; one server-side cursor."""
     subject, actor = aliased(User), aliased(User)
     e = AuditEvent

@@ -1,26 +1,29 @@
-"""The admin dashboard's numbers, each one GROUP BY in the database.
+"""The admin dashboard's numbers, each counted by the database (never a loop over rows).
 
 - the credential mix per day: today's live counts by strength, walked back through the
   window's additions and removals (so only the window's rows are read, not history);
-- sign-ins per method per day and failures by reason, from the audit trail's
-  ``(tag, created_at)`` index;
+- sign-ins per method per day, counted as index ranges of ``(tag, created_at)``, and
+  failures by reason from a partial index of failures;
 - the migration funnel (users by strongest credential) and who each policy affects, from one
   pass over live credentials grouped by user.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, func, select
+from sqlalchemy import ColumnElement, Select, column, func, literal_column, select, values
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.sqltypes import NullType
 
 from app.models import AuditEvent, Credential, Strength, StrengthFlag, User, UserStatus
+from app.models.base import UTCDateTime
 from app.services.audit import Event
 from app.services.reports import (
     FLAG,
@@ -28,7 +31,6 @@ from app.services.reports import (
     known_roles,
     live,
     strength_of_flags,
-    strength_sql,
 )
 
 SIGN_IN_SUCCESS = {e.value.split(":")[1]: e.value for e in Event
@@ -36,12 +38,13 @@ SIGN_IN_SUCCESS = {e.value.split(":")[1]: e.value for e in Event
 SIGN_IN_FAILURE = tuple(e.value for e in Event if e.value.startswith("auth:")
                         and not e.value.endswith(":success") and e is not Event.LOGOUT)
 MAX_DAYS = 366
+_DAY = timedelta(days=1)
 
 
-class day_of(FunctionElement[str]):
-    """The UTC calendar day of a timestamp as ``YYYY-MM-DD`` on every backend."""
+class day_of(FunctionElement[Any]):
+    """The UTC calendar day of a timestamp; ``str()`` of the value is ``YYYY-MM-DD``."""
 
-    type = String()
+    type = NullType()
     name = "day_of"
     inherit_cache = True
 
@@ -54,7 +57,8 @@ def _day_of_sqlite(element: day_of, compiler: Any, **kw: Any) -> str:
 
 @compiles(day_of, "postgresql")
 def _day_of_postgresql(element: day_of, compiler: Any, **kw: Any) -> str:
-    return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM-DD')"
+    # A date groups cheaper than text (a hash aggregate, no sort spilling to disk).
+    return f"CAST({compiler.process(element.clauses, **kw)} AS DATE)"
 
 
 @dataclass(frozen=True)
@@ -82,12 +86,31 @@ class DailySeries:
     series: dict[str, list[int]]
 
 
-def _daily_counts(db: Session, column: Any, label: Any, since: datetime,
-                  *where: ColumnElement[bool]) -> dict[tuple[str, Any], int]:
-    day = day_of(column)
-    rows = db.execute(select(day, label, func.count()).where(column >= since, *where)
-                      .group_by(day, label))
-    return {(str(d), key): int(n) for d, key, n in rows}
+def _grouped_by_day(db: Session, stamp: Any, key: Any,
+                    window: Window) -> dict[tuple[date, Any], int]:
+    """How many rows fall on each day of ``window`` for each value of ``key``: GROUP BY the
+    day, for sparse rows (credentials added or removed: hundreds a day)."""
+    day = day_of(stamp)
+    rows = db.execute(select(day, key, func.count()).where(stamp >= window.start)
+                      .group_by(day, key))
+    return {(date.fromisoformat(str(d)), k): int(n) for d, k, n in rows}
+
+
+def _range_counts(db: Session, stamp: Any, key: Any, keys: Sequence[Any],
+                  window: Window) -> dict[tuple[date, Any], int]:
+    """The same for dense rows (sign-ins: thousands a day): one statement with a VALUES list
+    of (day start, day end, key) and a correlated count for each, which an index on
+    ``(key, stamp)`` answers as range counts. A GROUP BY would sort every row of the window
+    (three times slower on SQLite for 90 days of sign-ins; even on PostgreSQL)."""
+    rows = [(datetime.combine(d, time(), UTC), datetime.combine(d + _DAY, time(), UTC), k)
+            for d in window.days for k in keys]
+    bounds = values(column("lo", UTCDateTime()), column("hi", UTCDateTime()),
+                    column("k", key.type), name="bounds").data(rows).cte("bounds")
+    n = (select(func.count()).select_from(key.class_)
+         .where(key == bounds.c.k, stamp >= bounds.c.lo, stamp < bounds.c.hi)
+         .scalar_subquery())
+    return {(lo.date(), k): int(c) for lo, k, c in db.execute(select(bounds.c.lo, bounds.c.k, n))
+            if c}
 
 
 def credential_mix(db: Session, *, now: datetime, days: int = 30,
@@ -95,27 +118,32 @@ def credential_mix(db: Session, *, now: datetime, days: int = 30,
     """Live credentials by strength at the end of each day of the window, walked back from
     ``current`` (today's counts, ``Population.live_credentials``)."""
     window = Window.ending(now, days)
-    strength = strength_sql()
-    added = _daily_counts(db, Credential.created_at, strength, window.start)
-    removed = _daily_counts(db, Credential.revoked_at, strength, window.start)
+    added = _by_strength(_grouped_by_day(db, Credential.created_at, FLAG, window))
+    removed = _by_strength(_grouped_by_day(db, Credential.revoked_at, FLAG, window))
     series: dict[str, list[int]] = {}
     for s in Strength:
-        level, values = current.get(s, 0), []
+        level, points = current.get(s, 0), []
         for day in reversed(window.days):
-            values.append(level)
-            key = (day.isoformat(), int(s))
-            level += removed.get(key, 0) - added.get(key, 0)
-        series[s.label] = values[::-1]
+            points.append(level)
+            level += removed.get((day, s), 0) - added.get((day, s), 0)
+        series[s.label] = points[::-1]
     return DailySeries(window.days, series)
+
+
+def _by_strength(counts: dict[tuple[date, Any], int]) -> dict[tuple[date, Strength], int]:
+    merged: dict[tuple[date, Strength], int] = defaultdict(int)
+    for (day, flag), n in counts.items():
+        merged[(day, StrengthFlag(flag).strength)] += n
+    return merged
 
 
 def sign_ins_per_method(db: Session, *, now: datetime, days: int = 30) -> DailySeries:
     """Successful sign-ins per method per day."""
     window = Window.ending(now, days)
-    counts = _daily_counts(db, AuditEvent.created_at, AuditEvent.tag, window.start,
-                           AuditEvent.tag.in_(SIGN_IN_SUCCESS.values()))
+    counts = _range_counts(db, AuditEvent.created_at, AuditEvent.tag,
+                           list(SIGN_IN_SUCCESS.values()), window)
     return DailySeries(window.days, {
-        method: [counts.get((d.isoformat(), tag), 0) for d in window.days]
+        method: [counts.get((d, tag), 0) for d in window.days]
         for method, tag in SIGN_IN_SUCCESS.items()
     })
 
@@ -138,8 +166,10 @@ def failures_by_reason(db: Session, *, now: datetime, days: int = 30,
     method = func.coalesce(AuditEvent.method, "")
     reason = func.coalesce(AuditEvent.reason, "")
     n = func.count().label("n")
+    # The literal (not a bound parameter) lets SQLite use the partial index of failures.
     rows = db.execute(select(method, reason, n)
-                      .where(AuditEvent.tag.in_(SIGN_IN_FAILURE), AuditEvent.created_at >= since)
+                      .where(AuditEvent.outcome == literal_column("'failure'"),
+                             AuditEvent.tag.in_(SIGN_IN_FAILURE), AuditEvent.created_at >= since)
                       .group_by(method, reason).order_by(n.desc(), method, reason).limit(limit))
     return [FailureCount(m or "unknown", r or "unspecified", int(c)) for m, r, c in rows]
 
@@ -190,8 +220,9 @@ def population(db: Session, *, hardware_roles: Sequence[str] = ()) -> Population
     rather than joined, which would cost a lookup per credential.
     """
     active = User.status == UserStatus.ACTIVE
+    inactive = User.status.in_([s for s in UserStatus if s is not UserStatus.ACTIVE])
     masks = _users_by_flags(db)
-    for mask, n in _users_by_flags(db, select(User.id).where(~active)).items():
+    for mask, n in _users_by_flags(db, select(User.id).where(inactive)).items():
         masks[mask] -= n
     result = Population(active_users=_count(db, active),
                         funnel={None: 0, **{s: 0 for s in Strength}})

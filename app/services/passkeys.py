@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -71,6 +71,7 @@ __all__ = [
     "finish_authentication",
     "finish_registration",
     "policy_from_settings",
+    "prune_challenges",
 ]
 
 #: How long a challenge may be answered (C.11); the browser's own timeout is the same.
@@ -198,6 +199,8 @@ class Challenge:
 class SignIn:
     user: User
     credential: Credential
+    #: the user's live passkey ids, for the Signal API (read in the sign-in's transaction)
+    accepted_ids: list[str]
 
 
 @dataclass
@@ -263,6 +266,20 @@ def _explain(refusal: PasskeyError, body: bytes) -> PasskeyError:
         return refusal
     return PasskeyError("malformed", WebAuthnError("malformed").message,
                         detail="clientDataJSON holds no challenge", ceremony="authentication")
+
+
+def prune_challenges(db: Session, *, now: datetime) -> int:
+    """Delete expired challenges (every sign-in page view issues one for autofill).
+
+    Returns:
+        How many were deleted.
+    """
+    result = db.execute(delete(OneTimeToken).where(
+        OneTimeToken.purpose.in_([str(TokenPurpose.WEBAUTHN_REGISTRATION),
+                                  str(TokenPurpose.WEBAUTHN_AUTHENTICATION)]),
+        OneTimeToken.expires_at <= now))
+    db.commit()
+    return int(getattr(result, "rowcount", 0))
 
 
 def _unusable(db: Session, purpose: TokenPurpose, secret: str) -> str:
@@ -541,7 +558,8 @@ def finish_authentication(db: Session, policy: PasskeyPolicy, *, secret: str, bo
     record(db, Event.PASSKEY_SUCCESS, client=client, success=True, user=user,
            credential=credential, method="passkey",
            details={"backup_state": assertion.backup_state})
-    return SignIn(user=user, credential=credential)
+    return SignIn(user=user, credential=credential,
+                  accepted_ids=accepted_credential_ids(db, user))
 
 
 def _find_credential(db: Session, body: bytes, attempt: _Attempt) -> Credential:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, Integer, and_, exists, func, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.functions import FunctionElement
@@ -65,14 +65,6 @@ def strength_of_flags(mask: int) -> Strength | None:
     if not mask:
         return None
     return StrengthFlag(1 << (int(mask).bit_length() - 1)).strength
-
-
-def strength_sql() -> ColumnElement[int]:
-    """``Credential.strength`` as SQL, from the stored flag."""
-    return case((FLAG == StrengthFlag.PASSWORD, int(Strength.PASSWORD)),
-                (FLAG == StrengthFlag.CERTIFICATE, int(Strength.CERTIFICATE)),
-                (FLAG == StrengthFlag.SYNCED_PASSKEY, int(Strength.SYNCED_PASSKEY)),
-                else_=int(Strength.HARDWARE_KEY))
 
 
 def live() -> ColumnElement[bool]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 from typing import Any
 
 from flask import Blueprint, current_app, flash, jsonify, request, url_for
@@ -52,8 +53,6 @@ def _build_policy(state: BlueprintSetupState) -> None:
     try:
         app.extensions[POLICY] = passkeys.policy_from_settings(app.extensions["keystile.settings"])
     except ValueError as exc:
-        import sys
-
         print(f"keystile: invalid configuration: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
 
@@ -138,14 +137,15 @@ def _me() -> User:
     return user
 
 
-def signal_state(user: User) -> dict[str, Any]:
+def signal_state(user: User, accepted_ids: list[str] | None = None) -> dict[str, Any]:
     """What the WebAuthn Signal API needs (§5.1.10-§5.1.12): live ids, names."""
     return {
         "rpId": _policy().rp.id,
         "userId": base64.urlsafe_b64encode(user.user_handle).rstrip(b"=").decode(),
         "name": user.username,
         "displayName": user.display_name or user.username,
-        "allAcceptedCredentialIds": passkeys.accepted_credential_ids(get_db(), user),
+        "allAcceptedCredentialIds": (passkeys.accepted_credential_ids(get_db(), user)
+                                     if accepted_ids is None else accepted_ids),
     }
 
 
@@ -255,7 +255,8 @@ def login_verify() -> BaseResponse:
         get_db(), _policy(), secret=pending.take("authentication", body), body=body,
         client=current_client(), now=utcnow(), mailer=mailer())
     auth_state.sign_in(result.user, result.credential, "passkey")
-    return jsonify(ok=True, username=result.user.username, signal=signal_state(result.user))
+    return jsonify(ok=True, username=result.user.username,
+                   signal=signal_state(result.user, result.accepted_ids))
 
 
 @bp.get("/signal-state")

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from app.models import utcnow
 from app.services import accounts
@@ -45,6 +46,18 @@ def sign_out(page: Any) -> None:
     page.wait_for_url(re.compile(r"/login"))
 
 
+def sign_out_without_autofill(page: Any) -> None:
+    """Sign out onto a sign-in page whose autofill request failed.
+
+    The page starts autofill on load, and a virtual platform authenticator answers it at
+    once: that would sign straight back in. Failing its one options request keeps the test
+    in charge of what signs in next.
+    """
+    page.route("**/webauthn/login/options", lambda route: route.abort(), times=1)
+    sign_out(page)
+    page.locator("body[data-autofill='failed']").wait_for(state="attached")
+
+
 def session_info(page: Any) -> dict[str, Any]:
     info: dict[str, Any] = page.evaluate(
         "fetch('/api/session').then(r => r.json())")
@@ -64,9 +77,20 @@ def open_login_page(page: Any, server: LiveServer) -> None:
     page.locator("body[data-autofill]").wait_for(state="attached")
 
 
+def wait_signed_in(page: Any) -> None:
+    """Wait for the account page; if it never comes, say what the sign-in page shows."""
+    try:
+        page.wait_for_url(ACCOUNT)
+    except PlaywrightTimeoutError as exc:
+        state = page.evaluate("""() => ({url: location.href,
+            autofill: document.body.dataset.autofill,
+            status: document.getElementById('passkey-status')?.textContent})""")
+        raise AssertionError(f"not signed in: {state}") from exc
+
+
 def passkey_login(page: Any) -> None:
     page.get_by_role("button", name="Sign in with a passkey").click()
-    page.wait_for_url(ACCOUNT)
+    wait_signed_in(page)
 
 
 def cli_passkeys(server: LiveServer, username: str = "alice") -> list[dict[str, Any]]:
@@ -91,17 +115,12 @@ def test_platform_passkey_signs_in_without_a_username(
     sign_in_with_password(page, live_server)
     add_from_account_page(page, "Add a passkey")
     assert "device-bound" in page.locator(".passkey-facts").inner_text()
+    [held] = authenticators.credentials(platform)
+    assert held["isResidentCredential"]  # residentKey "required": usable without a username
     # excludeCredentials: the same authenticator cannot register twice (InvalidStateError).
     page.get_by_role("button", name="Add a passkey").click()
     page.get_by_text("already registered to your account").wait_for()
-    sign_out(page)
-
-    # Hold the autofill request (it would answer by itself), then use the button: the
-    # button's modal request aborts the autofill one and signs in.
-    authenticators.set_presence(platform, False)
-    open_login_page(page, live_server)
-    assert page.evaluate("document.body.dataset.autofill") == "pending"
-    authenticators.set_presence(platform, True)
+    sign_out_without_autofill(page)
     passkey_login(page)
     info = session_info(page)
     assert info["method"] == "passkey" and info["username"] == "alice"
@@ -116,11 +135,11 @@ def test_autofill_signs_in_on_page_load(
     authenticators.add("internal")
     sign_in_with_password(page, live_server)
     add_from_account_page(page, "Add a passkey")
-    sign_out(page)
+    sign_out_without_autofill(page)
     # Conditional mediation starts on load; Chromium's virtual platform authenticator
     # answers it without a click, as a user picking the passkey from autofill would.
     page.goto(f"{live_server.url}/login")
-    page.wait_for_url(ACCOUNT)
+    wait_signed_in(page)
     assert session_info(page)["method"] == "passkey"
 
 
@@ -150,7 +169,7 @@ def test_security_key_with_direct_attestation_then_username_first_sign_in(
     page.get_by_text("cancelled or timed out").wait_for()
     page.fill("#username", "alice")
     page.get_by_role("button", name="Use a security key for this username").click()
-    page.wait_for_url(ACCOUNT)
+    wait_signed_in(page)
     assert session_info(page)["method"] == "passkey"
 
 

@@ -1,15 +1,17 @@
-"""``keystile passkey list USERNAME [--json] [--all]``: the operator's view of a user's passkeys."""
+"""``keystile passkey list USERNAME [--json] [--all]`` and ``keystile passkey prune-challenges``."""
 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Credential, CredentialKind, utcnow
-from app.services import credentials
+from app.models import Credential, CredentialKind, OneTimeToken, TokenPurpose, utcnow
+from app.services import credentials, tokens
 from app.services.audit import SYSTEM
 from tests.conftest import make_user
 
@@ -67,3 +69,18 @@ def test_list_unknown_user_and_no_passkeys(runner: Any, db: Session, app: Flask)
     make_user(db, app, "bob")
     assert runner.invoke(args=["passkey", "list", "bob"]).output.strip() == "bob has no passkeys"
     assert json.loads(runner.invoke(args=["passkey", "list", "bob", "--json"]).output) == []
+
+
+def test_prune_challenges_deletes_only_expired_ones(runner: Any, db: Session) -> None:
+    now = utcnow()
+    for purpose, age in [(TokenPurpose.WEBAUTHN_AUTHENTICATION, 10),
+                         (TokenPurpose.WEBAUTHN_REGISTRATION, 10),
+                         (TokenPurpose.WEBAUTHN_AUTHENTICATION, 1),
+                         (TokenPurpose.ENROLMENT, 10)]:
+        tokens.issue(db, purpose, now=now - timedelta(minutes=age),
+                     lifetime=timedelta(minutes=5))
+    db.commit()
+    result = runner.invoke(args=["passkey", "prune-challenges"])
+    assert result.exit_code == 0 and "deleted 2 expired challenges" in result.output
+    left = sorted(db.scalars(select(OneTimeToken.purpose)))
+    assert left == ["enrolment", "webauthn-authentication"]

@@ -98,12 +98,9 @@ class Stack:
     """One running deployment: the proxy in front of gunicorn, and the database behind."""
 
     spec: StackSpec
-    tls: Tls
+    tls: Tls = field(repr=False)
     port: int
     app_port: int
-    directory: Path
-    config: str
-    settings: dict[str, str]
     #: pki identity name -> id of alice's certificate credential for it
     pins: dict[str, int]
     engine: sa.Engine = field(repr=False)
@@ -120,14 +117,14 @@ class Stack:
         return getattr(self.tls.pki, name) if name else None
 
     def client(self, identity: str | None = None) -> httpx.Client:
-        """An https client of the proxy presenting ``identity``'s certificate, with a
-        cookie jar. A ``cert.localhost`` URL is connected to 127.0.0.1 with that name as
-        SNI and Host (see ``on_cert_host``): no resolver is needed."""
+        """An https client of the proxy, with a cookie jar, presenting ``identity``'s
+        certificate when asked for one."""
         return httpx.Client(base_url=self.origin, verify=self.tls.trust(self.identity(identity)),
                             timeout=15)
 
     def on_cert_host(self, client: httpx.Client, url: str) -> httpx.Response:
-        """``GET url`` on the certificate host, as curl's ``--resolve`` would."""
+        """``GET url`` on the certificate host: connect to 127.0.0.1 with its name as SNI
+        and ``Host``, as curl's ``--resolve`` would; no resolver needs to know it."""
         target = httpx.URL(url)
         assert target.host == CERT_HOST, url
         return client.get(target.copy_with(host="127.0.0.1"),
@@ -198,9 +195,10 @@ class KeystileCli:
 def stack(request: pytest.FixtureRequest, tls: Tls, tmp_path: Path,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     spec: StackSpec = request.param
+    package = "apache2" if spec.proxy == "apache" else spec.proxy
     require(servers.binary(spec.proxy) is not None,
-            f"{spec.proxy} is not installed (apt install {spec.proxy.replace('apache', 'apache2')})")
-    port, app_port = servers.free_port(), servers.free_port()
+            f"{spec.proxy} is not installed (apt install {package})")
+    port, app_port = servers.free_ports(2)
     database = f"sqlite:///{tmp_path / 'keystile.sqlite3'}"
     base = {
         "KEYSTILE_ENV": "testing",
@@ -212,7 +210,7 @@ def stack(request: pytest.FixtureRequest, tls: Tls, tmp_path: Path,
         "KEYSTILE_ARGON2_TIME_COST": "1",
     }
     if spec.variant == "ca":
-        # CA mode also runs with a shared secret: the proxy must send it, and the CRL.
+        # CA mode also checks the CRL, and runs with a shared secret the proxy must send.
         base["KEYSTILE_PROXY_SECRET"] = secrets.token_urlsafe(32)
         base["KEYSTILE_CLIENT_CRL"] = str(tls.pki.crl.path)
     # A short prefix: HAProxy's explicit mode keeps unix sockets there (at most 97 bytes).
@@ -232,4 +230,4 @@ def stack(request: pytest.FixtureRequest, tls: Tls, tmp_path: Path,
         keystile.wait()
         running.enter_context(servers.proxy(spec.proxy, config, port=port, prefix=prefix,
                                             trust=tls.trust())).wait()
-        yield Stack(spec, tls, port, app_port, tmp_path, config, settings, pins, engine)
+        yield Stack(spec, tls, port, app_port, pins, engine)

@@ -34,10 +34,8 @@ START_TIMEOUT = 30.0
 
 def binary(proxy: str) -> str | None:
     """The proxy's executable, or None when it is not installed."""
-    name = Path(BINARIES[proxy]).name
-    found = shutil.which(name) or (BINARIES[proxy] if os.access(BINARIES[proxy], os.X_OK)
-                                   else None)
-    return found
+    path = BINARIES[proxy]
+    return shutil.which(Path(path).name) or (path if os.access(path, os.X_OK) else None)
 
 
 def foreground_command(proxy: str, config: Path, prefix: Path) -> tuple[list[str], dict[str, str]]:
@@ -55,10 +53,13 @@ def foreground_command(proxy: str, config: Path, prefix: Path) -> tuple[list[str
             {"HOME": home, "XDG_CONFIG_HOME": home, "XDG_DATA_HOME": home})
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct loopback ports that were free a moment ago."""
+    with contextlib.ExitStack() as held:
+        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
 
 
 def _tail(path: Path, lines: int = 30) -> str:

@@ -70,3 +70,11 @@ def test_certificate_host_carries_the_sign_in_to_the_main_host(stack: Stack) -> 
         refused = stack.on_cert_host(no_certificate, start)
         assert refused.status_code == 400
         assert "did not present a client certificate" in refused.text
+
+    # Naming the main host in SNI (no certificate asked for) and the certificate host in
+    # Host borrows nothing: Keystile sees no certificate (nginx, HAProxy: 400) or the proxy
+    # answers 421 Misdirected Request (Apache, Caddy).
+    with stack.client("self_signed") as browser:
+        path = start.removeprefix(stack.cert_origin)
+        mixed = browser.get(path, headers={"Host": f"{CERT_HOST}:{stack.port}"})
+        assert mixed.status_code in (400, 421), mixed.status_code

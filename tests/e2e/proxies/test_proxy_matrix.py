@@ -65,6 +65,8 @@ PINNED = {
     "own format's headers forged through the proxy": (Attempt(forge="own"), "no certificate"),
     "other formats' headers forged through the proxy": (Attempt(forge="others"),
                                                         "no certificate"),
+    "own format's headers forged beside another certificate": (
+        Attempt("other_ca_client", forge="own"), "refused: unknown_certificate"),
     "forged headers straight to gunicorn, from a peer not trusted": (
         Attempt(forge="own", straight_from="127.0.0.2"), "ignored: untrusted_peer"),
     # The control: the same forgery from the proxy's own address is believed. That is why
@@ -84,6 +86,8 @@ CA_MODE = {
     "own format's headers forged through the proxy": (Attempt(forge="own"), "no certificate"),
     "other formats' headers forged through the proxy": (Attempt(forge="others"),
                                                         "no certificate"),
+    "own format's headers forged beside another certificate": (
+        Attempt("other_ca_client", forge="own"), "refused: untrusted_issuer"),
     "forged headers straight to gunicorn, without the proxy secret": (
         Attempt(forge="own", straight_from=PROXY_ADDRESS), "ignored: bad_proxy_secret"),
 }
@@ -91,13 +95,15 @@ CA_MODE = {
 #: Where a proxy cannot do what the table says, and why.
 DEVIATIONS = {
     # mod_ssl's optional_no_ca forgives an unknown issuer but not an expired certificate
-    # (ssl_verify_error_is_optional in ssl_engine_kernel.c): the handshake ends with a
-    # "certificate expired" alert, so the browser shows its own error instead of Keystile's.
+    # (its ssl_verify_error_is_optional): the handshake ends with a "certificate expired"
+    # alert, so a browser shows its own error page instead of Keystile's.
     ("apache", "expired certificate (pinned)"): "handshake refused",
 }
 
 
 def forged_headers(stack: Stack, which: Literal["own", "others"] | None) -> list[tuple[str, str]]:
+    """Certificate headers as each format's proxy would send them, carrying the certificate
+    that signs in (``tests/unit/proxy``'s encoders), with a successful verdict."""
     if which is None:
         return []
     cert = getattr(stack.tls.pki, SIGNS_IN[stack.spec.variant]).cert

@@ -26,8 +26,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "secret": {"secret": SECRET},
 }
 #: Where each grammar starts a block that terminates TLS and forwards requests.
-BLOCK = {"nginx": r"\n    server \{", "apache": r"\n<VirtualHost ", "haproxy": r"\nfrontend (?!by-sni)",
-         "caddy": r"\nhttps://"}
+BLOCK = {"nginx": r"\n    server \{", "apache": r"\n<VirtualHost ",
+         "haproxy": r"\nfrontend (?!by-sni)", "caddy": r"\nhttps://"}
 #: A directive after which the client's value of a header is gone. nginx's proxy_set_header
 #: and Caddy's header_up replace it (with nothing, for nginx's "" and Caddy's "-"); Apache
 #: and HAProxy must remove it outright, because some of their sets are conditional.
@@ -78,7 +78,7 @@ def test_own_headers_are_the_ones_each_adapter_reads() -> None:
 
 @pytest.mark.parametrize(("proxy", "variant"), CASES)
 def test_no_client_sent_certificate_header_survives(proxy: str, variant: str) -> None:
-    options, text = rendered(proxy, variant)
+    _, text = rendered(proxy, variant)
     names = {display_name(h) for h in all_known_certificate_headers()}
     names |= {display_name(h) for fmt in FORMATS for h in get_adapter(fmt).header_names}
     names.add("X-Keystile-Proxy-Secret")
