@@ -57,15 +57,21 @@ def validate_email(raw: str) -> str:
     return email
 
 
+def _searchable(username: str) -> bool:
+    """A name that can match a stored one: bounded, and free of NUL (which PostgreSQL
+    refuses in text) and other control characters (which valid names never contain)."""
+    return 0 < len(username) <= 256 and username.isprintable()
+
+
 def find_user(db: Session, username: str) -> User | None:
-    if not username or len(username) > 256:
+    if not _searchable(username):
         return None
     return db.scalar(select(User).where(User.username_normalized == normalize_username(username)))
 
 
 def find_user_with_password(db: Session, username: str) -> tuple[User | None, Credential | None]:
     """The user and their live password credential, in one query (the sign-in hot path)."""
-    if not username or len(username) > 256:
+    if not _searchable(username):
         return None, None
     row = db.execute(
         select(User, Credential)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, abort, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response as BaseResponse
@@ -40,6 +40,18 @@ MESSAGES = {
     429: "Too many attempts. Please wait a little and try again.",
     500: "Something went wrong on our side. Nothing was changed; please try again.",
 }
+
+
+def refuse_nul_bytes() -> None:
+    """before_request: a NUL in a query or form value is never meaningful here, and
+    PostgreSQL cannot store it; answer 400 before any of it reaches a query."""
+    values = list(request.args.values())
+    if request.method in {"POST", "PUT", "PATCH"} and request.mimetype in {
+        "application/x-www-form-urlencoded", "multipart/form-data"
+    }:
+        values += list(request.form.values())
+    if any("\x00" in v for v in values):
+        abort(400)
 
 
 def add_security_headers(response: BaseResponse) -> BaseResponse:

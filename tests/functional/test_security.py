@@ -132,3 +132,17 @@ class TestBehindProxy:
                             headers={"X-Forwarded-Proto": "https"},
                             environ_base={"REMOTE_ADDR": "10.0.0.2"})
         assert "Strict-Transport-Security" not in direct.headers
+
+
+@pytest.mark.parametrize("path", ["/login?next=%00", "/request-account?x=%00"])
+def test_nul_in_query_is_a_400(client: FlaskClient, path: str) -> None:
+    assert client.get(path).status_code == 400
+
+
+def test_nul_in_json_username_is_harmless(client: FlaskClient, auth: AuthActions,
+                                          alice: User) -> None:
+    """PostgreSQL refuses NUL in text; a JSON body must not turn that into a 500."""
+    token = auth.csrf()
+    resp = client.post("/webauthn/login/options", json={"username": "ali\u0000ce"},
+                       headers={"X-CSRFToken": token})
+    assert resp.status_code < 500
