@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app.models import Credential, CredentialKind, User
 from app.services import sessions
@@ -46,8 +46,11 @@ def live_count(db: Session, user_id: int) -> int:
 
 
 def find(db: Session, kind: CredentialKind, lookup_key: str) -> Credential | None:
+    """The credential of this kind and key, revoked or not, with its owner (one query)."""
     return db.scalar(
-        select(Credential).where(Credential.kind == kind, Credential.lookup_key == lookup_key)
+        select(Credential)
+        .options(joinedload(Credential.user))
+        .where(Credential.kind == kind, Credential.lookup_key == lookup_key)
     )
 
 

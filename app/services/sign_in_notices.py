@@ -8,7 +8,7 @@ of an account is not news and says nothing.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from app.models import AuthSession, User
@@ -25,9 +25,11 @@ def notify_if_new_method(db: Session, user: User, method: str, *,
 
     Call it before the new session is added. Returns whether the user was told.
     """
-    used = set(db.scalars(select(AuthSession.method).where(AuthSession.user_id == user.id)
-                          .distinct()))
-    if not used or method in used:
+    mine = AuthSession.user_id == user.id
+    # One round trip on the sessions(user_id) index, however many sessions the user had.
+    any_before, method_before = db.execute(select(
+        exists().where(mine), exists().where(mine, AuthSession.method == method))).one()
+    if not any_before or method_before:
         return False
     notify(db, user, TAG,
            f"You signed in with {_NAMES.get(method, method)} for the first time. If this was "

@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.models import OneTimeToken, TokenPurpose
@@ -71,18 +71,17 @@ def consume(
     The token is spent even if what follows fails, so a challenge or code is never
     tried twice (threat model C.11).
     """
-    token = peek(db, purpose, secret, now=now)
-    if token is None:
+    if not secret or len(secret) > 128:
         return None
-    from sqlalchemy import update
-
-    result = db.execute(
+    # One UPDATE ... RETURNING: the database decides which of two racing calls wins.
+    return db.scalars(
         update(OneTimeToken)
-        .where(OneTimeToken.id == token.id, OneTimeToken.used_at.is_(None))
+        .where(
+            OneTimeToken.token_hash == digest(secret),
+            OneTimeToken.purpose == str(purpose),
+            OneTimeToken.used_at.is_(None),
+            OneTimeToken.expires_at > now,
+        )
         .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if getattr(result, "rowcount", 0) != 1:
-        return None
-    token.used_at = now
-    return token
+        .returning(OneTimeToken)
+    ).first()
