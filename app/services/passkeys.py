@@ -199,8 +199,6 @@ class Challenge:
 class SignIn:
     user: User
     credential: Credential
-    #: the user's live passkey ids, for the Signal API (read in the sign-in's transaction)
-    accepted_ids: list[str]
 
 
 @dataclass
@@ -558,8 +556,9 @@ def finish_authentication(db: Session, policy: PasskeyPolicy, *, secret: str, bo
     record(db, Event.PASSKEY_SUCCESS, client=client, success=True, user=user,
            credential=credential, method="passkey",
            details={"backup_state": assertion.backup_state})
-    return SignIn(user=user, credential=credential,
-                  accepted_ids=accepted_credential_ids(db, user))
+    # The Signal API state is sent by the account page the browser goes to next
+    # (GET /webauthn/signal-state), keeping this hot path to the queries it needs.
+    return SignIn(user=user, credential=credential)
 
 
 def _find_credential(db: Session, body: bytes, attempt: _Attempt) -> Credential:

@@ -137,15 +137,14 @@ def _me() -> User:
     return user
 
 
-def signal_state(user: User, accepted_ids: list[str] | None = None) -> dict[str, Any]:
+def signal_state(user: User) -> dict[str, Any]:
     """What the WebAuthn Signal API needs (§5.1.10-§5.1.12): live ids, names."""
     return {
         "rpId": _policy().rp.id,
         "userId": base64.urlsafe_b64encode(user.user_handle).rstrip(b"=").decode(),
         "name": user.username,
         "displayName": user.display_name or user.username,
-        "allAcceptedCredentialIds": (passkeys.accepted_credential_ids(get_db(), user)
-                                     if accepted_ids is None else accepted_ids),
+        "allAcceptedCredentialIds": passkeys.accepted_credential_ids(get_db(), user),
     }
 
 
@@ -249,14 +248,13 @@ def login_options() -> BaseResponse:
                deduct_when=lambda response: response.status_code != 200,
                on_breach=_audit_throttle)
 def login_verify() -> BaseResponse:
-    """``toJSON()`` of the assertion -> a new session; ``signal`` feeds the Signal API."""
+    """``toJSON()`` of the assertion -> a new session (the account page then signals)."""
     body = request.get_data()
     result = passkeys.finish_authentication(
         get_db(), _policy(), secret=pending.take("authentication", body), body=body,
         client=current_client(), now=utcnow(), mailer=mailer())
     auth_state.sign_in(result.user, result.credential, "passkey")
-    return jsonify(ok=True, username=result.user.username,
-                   signal=signal_state(result.user, result.accepted_ids))
+    return jsonify(ok=True, username=result.user.username)
 
 
 @bp.get("/signal-state")
