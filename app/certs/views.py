@@ -217,6 +217,14 @@ def _me() -> User:
     return user
 
 
+def _pinning_closed() -> BaseResponse | None:
+    """After the certificate sunset's grace period, linking new certificates stops too."""
+    if not cert_auth.pinning_closed(policy_source().policy(), utcnow()):
+        return None
+    flash(policy_source().policy().sunset.refusal_message(), "error")
+    return redirect(url_for("account.index"), code=303)
+
+
 def _pin(facts_cert: Any, *, source: str, proven: bool, label: str) -> BaseResponse:
     facts = describe(facts_cert)
     try:
@@ -237,6 +245,8 @@ def pin_presented() -> BaseResponse:
     """Link the certificate of this TLS connection: the handshake proved the key."""
     if not ActionForm().validate_on_submit():
         abort(400)
+    if (closed := _pinning_closed()) is not None:
+        return closed
     shown, match = _match()
     if shown is None or shown.cert is None or match is None:
         flash("This browser is not presenting a certificate.", "error")
@@ -251,6 +261,8 @@ def pin_presented() -> BaseResponse:
 @recent_auth_required
 def upload() -> BaseResponse | tuple[str, int] | str:
     """Pin an uploaded certificate; unproven until first used in a handshake."""
+    if (closed := _pinning_closed()) is not None:
+        return closed
     form = UploadForm()
     if request.method == "GET":
         return render_template("certs/upload.html", form=form)
@@ -278,6 +290,8 @@ def _ca_dir() -> Path:
 @recent_auth_required
 def csr() -> BaseResponse | tuple[str, int] | str:
     """Sign a CSR with Keystile's CA and link the new certificate."""
+    if (closed := _pinning_closed()) is not None:
+        return closed
     form = CsrForm()
     try:
         authority = ca.load(_ca_dir())

@@ -134,6 +134,11 @@ def identify(
     return match
 
 
+def pinning_closed(policy: CertificatePolicy, now: datetime) -> bool:
+    """Past the sunset's grace period no new certificate may be linked either."""
+    return policy.sunset.stage(now) is SunsetStage.REFUSED
+
+
 def _apply_sunset(match: CertificateMatch, policy: CertificatePolicy,
                   now: datetime) -> CertificateMatch:
     """Past the sunset's grace period a known certificate is refused, with guidance; the

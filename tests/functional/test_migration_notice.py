@@ -124,3 +124,18 @@ def test_after_the_grace_period_certificates_are_refused_with_guidance(
     assert form_post.status_code == 403 and not auth.is_signed_in()
     auth.login()  # other methods still work, and the notice explains
     assert "Certificate sign-in ended on" in notice(client)
+
+
+@pytest.mark.parametrize("app_overrides", [sunset(-40)])
+def test_after_the_grace_period_no_new_certificate_is_linked(
+        client: FlaskClient, auth: AuthActions, alice: User, db: Session, pki: Pki) -> None:
+    from app.models import Credential, CredentialKind
+
+    auth.login()
+    page = client.get("/account", **via_proxy(pki.self_signed.cert)).get_data(as_text=True)
+    for path, data in [("/certificate/pin-presented", {}),
+                       ("/certificate/upload", {"certificate_text": pki.self_signed.pem})]:
+        resp = client.post(path, data={**data, "csrf_token": csrf_from(page)},
+                           follow_redirects=True, **via_proxy(pki.self_signed.cert))
+        assert "Certificate sign-in ended on" in resp.get_data(as_text=True), path
+    assert db.query(Credential).filter_by(kind=CredentialKind.CERTIFICATE).count() == 0
