@@ -23,6 +23,7 @@ from app.models import (
 )
 from app.services import tokens
 from app.services.audit import Client, Event, record
+from app.services.errors import ServiceError
 
 ENROLMENT_LIFETIME = timedelta(hours=72)
 #: letters and digits of any script, and . _ - @ inside; 1-64 characters after NFKC
@@ -30,11 +31,11 @@ _USERNAME = re.compile(r"^[^\W_](?:[\w.@-]{0,62}[^\W_])?$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
 
-class AccountError(ValueError):
+class AccountError(ServiceError):
+    """An account change was refused; ``field`` names the form field at fault, if any."""
+
     def __init__(self, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message)
         self.field = field
 
 

@@ -14,19 +14,15 @@ from sqlalchemy.orm import Session, joinedload
 from app.models import Credential, CredentialKind, User
 from app.services import sessions
 from app.services.audit import Client, Event, record
+from app.services.errors import ServiceError
 from app.services.notices import NULL_MAILER, Mailer, notify
 from app.services.passwords import Passwords, check_policy
 
 MAX_LABEL = 100
 
 
-class CredentialError(ValueError):
+class CredentialError(ServiceError):
     """A credential change was refused; ``message`` is safe to show the user."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def clean_label(raw: str) -> str:

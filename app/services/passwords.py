@@ -13,6 +13,8 @@ from functools import cache
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from app.services.errors import ServiceError
+
 #: SP 800-63B-4: at least 15 characters when the password is the only authenticator,
 #: at least 8 when it is used with another; verifiers SHOULD allow at least 64.
 MIN_LENGTH_SINGLE_FACTOR = 15
@@ -20,13 +22,8 @@ MIN_LENGTH_WITH_OTHER = 8
 MAX_LENGTH = 1024
 
 
-class PasswordPolicyError(ValueError):
+class PasswordPolicyError(ServiceError):
     """The new password breaks a rule; ``message`` says which, for the person choosing it."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)
