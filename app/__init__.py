@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter, Map
 
 from app.config import ConfigError, Settings, load_settings
 
@@ -57,6 +58,18 @@ def _configure_flask(app: Flask, settings: Settings) -> None:
         RATELIMIT_KEY_PREFIX="keystile",
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    # A number in a URL beyond what an id column holds is a 404, not a database error.
+    app.url_map.converters["int"] = BoundedInt
+
+
+class BoundedInt(IntegerConverter):
+    """``<int:...>`` limited to what an id column can hold (:data:`app.models.base.MAX_ID`)."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        from app.models.base import MAX_ID
+
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 def _wire(app: Flask, settings: Settings) -> None:

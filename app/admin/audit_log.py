@@ -17,6 +17,8 @@ from app.services.audit_queries import AuditFilter, Cursor, ExportFormat
 from app.web.auth_state import admin_required
 from app.web.client import current_client
 
+FILTER_FIELDS = frozenset({"user", "method", "event", "outcome", "since", "until"})
+
 
 def _filter(form: AuditFilterForm) -> AuditFilter:
     since, until = form.bounds()
@@ -34,7 +36,9 @@ def audit() -> tuple[str, int]:
     flt = _filter(form)
     after = Cursor.decode(request.args.get("after", ""))
     page = audit_queries.page(get_db(), flt, after=after)
-    query = {k: v for k, v in request.args.items() if k != "after" and v}
+    # Only the filter's own fields go back into links: other names would reach url_for()
+    # as its keyword arguments (format, endpoint, _external, _method...).
+    query = {k: v for k, v in request.args.items() if k in FILTER_FIELDS and v}
     return render_template("admin/audit.html", form=form, page=page, query=query), 200
 
 

@@ -19,6 +19,11 @@ NAMING = {
 }
 
 
+#: The largest primary key: id columns are INTEGER, 32-bit signed on PostgreSQL, which
+#: refuses a larger number in a comparison with one (ids from URLs and cursors are checked).
+MAX_ID = 2**31 - 1
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

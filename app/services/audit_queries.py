@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from app.models import AuditEvent, User
+from app.models.base import MAX_ID
 from app.services import accounts
 
 PAGE_SIZE = 50
@@ -78,11 +79,15 @@ def parse_bound(raw: str, *, end: bool = False) -> datetime | None:
     raw = raw.strip()
     if not raw:
         return None
-    if len(raw) == 10:
-        day = date.fromisoformat(raw)
-        return datetime.combine(day + timedelta(days=1) if end else day, time(), UTC)
-    value = datetime.fromisoformat(raw)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        if len(raw) == 10:
+            day = date.fromisoformat(raw)
+            return datetime.combine(day + timedelta(days=1) if end else day, time(), UTC)
+        value = datetime.fromisoformat(raw)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        # 9999-12-31 as an end bound, or an offset that moves a date past year 1 or 9999
+        raise ValueError(f"date out of range: {raw!r}") from None
 
 
 def conditions(db: Session, f: AuditFilter) -> list[ColumnElement[bool]]:
@@ -136,9 +141,12 @@ class Cursor:
         stamp, _, ident = raw.partition("~")
         try:
             when = parse_bound(stamp)
-            return cls(when, int(ident)) if when is not None and len(stamp) > 10 else None
+            ident_value = int(ident)
         except ValueError:
             return None
+        if when is None or len(stamp) <= 10 or not 0 <= ident_value <= MAX_ID:
+            return None  # no id is negative or beyond the column's range
+        return cls(when, ident_value)
 
 
 @dataclass(frozen=True)

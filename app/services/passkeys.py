@@ -506,7 +506,10 @@ def begin_authentication(db: Session, policy: PasskeyPolicy, *, now: datetime,
 
 def _decoy(policy: PasskeyPolicy, username: str) -> list[tuple[bytes, list[str] | None]]:
     """A made-up credential, the same for a username every time, of a plausible shape."""
-    mac = hmac.new(policy.decoy_key, normalize_username(username)[:256].encode(),
+    # surrogatepass: a JSON username may hold a lone surrogate ("\ud800"), which plain
+    # UTF-8 cannot encode; it still gets its own stable decoy.
+    mac = hmac.new(policy.decoy_key,
+                   normalize_username(username)[:256].encode("utf-8", "surrogatepass"),
                    hashlib.sha512).digest()
     length = (16, 32, 48, 64)[mac[0] % 4]
     transports = (["usb"], ["nfc", "usb"], ["hybrid", "internal"], ["internal"])[mac[1] % 4]

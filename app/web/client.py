@@ -59,6 +59,7 @@ def request_id() -> str:
 def current_client() -> Client:
     return Client(
         address=client_address(),
-        user_agent=request.headers.get("User-Agent", "")[:512],
+        # NUL is dropped: PostgreSQL refuses it in text, and the agent is stored as text.
+        user_agent=request.headers.get("User-Agent", "").replace("\x00", "")[:512],
         request_id=request_id(),
     )
