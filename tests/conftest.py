@@ -75,6 +75,11 @@ def make_app(database_url: str, tmp_path: Any, **overrides: Any) -> Flask:
     engine = engine_of(app)
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
+            # A connection a previous test left open (an unread streamed response, say)
+            # must not hold a lock that would make DROP TABLE wait for ever.
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        with engine.begin() as conn:
             Base.metadata.drop_all(conn)
             Base.metadata.create_all(conn)
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from urllib.parse import urlencode
 
 from flask import Response, abort, render_template, request, stream_with_context, url_for
@@ -63,6 +64,14 @@ def audit_export() -> BaseResponse | tuple[str, int]:
                                            "filter": flt.as_query()})
     db.commit()
     name = f"keystile-audit-{utcnow():%Y%m%dT%H%M%SZ}.{fmt.value}"
-    return Response(stream_with_context(audit_queries.export(db, flt, fmt)),
+    def body() -> Iterator[str]:
+        # The stream outlives the view: end its read transaction (and free the server-side
+        # cursor's locks) as soon as the last row is out or the client goes away.
+        try:
+            yield from audit_queries.export(db, flt, fmt)
+        finally:
+            db.close()
+
+    return Response(stream_with_context(body()),
                     mimetype=fmt.mimetype,
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
