@@ -20,7 +20,3 @@ class ChangePasswordForm(FlaskForm):
 
 class RenameForm(FlaskForm):
     label = StringField("Name", validators=[DataRequired("Enter a name."), Length(max=100)])
-
-
-class ActionForm(FlaskForm):
-    """A button that changes something: only the CSRF token."""

@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
-from app.account.forms import ActionForm, ChangePasswordForm, RenameForm
+from app.account.forms import ChangePasswordForm, RenameForm
 from app.db import get_db
 from app.models import AuditEvent, AuthSession, Credential, Notice, User, utcnow
 from app.services import credentials, sessions
@@ -18,6 +18,7 @@ from app.web import auth_state
 from app.web.auth_state import login_required, recent_auth_required
 from app.web.client import current_client
 from app.web.context import mailer, passwords
+from app.web.forms import ActionForm
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from app.account.forms import ActionForm
 from app.admin.forms import RevokeForm, UserSearchForm
 from app.admin.views import bp, check_action_form, current_admin, require_recent
 from app.db import get_db
@@ -23,6 +22,7 @@ from app.services.reports import UserFilter, UserQuery
 from app.web.auth_state import admin_required
 from app.web.client import current_client
 from app.web.context import mailer, settings
+from app.web.forms import ActionForm
 
 
 @bp.get("/users")

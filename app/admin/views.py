@@ -11,13 +11,13 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
-from app.account.forms import ActionForm
 from app.db import get_db
 from app.models import User, utcnow
 from app.services import accounts
 from app.services.accounts import AccountError
 from app.web.auth_state import admin_required, current_session, is_recent
 from app.web.client import current_client
+from app.web.forms import ActionForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

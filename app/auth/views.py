@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import (
     Blueprint,
     abort,
@@ -32,22 +30,12 @@ from app.services.passwords import PasswordPolicyError
 from app.web import auth_state
 from app.web.client import current_client
 from app.web.context import mailer, passwords, settings
+from app.web.redirects import safe_next
 
 bp = Blueprint("auth", __name__)
 
 GENERIC_FAILURE = "That username and password do not match an account."
 
-
-def safe_next(target: str | None, default: str) -> str:
-    """Only same-site relative paths: no scheme, no host, no backslash tricks."""
-    if not target or len(target) > 2000:
-        return default
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return default
-    if "\\" in target or any(ord(c) < 32 for c in target):
-        return default
-    return target
 
 
 def _account_key() -> str:

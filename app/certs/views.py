@@ -27,7 +27,6 @@ from flask import (
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
-from app.account.forms import ActionForm
 from app.certs.forms import CsrForm, UploadForm
 from app.db import get_db
 from app.models import TokenPurpose, User, utcnow
@@ -40,6 +39,8 @@ from app.web.auth_state import recent_auth_required
 from app.web.client import current_client
 from app.web.client_cert import Presented, presented
 from app.web.context import mailer, settings
+from app.web.forms import ActionForm
+from app.web.redirects import safe_next
 
 bp = Blueprint("certs", __name__, url_prefix="/certificate")
 
@@ -87,8 +88,6 @@ def _sign_in(match: CertificateMatch) -> bool:
 
 
 def _safe_next(target: str | None) -> str:
-    from app.auth.views import safe_next
-
     return safe_next(target, url_for("account.index"))
 
 

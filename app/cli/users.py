@@ -6,7 +6,6 @@ import json
 import sys
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
@@ -139,4 +138,3 @@ def reject(request_id: int) -> None:
         _fail(exc.message)
         return
     click.echo(f"rejected #{request_id}")
-    _ = current_app

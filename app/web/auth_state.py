@@ -116,8 +116,7 @@ def recent_auth_required(view: F) -> F:
         if not is_recent(current_session()):
             if request.is_json or request.path.startswith(("/webauthn/", "/api/")):
                 return _reauth_json()
-            return redirect(url_for("auth.login", reauth=1, next=request.referrer and
-                                    url_for("account.index")))
+            return redirect(url_for("auth.login", reauth=1, next=url_for("account.index")))
         return view(*args, **kwargs)
 
     return cast(F, wrapped)

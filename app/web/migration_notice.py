@@ -10,11 +10,11 @@ from typing import Any
 
 from flask import request, session
 
-from app.account.forms import ActionForm
 from app.models import User, utcnow
 from app.services.policy import CertSunset, migration_advice, needs_hardware_key
 from app.web.auth_state import current_session
 from app.web.context import settings
+from app.web.forms import ActionForm
 
 
 def sunset() -> CertSunset:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -129,7 +127,3 @@ def test_next_path_kept(auth: AuthActions, alice: User) -> None:
 def test_healthz_checks_database(client: FlaskClient) -> None:
     resp = client.get("/healthz")
     assert resp.status_code == 200 and resp.get_json()["database"] is True
-
-
-def _any(x: Any) -> Any:
-    return x
