@@ -142,6 +142,11 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
+def without_csrf(html: str) -> str:
+    """The page with its CSRF tokens blanked: they embed a timestamp, so two renders differ."""
+    return re.sub(r'(csrf[-_]token"[^>]*(?:value|content))="[^"]*"', r'\1=""', html)
+
+
 class AuthActions:
     """Sign in and out through the real forms, as the Flask tutorial's helper does."""
 
