@@ -36,10 +36,14 @@ def require(condition: bool, reason: str) -> None:
 
 
 def _pg_worker_url(worker: str) -> str:
-    """One database per xdist worker, created on first use."""
+    """One database per xdist worker, created on first use.
+
+    ``KEYSTILE_TEST_DATABASE_PREFIX`` keeps two checkouts' runs on one server apart.
+    """
     import sqlalchemy as sa
 
-    name = "keystile_test_" + re.sub(r"\W", "", worker or "main")
+    prefix = re.sub(r"\W", "", os.environ.get("KEYSTILE_TEST_DATABASE_PREFIX", "keystile_test_"))
+    name = prefix + re.sub(r"\W", "", worker or "main")
     base = PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
     admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
