@@ -8,15 +8,21 @@ from flask.cli import FlaskGroup
 
 
 def register(app: Flask) -> None:
+    for command in commands():
+        app.cli.add_command(command)
+
+
+def commands() -> list[click.Command]:
+    """Every command group: the core ones, then those of later areas whose module exists."""
     from app.cli import dbcmd, users
 
-    for group in (dbcmd.db, users.user, users.request):
-        app.cli.add_command(group)
+    found: list[click.Command] = [dbcmd.db, users.user, users.request]
     for name in ("dev", "ca", "cert", "passkey", "proxy", "audit", "report"):
-        _optional(app, name)
+        found.extend(_optional(name))
+    return found
 
 
-def _optional(app: Flask, name: str) -> None:
+def _optional(name: str) -> list[click.Command]:
     """Command groups of later areas register themselves when their module exists."""
     import importlib
 
@@ -25,9 +31,32 @@ def _optional(app: Flask, name: str) -> None:
     except ModuleNotFoundError as exc:
         if exc.name != f"app.cli.{name}":
             raise
-        return
-    for command in module.COMMANDS:
-        app.cli.add_command(command)
+        return []
+    return list(module.COMMANDS)
+
+
+class KeystileGroup(FlaskGroup):
+    """A :class:`FlaskGroup` that knows its commands without building the app.
+
+    FlaskGroup builds the app to list or look up commands, so ``keystile --help`` failed on a
+    missing KEYSTILE_SECRET_KEY. Keystile's commands are all known in advance (:func:`commands`)
+    and each one builds the app when it runs (``@with_appcontext``), so help needs no
+    configuration while a real command still stops on an invalid one.
+    """
+
+    def _add_keystile_commands(self) -> None:
+        self._load_plugin_commands()  # FlaskGroup's own: ``flask.commands`` entry points
+        for command in commands():
+            if command.name not in self.commands:
+                self.add_command(command)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_keystile_commands()
+        return click.Group.list_commands(self, ctx)  # skips FlaskGroup's: it builds the app
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        self._add_keystile_commands()
+        return click.Group.get_command(self, ctx, name)
 
 
 def _create() -> Flask:
@@ -36,7 +65,7 @@ def _create() -> Flask:
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_create, add_default_commands=False,
+@click.group(cls=KeystileGroup, create_app=_create, add_default_commands=False,
              add_version_option=False, load_dotenv=False)
 def main() -> None:
     """Keystile: sign-in with certificates, passkeys and passwords."""

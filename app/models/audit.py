@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, UTCDateTime, utcnow
@@ -25,7 +25,10 @@ class AuditEvent(Base):
               postgresql_where=text("outcome = 'failure'")),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    #: BIGINT on PostgreSQL: the one table that grows without bound would run out of 32-bit
+    #: ids; SQLite keeps INTEGER, as only ``INTEGER PRIMARY KEY`` is the 64-bit rowid
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     #: a named event, e.g. ``auth:password:failure`` (see app.services.audit.Event)
     tag: Mapped[str] = mapped_column(String(64))

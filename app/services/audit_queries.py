@@ -3,8 +3,8 @@
 Exports run through one server-side cursor (``yield_per``: psycopg's named cursor on
 PostgreSQL, SQLite's own stepping cursor) and write a chunk at a time, so memory stays flat
 however many rows match. CSV cells that a spreadsheet would run as a formula are defused
-(OWASP "CSV injection"): values starting with ``= + - @``, tab or carriage return get a
-leading apostrophe.
+(OWASP "CSV injection"): values starting with ``= + - @``, tab or carriage return, their
+full-width forms, or any of these after leading whitespace, get a leading apostrophe.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ from app.services import accounts
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: a spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV Injection");
+#: the full-width look-alikes U+FF1D U+FF0B U+FF0D U+FF20 too, in case one folds them to ASCII
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 #: export columns, in order
 COLUMNS = ("id", "created_at", "tag", "outcome", "method", "reason", "username", "user_id",
            "credential_id", "actor", "actor_id", "address", "user_agent", "request_id",
@@ -197,7 +199,13 @@ def stream(db: Session, f: AuditFilter, *, batch: int = 200) -> Iterator[dict[st
 
 def defuse(value: str) -> str:
     """Keep a spreadsheet from running a cell as a formula (``=cmd|' /C calc'!A0``)."""
-    return "'" + value if value.startswith(FORMULA_START) else value
+    # A spreadsheet that trims cells on import (LibreOffice's "Trim spaces") finds a formula
+    # behind leading blanks or line breaks (" =1+1", "\n@SUM(A1)"), so look past them;
+    # str.lstrip() drops Unicode spaces too (U+00A0, U+3000). The first test keeps a lone
+    # leading tab or CR, which lstrip() would remove, a trigger of its own.
+    if value.startswith(FORMULA_START) or value.lstrip().startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
 def _csv_cell(value: Any) -> Any:
