@@ -83,7 +83,7 @@ def _wire(app: Flask, settings: Settings) -> None:
     from app.services.notices import Mailer
     from app.services.passwords import HashParameters, Passwords
     from app.services.policy import CertSunset
-    from app.web import auth_state, migration_notice, security
+    from app.web import auth_state, migration_notice, security, throttle
     from app.web.proxy_scheme import TrustedProxyScheme
     from app.webauthn import bp as webauthn_bp
 
@@ -108,6 +108,7 @@ def _wire(app: Flask, settings: Settings) -> None:
     )
     for bp in (auth_bp, account_bp, admin_bp, certs_bp, webauthn_bp):
         app.register_blueprint(bp)
+    throttle.scope_to_limited_views(app, limiter)
     app.context_processor(migration_notice.context)
     app.after_request(auth_state.write_cookie)
     app.after_request(security.add_security_headers)

@@ -10,6 +10,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from app.models import AuditEvent, Credential, User, utcnow
@@ -55,6 +56,10 @@ class Client:
 
 SYSTEM = Client(address="", user_agent="keystile-cli", request_id="")
 
+#: a plain INSERT: an audit row is written once and never read back in the same request, so
+#: it skips the ORM's unit of work (a third of a sign-in's database time when it did not)
+_INSERT = insert(AuditEvent.__table__)
+
 
 def record(
     db: Session,
@@ -68,21 +73,22 @@ def record(
     reason: str | None = None,
     actor: User | None = None,
     details: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Add one audit row to ``db``'s transaction (the caller commits it with the change)."""
-    row = AuditEvent(
-        created_at=utcnow(),
-        tag=str(event),
-        user_id=user.id if user is not None else None,
-        credential_id=credential.id if credential is not None else None,
-        actor_id=actor.id if actor is not None else None,
-        method=method,
-        outcome="success" if success else "failure",
-        reason=reason,
-        address=client.address[:64] or None,
-        user_agent=client.user_agent[:512] or None,
-        request_id=client.request_id[:64] or None,
-        details=details or {},
-    )
-    db.add(row)
-    return row
+) -> None:
+    """Write one audit row in ``db``'s transaction (the caller commits it with the change).
+
+    ``user``, ``credential`` and ``actor`` must already have their ids (flushed).
+    """
+    db.execute(_INSERT, {
+        "created_at": utcnow(),
+        "tag": str(event),
+        "user_id": user.id if user is not None else None,
+        "credential_id": credential.id if credential is not None else None,
+        "actor_id": actor.id if actor is not None else None,
+        "method": method,
+        "outcome": "success" if success else "failure",
+        "reason": reason,
+        "address": client.address[:64] or None,
+        "user_agent": client.user_agent[:512] or None,
+        "request_id": client.request_id[:64] or None,
+        "details": details or {},
+    })

@@ -28,6 +28,7 @@ def test_account_limit_gives_429_with_retry_after_and_audit(
     resp = auth.login(password="wrong wrong wrong")
     assert resp.status_code == 429
     assert int(resp.headers["Retry-After"]) > 0
+    assert resp.headers["X-RateLimit-Remaining"] == "0"
     assert "Too many attempts" in resp.get_data(as_text=True)
     # Even the right password waits: the limit is checked before the password is.
     assert auth.login().status_code == 429
