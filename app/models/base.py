@@ -22,6 +22,8 @@ NAMING = {
 #: The largest primary key: id columns are INTEGER, 32-bit signed on PostgreSQL, which
 #: refuses a larger number in a comparison with one (ids from URLs and cursors are checked).
 MAX_ID = 2**31 - 1
+#: audit_events.id is BIGINT (migration 0003): the largest id an audit cursor may carry
+MAX_AUDIT_ID = 2**63 - 1
 
 
 def utcnow() -> datetime:

@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from app.models import AuditEvent, User
-from app.models.base import MAX_ID
+from app.models.base import MAX_AUDIT_ID
 from app.services import accounts
 
 PAGE_SIZE = 50
@@ -146,7 +146,7 @@ class Cursor:
             ident_value = int(ident)
         except ValueError:
             return None
-        if when is None or len(stamp) <= 10 or not 0 <= ident_value <= MAX_ID:
+        if when is None or len(stamp) <= 10 or not 0 <= ident_value <= MAX_AUDIT_ID:
             return None  # no id is negative or beyond the column's range
         return cls(when, ident_value)
 
