@@ -2,7 +2,7 @@
 
 from app.models.account import AccountRequest, Notice, OneTimeToken, RequestStatus, TokenPurpose
 from app.models.audit import AuditEvent
-from app.models.base import Base, utcnow
+from app.models.base import Base, table_of, utcnow
 from app.models.credential import Credential, CredentialKind, Strength, StrengthFlag
 from app.models.session import AuthSession
 from app.models.user import Role, User, UserStatus, new_user_handle, normalize_username
@@ -25,5 +25,6 @@ __all__ = [
     "UserStatus",
     "new_user_handle",
     "normalize_username",
+    "table_of",
     "utcnow",
 ]

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from app.models import AuditEvent, Credential, User, utcnow
+from app.models import AuditEvent, Credential, User, table_of, utcnow
 
 
 class Event(enum.StrEnum):
@@ -58,7 +58,7 @@ SYSTEM = Client(address="", user_agent="keystile-cli", request_id="")
 
 #: a plain INSERT: an audit row is written once and never read back in the same request, so
 #: it skips the ORM's unit of work (a third of a sign-in's database time when it did not)
-_INSERT = insert(AuditEvent.__table__)
+_INSERT = insert(table_of(AuditEvent))
 
 
 def record(

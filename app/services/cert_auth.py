@@ -193,8 +193,7 @@ def complete_sign_in(
         cred.certificate_der = match.facts.der
         cred.not_before, cred.not_after = match.facts.not_before, match.facts.not_after
         cred.serial, cred.subject = match.facts.serial[:64], match.facts.subject[:1024]
-    credentials.record_use(cred, client=client, now=now)
-    match.user.last_sign_in_at = now
+    credentials.record_sign_in(db, cred, client=client, now=now)
     record(db, Event.CERTIFICATE_SUCCESS, client=client, success=True, user=match.user,
            credential=cred, method="certificate", details=match.details)
     return cred

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
-from app.models import Credential, CredentialKind, User
+from app.models import Credential, CredentialKind, User, table_of
 from app.services import sessions
 from app.services.audit import Client, Event, record
 from app.services.errors import ServiceError
@@ -19,6 +20,10 @@ from app.services.notices import NULL_MAILER, Mailer, notify
 from app.services.passwords import Passwords, check_policy
 
 MAX_LABEL = 100
+
+_CREDENTIALS, _USERS = table_of(Credential), table_of(User)
+_RECORD_USE = update(_CREDENTIALS).where(_CREDENTIALS.c.id == bindparam("credential_id"))
+_RECORD_SIGN_IN = update(_USERS).where(_USERS.c.id == bindparam("user_id"))
 
 
 class CredentialError(ServiceError):
@@ -213,10 +218,26 @@ def remove(
     return ended
 
 
-def record_use(credential: Credential, *, client: Client, now: datetime) -> None:
-    """Note a successful use (the caller's sign-in transaction commits it)."""
-    credential.last_used_at = now
-    credential.last_used_address = client.address[:64] or None
+def record_sign_in(db: Session, credential: Credential, *, client: Client, now: datetime,
+                   sign_count: int | None = None, backup_state: bool | None = None) -> None:
+    """Note a successful sign-in with ``credential``: its last use (and, for a passkey, the
+    new signature counter and backup state, WebAuthn §7.2 steps 21-24) and the owner's last
+    sign-in, in the caller's transaction.
+
+    Two plain UPDATEs rather than the ORM's unit of work (this runs on every sign-in); the
+    loaded objects are brought up to date without being marked changed.
+    """
+    values = {
+        "last_used_at": now,
+        "last_used_address": client.address[:64] or None,
+        "sign_count": credential.sign_count if sign_count is None else sign_count,
+        "backup_state": credential.backup_state if backup_state is None else backup_state,
+    }
+    db.execute(_RECORD_USE, {"credential_id": credential.id, **values})
+    db.execute(_RECORD_SIGN_IN, {"user_id": credential.user_id, "last_sign_in_at": now})
+    for key, value in values.items():
+        set_committed_value(credential, key, value)
+    set_committed_value(credential.user, "last_sign_in_at", now)
 
 
 def flag_clone(

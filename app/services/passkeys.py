@@ -552,10 +552,10 @@ def finish_authentication(db: Session, policy: PasskeyPolicy, *, secret: str, bo
     except PasskeyError as exc:
         _audit_failure(db, Event.PASSKEY_FAILURE, exc, attempt, client)
         raise
-    credential.sign_count = assertion.new_sign_count
-    credential.backup_state = assertion.backup_state  # §7.2 step 24: BS may change
-    credentials.record_use(credential, client=client, now=now)
-    user.last_sign_in_at = now
+    # §7.2 step 24: the backup state may change; the counter only moves on.
+    credentials.record_sign_in(db, credential, client=client, now=now,
+                               sign_count=assertion.new_sign_count,
+                               backup_state=assertion.backup_state)
     record(db, Event.PASSKEY_SUCCESS, client=client, success=True, user=user,
            credential=credential, method="passkey",
            details={"backup_state": assertion.backup_state})

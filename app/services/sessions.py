@@ -5,15 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
 
-from app.models import AuthSession, Credential, User
+from app.models import AuthSession, Credential, User, table_of
 from app.services import tokens
 from app.services.audit import Client
 
 #: how stale ``last_seen_at`` may get before a request writes it again
 TOUCH_INTERVAL = timedelta(seconds=60)
+
+_SESSIONS = table_of(AuthSession)
+_INSERT = insert(_SESSIONS).returning(_SESSIONS.c.id)
 
 
 @dataclass(frozen=True)
@@ -32,19 +35,29 @@ def start(
     now: datetime,
     timeouts: Timeouts,
 ) -> tuple[str, AuthSession]:
-    """Open a new session; returns the cookie value (shown once) and the row."""
+    """Open a new session in the caller's transaction; returns the cookie value (shown once)
+    and the row.
+
+    One INSERT ... RETURNING on every sign-in; the row is then handed to ``db`` as already
+    stored, so that later changes to it (ending it) are written as usual.
+    """
     secret = tokens.new_secret()
-    row = AuthSession(
-        token_hash=tokens.digest(secret),
-        user=user,
-        credential=credential,
-        method=method,
-        created_at=now,
-        last_seen_at=now,
-        expires_at=now + timeouts.absolute,
-        address=client.address[:64],
-        user_agent=client.user_agent[:512],
-    )
+    values = {
+        "token_hash": tokens.digest(secret),
+        "user_id": user.id,
+        "credential_id": credential.id if credential is not None else None,
+        "method": method,
+        "created_at": now,
+        "last_seen_at": now,
+        "expires_at": now + timeouts.absolute,
+        "address": client.address[:64],
+        "user_agent": client.user_agent[:512],
+        "revoked_at": None,
+        "revoked_reason": None,
+    }
+    row_id = db.execute(_INSERT, values).scalar_one()
+    row = AuthSession(id=row_id, user=user, credential=credential, **values)
+    make_transient_to_detached(row)
     db.add(row)
     return secret, row
 

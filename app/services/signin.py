@@ -47,8 +47,7 @@ def password_sign_in(
     else:
         if passwords.needs_rehash(cred.secret_hash):
             cred.secret_hash = passwords.hash(password)
-        credentials.record_use(cred, client=client, now=now)
-        user.last_sign_in_at = now
+        credentials.record_sign_in(db, cred, client=client, now=now)
         record(db, Event.PASSWORD_SUCCESS, client=client, success=True, user=user,
                credential=cred, method="password")
         return SignInResult(user, cred)
