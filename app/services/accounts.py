@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -70,17 +70,21 @@ def find_user(db: Session, username: str) -> User | None:
     return db.scalar(select(User).where(User.username_normalized == normalize_username(username)))
 
 
+#: built once: building an ORM statement costs as much as running it
+_USER_WITH_PASSWORD = (
+    select(User, Credential)
+    .outerjoin(Credential, and_(Credential.user_id == User.id,
+                                Credential.kind == CredentialKind.PASSWORD,
+                                Credential.revoked_at.is_(None)))
+    .where(User.username_normalized == bindparam("username"))
+)
+
+
 def find_user_with_password(db: Session, username: str) -> tuple[User | None, Credential | None]:
     """The user and their live password credential, in one query (the sign-in hot path)."""
     if not _searchable(username):
         return None, None
-    row = db.execute(
-        select(User, Credential)
-        .outerjoin(Credential, and_(Credential.user_id == User.id,
-                                    Credential.kind == CredentialKind.PASSWORD,
-                                    Credential.revoked_at.is_(None)))
-        .where(User.username_normalized == normalize_username(username))
-    ).first()
+    row = db.execute(_USER_WITH_PASSWORD, {"username": normalize_username(username)}).first()
     if row is None:
         return None, None
     return row[0], row[1]

@@ -22,9 +22,10 @@ import hashlib
 import itertools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import TypeVar
 
 from cryptography import x509
@@ -144,11 +145,18 @@ class CertificateFacts:
     serial: str
     not_before: datetime
     not_after: datetime
-    self_signed: bool
     key_description: str
     san_emails: tuple[str, ...]
     san_upns: tuple[str, ...]
     der: bytes
+    certificate: x509.Certificate = field(repr=False, compare=False)
+
+    @cached_property
+    def self_signed(self) -> bool:
+        """Issuer equals subject *and* the signature verifies with the certificate's own key
+        (RFC 5280 §3.2, §6.2). Worked out when asked: a sign-in does not need it, and the
+        signature check costs more than the rest of :func:`describe`."""
+        return _is_self_signed(self.certificate)
 
 
 # --- parsing ------------------------------------------------------------------------------------
@@ -362,8 +370,7 @@ def key_description(key: CertificatePublicKeyTypes) -> str:
 def describe(cert: x509.Certificate) -> CertificateFacts:
     """Collect the facts Keystile stores about `cert`.
 
-    ``self_signed`` means issuer equals subject *and* the signature verifies with the
-    certificate's own key (RFC 5280 §3.2, §6.2). SAN values are taken verbatim, never from the
+    SAN values are taken verbatim, never from the
     subject DN (threat model B.10).
 
     Raises:
@@ -387,11 +394,11 @@ def describe(cert: x509.Certificate) -> CertificateFacts:
             serial=format(cert.serial_number, "X"),
             not_before=cert.not_valid_before_utc,
             not_after=cert.not_valid_after_utc,
-            self_signed=_is_self_signed(cert),
             key_description=key_description(cert.public_key()),
             san_emails=emails,
             san_upns=upns,
             der=cert.public_bytes(serialization.Encoding.DER),
+            certificate=cert,
         )
     except DECODE_ERRORS:
         raise _malformed("The certificate could not be decoded.") from None

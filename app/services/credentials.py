@@ -46,13 +46,16 @@ def live_count(db: Session, user_id: int) -> int:
     )
 
 
+_FIND = (
+    select(Credential)
+    .options(joinedload(Credential.user))
+    .where(Credential.kind == bindparam("kind"), Credential.lookup_key == bindparam("lookup_key"))
+)
+
+
 def find(db: Session, kind: CredentialKind, lookup_key: str) -> Credential | None:
     """The credential of this kind and key, revoked or not, with its owner (one query)."""
-    return db.scalar(
-        select(Credential)
-        .options(joinedload(Credential.user))
-        .where(Credential.kind == kind, Credential.lookup_key == lookup_key)
-    )
+    return db.scalar(_FIND, {"kind": kind, "lookup_key": lookup_key})
 
 
 def live_password(db: Session, user_id: int) -> Credential | None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.models import AuthSession, Credential, User, table_of
 from app.services import tokens
@@ -17,6 +18,7 @@ TOUCH_INTERVAL = timedelta(seconds=60)
 
 _SESSIONS = table_of(AuthSession)
 _INSERT = insert(_SESSIONS).returning(_SESSIONS.c.id)
+_BY_TOKEN = select(AuthSession).where(AuthSession.token_hash == bindparam("token_hash"))
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,10 @@ def start(
         "revoked_at": None,
         "revoked_reason": None,
     }
-    row_id = db.execute(_INSERT, values).scalar_one()
-    row = AuthSession(id=row_id, user=user, credential=credential, **values)
+    row = AuthSession(id=db.execute(_INSERT, values).scalar_one(), **values)
     make_transient_to_detached(row)
+    set_committed_value(row, "user", user)
+    set_committed_value(row, "credential", credential)
     db.add(row)
     return secret, row
 
@@ -66,7 +69,7 @@ def resolve(db: Session, secret: str, *, now: datetime, timeouts: Timeouts) -> A
     """The live session for a cookie value, or None (expired, idle, revoked, unknown)."""
     if not secret or len(secret) > 128:
         return None
-    row = db.scalar(select(AuthSession).where(AuthSession.token_hash == tokens.digest(secret)))
+    row = db.scalar(_BY_TOKEN, {"token_hash": tokens.digest(secret)})
     if row is None or row.revoked_at is not None:
         return None
     if now >= row.expires_at or now - row.last_seen_at >= timeouts.idle:

@@ -8,13 +8,17 @@ of an account is not news and says nothing.
 
 from __future__ import annotations
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from app.models import AuthSession, User
 from app.services.notices import NULL_MAILER, Mailer, notify
 
 TAG = "account:sign_in:new_method"
+_MINE = AuthSession.user_id == bindparam("user_id")
+#: one round trip on the sessions(user_id) index, however many sessions the user had
+_BEFORE = select(exists().where(_MINE),
+                 exists().where(_MINE, AuthSession.method == bindparam("method")))
 _NAMES = {"password": "your password", "certificate": "a certificate",
           "passkey": "a passkey or security key"}
 
@@ -25,10 +29,8 @@ def notify_if_new_method(db: Session, user: User, method: str, *,
 
     Call it before the new session is added. Returns whether the user was told.
     """
-    mine = AuthSession.user_id == user.id
-    # One round trip on the sessions(user_id) index, however many sessions the user had.
-    any_before, method_before = db.execute(select(
-        exists().where(mine), exists().where(mine, AuthSession.method == method))).one()
+    any_before, method_before = db.execute(_BEFORE, {"user_id": user.id,
+                                                     "method": method}).one()
     if not any_before or method_before:
         return False
     notify(db, user, TAG,

@@ -59,7 +59,8 @@ def sign_in(user: User, credential: Credential | None, method: str) -> AuthSessi
     g.new_session_cookie = secret
     g.auth_session = row
     # The anonymous cookie session (CSRF token, ceremony state) starts afresh too.
-    session.clear()
+    if session:
+        session.clear()
     return row
 
 
