@@ -53,29 +53,36 @@ def _audit_throttle(limit: RequestLimit) -> None:
     db.commit()
 
 
-@bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: settings().login_limit_per_address, methods=["POST"],
-               deduct_when=_failed, on_breach=_audit_throttle, scope="login-address")
-@limiter.limit(lambda: settings().login_limit_per_account, methods=["POST"],
-               key_func=_account_key, deduct_when=_failed, on_breach=_audit_throttle,
-               scope="login-account")
-def login() -> str | BaseResponse | tuple[str, int]:
-    form = LoginForm()
-    next_url = safe_next(request.args.get("next"), url_for("account.index"))
-    if request.method == "POST":
-        if not form.validate_on_submit():
-            return render_template("auth/login.html", form=form, next_url=next_url), 400
-        result = signin.password_sign_in(
-            get_db(), passwords(), username=form.username.data or "",
-            password=form.password.data or "", client=current_client(), now=utcnow(),
-        )
-        if result.user is None:
-            form.password.errors = [GENERIC_FAILURE]
-            return render_template("auth/login.html", form=form, next_url=next_url), 401
-        auth_state.sign_in(result.user, result.credential, "password")
-        return redirect(next_url, code=303)
-    return render_template("auth/login.html", form=form, next_url=next_url,
+@bp.get("/login")
+def login() -> str:
+    """The sign-in page: passkey, password and certificate side by side."""
+    return render_template("auth/login.html", form=LoginForm(), next_url=_next_url(),
                            reauth=bool(request.args.get("reauth")))
+
+
+@bp.post("/login")
+@limiter.limit(lambda: settings().login_limit_per_address, deduct_when=_failed,
+               on_breach=_audit_throttle, scope="login-address")
+@limiter.limit(lambda: settings().login_limit_per_account, key_func=_account_key,
+               deduct_when=_failed, on_breach=_audit_throttle, scope="login-account")
+def login_post() -> BaseResponse | tuple[str, int]:
+    form = LoginForm()
+    next_url = _next_url()
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form, next_url=next_url), 400
+    result = signin.password_sign_in(
+        get_db(), passwords(), username=form.username.data or "",
+        password=form.password.data or "", client=current_client(), now=utcnow(),
+    )
+    if result.user is None:
+        form.password.errors = [GENERIC_FAILURE]
+        return render_template("auth/login.html", form=form, next_url=next_url), 401
+    auth_state.sign_in(result.user, result.credential, "password")
+    return redirect(next_url, code=303)
+
+
+def _next_url() -> str:
+    return safe_next(request.args.get("next"), url_for("account.index"))
 
 
 @bp.post("/logout")

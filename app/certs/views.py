@@ -131,7 +131,7 @@ def _audit_header_error(shown: Presented) -> None:
 def certificate_context() -> dict[str, Any]:
     """What the sign-in and account pages show about the presented certificate."""
     s = settings()
-    if s.cert_login == "off" or request.endpoint not in {"auth.login", "account.index"}:
+    if s.cert_login == "off" or request.endpoint not in {"auth.login", "auth.login_post", "account.index"}:
         return {"cert_login_mode": s.cert_login}
     shown, match = _match()
     explicit_url = None
