@@ -62,6 +62,8 @@ class Settings:
     login_limit_per_address: str = "30/minute;300/hour"
     login_limit_per_account: str = "10/minute;60/hour"
     request_limit_per_address: str = "5/minute;20/hour"
+    #: passkey sign-in options (each stores a challenge); every sign-in page view asks once
+    challenge_limit_per_address: str = "60/minute;600/hour"
 
     # Client certificates
     cert_login: str = "auto"  #: auto | explicit | off

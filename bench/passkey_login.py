@@ -247,6 +247,7 @@ def main() -> None:
         env = {"KEYSTILE_ENV": "testing", "KEYSTILE_SECRET_KEY": "b" * 8 + "enchmark-" * 6,
                "KEYSTILE_DATABASE_URL": url, "KEYSTILE_ORIGIN": ORIGIN,
                "KEYSTILE_LOGIN_LIMIT_PER_ADDRESS": "1000000/minute",
+               "KEYSTILE_CHALLENGE_LIMIT_PER_ADDRESS": "1000000/minute",
                "KEYSTILE_LOGIN_LIMIT_PER_ACCOUNT": "1000000/minute"}
         with gunicorn(env, workers=args.workers) as (port, pid):
             if not make_op(port, creds, clients, with_page=False)(0):

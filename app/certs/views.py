@@ -127,11 +127,15 @@ def _audit_header_error(shown: Presented) -> None:
     db.commit()
 
 
+#: the pages that offer the presented certificate (the sign-in page, also after a failure)
+_SHOWS_CERTIFICATE = frozenset({"auth.login", "auth.login_post", "account.index"})
+
+
 @bp.app_context_processor
 def certificate_context() -> dict[str, Any]:
     """What the sign-in and account pages show about the presented certificate."""
     s = settings()
-    if s.cert_login == "off" or request.endpoint not in {"auth.login", "auth.login_post", "account.index"}:
+    if s.cert_login == "off" or request.endpoint not in _SHOWS_CERTIFICATE:
         return {"cert_login_mode": s.cert_login}
     shown, match = _match()
     explicit_url = None

@@ -25,6 +25,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -76,6 +77,8 @@ __all__ = [
 
 #: How long a challenge may be answered (C.11); the browser's own timeout is the same.
 CHALLENGE_LIFETIME = timedelta(milliseconds=webauthn.CEREMONY_TIMEOUT_MS)
+#: how long an expired challenge is kept before housekeeping deletes it
+PRUNE_AFTER = timedelta(hours=1)
 #: ``registration`` adds a credential to a signed-in account; ``enrolment`` sets up the
 #: first credential from an enrolment link; ``authentication`` signs in.
 Ceremony = Literal["registration", "enrolment", "authentication"]
@@ -150,6 +153,8 @@ class PasskeyPolicy:
     metadata: MetadataBlob | None = None
     #: keys the decoy ``allowCredentials`` for unknown usernames (never sent anywhere)
     decoy_key: bytes = b"keystile-decoy"
+    #: about one challenge in this many also deletes the long-expired ones (1: every time)
+    prune_every: int = 200
 
     def requires_hardware_key(self, user: User) -> bool:
         return str(user.role) in self.hardware_key_roles
@@ -214,13 +219,18 @@ class _Attempt:
 # -- challenges (C.11) ------------------------------------------------------------------
 
 
-def _issue(db: Session, purpose: TokenPurpose, options: tuple[str, bytes], *, now: datetime,
+def _issue(db: Session, policy: PasskeyPolicy, purpose: TokenPurpose,
+           options: tuple[str, bytes], *, now: datetime,
            user: User | None, payload: dict[str, Any]) -> Challenge:
     options_json, challenge = options
     key = _b64(challenge)
     secret = tokens.issue(db, purpose, now=now, lifetime=CHALLENGE_LIFETIME,
                           user_id=user.id if user else None,
                           payload={"challenge": key, **payload})
+    if secrets.randbelow(policy.prune_every) == 0:
+        # Every sign-in page view stores a challenge; without cron, the table still stays
+        # small. Kept for a while after expiry so a late answer is audited as "expired".
+        prune_challenges(db, now=now - PRUNE_AFTER, commit=False)
     db.commit()
     return Challenge(options_json=options_json, key=key, secret=secret)
 
@@ -266,8 +276,8 @@ def _explain(refusal: PasskeyError, body: bytes) -> PasskeyError:
                         detail="clientDataJSON holds no challenge", ceremony="authentication")
 
 
-def prune_challenges(db: Session, *, now: datetime) -> int:
-    """Delete expired challenges (every sign-in page view issues one for autofill).
+def prune_challenges(db: Session, *, now: datetime, commit: bool = True) -> int:
+    """Delete challenges expired at ``now`` (every sign-in page view issues one for autofill).
 
     Returns:
         How many were deleted.
@@ -276,7 +286,8 @@ def prune_challenges(db: Session, *, now: datetime) -> int:
         OneTimeToken.purpose.in_([str(TokenPurpose.WEBAUTHN_REGISTRATION),
                                   str(TokenPurpose.WEBAUTHN_AUTHENTICATION)]),
         OneTimeToken.expires_at <= now))
-    db.commit()
+    if commit:
+        db.commit()
     return int(getattr(result, "rowcount", 0))
 
 
@@ -332,7 +343,7 @@ def begin_registration(db: Session, policy: PasskeyPolicy, *, user: User,
         kind=kind,
         attestation="direct" if policy.requires_hardware_key(user) else None,
     )
-    return _issue(db, TokenPurpose.WEBAUTHN_REGISTRATION, options, now=now, user=user,
+    return _issue(db, policy, TokenPurpose.WEBAUTHN_REGISTRATION, options, now=now, user=user,
                   payload={"ceremony": ceremony, "kind": kind})
 
 
@@ -499,7 +510,7 @@ def begin_authentication(db: Session, policy: PasskeyPolicy, *, now: datetime,
             allow = [(_unb64(c.lookup_key or ""), c.transports) for c in passkeys]
     options = webauthn.authentication_options(rp=policy.rp, allow=allow,
                                               user_verification="required")
-    return _issue(db, TokenPurpose.WEBAUTHN_AUTHENTICATION, options, now=now, user=user,
+    return _issue(db, policy, TokenPurpose.WEBAUTHN_AUTHENTICATION, options, now=now, user=user,
                   payload={"ceremony": "authentication",
                            "mode": "discoverable" if username is None else "username"})
 

@@ -233,6 +233,8 @@ def _audit_throttle(limit: RequestLimit) -> None:
 
 
 @bp.post("/login/options")
+@limiter.limit(lambda: settings().challenge_limit_per_address, scope="challenge-address",
+               on_breach=_audit_throttle)
 def login_options() -> BaseResponse:
     """``{}`` (discoverable, autofill) or ``{"username": ...}`` (security keys) -> options."""
     username = _options_body().get("username")

@@ -17,7 +17,8 @@ from tests.conftest import PASSWORD, AuthActions, make_app, require
 
 @pytest.fixture
 def app_overrides() -> dict[str, Any]:
-    return {"login_limit_per_account": "3/minute", "login_limit_per_address": "5/minute"}
+    return {"login_limit_per_account": "3/minute", "login_limit_per_address": "5/minute",
+            "challenge_limit_per_address": "4/minute"}
 
 
 def test_account_limit_gives_429_with_retry_after_and_audit(
@@ -84,3 +85,19 @@ def test_redis_shares_limits_between_instances(tmp_path: Any, database_url: str)
     # The counts really live in Redis, where every instance sees them.
     keys = redis.Redis.from_url(url).keys(f"*account:{name}*")
     assert keys, "no rate-limit keys in Redis"
+
+
+def test_passkey_challenges_are_limited_per_address(client: FlaskClient, db: Session) -> None:
+    """Every options request stores a challenge row: a flood gets 429s, not a full table."""
+    from app.models import OneTimeToken
+    from tests.conftest import csrf_from
+
+    headers = {"X-CSRFToken": csrf_from(client.get("/login").get_data(as_text=True))}
+    for _ in range(4):
+        assert client.post("/webauthn/login/options", json={}, headers=headers).status_code == 200
+    resp = client.post("/webauthn/login/options", json={}, headers=headers)
+    assert resp.status_code == 429 and int(resp.headers["Retry-After"]) > 0
+    assert resp.get_json()["error"] == "throttled"
+    assert len(db.scalars(select(OneTimeToken)).all()) == 4
+    row = db.scalar(select(AuditEvent).where(AuditEvent.tag == "auth:throttled"))
+    assert row is not None and row.method == "passkey"

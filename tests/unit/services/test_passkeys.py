@@ -242,3 +242,30 @@ def test_hardware_key_policy(role: Role, trust: str | None, backup_eligible: boo
 def test_statuses(code: str, ceremony: passkeys.Ceremony, status: int) -> None:
     error = PasskeyError(code, ceremony=ceremony)
     assert error.status == status and error.message and error.reason == code
+
+
+# -- housekeeping without cron -----------------------------------------------------------
+
+
+def test_issuing_challenges_prunes_long_expired_ones(db: Session) -> None:
+    from app.models import OneTimeToken
+
+    pruning, never = (dataclasses.replace(POLICY, prune_every=n) for n in (1, 2**62))
+    start = utcnow()
+    passkeys.begin_authentication(db, never, now=start - timedelta(hours=3))  # long expired
+    passkeys.begin_authentication(db, never, now=start - timedelta(minutes=30))  # lately
+    assert len(db.scalars(select(OneTimeToken)).all()) == 2
+    passkeys.begin_authentication(db, pruning, now=start)
+    # The one expired for over an hour is gone; the late one stays, so that an answer to it
+    # is still audited as "expired" rather than "unknown".
+    left = sorted(t.created_at for t in db.scalars(select(OneTimeToken)))
+    assert [start - c for c in left] == [timedelta(minutes=30), timedelta(0)]
+
+
+def test_issuing_challenges_does_not_always_prune(db: Session) -> None:
+    from app.models import OneTimeToken
+
+    never = dataclasses.replace(POLICY, prune_every=2**62)
+    passkeys.begin_authentication(db, never, now=utcnow() - timedelta(hours=3))
+    passkeys.begin_authentication(db, never, now=utcnow())
+    assert len(db.scalars(select(OneTimeToken)).all()) == 2
