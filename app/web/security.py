@@ -54,18 +54,28 @@ def refuse_nul_bytes() -> None:
         abort(400)
 
 
+#: set on every response unless the view set its own
+_ALWAYS = (
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "DENY"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+)
+_HSTS = ("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+_NO_STORE = ("Cache-Control", "no-store")
+
+
 def add_security_headers(response: BaseResponse) -> BaseResponse:
-    h = response.headers
-    h.setdefault("Content-Security-Policy", CSP)
-    h.setdefault("X-Content-Type-Options", "nosniff")
-    h.setdefault("Referrer-Policy", "no-referrer")
-    h.setdefault("X-Frame-Options", "DENY")
-    h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    wanted = list(_ALWAYS)
     if request.is_secure:
-        h.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+        wanted.append(_HSTS)
     if request.endpoint != "static":
-        h.setdefault("Cache-Control", "no-store")
+        wanted.append(_NO_STORE)
+    # One pass over what the view set (a lookup per missing header costs an exception each).
+    present = {name.lower() for name in response.headers.keys()}  # noqa: SIM118
+    response.headers.extend([(k, v) for k, v in wanted if k.lower() not in present])
     return response
 
 
