@@ -77,6 +77,8 @@ def index() -> tuple[str, int]:
 @bp.post("/password")
 @recent_auth_required
 def change_password() -> BaseResponse | tuple[str, int]:
+    if (refused := auth_state.step_up()) is not None:
+        return refused
     form = ChangePasswordForm()
     if not form.validate_on_submit():
         return render_account(form, 400)
@@ -117,9 +119,12 @@ def remove_credential(credential_id: int) -> BaseResponse:
     cred = _own_credential(credential_id)
     if not ActionForm().validate_on_submit():
         abort(400)
+    if (refused := auth_state.step_up(removing=cred)) is not None:
+        return refused
     try:
+        own = auth_state.current_session()
         credentials.remove(get_db(), cred, client=current_client(), now=utcnow(),
-                           mailer=mailer())
+                           mailer=mailer(), keep_session_id=own.id if own else None)
     except CredentialError as exc:
         flash(exc.message, "error")
         return redirect(url_for("account.index"), code=303)

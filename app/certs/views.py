@@ -220,6 +220,12 @@ def _me() -> User:
     return user
 
 
+def _may_link() -> BaseResponse | None:
+    """None, or why this session may not link a certificate now: the sunset closed linking,
+    or the account holds a stronger credential than this session's sign-in (F.24)."""
+    return _pinning_closed() or auth_state.step_up()
+
+
 def _pinning_closed() -> BaseResponse | None:
     """After the certificate sunset's grace period, linking new certificates stops too."""
     if not cert_auth.pinning_closed(policy_source().policy(), utcnow()):
@@ -248,8 +254,8 @@ def pin_presented() -> BaseResponse:
     """Link the certificate of this TLS connection: the handshake proved the key."""
     if not ActionForm().validate_on_submit():
         abort(400)
-    if (closed := _pinning_closed()) is not None:
-        return closed
+    if (refused := _may_link()) is not None:
+        return refused
     shown, match = _match()
     if shown is None or shown.cert is None or match is None:
         flash("This browser is not presenting a certificate.", "error")
@@ -264,8 +270,8 @@ def pin_presented() -> BaseResponse:
 @recent_auth_required
 def upload() -> BaseResponse | tuple[str, int] | str:
     """Pin an uploaded certificate; unproven until first used in a handshake."""
-    if (closed := _pinning_closed()) is not None:
-        return closed
+    if (refused := _may_link()) is not None:
+        return refused
     form = UploadForm()
     if request.method == "GET":
         return render_template("certs/upload.html", form=form)
@@ -293,8 +299,8 @@ def _ca_dir() -> Path:
 @recent_auth_required
 def csr() -> BaseResponse | tuple[str, int] | str:
     """Sign a CSR with Keystile's CA and link the new certificate."""
-    if (closed := _pinning_closed()) is not None:
-        return closed
+    if (refused := _may_link()) is not None:
+        return refused
     form = CsrForm()
     try:
         authority = ca.load(_ca_dir())

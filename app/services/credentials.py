@@ -189,8 +189,12 @@ def remove(
     actor: User | None = None,
     allow_last: bool = False,
     mailer: Mailer = NULL_MAILER,
+    keep_session_id: int | None = None,
 ) -> int:
     """Revoke a credential and end the sessions it opened; returns how many sessions ended.
+
+    ``keep_session_id``: the owner's own session, which goes on when they remove the
+    credential it was opened with (any other session it opened ends).
 
     The last live credential of an account cannot be removed by its owner (threat model
     F.24); an administrator revoking a compromised key may (``allow_last``).
@@ -210,7 +214,7 @@ def remove(
     credential.revoked_at = now
     credential.revoked_reason = reason[:200]
     ended = sessions.end_all(db, user_id=user.id, now=now, reason="credential revoked",
-                             credential_id=credential.id)
+                             credential_id=credential.id, except_id=keep_session_id)
     record(db, Event.CREDENTIAL_REMOVED, client=client, success=True, user=user,
            credential=credential, method=str(credential.kind), reason=reason[:64], actor=actor,
            details={"sessions_ended": ended, "label": credential.display_name})

@@ -1,4 +1,5 @@
-"""Credential policies as pure decisions: the certificate sunset and the hardware-key rule.
+"""Credential policies as pure decisions: the certificate sunset, the hardware-key rule and
+the step-up before credential changes.
 
 No database and no Flask: the callers (certificate sign-in, the account page's migration
 notice, the admin dashboard) pass in the facts, so every date boundary is a table test.
@@ -7,10 +8,11 @@ notice, the admin dashboard) pass in the facts, so every date boundary is a tabl
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from app.models import Credential, CredentialKind
+from app.models import Credential, CredentialKind, Strength
 
 #: attestation trust values that prove what the authenticator is (app.services.webauthn)
 ATTESTED = "verified"
@@ -122,3 +124,31 @@ def migration_advice(
         sunset=sunset,
         hardware_required=hardware_required,
     )
+
+
+# -- step-up for credential changes (threat model F.24) ---------------------------------
+
+
+def step_up_to(signed_in_with: Credential | None, live: Sequence[Credential], *,
+               removing: Credential | None = None) -> Strength | None:
+    """The strength a fresh sign-in needs before a credential change, or None if the
+    session's own sign-in is strong enough (threat model F.24: "a recent sign-in at the
+    same or a stronger level").
+
+    Adding a credential or changing the password needs a sign-in as strong as the account's
+    strongest live credential, so a stolen weaker credential (a copied certificate file, a
+    phished password) cannot add a way in or lock the owner out. Removing one needs a
+    sign-in at least as strong as what is removed: a certificate user can retire that
+    certificate after adding a security key, but cannot remove the key.
+
+    Args:
+        signed_in_with: the credential that opened the session (None: none recorded).
+        live: the account's live credentials.
+        removing: the credential to remove, for a removal.
+    """
+    have = signed_in_with.strength if signed_in_with is not None else 0
+    if removing is not None:
+        needed: Strength | None = removing.strength
+    else:
+        needed = max((c.strength for c in live if c.revoked_at is None), default=None)
+    return needed if needed is not None and needed > have else None

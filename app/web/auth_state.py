@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app.db import get_db
 from app.models import AuthSession, Credential, User, utcnow
-from app.services import sessions, sign_in_notices
+from app.services import policy, sessions, sign_in_notices
 from app.web.client import current_client
 from app.web.context import mailer, session_timeouts, settings
 
@@ -123,13 +123,34 @@ def recent_auth_required(view: F) -> F:
     return cast(F, wrapped)
 
 
-def _reauth_json() -> Response:
+def _reauth_json(code: str = "reauth_required",
+                 message: str = "Please sign in again to confirm it is you, then retry.",
+                 ) -> Response:
     from flask import jsonify
 
-    resp = jsonify(error="reauth_required",
-                   message="Please sign in again to confirm it is you, then retry.")
+    resp = jsonify(error=code, message=message)
     resp.status_code = 403
     return resp
+
+
+def step_up(*, removing: Credential | None = None) -> BaseResponse | None:
+    """None when this session may make a credential change; otherwise the answer that asks
+    for a sign-in at the level the change needs (threat model F.24, see
+    :func:`app.services.policy.step_up_to`): JSON for the WebAuthn and API paths, else a
+    redirect to the sign-in page."""
+    from flask import flash
+
+    row = current_session()
+    user: User = current_user._get_current_object()
+    needed = policy.step_up_to(row.credential if row is not None else None,
+                               user.active_credentials(), removing=removing)
+    if needed is None:
+        return None
+    message = f"To make this change, sign in again with your {needed.label}."
+    if request.is_json or request.path.startswith(("/webauthn/", "/api/")):
+        return _reauth_json("step_up_required", message)
+    flash(message, "error")
+    return redirect(url_for("auth.login", reauth=1, next=url_for("account.index")))
 
 
 def admin_required(view: F) -> F:

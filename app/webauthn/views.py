@@ -166,6 +166,8 @@ def describe(credential: Credential) -> dict[str, Any]:
 @recent_auth_required
 def register_options() -> BaseResponse:
     """``{"kind": "passkey" | "security-key"}`` -> creation options."""
+    if (refused := auth_state.step_up()) is not None:
+        return refused
     challenge = passkeys.begin_registration(get_db(), _policy(), user=_me(),
                                             kind=_kind(_options_body()), now=utcnow())
     return _options("registration", challenge)
@@ -175,6 +177,8 @@ def register_options() -> BaseResponse:
 @recent_auth_required
 def register_verify() -> tuple[BaseResponse, int]:
     """``toJSON()`` of the new credential (+ optional ``"label"``) -> 201 and the credential."""
+    # The step-up (F.24) was checked when the options were issued: the challenge is bound
+    # to this browser session and that ceremony.
     body = request.get_data()
     credential = passkeys.finish_registration(
         get_db(), _policy(), user=_me(), secret=pending.take("registration", body), body=body,

@@ -19,7 +19,8 @@ async function add(kind) {
     say(status, "Added.", "success");
     window.location.reload();
   } catch (error) {
-    if (error instanceof ServerError && error.code === "reauth_required") {
+    if (error instanceof ServerError
+        && (error.code === "reauth_required" || error.code === "step_up_required")) {
       sayWithLink(status, error.message, "Sign in again",
         `/login?reauth=1&next=${encodeURIComponent("/account")}`);
       return;

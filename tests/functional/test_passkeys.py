@@ -233,7 +233,7 @@ def test_security_key_uses_direct_attestation_and_is_named(
 def test_existing_passkeys_are_excluded_and_listed_for_the_signal_api(
     browser: Browser, enrolled: SoftCredential
 ) -> None:
-    browser.password_login()
+    assert browser.login(enrolled).status_code == 200  # F.24: the account's strongest level
     options = browser.creation_options("security-key")
     assert options["excludeCredentials"] == [
         {"id": enrolled.id_b64url, "type": "public-key", "transports": ["usb"]}]
@@ -671,7 +671,7 @@ def test_challenge_from_another_browser_session(
 def test_registration_challenge_answered_at_sign_in(
     browser: Browser, db: Session, enrolled: SoftCredential
 ) -> None:
-    browser.password_login()
+    assert browser.login(enrolled).status_code == 200
     options = browser.creation_options()
     body = browser.authenticator.authenticate(enrolled, challenge=unb64url(options["challenge"]))
     browser.client.post("/logout", data={"csrf_token": browser.csrf()})
@@ -821,3 +821,36 @@ def test_mds_roots_refuse_a_chain_that_does_not_match_the_claimed_model(
     other_vendor = attestation_ca(YUBIKEY_AAGUID_BYTES, name="Counterfeit")
     resp, _ = browser.register("security-key", attestation="packed", ca=other_vendor)
     assert resp.status_code == 400 and resp.get_json()["error"] == "untrusted_attestation"
+
+
+# -- F.24: a credential change needs a sign-in at the account's level --------------------
+
+
+def test_a_password_session_cannot_change_an_account_that_has_a_security_key(
+    browser: Browser, db: Session, enrolled: SoftCredential
+) -> None:
+    from tests.conftest import PASSWORD, AuthActions
+
+    browser.password_login()
+    client = browser.client
+    change = {"current_password": PASSWORD, "new_password": "a brand new passphrase here",
+              "csrf_token": browser.csrf()}
+    resp = client.post("/account/password", data=change)
+    assert resp.status_code == 302 and "/login?reauth=1" in resp.headers["Location"]
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "sign in again with your security key (hardware)" in page
+    [key] = passkey_rows(db)
+    resp = client.post(f"/account/credentials/{key.id}/remove",
+                       data={"csrf_token": browser.csrf()})
+    assert resp.status_code == 302 and "/login?reauth=1" in resp.headers["Location"]
+    resp = browser.post("/webauthn/register/options", {"kind": "passkey"})
+    assert resp.status_code == 403 and resp.get_json()["error"] == "step_up_required"
+    db.expire_all()
+    assert [k.revoked_at for k in passkey_rows(db)] == [None]
+    # Signed in with the key itself, the same changes go through.
+    client.post("/logout", data={"csrf_token": browser.csrf()})
+    assert browser.login(enrolled).status_code == 200
+    resp = client.post("/account/password", data={**change, "csrf_token": browser.csrf()})
+    assert resp.status_code == 303 and resp.headers["Location"] == "/account"
+    client.post("/logout", data={"csrf_token": browser.csrf()})
+    assert AuthActions(client).login(password="a brand new passphrase here").status_code == 303

@@ -6,13 +6,14 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from app.models import Credential, CredentialKind
+from app.models import Credential, CredentialKind, Strength
 from app.services.policy import (
     CertSunset,
     SunsetStage,
     is_attested_hardware_key,
     migration_advice,
     needs_hardware_key,
+    step_up_to,
 )
 
 SUNSET = CertSunset(date(2027, 3, 1), grace_days=30)
@@ -94,3 +95,29 @@ def test_hardware_rule_helpers() -> None:
     assert is_attested_hardware_key(_passkey(False, attested=True))
     assert not is_attested_hardware_key(_passkey(True, attested=True))
     assert not is_attested_hardware_key(_passkey(False))
+
+
+# -- F.24: credential changes need a sign-in at the account's level ----------------------
+
+CERT, KEY, SYNCED, OLD_CERT = _cert(), _passkey(False), _passkey(True), _cert(revoked=True)
+
+
+@pytest.mark.parametrize(("signed_in_with", "live", "removing", "needed"), [
+    pytest.param(PASSWORD, [PASSWORD], None, None, id="password-only-account"),
+    pytest.param(PASSWORD, [PASSWORD, KEY], None, Strength.HARDWARE_KEY,
+                 id="phished-password-cannot-add-or-change"),
+    pytest.param(CERT, [CERT], None, None, id="certificate-user-adds-a-key"),
+    pytest.param(CERT, [CERT, KEY], CERT, None, id="then-retires-the-certificate"),
+    pytest.param(CERT, [CERT, KEY], KEY, Strength.HARDWARE_KEY,
+                 id="copied-certificate-cannot-remove-the-key"),
+    pytest.param(CERT, [CERT, KEY], None, Strength.HARDWARE_KEY,
+                 id="nor-add-another-key"),
+    pytest.param(SYNCED, [PASSWORD, SYNCED], None, None, id="synced-passkey-is-strongest"),
+    pytest.param(SYNCED, [SYNCED, KEY], SYNCED, None, id="remove-own-level"),
+    pytest.param(KEY, [PASSWORD, CERT, KEY], KEY, None, id="hardware-key-does-anything"),
+    pytest.param(None, [PASSWORD], None, Strength.PASSWORD, id="no-credential-recorded"),
+    pytest.param(PASSWORD, [PASSWORD, OLD_CERT], None, None, id="revoked-ones-do-not-count"),
+])
+def test_step_up_to(signed_in_with: Credential | None, live: list[Credential],
+                    removing: Credential | None, needed: Strength | None) -> None:
+    assert step_up_to(signed_in_with, live, removing=removing) == needed
