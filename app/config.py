@@ -13,7 +13,7 @@ import ipaddress
 import math
 import os
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -32,6 +32,34 @@ class ConfigError(ValueError):
 
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class TrustedPeers:
+    """``KEYSTILE_TRUSTED_PROXIES``: who may send proxy headers, judged by the raw peer.
+
+    Addresses and CIDRs, and ``unix`` for connections over a unix socket (the app server
+    reports their peer as an empty address; only what can open the socket file reaches it).
+    """
+
+    networks: tuple[IPNetwork, ...] = ()
+    unix_socket: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.networks) or self.unix_socket
+
+    def __iter__(self) -> Iterator[IPNetwork]:
+        return iter(self.networks)
+
+    def trust(self, peer: str) -> bool:
+        """Whether ``peer`` (a request's raw ``REMOTE_ADDR``) is a trusted proxy."""
+        if not peer:
+            return self.unix_socket
+        try:
+            addr = ipaddress.ip_address(peer)
+        except ValueError:
+            return False
+        return any(addr in net for net in self.networks)
 
 
 @dataclass(frozen=True)
@@ -70,7 +98,7 @@ class Settings:
     cert_login_origin: str = ""  #: explicit mode: origin of the certificate host
     cert_header_format: str = "nginx"
     cert_header: str = ""  #: override the certificate header's name
-    trusted_proxies: tuple[IPNetwork, ...] = ()
+    trusted_proxies: TrustedPeers = field(default_factory=TrustedPeers)
     proxy_secret: str = ""
     proxy_secret_header: str = "X-Keystile-Proxy-Secret"
     client_ca: str = ""  #: PEM bundle of trusted issuers; enables CA mode
@@ -113,16 +141,20 @@ def _parse_bool(name: str, raw: str) -> bool:
     raise ConfigError(f"{PREFIX}{name.upper()} must be true or false, not {raw!r}")
 
 
-def _parse_networks(name: str, raw: str) -> tuple[IPNetwork, ...]:
+def _parse_networks(name: str, raw: str) -> TrustedPeers:
     nets = []
+    unix_socket = False
     for part in filter(None, (p.strip() for p in raw.split(","))):
+        if part.lower() == "unix":
+            unix_socket = True
+            continue
         try:
             nets.append(ipaddress.ip_network(part, strict=False))
         except ValueError:
             raise ConfigError(
-                f"{PREFIX}{name.upper()}: {part!r} is not an IP address or CIDR"
+                f"{PREFIX}{name.upper()}: {part!r} is not an IP address, a CIDR or unix"
             ) from None
-    return tuple(nets)
+    return TrustedPeers(tuple(nets), unix_socket)
 
 
 def _coerce(name: str, current: Any, raw: Any) -> Any:

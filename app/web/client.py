@@ -14,6 +14,7 @@ import secrets
 
 from flask import current_app, g, request
 
+from app.config import TrustedPeers
 from app.services.audit import Client
 
 
@@ -26,14 +27,8 @@ def raw_peer() -> str:
 
 
 def peer_is_trusted_proxy() -> bool:
-    networks = current_app.extensions["keystile.settings"].trusted_proxies
-    if not networks:
-        return False
-    try:
-        addr = ipaddress.ip_address(raw_peer())
-    except ValueError:
-        return False
-    return any(addr in net for net in networks)
+    trusted: TrustedPeers = current_app.extensions["keystile.settings"].trusted_proxies
+    return trusted.trust(raw_peer())
 
 
 def client_address() -> str:

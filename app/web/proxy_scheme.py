@@ -7,31 +7,22 @@ HSTS, ``request.is_secure`` and external URLs are right behind a TLS-terminating
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Iterable
 from typing import Any
 
-from app.config import IPNetwork
+from app.config import TrustedPeers
 
 #: the scheme of the connection Keystile itself received, before any rewriting
 TRANSPORT_SCHEME = "keystile.transport_scheme"
 
 
 class TrustedProxyScheme:
-    def __init__(self, wsgi_app: Any, networks: Iterable[IPNetwork]) -> None:
+    def __init__(self, wsgi_app: Any, trusted: TrustedPeers) -> None:
         self.wsgi_app = wsgi_app
-        self.networks = tuple(networks)
-
-    def _trusted(self, peer: str) -> bool:
-        try:
-            addr = ipaddress.ip_address(peer)
-        except ValueError:
-            return False
-        return any(addr in net for net in self.networks)
+        self.trusted = trusted
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         environ[TRANSPORT_SCHEME] = environ.get("wsgi.url_scheme", "http")
-        if self.networks and self._trusted(str(environ.get("REMOTE_ADDR", ""))):
+        if self.trusted and self.trusted.trust(str(environ.get("REMOTE_ADDR") or "")):
             proto = str(environ.get("HTTP_X_FORWARDED_PROTO", "")).split(",")[-1].strip()
             if proto.lower() in {"http", "https"}:
                 environ["wsgi.url_scheme"] = proto.lower()

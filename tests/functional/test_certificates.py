@@ -64,6 +64,18 @@ def events(db: Session, tag: str) -> list[AuditEvent]:
                            .order_by(AuditEvent.id)))
 
 
+@pytest.mark.parametrize("app_overrides", [{"trusted_proxies": "unix", "cert_login": "auto"}])
+def test_a_proxy_on_the_unix_socket_is_trusted_when_configured(
+        client: FlaskClient, auth: AuthActions, alice: User, db: Session, pki: Pki) -> None:
+    """gunicorn bound to a unix socket reports the peer as an empty address."""
+    pin(db, alice, pki.self_signed.cert)
+    over_tcp = client.get("/login", **via_proxy(pki.self_signed.cert))
+    assert over_tcp.status_code == 200  # 10.9.8.7 is not trusted: the header is ignored
+    resp = client.get("/login", headers=nginx_headers(pki.self_signed.cert),
+                      environ_base={"REMOTE_ADDR": ""})
+    assert resp.status_code == 303 and auth.session()["method"] == "certificate"
+
+
 def test_pinned_self_signed_certificate_signs_in_without_a_form(
         client: FlaskClient, auth: AuthActions, alice: User, db: Session, pki: Pki) -> None:
     cred = pin(db, alice, pki.self_signed.cert)

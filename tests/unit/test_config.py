@@ -21,6 +21,18 @@ def test_defaults_and_environment() -> None:
     assert s.webauthn_rp_id == "localhost"
 
 
+def test_trusted_proxies_may_name_the_unix_socket() -> None:
+    s = load_settings({**GOOD, "KEYSTILE_TRUSTED_PROXIES": "unix, ::1"})
+    peers = s.trusted_proxies
+    assert peers.unix_socket and [str(n) for n in peers] == ["::1/128"]
+    # gunicorn reports a unix-socket peer as an empty address; only then is it trusted.
+    assert peers.trust("") and peers.trust("::1")
+    assert not peers.trust("127.0.0.1") and not peers.trust("unix") and not peers.trust("x")
+    tcp_only = load_settings({**GOOD, "KEYSTILE_TRUSTED_PROXIES": "127.0.0.1"}).trusted_proxies
+    assert tcp_only.trust("127.0.0.1") and not tcp_only.trust("")
+    assert not load_settings(GOOD).trusted_proxies  # nothing trusted by default
+
+
 def test_development_gets_a_dev_secret() -> None:
     assert load_settings({"KEYSTILE_ENV": "development"}).secret_key == DEV_SECRET_KEY
 
