@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
 from app.db import get_db
@@ -28,6 +29,12 @@ def cert_group() -> None:
 @with_appcontext
 def pin(username: str, file: Path, label: str) -> None:
     """Pin the public key of the certificate in FILE (PEM or DER) to USERNAME."""
+    policy = current_app.extensions["keystile.cert_policy"].policy()
+    if cert_auth.pinning_closed(policy, utcnow()):
+        raise click.ClickException(
+            f"certificate sign-in ended on {policy.sunset.refused_from:%Y-%m-%d} "
+            "(KEYSTILE_CERT_SUNSET and its grace period): a pinned certificate could not "
+            "sign in")
     db = get_db()
     user = accounts.find_user(db, username)
     if user is None:

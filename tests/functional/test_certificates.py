@@ -6,6 +6,7 @@ sends, so every rule of threat model A and B can be checked quickly and exactly.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -432,3 +433,14 @@ def test_ca_cli_issue_and_crl(runner: Any, alice: User, tmp_path: Path) -> None:
     crl = x509.load_pem_x509_crl(out.read_bytes())
     assert crl.get_revoked_certificate_by_serial_number(
         bundle.cert.certificate.serial_number) is not None
+
+
+@pytest.mark.parametrize("app_overrides", [{
+    "trusted_proxies": PROXY, "cert_login": "auto", "cert_sunset_grace_days": 10,
+    "cert_sunset": (utcnow() - timedelta(days=11)).date().isoformat()}])
+def test_cert_cli_refuses_to_pin_after_the_sunset(runner: Any, alice: User, db: Session,
+                                                   pki: Pki) -> None:
+    """Past the grace period a pin could never sign in, so the operator is told instead."""
+    result = runner.invoke(args=["cert", "pin", "alice", str(pki.self_signed.cert_path)])
+    assert result.exit_code != 0 and "certificate sign-in ended on" in result.output
+    assert db.scalars(select(Credential).where(Credential.kind == "certificate")).all() == []
