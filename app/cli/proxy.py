@@ -18,8 +18,9 @@ from app.web.context import settings
 @click.argument("proxy", type=click.Choice(PROXIES))
 @click.option("--listen", required=True, metavar="HOST:PORT",
               help="Where the proxy accepts https, e.g. 0.0.0.0:443.")
-@click.option("--upstream", required=True, metavar="HOST:PORT",
-              help="Keystile's app server, on loopback, e.g. 127.0.0.1:8000.")
+@click.option("--upstream", required=True, metavar="HOST:PORT|unix:PATH",
+              help="Keystile's app server, on loopback (127.0.0.1:8000) or a unix socket "
+                   "(unix:/run/keystile/app.sock).")
 @click.option("--tls-cert", required=True, metavar="FILE", help="The server certificate (PEM).")
 @click.option("--tls-key", required=True, metavar="FILE", help="Its private key (PEM).")
 @click.option("--client-ca", metavar="FILE",

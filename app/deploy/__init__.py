@@ -9,11 +9,13 @@ Usage::
                                  tls_cert="/etc/keystile/tls/server.crt",
                                  tls_key="/etc/keystile/tls/server.key")
     print(render(options))
+
+``upstream`` may also be a unix socket, ``unix:/run/keystile/app.sock``.
 """
 
 from __future__ import annotations
 
-from app.deploy.options import PROXIES, DeployError, Endpoint, ProxyOptions
+from app.deploy.options import PROXIES, DeployError, Endpoint, ProxyOptions, UnixSocket
 from app.deploy.render import FILE_NAMES, paired_settings, render
 
 __all__ = [
@@ -22,6 +24,7 @@ __all__ = [
     "DeployError",
     "Endpoint",
     "ProxyOptions",
+    "UnixSocket",
     "paired_settings",
     "render",
 ]

@@ -11,7 +11,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Literal
+from typing import Literal, TypeAlias
 
 from app.config import Settings
 
@@ -27,6 +27,13 @@ _PATH = re.compile(r"/[A-Za-z0-9._/+@=,-]*")
 DEFAULT_SECRET_HEADER = Settings.proxy_secret_header
 #: A shared secret written into a header value: base64url/base64 characters only.
 _SECRET = re.compile(r"[A-Za-z0-9._~+/=-]{16,256}")
+
+
+#: The longest unix socket path: ``sun_path`` (108 bytes on Linux) less its terminating NUL.
+#: Apache's mod_proxy would silently cut a longer one short.
+UNIX_SOCKET_PATH_MAX = 107
+#: HAProxy's limit for a unix socket path: sun_path less room for its temporary names.
+HAPROXY_SOCKET_PATH_MAX = 97
 
 
 class DeployError(ValueError):
@@ -53,6 +60,21 @@ class Endpoint:
             return ipaddress.ip_address(self.host).is_loopback
         except ValueError:
             return False
+
+
+@dataclass(frozen=True)
+class UnixSocket:
+    """A unix socket the application server listens on (``gunicorn --bind unix:PATH``)."""
+
+    path: str
+
+    def __str__(self) -> str:
+        """As ``--upstream`` and gunicorn's ``--bind`` spell it: ``unix:/run/keystile/app.sock``."""
+        return f"unix:{self.path}"
+
+
+#: Where the proxy sends requests: a loopback TCP address or a unix socket.
+Upstream: TypeAlias = Endpoint | UnixSocket
 
 
 def parse_endpoint(option: str, value: str) -> Endpoint:
@@ -100,9 +122,42 @@ def upstream_endpoint(value: str) -> Endpoint:
     if not endpoint.is_loopback:
         raise DeployError(
             f"--upstream {value}: the application server must listen on a loopback address "
-            "(127.0.0.1 or [::1]) so that only the proxy can reach it"
+            "(127.0.0.1 or [::1]) or a unix socket (unix:/PATH) so that only the proxy can "
+            "reach it"
         )
     return endpoint
+
+
+def unix_socket(value: str) -> UnixSocket:
+    """``unix:/ABSOLUTE/PATH``: the application server's unix socket.
+
+    Keystile trusts every connection on it (``KEYSTILE_TRUSTED_PROXIES=unix``), so the socket
+    file, not an address, is what keeps other clients out. Its path is held to the same
+    characters as every other path: none of them means anything in the four grammars that
+    spell it around the path (nginx ``http://unix:PATH:``, Apache ``unix:PATH|http://...``,
+    HAProxy's bare ``PATH`` and Caddy's ``unix/PATH``).
+
+    Raises:
+        DeployError: not an absolute path of plain characters, or longer than ``sun_path``.
+    """
+    path = absolute_path("--upstream", value.removeprefix("unix:"))
+    if path == "/":
+        raise DeployError(f"--upstream {value}: name the socket file, e.g. "
+                          "unix:/run/keystile/app.sock")
+    if len(path) > UNIX_SOCKET_PATH_MAX:
+        raise DeployError(f"--upstream {value}: a unix socket path has at most "
+                          f"{UNIX_SOCKET_PATH_MAX} characters")
+    return UnixSocket(path)
+
+
+def upstream_address(value: str) -> Upstream:
+    """``--upstream``: ``unix:/PATH`` (``unix_socket``) or a loopback ``HOST:PORT``
+    (``upstream_endpoint``).
+
+    Raises:
+        DeployError: neither.
+    """
+    return unix_socket(value) if value.startswith("unix:") else upstream_endpoint(value)
 
 
 def absolute_path(option: str, value: str) -> str:
@@ -143,7 +198,7 @@ class ProxyOptions:
 
     proxy: str
     listen: Endpoint
-    upstream: Endpoint
+    upstream: Upstream
     tls_cert: str
     tls_key: str
     #: PEM bundle of trusted client-certificate issuers: CA mode (``KEYSTILE_CLIENT_CA``)
@@ -189,7 +244,7 @@ class ProxyOptions:
         options = cls(
             proxy=proxy,
             listen=parse_endpoint("--listen", listen),
-            upstream=upstream_endpoint(upstream),
+            upstream=upstream_address(upstream),
             tls_cert=absolute_path("--tls-cert", tls_cert),
             tls_key=absolute_path("--tls-key", tls_key),
             client_ca=absolute_path("--client-ca", client_ca) if client_ca else None,
@@ -203,19 +258,26 @@ class ProxyOptions:
             _check_haproxy(options)
         return options
 
+    @property
+    def upstream_socket(self) -> str | None:
+        """The application server's unix socket path, or None when it listens on TCP."""
+        return self.upstream.path if isinstance(self.upstream, UnixSocket) else None
+
     def haproxy_socket(self, name: str) -> str:
         """Explicit mode, HAProxy: the unix socket of the ``main`` or ``cert`` frontend."""
         return f"{self.prefix}/{name}.sock"
 
 
-#: HAProxy's limit for a unix socket path: sun_path less room for its temporary names.
-HAPROXY_SOCKET_PATH_MAX = 97
-
-
 def _check_haproxy(options: ProxyOptions) -> None:
     """HAProxy 2.6 has no directive naming a key file: the key is inside the certificate
     file, or next to it as ``<name>.key`` (``ssl-load-extra-del-ext``, configuration manual
-    §3.1). Explicit mode puts unix sockets under the prefix, whose paths are bounded."""
+    §3.1). Explicit mode puts unix sockets under the prefix, whose paths are bounded, and so
+    are those of an upstream socket."""
+    if options.upstream_socket and len(options.upstream_socket) > HAPROXY_SOCKET_PATH_MAX:
+        raise DeployError(
+            f"--upstream {options.upstream}: HAProxy takes unix socket paths of at most "
+            f"{HAPROXY_SOCKET_PATH_MAX} characters"
+        )
     if options.mode == "explicit" and len(options.haproxy_socket("main")) > (
             HAPROXY_SOCKET_PATH_MAX):
         raise DeployError(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import jinja2
 
-from app.deploy.options import DEFAULT_SECRET_HEADER, ProxyOptions
+from app.deploy.options import DEFAULT_SECRET_HEADER, ProxyOptions, UnixSocket
 from app.proxy import FORMATS, all_known_certificate_headers, get_adapter
 from app.proxy import apache as apache_format
 from app.proxy import haproxy as haproxy_format
@@ -85,10 +85,15 @@ def headers_for(options: ProxyOptions) -> Headers:
 
 def paired_settings(options: ProxyOptions) -> dict[str, str]:
     """The ``KEYSTILE_*`` settings a Keystile behind this configuration needs (besides
-    ``KEYSTILE_PROXY_SECRET``, whose value is never repeated)."""
+    ``KEYSTILE_PROXY_SECRET``, whose value is never repeated).
+
+    The proxy connects from the upstream's own loopback address, or over the unix socket,
+    whose peer the app server reports as the empty address that ``unix`` trusts.
+    """
+    upstream = options.upstream
     s = {
         "KEYSTILE_CERT_HEADER_FORMAT": options.proxy,
-        "KEYSTILE_TRUSTED_PROXIES": options.upstream.host,
+        "KEYSTILE_TRUSTED_PROXIES": "unix" if isinstance(upstream, UnixSocket) else upstream.host,
         "KEYSTILE_CERT_LOGIN": options.mode,
     }
     if options.mode == "explicit":

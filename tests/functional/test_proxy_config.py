@@ -25,8 +25,25 @@ def test_prints_the_rendered_configuration(runner: Any, proxy: str) -> None:
     assert result.stderr == ""
 
 
+@pytest.mark.parametrize("proxy", ["nginx", "apache", "haproxy", "caddy"])
+def test_unix_socket_upstream(runner: Any, proxy: str) -> None:
+    args = [*ARGS[:2], "--upstream", "unix:/run/keystile/app.sock", *ARGS[4:]]
+    result = runner.invoke(args=["proxy-config", proxy, *args])
+    assert result.exit_code == 0, result.output
+    expected = ProxyOptions.parse(proxy, listen="0.0.0.0:443",
+                                  upstream="unix:/run/keystile/app.sock",
+                                  tls_cert="/etc/keystile/tls/server.crt",
+                                  tls_key="/etc/keystile/tls/server.key")
+    assert result.stdout == render(expected)
+    assert "#   KEYSTILE_TRUSTED_PROXIES=unix\n" in result.stdout
+    assert "#   gunicorn --bind unix:/run/keystile/app.sock 'app:create_app()'\n" in result.stdout
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["nginx", *ARGS[:2], "--upstream", "192.0.2.10:8000", *ARGS[4:]], "loopback"),
+    (["nginx", *ARGS[:2], "--upstream", "unix:run/app.sock", *ARGS[4:]], "absolute path"),
+    (["apache", *ARGS[:2], "--upstream", "unix:/run/app.sock|http://192.0.2.10/", *ARGS[4:]],
+     "misread"),
     (["nginx", *ARGS, "--mode", "explicit"], "--cert-host"),
     (["traefik", *ARGS], "Invalid value"),
     (["nginx", "--listen", "0.0.0.0:443"], "Missing option"),

@@ -4,8 +4,9 @@
 
 - a temporary SQLite database migrated with ``keystile db upgrade``; user ``alice`` with a
   password, and the certificates of the variant pinned to her with ``keystile cert pin``;
-- the proxy configuration printed by ``keystile proxy-config`` for free loopback ports, with
-  the proxy's prefix (pid file, logs, state) under the test's temporary directory;
+- the proxy configuration printed by ``keystile proxy-config`` for free loopback ports (or,
+  with ``StackSpec.upstream == "unix"``, gunicorn on a unix socket), with the proxy's prefix
+  (pid file, logs, state) under the test's temporary directory;
 - gunicorn with the ``KEYSTILE_*`` settings that configuration says to pair it with;
 - the proxy's own binary running that configuration.
 
@@ -42,6 +43,8 @@ from tests.e2e.proxies import servers
 from tests.support.pki import Identity, Pki, make_pki
 
 Variant = Literal["pinned", "ca", "explicit"]
+#: How the proxy reaches gunicorn: a loopback TCP port, or a unix socket.
+Upstream = Literal["tcp", "unix"]
 CERT_HOST = "cert.localhost"
 #: What each variant pins to alice. CA mode pins certificates that it must still refuse, so
 #: that a refusal there is about the chain, the dates or the CRL, never a missing pin.
@@ -57,9 +60,10 @@ _PAIRED = re.compile(r"^#\s+(KEYSTILE_[A-Z_]+)=(\S+)$", re.MULTILINE)
 class StackSpec:
     proxy: str
     variant: Variant
+    upstream: Upstream = "tcp"
 
     def __str__(self) -> str:
-        return f"{self.proxy}-{self.variant}"
+        return f"{self.proxy}-{self.variant}" + ("-unix" if self.upstream == "unix" else "")
 
 
 @dataclass(frozen=True)
@@ -100,10 +104,13 @@ class Stack:
     spec: StackSpec
     tls: Tls = field(repr=False)
     port: int
-    app_port: int
+    #: gunicorn's loopback port, or None when it listens on ``app_socket``
+    app_port: int | None
     #: pki identity name -> id of alice's certificate credential for it
     pins: dict[str, int]
     engine: sa.Engine = field(repr=False)
+    #: gunicorn's unix socket, when ``spec.upstream`` is ``unix``
+    app_socket: Path | None = None
 
     @property
     def origin(self) -> str:
@@ -131,8 +138,15 @@ class Stack:
                           headers={"Host": f"{CERT_HOST}:{self.port}"},
                           extensions={"sni_hostname": CERT_HOST})
 
-    def app_client(self, source: str) -> httpx.Client:
-        """A plain-http client of gunicorn itself, connecting from ``source``."""
+    def app_client(self, source: str | None = None) -> httpx.Client:
+        """A plain-http client of gunicorn itself: connecting from ``source`` to its loopback
+        port, or over its unix socket (where a connection has no source address)."""
+        if self.app_socket is not None:
+            if source is not None:
+                raise ValueError(f"gunicorn listens on {self.app_socket}: no source address")
+            return httpx.Client(base_url="http://localhost",
+                                transport=httpx.HTTPTransport(uds=str(self.app_socket)),
+                                timeout=15)
         transport = httpx.HTTPTransport(local_address=source)
         return httpx.Client(base_url=f"http://127.0.0.1:{self.app_port}", transport=transport,
                             timeout=15)
@@ -164,10 +178,10 @@ class KeystileCli:
         assert result.exit_code == 0, f"keystile {' '.join(args)}: {result.output}"
         return str(result.stdout)
 
-    def proxy_config(self, spec: StackSpec, tls: Tls, *, port: int, app_port: int,
+    def proxy_config(self, spec: StackSpec, tls: Tls, *, port: int, upstream: str,
                      prefix: Path) -> str:
         args = ["proxy-config", spec.proxy, "--listen", f"127.0.0.1:{port}",
-                "--upstream", f"127.0.0.1:{app_port}", "--tls-cert", str(tls.cert),
+                "--upstream", upstream, "--tls-cert", str(tls.cert),
                 "--tls-key", str(tls.key), "--prefix", str(prefix)]
         if spec.variant == "ca":
             args += ["--client-ca", str(tls.pki.ca.cert_path)]
@@ -198,7 +212,7 @@ def stack(request: pytest.FixtureRequest, tls: Tls, tmp_path: Path,
     package = "apache2" if spec.proxy == "apache" else spec.proxy
     require(servers.binary(spec.proxy) is not None,
             f"{spec.proxy} is not installed (apt install {package})")
-    port, app_port = servers.free_ports(2)
+    port, tcp_port = servers.free_ports(2)
     database = f"sqlite:///{tmp_path / 'keystile.sqlite3'}"
     base = {
         "KEYSTILE_ENV": "testing",
@@ -221,13 +235,21 @@ def stack(request: pytest.FixtureRequest, tls: Tls, tmp_path: Path,
         app = create_app(_fields(base))
         running.callback(engine_of(app).dispose)
         cli = KeystileCli(app)
-        config = cli.proxy_config(spec, tls, port=port, app_port=app_port, prefix=prefix)
+        app_port: int | None = tcp_port
+        app_socket: Path | None = None
+        if spec.upstream == "unix":
+            # Short, like the prefix: HAProxy takes unix socket paths of at most 97 bytes.
+            directory = servers.socket_directory(spec.proxy, tmp_path_factory.mktemp("app"))
+            app_socket, app_port = running.enter_context(directory) / "app.sock", None
+        upstream = f"unix:{app_socket}" if app_socket else f"127.0.0.1:{app_port}"
+        config = cli.proxy_config(spec, tls, port=port, upstream=upstream, prefix=prefix)
         # gunicorn runs with exactly the settings the configuration says to pair it with,
         # and boots while the database is seeded.
         settings = {**base, **dict(_PAIRED.findall(config))}
-        keystile = running.enter_context(servers.keystile(settings, tmp_path, port=app_port))
+        keystile = running.enter_context(
+            servers.keystile(settings, tmp_path, port=app_port, unix_socket=app_socket))
         pins = cli.seed(spec, tls)
         keystile.wait()
         running.enter_context(servers.proxy(spec.proxy, config, port=port, prefix=prefix,
                                             trust=tls.trust())).wait()
-        yield Stack(spec, tls, port, app_port, pins, engine)
+        yield Stack(spec, tls, port, app_port, pins, engine, app_socket)

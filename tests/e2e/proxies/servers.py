@@ -5,12 +5,14 @@ Keystile, and nginx, Apache, HAProxy or Caddy in front of it running a configura
 Every process runs in the foreground in a session (process group) of its own, writes its
 output to a log file in its own directory, is waited for by polling until it answers (never
 by sleeping a fixed time), and is stopped with its whole group on exit, start-up failures
-included. Nothing here picks a fixed port: each server gets a free loopback port.
+included. Nothing here picks a fixed port: each server gets a free loopback port, or
+gunicorn a unix socket.
 """
 
 from __future__ import annotations
 
 import contextlib
+import grp
 import http.client
 import os
 import shutil
@@ -19,8 +21,9 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from app.deploy import FILE_NAMES
@@ -30,6 +33,10 @@ ROOT = Path(__file__).resolve().parents[3]
 BINARIES = {"nginx": "/usr/sbin/nginx", "apache": "/usr/sbin/apache2",
             "haproxy": "/usr/sbin/haproxy", "caddy": "/usr/bin/caddy"}
 START_TIMEOUT = 30.0
+#: The group of a proxy's workers when it is started as root: Apache's is the rendered file's
+#: ``Group``; nginx's, with no ``user`` directive, its built-in default (nobody:nogroup).
+#: HAProxy and Caddy keep running as root.
+WORKER_GROUPS = {"apache": "www-data", "nginx": "nogroup"}
 
 
 def binary(proxy: str) -> str | None:
@@ -126,13 +133,35 @@ class Server:
         self.stop()
 
 
-def answers(port: int, *, tls: ssl.SSLContext | None = None, host: str = "localhost") -> bool:
-    """True once ``GET /healthz`` on loopback ``port`` returns 200 (through to Keystile)."""
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """Plain http over the unix socket at ``path``, as a proxy talks to gunicorn bound to it."""
+
+    def __init__(self, path: Path, *, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(self.timeout)
+            sock.connect(str(self.socket_path))
+        except OSError:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+def answers(where: int | Path, *, tls: ssl.SSLContext | None = None,
+            host: str = "localhost") -> bool:
+    """True once ``GET /healthz`` returns 200 (through to Keystile) on loopback port ``where``,
+    or over the unix socket at path ``where``."""
     conn: http.client.HTTPConnection
-    if tls is None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    if isinstance(where, Path):
+        conn = UnixHTTPConnection(where, timeout=2)
+    elif tls is None:
+        conn = http.client.HTTPConnection("127.0.0.1", where, timeout=2)
     else:
-        conn = http.client.HTTPSConnection(host, port, timeout=2, context=tls)
+        conn = http.client.HTTPSConnection(host, where, timeout=2, context=tls)
     try:
         conn.request("GET", "/healthz")
         return conn.getresponse().status == 200
@@ -142,15 +171,45 @@ def answers(port: int, *, tls: ssl.SSLContext | None = None, host: str = "localh
         conn.close()
 
 
-def keystile(env: dict[str, str], directory: Path, *, port: int, workers: int = 1,
-             threads: int = 4) -> Server:
+@contextlib.contextmanager
+def socket_directory(proxy: str, private: Path) -> Iterator[Path]:
+    """A directory for gunicorn's unix socket that ``proxy``'s workers can enter.
+
+    Run unprivileged, every process is the test's user, and ``private`` (a temporary
+    directory of the test's own) will do. Started as root, nginx and Apache run their
+    workers as another user, whom pytest's temporary directories (mode 700) keep out: the
+    socket then goes in a new directory that only root and the workers' group may enter
+    (mode 710), as docs/proxies.md asks of a deployment; it is removed on exit.
+    """
+    if os.geteuid() != 0 or proxy not in WORKER_GROUPS:
+        yield private
+        return
+    shared = Path(tempfile.mkdtemp(prefix="keystile-"))
+    try:
+        os.chown(shared, 0, grp.getgrnam(WORKER_GROUPS[proxy]).gr_gid)
+        shared.chmod(0o710)
+        yield shared
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def keystile(env: dict[str, str], directory: Path, *, port: int | None = None,
+             unix_socket: Path | None = None, workers: int = 1, threads: int = 4) -> Server:
     """Start gunicorn serving ``app:create_app()`` with the ``KEYSTILE_*`` settings in
-    ``env`` on loopback ``port``; it is ready when ``/healthz`` answers 200."""
-    cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
+    ``env`` on loopback ``port`` or, instead, on ``unix_socket`` (``--bind unix:PATH``); it
+    is ready when ``/healthz`` answers 200 there."""
+    where: int | Path
+    if unix_socket is not None and port is None:
+        where, bind = unix_socket, f"unix:{unix_socket}"
+    elif port is not None and unix_socket is None:
+        where, bind = port, f"127.0.0.1:{port}"
+    else:
+        raise ValueError("gunicorn binds to a port or to a unix socket: give exactly one")
+    cmd = [sys.executable, "-m", "gunicorn", "--bind", bind,
            "--workers", str(workers), "--threads", str(threads), "--no-control-socket",
            "--worker-tmp-dir", str(directory), "--log-level", "warning", "app:create_app()"]
     return Server(cmd, what="gunicorn", log=directory / "gunicorn.log", env=env,
-                  probe=lambda: answers(port))
+                  probe=lambda: answers(where))
 
 
 def proxy(name: str, config_text: str, *, port: int, prefix: Path,

@@ -19,11 +19,15 @@ from app.deploy.render import display_name
 from app.proxy import FORMATS, all_known_certificate_headers, get_adapter
 
 SECRET = "c2VjcmV0LWJldHdlZW4tcHJveHktYW5kLWFwcA"
+SOCKET = "/run/keystile/app.sock"
+EXPLICIT = {"mode": "explicit", "cert_host": "cert.login.example.org"}
 VARIANTS: dict[str, dict[str, Any]] = {
     "auto": {},
     "ca": {"client_ca": "/etc/keystile/tls/client-ca.pem"},
-    "explicit": {"mode": "explicit", "cert_host": "cert.login.example.org"},
+    "explicit": EXPLICIT,
     "secret": {"secret": SECRET},
+    "unix": {"upstream": f"unix:{SOCKET}"},
+    "unix-explicit": {"upstream": f"unix:{SOCKET}", **EXPLICIT},
 }
 #: Where each grammar starts a block that terminates TLS and forwards requests.
 BLOCK = {"nginx": r"\n    server \{", "apache": r"\n<VirtualHost ",
@@ -46,6 +50,21 @@ OWN = {
                 "X-SSL-Client-Chain-DER": "%[ssl_c_chain_der,base64] if { ssl_c_used }"},
     "caddy": {"X-SSL-Client-Cert-DER": "{http.request.tls.client.certificate_der_base64}"},
 }
+#: How each grammar names the app server: on loopback TCP, and on a unix socket.
+UPSTREAM = {
+    "127.0.0.1:8000": {"nginx": "proxy_pass http://127.0.0.1:8000;",
+                       "apache": 'ProxyPass "/" "http://127.0.0.1:8000/"',
+                       "haproxy": "server app 127.0.0.1:8000",
+                       "caddy": "reverse_proxy 127.0.0.1:8000 {"},
+    # nginx: the colon ends the path (no URI follows); Apache: the URL after "|" picks
+    # mod_proxy_http; HAProxy: an address starting with "/" is a unix socket.
+    f"unix:{SOCKET}": {"nginx": f"proxy_pass http://unix:{SOCKET}:;",
+                       "apache": f'ProxyPass "/" "unix:{SOCKET}|http://localhost/"',
+                       "haproxy": f"server app {SOCKET}",
+                       "caddy": f"reverse_proxy unix/{SOCKET} {{"},
+}
+_UPSTREAM_LINE = re.compile(r"^\s*((?:proxy_pass|ProxyPass|server app|reverse_proxy) .*)$",
+                            re.MULTILINE)
 ASKS = {"nginx": r"ssl_verify_client (optional|optional_no_ca);",
         "apache": r"SSLVerifyClient optional_no_ca", "haproxy": r" verify optional ",
         "caddy": r"client_auth \{\s+mode request"}
@@ -54,9 +73,10 @@ CASES = [pytest.param(proxy, variant, id=f"{proxy}-{variant}")
 
 
 def rendered(proxy: str, variant: str) -> tuple[ProxyOptions, str]:
-    options = ProxyOptions.parse(proxy, listen="0.0.0.0:443", upstream="127.0.0.1:8000",
-                                 tls_cert="/etc/keystile/tls/server.crt",
-                                 tls_key="/etc/keystile/tls/server.key", **VARIANTS[variant])
+    options = ProxyOptions.parse(proxy, **{"listen": "0.0.0.0:443", "upstream": "127.0.0.1:8000",
+                                           "tls_cert": "/etc/keystile/tls/server.crt",
+                                           "tls_key": "/etc/keystile/tls/server.key",
+                                           **VARIANTS[variant]})
     return options, render(options)
 
 
@@ -104,11 +124,16 @@ def test_only_the_certificate_host_asks_for_and_forwards_a_certificate(
 
 
 @pytest.mark.parametrize(("proxy", "variant"), CASES)
-def test_the_app_is_reached_on_loopback_only(proxy: str, variant: str) -> None:
-    _, text = rendered(proxy, variant)
-    upstreams = re.findall(r"(?:proxy_pass http://|ProxyPass \"/\" \"http://|server app |"
-                           r"reverse_proxy )([^\s;/\"]+)", text)
-    assert upstreams and set(upstreams) == {"127.0.0.1:8000"}
+def test_the_app_is_reached_at_the_upstream_only(proxy: str, variant: str) -> None:
+    """Every block that proxies names the upstream, on loopback or its unix socket, and no
+    other address appears where a proxy connects."""
+    options, text = rendered(proxy, variant)
+    expected = UPSTREAM[str(options.upstream)][proxy]
+    assert set(_UPSTREAM_LINE.findall(text)) == {expected}
+    if proxy == "haproxy":  # one backend, for one frontend or two
+        assert text.count(expected) == 1
+    else:
+        assert all(expected in block for block in blocks(proxy, text))
 
 
 @pytest.mark.parametrize(("proxy", "variant"), CASES)
@@ -127,9 +152,22 @@ def test_header_names_the_settings_to_pair_with(proxy: str, variant: str) -> Non
     listed = dict(re.findall(r"^#\s+(KEYSTILE_[A-Z_]+)=(\S+)$", text, re.MULTILINE))
     assert listed == paired_settings(options)
     assert listed["KEYSTILE_CERT_HEADER_FORMAT"] == proxy
-    assert listed["KEYSTILE_TRUSTED_PROXIES"] == "127.0.0.1"
-    if variant == "explicit":
+    # gunicorn reports a unix socket's peer as an empty address, which "unix" trusts.
+    assert listed["KEYSTILE_TRUSTED_PROXIES"] == (
+        "unix" if variant.startswith("unix") else "127.0.0.1")
+    if "explicit" in variant:
         assert listed["KEYSTILE_CERT_LOGIN_ORIGIN"] == "https://cert.login.example.org"
+
+
+@pytest.mark.parametrize("proxy", PROXIES)
+def test_header_says_how_to_run_the_app_server_on_the_unix_socket(proxy: str) -> None:
+    _, text = rendered(proxy, "unix")
+    header = text.split("\n#\n", 1)[0]
+    assert f"--upstream unix:{SOCKET} " in header
+    assert f"\n#   gunicorn --bind unix:{SOCKET} 'app:create_app()'\n" in header
+    assert f"listens on the unix socket {SOCKET} only" in header
+    _, tcp = rendered(proxy, "auto")
+    assert "gunicorn" not in tcp.split("\n#\n", 1)[0]
 
 
 def test_header_names_keep_the_spelling_of_each_format() -> None:
