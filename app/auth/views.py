@@ -27,7 +27,7 @@ from app.services.accounts import AccountError, RequestForm
 from app.services.audit import Event, record
 from app.services.credentials import CredentialError
 from app.services.passwords import PasswordPolicyError
-from app.web import auth_state
+from app.web import auth_state, throttle
 from app.web.client import current_client
 from app.web.context import mailer, passwords, settings
 from app.web.redirects import safe_next
@@ -47,10 +47,7 @@ def _failed(response: BaseResponse) -> bool:
 
 
 def _audit_throttle(limit: RequestLimit) -> None:
-    db = get_db()
-    record(db, Event.THROTTLED, client=current_client(), success=False, method="password",
-           reason="throttled", details={"limit": str(limit.limit), "key": limit.key[:100]})
-    db.commit()
+    throttle.audit_breach(limiter, limit, method="password")
 
 
 @bp.get("/login")

@@ -29,7 +29,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app.certs.forms import CsrForm, UploadForm
 from app.db import get_db
-from app.models import TokenPurpose, User, utcnow
+from app.models import Credential, TokenPurpose, User, utcnow
 from app.services import ca, cert_auth, credentials, tokens
 from app.services.cert_auth import CertificateMatch, PolicySource
 from app.services.certificates import CertificateError, describe, load_certificate
@@ -200,13 +200,13 @@ def complete() -> BaseResponse:
     token = tokens.consume(db, TokenPurpose.CERT_LOGIN, request.args.get("code", ""),
                            now=utcnow())
     user = db.get(User, token.user_id) if token and token.user_id else None
-    if token is None or user is None or not user.is_active:
+    cred = db.get(Credential, token.credential_id) if token and token.credential_id else None
+    if (token is None or user is None or not user.is_active or cred is None
+            or cred.revoked_at is not None):
+        # Revoked in the code's short life: the code dies with the certificate.
         db.commit()
         flash("That certificate sign-in link expired or was already used. Try again.", "error")
         return redirect(url_for("auth.login"), code=303)
-    from app.models import Credential
-
-    cred = db.get(Credential, token.credential_id) if token.credential_id else None
     auth_state.sign_in(user, cred, "certificate")
     session["after_certificate_sign_in"] = True
     return redirect(_safe_next(request.args.get("next")), code=303)

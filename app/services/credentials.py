@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -22,7 +22,19 @@ from app.services.passwords import Passwords, check_policy
 MAX_LABEL = 100
 
 _CREDENTIALS, _USERS = table_of(Credential), table_of(User)
-_RECORD_USE = update(_CREDENTIALS).where(_CREDENTIALS.c.id == bindparam("credential_id"))
+_RECORD_USE = (
+    update(_CREDENTIALS)
+    .where(_CREDENTIALS.c.id == bindparam("credential_id"))
+    .values(
+        last_used_at=bindparam("last_used_at"),
+        last_used_address=bindparam("last_used_address"),
+        backup_state=bindparam("backup_state"),
+        # Never backwards, even when two assertions of one passkey are verified at once
+        # (WebAuthn §6.1.1); NULL (not a passkey) stays NULL.
+        sign_count=case((_CREDENTIALS.c.sign_count < bindparam("sign_count"),
+                         bindparam("sign_count")), else_=_CREDENTIALS.c.sign_count),
+    )
+)
 _RECORD_SIGN_IN = update(_USERS).where(_USERS.c.id == bindparam("user_id"))
 
 

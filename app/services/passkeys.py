@@ -79,6 +79,8 @@ __all__ = [
 CHALLENGE_LIFETIME = timedelta(milliseconds=webauthn.CEREMONY_TIMEOUT_MS)
 #: how long an expired challenge is kept before housekeeping deletes it
 PRUNE_AFTER = timedelta(hours=1)
+#: how many a sign-in request deletes at most (about one request in ``prune_every``)
+PRUNE_BATCH = 1000
 #: ``registration`` adds a credential to a signed-in account; ``enrolment`` sets up the
 #: first credential from an enrolment link; ``authentication`` signs in.
 Ceremony = Literal["registration", "enrolment", "authentication"]
@@ -230,7 +232,7 @@ def _issue(db: Session, policy: PasskeyPolicy, purpose: TokenPurpose,
     if secrets.randbelow(policy.prune_every) == 0:
         # Every sign-in page view stores a challenge; without cron, the table still stays
         # small. Kept for a while after expiry so a late answer is audited as "expired".
-        prune_challenges(db, now=now - PRUNE_AFTER, commit=False)
+        prune_challenges(db, now=now - PRUNE_AFTER, commit=False, batch=PRUNE_BATCH)
     db.commit()
     return Challenge(options_json=options_json, key=key, secret=secret)
 
@@ -276,16 +278,21 @@ def _explain(refusal: PasskeyError, body: bytes) -> PasskeyError:
                         detail="clientDataJSON holds no challenge", ceremony="authentication")
 
 
-def prune_challenges(db: Session, *, now: datetime, commit: bool = True) -> int:
-    """Delete challenges expired at ``now`` (every sign-in page view issues one for autofill).
+def prune_challenges(db: Session, *, now: datetime, commit: bool = True,
+                     batch: int | None = None) -> int:
+    """Delete challenges expired at ``now`` (every sign-in page view issues one for autofill);
+    at most ``batch`` of them when given, so that a sign-in request never waits for a backlog.
 
     Returns:
         How many were deleted.
     """
-    result = db.execute(delete(OneTimeToken).where(
+    expired = select(OneTimeToken.id).where(
         OneTimeToken.purpose.in_([str(TokenPurpose.WEBAUTHN_REGISTRATION),
                                   str(TokenPurpose.WEBAUTHN_AUTHENTICATION)]),
-        OneTimeToken.expires_at <= now))
+        OneTimeToken.expires_at <= now)
+    if batch is not None:
+        expired = expired.order_by(OneTimeToken.expires_at).limit(batch)
+    result = db.execute(delete(OneTimeToken).where(OneTimeToken.id.in_(expired)))
     if commit:
         db.commit()
     return int(getattr(result, "rowcount", 0))

@@ -141,14 +141,28 @@ def step_up_to(signed_in_with: Credential | None, live: Sequence[Credential], *,
     sign-in at least as strong as what is removed: a certificate user can retire that
     certificate after adding a security key, but cannot remove the key.
 
+    What proves nothing sets no bar: an uploaded certificate whose key no handshake has
+    shown yet (anyone can upload a public certificate), and the session's own credential
+    once it is revoked (the session then counts as no sign-in at all).
+
+    Accepted: on a password-only account, whoever holds the password and adds a passkey
+    first sets the bar. Before this rule the first to change the password won the same race;
+    the owner is told of every addition (notice and e-mail) and an administrator can revoke.
+
     Args:
         signed_in_with: the credential that opened the session (None: none recorded).
         live: the account's live credentials.
         removing: the credential to remove, for a removal.
     """
-    have = signed_in_with.strength if signed_in_with is not None else 0
+    have = (signed_in_with.strength
+            if signed_in_with is not None and signed_in_with.revoked_at is None else 0)
     if removing is not None:
-        needed: Strength | None = removing.strength
+        needed: Strength | None = removing.strength if _sets_a_bar(removing) else None
     else:
-        needed = max((c.strength for c in live if c.revoked_at is None), default=None)
+        needed = max((c.strength for c in live if c.revoked_at is None and _sets_a_bar(c)),
+                     default=None)
     return needed if needed is not None and needed > have else None
+
+
+def _sets_a_bar(credential: Credential) -> bool:
+    return credential.kind is not CredentialKind.CERTIFICATE or credential.proven is not False

@@ -16,7 +16,11 @@ from typing import Any
 
 from flask import Flask
 from flask.globals import request_ctx
-from flask_limiter import Limiter
+from flask_limiter import Limiter, RequestLimit
+
+from app.db import get_db
+from app.services.audit import Event, record
+from app.web.client import current_client
 
 #: where Flask-Limiter keeps its per-request state (``Limiter.context``)
 _STATE = "_limiter_request_context"
@@ -47,6 +51,27 @@ def scope_to_limited_views(app: Flask, limiter: Limiter) -> None:
     ]
     if not all(found):
         raise RuntimeError("Flask-Limiter's request hooks were not where expected")
+    with app.test_request_context():
+        limiter.context  # noqa: B018 - creates the per-request state the hooks look for
+        if not hasattr(request_ctx._get_current_object(), _STATE):  # type: ignore[attr-defined]
+            raise RuntimeError("Flask-Limiter keeps its request state elsewhere now")
+
+
+def audit_breach(limiter: Limiter, limit: RequestLimit, *, method: str) -> None:
+    """``on_breach``: one ``auth:throttled`` row per limit and key per window.
+
+    Flask-Limiter calls this for every refused request; a flood of them must not become a
+    flood of audit rows (the limits exist to keep tables from filling up). The limiter's own
+    storage, shared by every instance when Redis is configured, remembers which breaches
+    were written.
+    """
+    marker = f"keystile/audited/{limit.key}"
+    if limiter.storage.incr(marker, limit.limit.get_expiry()) != 1:
+        return
+    db = get_db()
+    record(db, Event.THROTTLED, client=current_client(), success=False, method=method,
+           reason="throttled", details={"limit": str(limit.limit), "key": limit.key[:100]})
+    db.commit()
 
 
 def _replace(hooks: list[Any], match: Callable[[Any], bool],

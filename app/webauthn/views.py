@@ -29,7 +29,7 @@ from app.services import passkeys, tokens
 from app.services.audit import Event, record
 from app.services.passkeys import Ceremony, PasskeyError, PasskeyPolicy
 from app.services.webauthn import MAX_RESPONSE_BYTES, AuthenticatorKind
-from app.web import auth_state
+from app.web import auth_state, throttle
 from app.web.auth_state import recent_auth_required
 from app.web.client import current_client
 from app.web.context import mailer, settings
@@ -177,8 +177,9 @@ def register_options() -> BaseResponse:
 @recent_auth_required
 def register_verify() -> tuple[BaseResponse, int]:
     """``toJSON()`` of the new credential (+ optional ``"label"``) -> 201 and the credential."""
-    # The step-up (F.24) was checked when the options were issued: the challenge is bound
-    # to this browser session and that ceremony.
+    # Again (F.24): the account may have gained a stronger credential since the options.
+    if (refused := auth_state.step_up()) is not None:
+        return refused, 403
     body = request.get_data()
     credential = passkeys.finish_registration(
         get_db(), _policy(), user=_me(), secret=pending.take("registration", body), body=body,
@@ -230,10 +231,7 @@ def enrol_verify(token: str) -> tuple[BaseResponse, int]:
 
 
 def _audit_throttle(limit: RequestLimit) -> None:
-    db = get_db()
-    record(db, Event.THROTTLED, client=current_client(), success=False, method="passkey",
-           reason="throttled", details={"limit": str(limit.limit)})
-    db.commit()
+    throttle.audit_breach(limiter, limit, method="passkey")
 
 
 @bp.post("/login/options")

@@ -6,6 +6,7 @@ sends, so every rule of threat model A and B can be checked quickly and exactly.
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -394,6 +395,17 @@ class TestExplicitMode:
         assert client.get(path).status_code == 303  # replayed code: back to the login page
         assert client.get("/api/session").status_code == 401
 
+    def test_a_code_dies_with_a_certificate_revoked_meanwhile(
+            self, client: FlaskClient, alice: User, db: Session, pki: Pki) -> None:
+        cred = pin(db, alice, pki.self_signed.cert)
+        resp = client.get("/certificate/start", base_url="https://cert.localhost",
+                          **via_proxy(pki.self_signed.cert))
+        path = resp.headers["Location"].removeprefix("https://localhost")
+        credentials.remove(db, cred, client=SYSTEM, now=utcnow(), allow_last=True)
+        resp = client.get(path)
+        assert resp.status_code == 303 and resp.headers["Location"] == "/login"
+        assert client.get("/api/session").status_code == 401
+
     def test_start_on_the_main_host_is_404(self, client: FlaskClient, pki: Pki) -> None:
         assert client.get("/certificate/start", **via_proxy(pki.self_signed.cert)
                           ).status_code == 404
@@ -444,3 +456,24 @@ def test_cert_cli_refuses_to_pin_after_the_sunset(runner: Any, alice: User, db: 
     result = runner.invoke(args=["cert", "pin", "alice", str(pki.self_signed.cert_path)])
     assert result.exit_code != 0 and "certificate sign-in ended on" in result.output
     assert db.scalars(select(Credential).where(Credential.kind == "certificate")).all() == []
+
+
+def test_an_unproven_upload_sets_no_bar_and_goes_with_the_password(app: Flask, db: Session,
+                                                                   pki: Pki) -> None:
+    """An uploaded certificate proves nothing (no key was shown): anyone holding the password
+    could upload any public certificate, so it must not lock the password out of changes."""
+    make_user(db, app, "alice")
+    client = app.test_client()
+    auth = AuthActions(client)
+    assert auth.login().status_code == 303
+    page = client.get("/certificate/upload").get_data(as_text=True)
+    der = pki.self_signed.cert.public_bytes(Encoding.DER)
+    resp = client.post("/certificate/upload", data={
+        "certificate_file": (io.BytesIO(der), "someone-elses.der"),
+        "csrf_token": csrf_from(page)}, content_type="multipart/form-data")
+    assert resp.status_code == 303
+    cert = db.scalar(select(Credential).where(Credential.kind == CredentialKind.CERTIFICATE))
+    assert cert is not None and not cert.proven
+    token = auth.csrf("/account")
+    resp = client.post(f"/account/credentials/{cert.id}/remove", data={"csrf_token": token})
+    assert resp.status_code == 303 and resp.headers["Location"] == "/account"

@@ -346,9 +346,11 @@ def test_duplicate_credential_id_is_refused_without_touching_the_owner(
     assert [(r.reason, r.user_id) for r in refused] == [("already_registered", 2)]
 
 
-def test_registration_challenge_is_single_use(browser: Browser, db: Session, app: Flask) -> None:
-    make_user(db, app, "alice")
-    browser.password_login()
+def test_registration_challenge_is_single_use(browser: Browser, db: Session,
+                                              enrolled: SoftCredential) -> None:
+    # Signed in with the passkey: registering another needs that level (F.24).
+    assert browser.login(enrolled).status_code == 200
+    browser.authenticator = SoftAuthenticator(origin=ORIGIN, rp_id="localhost")
     options = browser.creation_options()
     body, _ = browser.authenticator.register(challenge=unb64url(options["challenge"]),
                                              user_handle=unb64url(options["user"]["id"]))
@@ -697,7 +699,7 @@ def test_several_pending_challenges_in_one_browser(
 @pytest.mark.parametrize("path", ["/webauthn/login/verify", "/webauthn/register/verify"])
 def test_oversized_body_is_413(browser: Browser, db: Session, enrolled: SoftCredential,
                                path: str) -> None:
-    browser.password_login()
+    assert browser.login(enrolled).status_code == 200
     body = browser.assertion(enrolled)
     body["padding"] = "x" * (65 * 1024)
     resp = browser.post(path, body)
@@ -854,3 +856,23 @@ def test_a_password_session_cannot_change_an_account_that_has_a_security_key(
     assert resp.status_code == 303 and resp.headers["Location"] == "/account"
     client.post("/logout", data={"csrf_token": browser.csrf()})
     assert AuthActions(client).login(password="a brand new passphrase here").status_code == 303
+
+
+def test_register_verify_rechecks_the_step_up(app: Flask, db: Session) -> None:
+    """TOCTOU: options issued to a password session stay good after the account gains a
+    security key; verify adds a credential the password session may no longer add."""
+    make_user(db, app, "alice")
+    weak = Browser(app.test_client())  # e.g. an attacker with a phished password
+    weak.password_login()
+    options = weak.creation_options("passkey")
+    owner = Browser(app.test_client())
+    owner.password_login()
+    resp, _ = owner.register("security-key")  # account now needs a hardware-key sign-in
+    assert resp.status_code == 201
+    # The weak session itself is refused new options now ...
+    assert weak.post("/webauthn/register/options", {"kind": "passkey"}).status_code == 403
+    # ... but the options it already holds still work.
+    body, _ = weak.authenticator.register(challenge=unb64url(options["challenge"]),
+                                          user_handle=unb64url(options["user"]["id"]))
+    resp = weak.post("/webauthn/register/verify", body)
+    assert resp.status_code == 403 and resp.get_json()["error"] == "step_up_required"

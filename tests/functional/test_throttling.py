@@ -101,3 +101,21 @@ def test_passkey_challenges_are_limited_per_address(client: FlaskClient, db: Ses
     assert len(db.scalars(select(OneTimeToken)).all()) == 4
     row = db.scalar(select(AuditEvent).where(AuditEvent.tag == "auth:throttled"))
     assert row is not None and row.method == "passkey"
+
+
+def test_a_throttled_flood_writes_one_audit_row_per_limit(client: FlaskClient,
+                                                          db: Session) -> None:
+    """Every refused request would otherwise add a row: the flood would move from the
+    challenge table to the audit table."""
+    from sqlalchemy import func
+
+    from tests.conftest import csrf_from
+
+    headers = {"X-CSRFToken": csrf_from(client.get("/login").get_data(as_text=True))}
+    for _ in range(4):
+        assert client.post("/webauthn/login/options", json={}, headers=headers).status_code == 200
+    for _ in range(50):
+        assert client.post("/webauthn/login/options", json={}, headers=headers).status_code == 429
+    throttled = db.scalar(select(func.count()).select_from(AuditEvent)
+                          .where(AuditEvent.tag == "auth:throttled"))
+    assert throttled == 1

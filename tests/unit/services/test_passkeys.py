@@ -269,3 +269,27 @@ def test_issuing_challenges_does_not_always_prune(db: Session) -> None:
     passkeys.begin_authentication(db, never, now=utcnow() - timedelta(hours=3))
     passkeys.begin_authentication(db, never, now=utcnow())
     assert len(db.scalars(select(OneTimeToken)).all()) == 2
+
+
+def test_the_stored_counter_never_goes_back(db: Session, alice: User) -> None:
+    """Two assertions verified at once may be recorded out of order (§6.1.1)."""
+    from app.services import credentials
+    from tests.support import factories
+
+    key = factories.passkey(db, alice, synced=False)  # stored counter 7
+    credentials.record_sign_in(db, key, client=CLIENT, now=utcnow(), sign_count=12)
+    credentials.record_sign_in(db, key, client=CLIENT, now=utcnow(), sign_count=9)
+    db.commit()
+    db.expire_all()
+    assert db.get(Credential, key.id).sign_count == 12  # type: ignore[union-attr]
+
+
+def test_pruning_deletes_in_batches(db: Session) -> None:
+    from app.models import OneTimeToken
+
+    never = dataclasses.replace(POLICY, prune_every=2**62)
+    long_ago = utcnow() - timedelta(hours=5)
+    for _ in range(3):
+        passkeys.begin_authentication(db, never, now=long_ago)
+    assert passkeys.prune_challenges(db, now=utcnow(), batch=2) == 2
+    assert len(db.scalars(select(OneTimeToken)).all()) == 1

@@ -100,6 +100,7 @@ def test_hardware_rule_helpers() -> None:
 # -- F.24: credential changes need a sign-in at the account's level ----------------------
 
 CERT, KEY, SYNCED, OLD_CERT = _cert(), _passkey(False), _passkey(True), _cert(revoked=True)
+UPLOAD = Credential(kind=CredentialKind.CERTIFICATE, proven=False)
 
 
 @pytest.mark.parametrize(("signed_in_with", "live", "removing", "needed"), [
@@ -112,11 +113,18 @@ CERT, KEY, SYNCED, OLD_CERT = _cert(), _passkey(False), _passkey(True), _cert(re
                  id="copied-certificate-cannot-remove-the-key"),
     pytest.param(CERT, [CERT, KEY], None, Strength.HARDWARE_KEY,
                  id="nor-add-another-key"),
+    pytest.param(PASSWORD, [PASSWORD, CERT], None, Strength.CERTIFICATE,
+                 id="a-proven-certificate-sets-the-bar"),
     pytest.param(SYNCED, [PASSWORD, SYNCED], None, None, id="synced-passkey-is-strongest"),
     pytest.param(SYNCED, [SYNCED, KEY], SYNCED, None, id="remove-own-level"),
     pytest.param(KEY, [PASSWORD, CERT, KEY], KEY, None, id="hardware-key-does-anything"),
     pytest.param(None, [PASSWORD], None, Strength.PASSWORD, id="no-credential-recorded"),
     pytest.param(PASSWORD, [PASSWORD, OLD_CERT], None, None, id="revoked-ones-do-not-count"),
+    pytest.param(PASSWORD, [PASSWORD, UPLOAD], None, None, id="unproven-upload-sets-no-bar"),
+    pytest.param(PASSWORD, [PASSWORD, UPLOAD], UPLOAD, None, id="and-goes-at-any-level"),
+    pytest.param(OLD_CERT, [PASSWORD, KEY], None, Strength.HARDWARE_KEY,
+                 id="revoked-sign-in-counts-as-none"),
+    pytest.param(OLD_CERT, [PASSWORD], None, Strength.PASSWORD, id="even-for-a-password"),
 ])
 def test_step_up_to(signed_in_with: Credential | None, live: list[Credential],
                     removing: Credential | None, needed: Strength | None) -> None:
