@@ -6,9 +6,9 @@ from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
-from app.web.client import client_address
+from app.web.client import throttle_key
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
-limiter = Limiter(key_func=client_address, default_limits=[], headers_enabled=True,
+limiter = Limiter(key_func=throttle_key, default_limits=[], headers_enabled=True,
                   swallow_errors=False)

@@ -43,6 +43,21 @@ def client_address() -> str:
     return address
 
 
+def throttle_key() -> str:
+    """The client address as throttling counts it: an IPv6 client by its /64, which one
+    subscriber usually holds whole (RFC 6177) and could otherwise rotate through."""
+    address = client_address()
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
 def request_id() -> str:
     if "request_id" not in g:
         incoming = request.headers.get("X-Request-Id", "")

@@ -119,3 +119,31 @@ def test_a_throttled_flood_writes_one_audit_row_per_limit(client: FlaskClient,
     throttled = db.scalar(select(func.count()).select_from(AuditEvent)
                           .where(AuditEvent.tag == "auth:throttled"))
     assert throttled == 1
+
+
+@pytest.mark.parametrize(("address", "key"), [
+    ("203.0.113.7", "203.0.113.7"),
+    ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+    ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
+    ("::ffff:192.0.2.9", "192.0.2.9"),
+])
+def test_throttling_counts_an_ipv6_client_by_its_64(app: Any, address: str, key: str) -> None:
+    from app.web.client import throttle_key
+
+    with app.test_request_context(environ_base={"REMOTE_ADDR": address}):
+        assert throttle_key() == key
+
+
+def test_rotating_within_a_64_does_not_escape_the_address_limit(client: FlaskClient,
+                                                                alice: User) -> None:
+    from tests.conftest import csrf_from
+
+    def attempt(n: int) -> int:
+        env = {"REMOTE_ADDR": f"2001:db8:7:7::{n:x}"}
+        page = client.get("/login", environ_base=env).get_data(as_text=True)
+        return client.post("/login", environ_base=env, data={
+            "username": f"nobody{n}", "password": "wrong wrong wrong",
+            "csrf_token": csrf_from(page)}).status_code
+
+    assert [attempt(n) for n in range(1, 6)] == [401] * 5  # five failures per address
+    assert attempt(6) == 429  # a new address in the same /64 is the same client
