@@ -45,9 +45,8 @@ def scope_to_limited_views(app: Flask, limiter: Limiter) -> None:
     teardown = app.teardown_request_funcs.setdefault(None, [])
     found = [
         _replace(before, lambda f: f == check, None),
-        _replace(after, lambda f: getattr(f, "func", None) is inject,
-                 lambda f: _when_limited(f)),
-        _replace(teardown, lambda f: f == release, lambda f: _when_limited(f)),
+        _replace(after, lambda f: getattr(f, "func", None) is inject, _when_limited),
+        _replace(teardown, lambda f: f == release, _when_limited),
     ]
     if not all(found):
         raise RuntimeError("Flask-Limiter's request hooks were not where expected")
