@@ -23,8 +23,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     Args:
         test_config: setting overrides by field name (see :class:`app.config.Settings`).
     """
-    app = Flask(__name__, instance_relative_config=True, static_folder="../static",
-                template_folder="../templates")
+    from app.resources import STATIC, TEMPLATES
+
+    app = Flask(__name__, instance_relative_config=True, static_folder=STATIC,
+                template_folder=TEMPLATES)
     try:
         settings = load_settings(overrides={"instance_path": app.instance_path,
                                             **(test_config or {})})

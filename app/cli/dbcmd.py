@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 from alembic import command
 from alembic.config import Config
@@ -11,8 +9,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from app.db import engine_of
-
-MIGRATIONS = Path(__file__).resolve().parent.parent.parent / "migrations"
+from app.resources import MIGRATIONS
 
 
 def alembic_config(url: str) -> Config:

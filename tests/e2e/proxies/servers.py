@@ -84,10 +84,10 @@ class Server:
     """
 
     def __init__(self, cmd: list[str], *, what: str, log: Path, probe: Callable[[], bool],
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, cwd: Path = ROOT) -> None:
         self.what, self.log, self.probe = what, log, probe
         with log.open("ab") as out:
-            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
                                          env={**os.environ, **(env or {})},
                                          start_new_session=True)
 
