@@ -91,7 +91,9 @@ class Settings:
     login_limit_per_account: str = "10/minute;60/hour"
     request_limit_per_address: str = "5/minute;20/hour"
     #: passkey sign-in options (each stores a challenge); every sign-in page view asks once
-    challenge_limit_per_address: str = "60/minute;600/hour"
+    #: (autofill), so an office behind one NAT address needs room: this bounds the table's
+    #: growth (challenges are pruned an hour after they expire), not guessing
+    challenge_limit_per_address: str = "300/minute;3000/hour"
 
     # Client certificates
     cert_login: str = "auto"  #: auto | explicit | off
