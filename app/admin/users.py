@@ -145,3 +145,29 @@ def set_status(user_id: int, action: str) -> BaseResponse:
                         actor=current_admin())
     flash(f"{user.username} is now {status}.", "success")
     return redirect(_back(user), code=303)
+
+
+@bp.post("/users/<int:user_id>/enrolment-link")
+@admin_required
+def enrolment_link(user_id: int) -> BaseResponse | str:
+    """A new one-time set-up link for someone who lost theirs, or every way to sign in.
+
+    Earlier links stop working; the user is told. Not for the admin's own account: a link
+    would add a credential without the step-up of the account page (threat model F.24).
+    """
+    user = _user(user_id)
+    check_action_form()
+    if (again := require_recent(_back(user))) is not None:
+        return again
+    if user.id == current_admin().id or not user.is_active:
+        flash("A set-up link is only for another, active account.", "error")
+        return redirect(_back(user), code=303)
+    db = get_db()
+    secret = accounts.issue_enrolment_link(db, user, client=current_client(), now=utcnow(),
+                                           actor=current_admin())
+    notify(db, user, str(Event.ENROLMENT_LINK_ISSUED),
+           "An administrator issued a new set-up link for your account. If you did not ask "
+           "for it, tell them.", mailer=mailer())
+    db.commit()
+    return render_template("admin/approved.html", user=user, new_account=False,
+                           link=url_for("auth.enroll", token=secret, _external=True))

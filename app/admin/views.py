@@ -64,7 +64,7 @@ def decide(request_id: int, decision: str) -> BaseResponse | str:
             user, secret = accounts.approve_request(db, request_id, client=current_client(),
                                                     now=utcnow(), actor=current_admin())
             link = url_for("auth.enroll", token=secret, _external=True)
-            return render_template("admin/approved.html", user=user, link=link)
+            return render_template("admin/approved.html", user=user, link=link, new_account=True)
         accounts.reject_request(db, request_id, client=current_client(), now=utcnow(),
                                 actor=current_admin())
     except AccountError as exc:

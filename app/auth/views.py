@@ -7,6 +7,7 @@ from flask import (
     abort,
     flash,
     jsonify,
+    make_response,
     redirect,
     render_template,
     request,
@@ -142,12 +143,12 @@ def request_account() -> str | BaseResponse | tuple[str, int]:
 
 
 def _enrolment_user(token: str) -> User:
+    """The user a live link is for; a used, expired or unknown link is a 404 page that says
+    what to do next."""
     row = tokens.peek(get_db(), TokenPurpose.ENROLMENT, token, now=utcnow())
-    if row is None or row.user_id is None:
-        abort(404)
-    user = get_db().get(User, row.user_id)
+    user = get_db().get(User, row.user_id) if row is not None and row.user_id else None
     if user is None or not user.is_active:
-        abort(404)
+        abort(make_response(render_template("auth/enroll_gone.html"), 404))
     return user
 
 
@@ -167,7 +168,7 @@ def enroll(token: str) -> str | BaseResponse | tuple[str, int]:
         now = utcnow()
         # Spend the link and set the password in one transaction: both or neither.
         if tokens.consume(db, TokenPurpose.ENROLMENT, token, now=now) is None:
-            abort(404)
+            abort(make_response(render_template("auth/enroll_gone.html"), 404))
         try:
             cred = credentials.set_password(db, passwords(), user=user,
                                             new_password=form.password.data or "",
