@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from app.services.passwords import MAX_LENGTH
+from app.web.forms import PostedForm
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(PostedForm):
     current_password = PasswordField(
         "Current password", validators=[DataRequired("Enter your current password."),
                                         Length(max=MAX_LENGTH + 1)],
@@ -18,5 +18,5 @@ class ChangePasswordForm(FlaskForm):
         render_kw={"autocomplete": "new-password"})
 
 
-class RenameForm(FlaskForm):
+class RenameForm(PostedForm):
     label = StringField("Name", validators=[DataRequired("Enter a name."), Length(max=100)])

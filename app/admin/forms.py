@@ -11,6 +11,7 @@ from wtforms.validators import Length, Optional
 
 from app.services.audit_queries import Outcome, known_tags, parse_bound
 from app.services.reports import MAX_SEARCH, UserFilter
+from app.web.forms import PostedForm
 
 METHODS = ("password", "certificate", "passkey")
 
@@ -62,6 +63,6 @@ class AuditFilterForm(_GetForm):
         return (parse_bound(self.since.data or ""), parse_bound(self.until.data or "", end=True))
 
 
-class RevokeForm(FlaskForm):
+class RevokeForm(PostedForm):
     reason = StringField("Reason", validators=[Optional(), Length(max=200)],
                          default="revoked by an administrator")

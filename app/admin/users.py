@@ -19,6 +19,7 @@ from app.services.credentials import CredentialError
 from app.services.notices import notify
 from app.services.policy import needs_hardware_key
 from app.services.reports import UserFilter, UserQuery
+from app.web import auth_state
 from app.web.auth_state import admin_required
 from app.web.client import current_client
 from app.web.context import mailer, settings
@@ -77,6 +78,10 @@ def revoke_credential(user_id: int, credential_id: int) -> BaseResponse:
     if (again := require_recent(_back(user))) is not None:
         return again
     admin = current_admin()
+    # Their own credential: the same step-up as on the account page (threat model F.24),
+    # or a phished password could remove the admin's security key from here.
+    if user.id == admin.id and (refused := auth_state.step_up(removing=cred)) is not None:
+        return refused
     try:
         ended = credentials.remove(
             get_db(), cred, client=current_client(), now=utcnow(),

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from app.services.passwords import MAX_LENGTH
+from app.web.forms import PostedForm
 
 
-class LoginForm(FlaskForm):
+class LoginForm(PostedForm):
     username = StringField(
         "Username", validators=[DataRequired("Enter your username."), Length(max=256)],
         render_kw={"autocomplete": "username webauthn", "autocapitalize": "none",
@@ -22,7 +22,7 @@ class LoginForm(FlaskForm):
     )
 
 
-class RequestAccountForm(FlaskForm):
+class RequestAccountForm(PostedForm):
     username = StringField("Username", validators=[DataRequired("Choose a username."),
                                                    Length(max=64)],
                            render_kw={"autocomplete": "username"})
@@ -35,7 +35,7 @@ class RequestAccountForm(FlaskForm):
                             validators=[Optional(), Length(max=2000)])
 
 
-class SetPasswordForm(FlaskForm):
+class SetPasswordForm(PostedForm):
     password = PasswordField(
         "New password", validators=[DataRequired("Choose a password."),
                                     Length(max=MAX_LENGTH + 1)],

@@ -6,6 +6,8 @@ certificate, but only an explicit "Continue as ..." signs it in again.
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ from app.certs.forms import CsrForm, UploadForm
 from app.db import get_db
 from app.models import Credential, TokenPurpose, User, utcnow
 from app.services import ca, cert_auth, credentials, tokens
+from app.services.audit import Event, record
 from app.services.cert_auth import CertificateMatch, PolicySource
 from app.services.certificates import CertificateError, describe, load_certificate
 from app.services.credentials import CredentialError
@@ -45,6 +48,8 @@ from app.web.redirects import safe_next
 bp = Blueprint("certs", __name__, url_prefix="/certificate")
 
 CODE_LIFETIME = timedelta(seconds=60)
+#: explicit mode: the browser's own value that its one-time code must carry back (login CSRF)
+STATE_KEY = "cert_state"
 PROXY_SUCCESS = {"SUCCESS", "0"}
 #: formats whose proxy reports its own chain verification; CA mode requires its success
 VERIFYING_FORMATS = {"nginx", "apache", "haproxy"}
@@ -119,8 +124,6 @@ def auto_sign_in() -> BaseResponse | None:
 
 
 def _audit_header_error(shown: Presented) -> None:
-    from app.services.audit import Event, record
-
     db = get_db()
     record(db, Event.CERTIFICATE_FAILURE, client=current_client(), success=False,
            method="certificate", reason=f"header_{shown.error_code}")
@@ -140,7 +143,9 @@ def certificate_context() -> dict[str, Any]:
     shown, match = _match()
     explicit_url = None
     if s.cert_login == "explicit":
-        query = urlencode({"next": request.args.get("next", "")})
+        if STATE_KEY not in session:
+            session[STATE_KEY] = secrets.token_urlsafe(16)
+        query = urlencode({"next": request.args.get("next", ""), "state": session[STATE_KEY]})
         explicit_url = f"{s.cert_login_origin.rstrip('/')}{url_for('certs.start')}?{query}"
     return {"cert_login_mode": s.cert_login, "cert_presented": shown, "cert_match": match,
             "cert_explicit_url": explicit_url,
@@ -149,13 +154,18 @@ def certificate_context() -> dict[str, Any]:
 
 @bp.post("/login")
 def continue_with_certificate() -> BaseResponse | tuple[str, int]:
-    """"Continue as alice with certificate ..." after a sign-out (auto mode)."""
+    """"Continue as alice with certificate ..." after a sign-out (auto mode only)."""
+    if settings().cert_login != "auto":
+        abort(404)
     if not ActionForm().validate_on_submit():
         abort(400)
     shown, match = _match()
-    if match is not None and _sign_in(match):
+    if match is None:
+        return _refused(shown, match)
+    if _sign_in(match):
         return redirect(_safe_next(request.args.get("next")), code=303)
-    return _refused(shown, match)
+    # _sign_in has audited the refusal (F.27: one row per attempt)
+    return render_template("certs/refused.html", shown=shown, match=match), 403
 
 
 def _refused(shown: Presented | None, match: CertificateMatch | None) -> tuple[str, int]:
@@ -186,7 +196,8 @@ def start() -> BaseResponse | tuple[str, int]:
     if cred is None:
         return _refused(shown, match)
     code = tokens.issue(db, TokenPurpose.CERT_LOGIN, now=utcnow(), lifetime=CODE_LIFETIME,
-                        user_id=match.user.id, credential_id=cred.id)
+                        user_id=match.user.id, credential_id=cred.id,
+                        payload={"state": request.args.get("state", "")[:64]})
     db.commit()
     query = urlencode({"code": code, "next": _safe_next(request.args.get("next"))})
     return redirect(f"{settings().origin.rstrip('/')}{url_for('certs.complete')}?{query}",
@@ -195,21 +206,47 @@ def start() -> BaseResponse | tuple[str, int]:
 
 @bp.get("/complete")
 def complete() -> BaseResponse:
-    """Explicit mode, on the main host: exchange the one-time code for a session."""
+    """Explicit mode, on the main host: exchange the one-time code for a session.
+
+    The code must come back to the browser that asked for it: it carries that browser's
+    state value, so a code obtained with someone else's certificate cannot sign this
+    browser in to their account (login CSRF).
+    """
+    if settings().cert_login != "explicit":
+        abort(404)
     db = get_db()
     token = tokens.consume(db, TokenPurpose.CERT_LOGIN, request.args.get("code", ""),
                            now=utcnow())
     user = db.get(User, token.user_id) if token and token.user_id else None
     cred = db.get(Credential, token.credential_id) if token and token.credential_id else None
-    if (token is None or user is None or not user.is_active or cred is None
-            or cred.revoked_at is not None):
-        # Revoked in the code's short life: the code dies with the certificate.
+    reason = _code_refusal(token, user, cred, session.pop(STATE_KEY, ""))
+    if reason is not None:
+        record(db, Event.CERTIFICATE_FAILURE, client=current_client(), success=False,
+               user=user, credential=cred, method="certificate", reason=reason)
         db.commit()
-        flash("That certificate sign-in link expired or was already used. Try again.", "error")
+        flash("That certificate sign-in link expired, was already used or was meant for "
+              "another browser. Try again.", "error")
         return redirect(url_for("auth.login"), code=303)
+    assert user is not None and cred is not None
     auth_state.sign_in(user, cred, "certificate")
     session["after_certificate_sign_in"] = True
     return redirect(_safe_next(request.args.get("next")), code=303)
+
+
+def _code_refusal(token: tokens.SpentToken | None, user: User | None, cred: Credential | None,
+                  state: str) -> str | None:
+    """Why an explicit-mode code signs no one in, or None."""
+    if token is None:
+        return "code_invalid"
+    wanted = str(token.payload.get("state", ""))
+    if not wanted or not hmac.compare_digest(wanted.encode(), str(state).encode()):
+        return "code_other_browser"
+    if user is None or not user.is_active:
+        return "account_disabled"
+    if cred is None or cred.revoked_at is not None:
+        # Revoked in the code's short life: the code dies with the certificate.
+        return "revoked_credential"
+    return None
 
 
 # -- enrolment -------------------------------------------------------------------------

@@ -121,9 +121,11 @@ def load_certificate(der: bytes) -> x509.Certificate:
     _reject_non_positive_serial(der)
     try:
         certificate = x509.load_der_x509_certificate(der)
-        # Extensions are decoded lazily: decode them now, so that a certificate the
-        # certificate services could not read is refused here, as bad input.
-        _ = certificate.extensions
+        # Names, extensions and the key are decoded lazily: decode them now, so that a
+        # certificate the certificate services could not read (a key on a curve the
+        # library does not support, say) is refused here, as bad input.
+        _ = (certificate.subject, certificate.issuer, certificate.extensions,
+             certificate.public_key(), certificate.signature_hash_algorithm)
         reencoded = certificate.public_bytes(Encoding.DER)
     except Exception as exc:
         raise ProxyHeaderError("not_a_certificate") from exc

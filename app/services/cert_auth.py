@@ -87,12 +87,20 @@ def validate(
 
 
 def _user_by_san(db: Session, facts: CertificateFacts, mapping: str) -> list[User]:
+    """Users whose verified address is exactly a SAN value of the certificate, ignoring
+    only ASCII case (threat model B.10).
+
+    Unicode case folding would make different names equal (``\u212a`` KELVIN SIGN folds to
+    ``k``, ``\u017f`` LONG S to ``s``), so a name a CA issued to one person could reach
+    another's account; non-ASCII values, on either side, match nobody.
+    """
     values = facts.san_emails if mapping == "email" else facts.san_upns
-    wanted = {v.casefold() for v in values}
+    wanted = {v.lower() for v in values if v.isascii()}
     if not wanted:
         return []
-    return list(db.scalars(select(User).where(func.lower(User.email).in_(wanted),
-                                              User.email_verified.is_(True))))
+    found = db.scalars(select(User).where(func.lower(User.email).in_(wanted),
+                                          User.email_verified.is_(True)))
+    return [u for u in found if u.email.isascii() and u.email.lower() in wanted]
 
 
 def identify(

@@ -47,15 +47,15 @@ def clean_label(raw: str) -> str:
     return "".join(ch for ch in label if ch.isprintable())
 
 
-def live_count(db: Session, user_id: int) -> int:
-    return int(
-        db.scalar(
-            select(func.count())
-            .select_from(Credential)
-            .where(Credential.user_id == user_id, Credential.revoked_at.is_(None))
-        )
-        or 0
-    )
+def usable_count(db: Session, user_id: int, *, excluding: int | None = None) -> int:
+    """How many of the user's credentials can still sign in: not revoked, and not a passkey
+    flagged as a possible clone (refused at every sign-in)."""
+    stmt = (select(func.count()).select_from(Credential)
+            .where(Credential.user_id == user_id, Credential.revoked_at.is_(None),
+                   Credential.clone_flagged_at.is_(None)))
+    if excluding is not None:
+        stmt = stmt.where(Credential.id != excluding)
+    return int(db.scalar(stmt) or 0)
 
 
 _FIND = (
@@ -134,9 +134,9 @@ def set_password(
     event: Event = Event.CREDENTIAL_ADDED,
 ) -> Credential:
     """Set a password where none is needed first (enrolment, CLI); replaces a live one."""
-    others = live_count(db, user.id) - (1 if live_password(db, user.id) else 0)
-    check_policy(new_password, has_other_credential=others > 0, username=user.username)
     old = live_password(db, user.id)
+    others = usable_count(db, user.id, excluding=old.id if old is not None else None)
+    check_policy(new_password, has_other_credential=others > 0, username=user.username)
     if old is not None:
         old.revoked_at = now
         old.revoked_reason = "replaced"
@@ -208,13 +208,13 @@ def remove(
     ``keep_session_id``: the owner's own session, which goes on when they remove the
     credential it was opened with (any other session it opened ends).
 
-    The last live credential of an account cannot be removed by its owner (threat model
+    The last credential that can still sign in cannot be removed by its owner (threat model
     F.24); an administrator revoking a compromised key may (``allow_last``).
     """
     if credential.revoked_at is not None:
         raise CredentialError("already_removed", "This credential was already removed.")
     user = credential.user
-    if not allow_last and live_count(db, user.id) <= 1:
+    if not allow_last and usable_count(db, user.id, excluding=credential.id) == 0:
         record(db, Event.CREDENTIAL_REFUSED, client=client, success=False, user=user,
                credential=credential, method=str(credential.kind), reason="last_credential",
                actor=actor)

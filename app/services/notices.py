@@ -25,23 +25,29 @@ class Mailer:
         if not self.url or not to:
             return
         parts = urlsplit(self.url)
-        msg = EmailMessage()
-        msg["From"] = self.sender
-        msg["To"] = to
-        msg["Subject"] = subject
-        msg.set_content(body)
         smtp_cls = smtplib.SMTP_SSL if parts.scheme == "smtps" else smtplib.SMTP
         try:
+            msg = EmailMessage()
+            msg["From"] = self.sender
+            msg["To"] = to
+            msg["Subject"] = one_line(subject)
+            msg.set_content(body)
             with smtp_cls(parts.hostname or "localhost", parts.port or 25, timeout=10) as smtp:
                 if parts.username:
                     smtp.login(unquote(parts.username), unquote(parts.password or ""))
                 smtp.send_message(msg)
-        except (OSError, smtplib.SMTPException) as exc:
+        except (OSError, smtplib.SMTPException, ValueError) as exc:
             # A mail failure never undoes the change it reports; the notice list still has it.
             log.warning("could not send mail to user: %s", exc)
 
 
 NULL_MAILER = Mailer("", "")
+
+
+def one_line(text: str) -> str:
+    """``text`` as one header line: a certificate's subject may carry CR, LF or other
+    control characters, which a mail header must not (RFC 5322 §2.2)."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
 
 
 def notify(

@@ -228,3 +228,35 @@ def test_admin_cannot_disable_themself(client: FlaskClient, admin: User, db: Ses
     post(client, f"/admin/users/{admin.id}/disable")
     assert client.get("/api/session").status_code == 200
     assert events(db, "account:user:disabled") == []
+
+
+def test_new_set_up_link_replaces_the_old_one_and_tells_the_user(
+        client: FlaskClient, admin: User, bob: User, app: Flask, db: Session) -> None:
+    def issue() -> str:
+        resp = post(client, f"/admin/users/{bob.id}/enrolment-link", page=f"/admin/users/{bob.id}")
+        assert resp.status_code == 200
+        found = re.search(r'value="https://localhost(/enroll/[^"]+)"', resp.get_data(as_text=True))
+        assert found is not None
+        return found.group(1)
+
+    first = issue()
+    browser = app.test_client()
+    assert "Choose how you will sign in as <strong>bob</strong>" in browser.get(first).get_data(
+        as_text=True)
+    second = issue()
+    gone = browser.get(first)
+    assert gone.status_code == 404 and "no longer works" in gone.get_data(as_text=True)
+    assert browser.get(second).status_code == 200
+    assert [(e.user_id, e.actor_id) for e in events(db, "account:enrolment:issued")] == [
+        (bob.id, admin.id), (bob.id, admin.id)]
+    told = db.scalars(select(Notice).where(Notice.user_id == bob.id,
+                                           Notice.tag == "account:enrolment:issued")).all()
+    assert len(told) == 2
+
+
+def test_no_set_up_link_for_the_admin_themself(client: FlaskClient, admin: User,
+                                               db: Session) -> None:
+    assert "New set-up link" not in client.get(f"/admin/users/{admin.id}").get_data(as_text=True)
+    resp = post(client, f"/admin/users/{admin.id}/enrolment-link")
+    assert resp.status_code == 303
+    assert events(db, "account:enrolment:issued") == []

@@ -6,7 +6,9 @@ sends, so every rule of threat model A and B can be checked quickly and exactly.
 
 from __future__ import annotations
 
+import html
 import io
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -369,6 +371,15 @@ class TestEmailMapping:
         assert client.get("/api/session").status_code == 401
 
 
+def start_link(client: FlaskClient, **kwargs: Any) -> str:
+    """Explicit mode: the sign-in page's link to the certificate host (with this browser's
+    state), as a path on that host."""
+    page = client.get("/login", **kwargs).get_data(as_text=True)
+    found = re.search(r'href="https://cert\.localhost([^"]+)" id="certificate-signin"', page)
+    assert found is not None
+    return html.unescape(found.group(1))
+
+
 class TestExplicitMode:
     @pytest.fixture
     def app_overrides(self) -> dict[str, Any]:
@@ -381,9 +392,10 @@ class TestExplicitMode:
         pin(db, alice, pki.self_signed.cert)
         # The main host does not sign in by itself in explicit mode; it links to the cert host.
         page = client.get("/login", **via_proxy(pki.self_signed.cert))
-        assert page.status_code == 200
-        assert "https://cert.localhost/certificate/start" in page.get_data(as_text=True)
-        resp = client.get("/certificate/start?next=/account", base_url="https://cert.localhost",
+        assert page.status_code == 200 and not auth.is_signed_in()
+        link = start_link(client, query_string={"next": "/account"})
+        assert link.startswith("/certificate/start?next=%2Faccount&state=")
+        resp = client.get(link, base_url="https://cert.localhost",
                           **via_proxy(pki.self_signed.cert))
         assert resp.status_code == 303
         target = resp.headers["Location"]
@@ -398,13 +410,15 @@ class TestExplicitMode:
     def test_a_code_dies_with_a_certificate_revoked_meanwhile(
             self, client: FlaskClient, alice: User, db: Session, pki: Pki) -> None:
         cred = pin(db, alice, pki.self_signed.cert)
-        resp = client.get("/certificate/start", base_url="https://cert.localhost",
+        resp = client.get(start_link(client), base_url="https://cert.localhost",
                           **via_proxy(pki.self_signed.cert))
         path = resp.headers["Location"].removeprefix("https://localhost")
         credentials.remove(db, cred, client=SYSTEM, now=utcnow(), allow_last=True)
         resp = client.get(path)
         assert resp.status_code == 303 and resp.headers["Location"] == "/login"
         assert client.get("/api/session").status_code == 401
+        assert [(e.reason, e.credential_id) for e in events(db, "auth:certificate:failure")
+                ] == [("revoked_credential", cred.id)]
 
     def test_start_on_the_main_host_is_404(self, client: FlaskClient, pki: Pki) -> None:
         assert client.get("/certificate/start", **via_proxy(pki.self_signed.cert)
