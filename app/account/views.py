@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
-from app.account.forms import ChangePasswordForm, RenameForm
+from app.account.forms import AddPasswordForm, ChangePasswordForm, RenameForm
 from app.db import get_db
 from app.models import AuditEvent, AuthSession, Credential, Notice, User, utcnow
 from app.services import credentials, sessions
@@ -39,7 +39,8 @@ def _own_credential(credential_id: int) -> Credential:
 
 
 def render_account(password_form: ChangePasswordForm | None = None,
-                   status: int = 200) -> tuple[str, int]:
+                   status: int = 200, add_password_form: AddPasswordForm | None = None,
+                   ) -> tuple[str, int]:
     db = get_db()
     user = _me()
     now = utcnow()
@@ -61,6 +62,7 @@ def render_account(password_form: ChangePasswordForm | None = None,
         events=events,
         notices=notices,
         password_form=password_form or ChangePasswordForm(),
+        add_password_form=add_password_form or AddPasswordForm(formdata=None),
         action_form=ActionForm(),
         rename_form=RenameForm(),
         has_password=credentials.live_password(db, user.id) is not None,
@@ -96,6 +98,35 @@ def change_password() -> BaseResponse | tuple[str, int]:
         form.new_password.errors = [exc.message]
         return render_account(form, 400)
     flash("Your password was changed.", "success")
+    return redirect(url_for("account.index"), code=303)
+
+
+@bp.post("/password/add")
+@recent_auth_required
+def add_password() -> BaseResponse | tuple[str, int]:
+    """A first password for an account that signs in with a passkey or certificate: adding a
+    credential needs a sign-in as strong as the account's strongest (threat model F.24)."""
+    if (refused := auth_state.step_up()) is not None:
+        return refused
+    db = get_db()
+    if credentials.live_password(db, _me().id) is not None:
+        flash("You already have a password; change it below.", "info")
+        return redirect(url_for("account.index"), code=303)
+    form = AddPasswordForm()
+    if not form.validate_on_submit():
+        return render_account(status=400, add_password_form=form)
+    if form.password.data != form.confirm.data:
+        form.confirm.errors = ["The two passwords are not the same."]
+        return render_account(status=400, add_password_form=form)
+    try:
+        credentials.set_password(db, passwords(), user=_me(),
+                                 new_password=form.password.data or "",
+                                 client=current_client(), now=utcnow(), mailer=mailer())
+    except PasswordPolicyError as exc:
+        db.rollback()
+        form.password.errors = [exc.message]
+        return render_account(status=400, add_password_form=form)
+    flash("Your password is set: you can now also sign in with it.", "success")
     return redirect(url_for("account.index"), code=303)
 
 
