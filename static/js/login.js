@@ -9,13 +9,14 @@ const button = document.getElementById("passkey-signin");
 const keyButton = document.getElementById("security-key-signin");
 const username = document.getElementById("username");
 const status = document.getElementById("passkey-status");
+const keyStatus = document.getElementById("security-key-status");
 
 function destination() {
   return button?.dataset.next || "/account";
 }
 
-function done() {
-  say(status, "Signed in.", "success");
+function done(where = status) {
+  say(where, "Signed in.", "success");
   window.location.assign(destination());
 }
 
@@ -32,18 +33,32 @@ async function startAutofill() {
   } catch (error) {
     if (isAbort(error)) return; // a modal request took over
     document.body.dataset.autofill = "failed";
-    say(status, messageFor(error), "error");
+    // Autofill starts with the page: only a passkey the person picked has news for them.
+    if (error.afterChoice) say(status, messageFor(error), "error");
   }
 }
 
-async function modal(name) {
-  say(status, "Follow your browser's instructions to use your passkey or security key.");
+/** A button's ceremony; its messages go to the status line beside that button. */
+async function modal(name, where) {
+  say(where, "Follow your browser's instructions to use your passkey or security key.");
   try {
     await signIn({ username: name });
-    done();
+    done(where);
   } catch (error) {
-    if (!isAbort(error)) say(status, messageFor(error), "error");
+    if (!isAbort(error)) say(where, messageFor(error), "error");
     startAutofill();
+  }
+}
+
+function usernameProblem(text) {
+  if (!username) return;
+  username.setAttribute("aria-invalid", text ? "true" : "false");
+  if (text) {
+    username.setAttribute("aria-describedby", "security-key-status");
+    say(keyStatus, text, "error");
+    username.focus();
+  } else {
+    username.removeAttribute("aria-describedby");
   }
 }
 
@@ -55,15 +70,15 @@ function init() {
   }
   revealJsOnly();
   button.disabled = false;
-  button.addEventListener("click", () => modal(null));
+  button.addEventListener("click", () => modal(null, status));
   keyButton?.addEventListener("click", () => {
     const name = username?.value.trim();
     if (!name) {
-      say(status, "Enter your username first, then use your security key.", "error");
-      username?.focus();
+      usernameProblem("Enter your username first, then use your security key.");
       return;
     }
-    modal(name);
+    usernameProblem("");
+    modal(name, keyStatus ?? status);
   });
   startAutofill();
 }

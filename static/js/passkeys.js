@@ -31,6 +31,7 @@ export async function signIn({ username = null, mediation } = {}) {
     if (error instanceof ServerError && error.code === "unknown_credential") {
       await signalUnknown(error.data.rpId, error.data.credentialId);
     }
+    error.afterChoice = true; // the person picked a credential: theirs to hear about
     throw error;
   }
   await signalAccepted(result.signal);

@@ -169,6 +169,11 @@ def test_security_key_with_direct_attestation_then_username_first_sign_in(
     assert page.evaluate("document.body.dataset.autofill") == "unavailable"
     page.get_by_role("button", name="Sign in with a passkey").click()  # no username: nothing
     page.get_by_text("cancelled or timed out").wait_for()
+    # No username yet: the message sits under the button and is tied to the username field.
+    page.get_by_role("button", name="Use a security key for this username").click()
+    page.locator("#security-key-status", has_text="Enter your username first").wait_for()
+    assert page.get_attribute("#username", "aria-invalid") == "true"
+    assert page.get_attribute("#username", "aria-describedby") == "security-key-status"
     page.fill("#username", "alice")
     page.get_by_role("button", name="Use a security key for this username").click()
     wait_signed_in(page)
