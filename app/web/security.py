@@ -8,6 +8,8 @@ clear message and never a stack trace.
 from __future__ import annotations
 
 import logging
+import math
+import time
 
 from flask import Flask, Response, abort, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -97,6 +99,18 @@ def error_response(status: int, message: str, code: str = "") -> tuple[BaseRespo
         return Response(message, status=status, mimetype="text/plain"), status
 
 
+def _throttled_message() -> str:
+    """How long to wait, when the limit that refused this request says (its window's reset)."""
+    from app.extensions import limiter
+
+    limit = limiter.current_limit
+    wait = int(limit.reset_at - time.time()) if limit is not None else 0
+    if wait <= 0:
+        return MESSAGES[429]
+    when = "about a minute" if wait < 90 else f"about {math.ceil(wait / 60)} minutes"
+    return f"Too many attempts. Please wait {when} and try again."
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> tuple[BaseResponse | str, int]:
@@ -109,7 +123,7 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(exc: HTTPException) -> tuple[BaseResponse | str, int] | BaseResponse:
         status = exc.code or 500
         if status == 429:
-            body, status = error_response(429, MESSAGES[429], "throttled")
+            body, status = error_response(429, _throttled_message(), "throttled")
             resp = app.make_response((body, status))
             retry = getattr(exc, "retry_after", None)
             if exc.response is not None and "Retry-After" in exc.response.headers:

@@ -30,7 +30,9 @@ def test_account_limit_gives_429_with_retry_after_and_audit(
     assert resp.status_code == 429
     assert int(resp.headers["Retry-After"]) > 0
     assert resp.headers["X-RateLimit-Remaining"] == "0"
-    assert "Too many attempts" in resp.get_data(as_text=True)
+    # The page says how long: the window of 3/minute ends within the minute.
+    assert "Too many attempts. Please wait about a minute and try again." in resp.get_data(
+        as_text=True)
     # Even the right password waits: the limit is checked before the password is.
     assert auth.login().status_code == 429
     row = db.scalar(select(AuditEvent).where(AuditEvent.tag == "auth:throttled"))
@@ -147,3 +149,12 @@ def test_rotating_within_a_64_does_not_escape_the_address_limit(client: FlaskCli
 
     assert [attempt(n) for n in range(1, 6)] == [401] * 5  # five failures per address
     assert attempt(6) == 429  # a new address in the same /64 is the same client
+
+
+@pytest.mark.parametrize("app_overrides", [{"login_limit_per_account": "2/hour"}])
+def test_the_page_says_how_long_to_wait(auth: AuthActions, alice: User) -> None:
+    for _ in range(2):
+        assert auth.login(password="wrong wrong wrong").status_code == 401
+    resp = auth.login(password="wrong wrong wrong")
+    assert resp.status_code == 429
+    assert "Please wait about 60 minutes and try again." in resp.get_data(as_text=True)
