@@ -50,10 +50,10 @@ class AuditFilterForm(_GetForm):
     event = SelectField("Event", default="")
     outcome = SelectField("Outcome", choices=_choices([o.value for o in Outcome]), default="")
     since = StringField("From (UTC)", validators=[Optional(), Length(max=32), _bound(False)],
-                        render_kw={"placeholder": "2026-01-31"})
+                        render_kw={"placeholder": "YYYY-MM-DD"})
     until = StringField("Until (UTC, inclusive date)",
                         validators=[Optional(), Length(max=32), _bound(True)],
-                        render_kw={"placeholder": "2026-02-28"})
+                        render_kw={"placeholder": "YYYY-MM-DD"})
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)

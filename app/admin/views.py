@@ -22,6 +22,12 @@ from app.web.forms import ActionForm
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
+@bp.context_processor
+def _waiting() -> dict[str, int]:
+    """How many account requests wait, for the admin navigation."""
+    return {"pending_requests": accounts.pending_count(get_db())}
+
+
 def current_admin() -> User:
     user: User = current_user._get_current_object()
     return user

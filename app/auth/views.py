@@ -53,8 +53,12 @@ def _audit_throttle(limit: RequestLimit) -> None:
 
 @bp.get("/login")
 def login() -> str:
-    """The sign-in page: passkey, password and certificate side by side."""
-    return render_template("auth/login.html", form=LoginForm(), next_url=_next_url(),
+    """The sign-in page: passkey, password and certificate side by side. Asked to confirm a
+    change (``reauth``), a signed-in person finds their username filled in, ready for a
+    security key that holds no passkey."""
+    form = (LoginForm(data={"username": current_user.username})
+            if current_user.is_authenticated else LoginForm())
+    return render_template("auth/login.html", form=form, next_url=_next_url(),
                            reauth=bool(request.args.get("reauth")))
 
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -165,6 +165,11 @@ def request_account(db: Session, form: RequestForm, *, client: Client, now: date
     record(db, Event.ACCOUNT_REQUESTED, client=client, success=True,
            details={"request_id": req.id, "username": name})
     db.commit()
+
+
+def pending_count(db: Session) -> int:
+    return int(db.scalar(select(func.count()).select_from(AccountRequest)
+                         .where(AccountRequest.status == RequestStatus.PENDING)) or 0)
 
 
 def pending_requests(db: Session) -> list[AccountRequest]:

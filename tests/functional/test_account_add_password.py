@@ -75,3 +75,7 @@ def test_adding_a_password_needs_a_sign_in_as_strong_as_the_account_s_best(
     resp = add(client, NEW)
     assert resp.status_code == 302 and "reauth=1" in resp.headers["Location"]
     assert passwords_added(db) == []
+    # The sign-in page that asks for it knows who is confirming.
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "Confirm it is you" in page and 'value="carol"' in page
+    assert "Request an account" not in page

@@ -50,6 +50,7 @@ def test_admin_approves_and_user_enrols_with_password(app: Flask, client: FlaskC
     assert auth.login(username="root").status_code == 303
     page = client.get("/admin/requests").get_data(as_text=True)
     assert "newperson" in page and "&lt;script&gt;" in page
+    assert "Account requests (1 waiting)" in page
     req = db.scalar(select(AccountRequest).where(AccountRequest.username == "newperson"))
     assert req is not None
     resp = client.post(f"/admin/requests/{req.id}/approve", data={"csrf_token": csrf_from(page)})
@@ -68,8 +69,10 @@ def test_admin_approves_and_user_enrols_with_password(app: Flask, client: FlaskC
                                    "csrf_token": token})
     assert done.status_code == 303
     assert auth.session()["username"] == "newperson"
-    # The link works once.
-    assert client.get(path).status_code == 404
+    # The link works once; a second visit says what to do instead.
+    again = client.get(path)
+    assert again.status_code == 404 and "This set-up link no longer works" in again.get_data(
+        as_text=True)
     tags = [e.tag for e in db.scalars(select(AuditEvent).order_by(AuditEvent.id))]
     assert "account:request:approved" in tags and "account:credential:added" in tags
 
