@@ -197,12 +197,21 @@ class Credential(Base):
             return Strength.CERTIFICATE
         return Strength.SYNCED_PASSKEY if self.backup_eligible else Strength.HARDWARE_KEY
 
+    def _passkey_kind_name(self) -> str:
+        """A name from what the authenticator said about itself (WebAuthn L3 §5.8.4
+        transports, §6.1.3 backup eligibility), for a passkey nobody named."""
+        if self.backup_eligible:
+            return "Passkey (synced)"
+        if set(self.transports or ()) & {"usb", "nfc", "ble", "smart-card"}:
+            return "Security key"
+        return "Passkey on this device"
+
     @property
     def display_name(self) -> str:
         if self.label:
             return self.label
         if self.kind is CredentialKind.PASSKEY:
-            return self.model_name or "Passkey"
+            return self.model_name or self._passkey_kind_name()
         if self.kind is CredentialKind.CERTIFICATE:
             return self.subject or "Certificate"
         return "Password"

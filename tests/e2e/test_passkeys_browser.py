@@ -226,8 +226,8 @@ def test_remove_a_passkey(
     sign_out_without_autofill(page)
     passkey_login(page)
     page.goto(f"{live_server.url}/account")
-    page.get_by_role("button", name="Remove Passkey").click()
-    page.get_by_text("Removed Passkey.").wait_for()
+    page.get_by_role("button", name="Remove Passkey on this device").click()
+    page.get_by_text("Removed Passkey on this device.").wait_for()
     assert page.locator(".passkey-facts").count() == 0
     assert cli_passkeys(live_server) == []
     # The account page tells the provider which passkeys remain (signalAllAcceptedCredentials),

@@ -186,7 +186,7 @@ def test_credential_row_and_audit(db: Session, alice: User) -> None:
     assert credential.details == {"kind": "passkey", "attachment": "cross-platform",
                                   "user_verified": True, "device_type": "single_device"}
     [added] = db.scalars(select(AuditEvent).where(AuditEvent.tag == "account:credential:added"))
-    assert added.details == {"label": "Passkey", "kind": "passkey", "model": None,
+    assert added.details == {"label": "Security key", "kind": "passkey", "model": None,
                              "attestation": "none"}
 
 
