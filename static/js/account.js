@@ -31,7 +31,8 @@ async function add(kind) {
 
 function rememberRemovals() {
   for (const form of document.querySelectorAll("form[data-passkey-remove]")) {
-    form.addEventListener("submit", () => {
+    form.addEventListener("submit", (event) => {
+      if (event.defaultPrevented) return; // not confirmed (confirm.js runs first)
       const ids = JSON.parse(sessionStorage.getItem(REMOVED) || "[]");
       ids.push(form.dataset.passkeyRemove);
       sessionStorage.setItem(REMOVED, JSON.stringify(ids));

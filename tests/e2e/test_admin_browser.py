@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +134,24 @@ def test_admin_walks_the_dashboard_and_revokes_a_credential(
         assert page.get_by_text("security key (hardware)").count() >= 1
         check_accessibility(axe_context, page, axe_script)
 
+        # It asks first: declined, nothing happens; accepted, the password is revoked.
+        asked: list[str] = []
+
+        def answer(accept: bool) -> Callable[[Any], None]:
+            def handle(dialog: Any) -> None:
+                asked.append(dialog.message)
+                if accept:
+                    dialog.accept()
+                else:
+                    dialog.dismiss()
+            return handle
+
+        page.once("dialog", answer(False))
+        page.get_by_role("button", name="Revoke Password").click()
+        assert asked == ["Revoke Password of bob? It can never sign in again, and the "
+                         "sessions it opened end."]
+        assert page.get_by_role("button", name="Revoke Password").is_visible()
+        page.once("dialog", answer(True))
         page.get_by_role("button", name="Revoke Password").click()
         page.wait_for_url(re.compile(r"/admin/users/\d+$"))
         assert page.get_by_role("status").inner_text().startswith("Revoked Password of bob")

@@ -226,6 +226,7 @@ def test_remove_a_passkey(
     sign_out_without_autofill(page)
     passkey_login(page)
     page.goto(f"{live_server.url}/account")
+    page.once("dialog", lambda dialog: dialog.accept())  # "Remove ...? You will no longer..."
     page.get_by_role("button", name="Remove Passkey on this device").click()
     page.get_by_text("Removed Passkey on this device.").wait_for()
     assert page.locator(".passkey-facts").count() == 0
