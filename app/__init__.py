@@ -85,7 +85,7 @@ def _wire(app: Flask, settings: Settings) -> None:
     from app.services.notices import Mailer
     from app.services.passwords import HashParameters, Passwords
     from app.services.policy import CertSunset
-    from app.web import auth_state, forms, migration_notice, security, throttle
+    from app.web import auth_state, forms, migration_notice, security, throttle, wording
     from app.web.proxy_scheme import TrustedProxyScheme
     from app.webauthn import bp as webauthn_bp
 
@@ -113,6 +113,8 @@ def _wire(app: Flask, settings: Settings) -> None:
     throttle.scope_to_limited_views(app, limiter)
     app.context_processor(migration_notice.context)
     app.add_template_global(forms.render_input)
+    app.add_template_filter(wording.reason_text)
+    app.add_template_filter(wording.browser_summary)
     app.after_request(auth_state.write_cookie)
     app.after_request(security.add_security_headers)
     app.before_request(security.refuse_nul_bytes)

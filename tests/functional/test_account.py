@@ -32,9 +32,11 @@ def _change(client: FlaskClient, current: str, new: str) -> tuple[int, str]:
 def test_account_page_lists_credentials_sessions_and_sign_ins(client: FlaskClient,
                                                               auth: AuthActions,
                                                               alice: User) -> None:
+    assert auth.login(password="not the password at all").status_code == 401
     auth.login()
     page = client.get("/account").get_data(as_text=True)
-    assert "Password" in page and "(this browser)" in page and "success" in page
+    assert "Password" in page and "(this browser)" in page
+    assert "<td>signed in</td>" in page and "<td>refused: wrong password</td>" in page
 
 
 def test_account_requires_sign_in(client: FlaskClient) -> None:

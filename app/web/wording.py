@@ -1,0 +1,61 @@
+"""Words for people: audit reason codes and user agents as the account page shows them.
+
+The audit trail keeps the exact codes and strings; these only phrase them for the person
+whose account it is (the full user agent stays in the element's title).
+"""
+
+from __future__ import annotations
+
+import re
+
+REASONS = {
+    "wrong_password": "wrong password",
+    "too_long": "password too long",
+    "no_password": "this account has no password",
+    "throttled": "too many attempts",
+    "wrong_current_password": "wrong current password",
+    "unknown_certificate": "certificate not linked to this account",
+    "revoked_pin": "certificate was removed",
+    "certificate_sunset": "certificate sign-in has ended",
+    "proxy_verify_failed": "certificate not verified",
+    "expired": "certificate expired",
+    "not_yet_valid": "certificate not valid yet",
+    "untrusted_issuer": "certificate from an untrusted issuer",
+    "revoked": "certificate revoked by its issuer",
+    "code_invalid": "sign-in link expired or already used",
+    "code_other_browser": "sign-in link opened in another browser",
+    "revoked_credential": "credential was removed",
+    "account_disabled": "account disabled",
+    "unknown_credential": "passkey not known here",
+    "credential_flagged": "passkey flagged as a possible copy",
+    "counter_regression": "passkey flagged as a possible copy",
+    "bad_challenge": "sign-in request expired",
+    "user_handle_mismatch": "passkey belongs to another account",
+    "credential_not_allowed": "key not allowed for this account",
+}
+
+_BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"),
+             ("Chrome/", "Chrome"), ("Chromium/", "Chromium"), ("Safari/", "Safari"))
+_SYSTEMS = (("iPhone", "iOS"), ("iPad", "iPadOS"), ("Android", "Android"),
+            ("CrOS", "ChromeOS"), ("Windows", "Windows"), ("Mac OS X", "macOS"),
+            ("Linux", "Linux"))
+_PRINTABLE = re.compile(r"[^\x20-\x7e]")
+
+
+def reason_text(code: str | None) -> str:
+    """A known reason in words; any other code with its underscores as spaces."""
+    if not code:
+        return ""
+    return REASONS.get(code, code.replace("_", " "))
+
+
+def browser_summary(user_agent: str | None) -> str:
+    """``Chrome on Linux`` from a user agent string; what is not recognised is shortened."""
+    agent = user_agent or ""
+    browser = next((name for token, name in _BROWSERS if token in agent), None)
+    system = next((name for token, name in _SYSTEMS if token in agent), None)
+    if browser and system:
+        return f"{browser} on {system}"
+    if browser or system:
+        return str(browser or system)
+    return _PRINTABLE.sub("", agent)[:40] or "unknown"
