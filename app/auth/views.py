@@ -140,7 +140,8 @@ def request_account() -> str | BaseResponse | tuple[str, int]:
                 client=current_client(), now=utcnow(),
             )
         except AccountError as exc:
-            getattr(form, exc.field or "username").errors = [exc.message]
+            for problem in exc.errors:
+                getattr(form, problem.field or "username").errors = [problem.message]
             return render_template("auth/request_account.html", form=form), 400
         return render_template("auth/request_sent.html")
     return render_template("auth/request_account.html", form=form)

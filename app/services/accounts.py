@@ -37,6 +37,14 @@ class AccountError(ServiceError):
     def __init__(self, code: str, message: str, field: str | None = None) -> None:
         super().__init__(code, message)
         self.field = field
+        #: every problem found, this one first: a form shows them all at once
+        self.errors: list[AccountError] = [self]
+
+    @classmethod
+    def of(cls, errors: list[AccountError]) -> AccountError:
+        first = errors[0]
+        first.errors = list(errors)
+        return first
 
 
 def validate_username(raw: str) -> str:
@@ -149,8 +157,18 @@ class RequestForm:
 def request_account(db: Session, form: RequestForm, *, client: Client, now: datetime) -> None:
     """Store a request. It answers the same whether or not the name exists (no enumeration),
     and never binds anything to an existing account (threat model F.25)."""
-    name = validate_username(form.username)
-    email = validate_email(form.email)
+    problems: list[AccountError] = []
+    name = email = ""
+    try:
+        name = validate_username(form.username)
+    except AccountError as exc:
+        problems.append(exc)
+    try:
+        email = validate_email(form.email)
+    except AccountError as exc:
+        problems.append(exc)
+    if problems:
+        raise AccountError.of(problems)
     req = AccountRequest(
         username=name,
         username_normalized=normalize_username(name),

@@ -40,6 +40,8 @@ def test_bad_request_fields_get_clear_errors(client: FlaskClient) -> None:
     assert resp.status_code == 400
     body = resp.get_data(as_text=True)
     assert 'aria-invalid="true"' in body and "Use 1 to 64 letters" in body
+    # Both fields are wrong, and both say so at once.
+    assert body.count('aria-invalid="true"') == 2 and 'id="email-error"' in body
 
 
 def test_admin_approves_and_user_enrols_with_password(app: Flask, client: FlaskClient,
