@@ -290,3 +290,26 @@ def test_explicit_mode_refused_code_is_audited(client: FlaskClient, alice: User,
     db.expire_all()
     new = db.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()[before:]
     assert [(e.tag, e.outcome) for e in new] == [("auth:certificate:failure", "failure")]
+
+
+@pytest.mark.parametrize("body", [
+    {"username": "ali\u0000ce"},
+    {"username": "\u0000"},
+], ids=["inside", "alone"])
+def test_nul_in_a_json_username_is_not_a_500(client: FlaskClient, alice: User,
+                                             body: dict[str, Any]) -> None:
+    """PostgreSQL text cannot hold NUL: a JSON value with one must be refused, not sent."""
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    resp = client.post("/webauthn/login/options", json=body, headers={"X-CSRFToken": token})
+    assert resp.status_code < 500
+
+
+def test_nul_in_a_passkey_response_is_not_a_500(client: FlaskClient, alice: User) -> None:
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    headers = {"X-CSRFToken": token}
+    assert client.post("/webauthn/login/options", json={}, headers=headers).status_code == 200
+    resp = client.post("/webauthn/login/verify", headers=headers, json={
+        "id": "a\u0000b", "rawId": "a\u0000b", "type": "public-key",
+        "response": {"clientDataJSON": "\u0000", "authenticatorData": "\u0000",
+                     "signature": "\u0000", "userHandle": "\u0000"}})
+    assert 400 <= resp.status_code < 500
