@@ -118,6 +118,7 @@ def _wire(app: Flask, settings: Settings) -> None:
     app.after_request(auth_state.write_cookie)
     app.after_request(security.add_security_headers)
     app.before_request(security.refuse_nul_bytes)
+    app.before_request(security.refuse_json_on_forms)
     security.register_error_handlers(app)
     cli.register(app)
     app.wsgi_app = TrustedProxyScheme(app.wsgi_app, settings.trusted_proxies)  # type: ignore[method-assign]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from app.db import get_db
 from app.models import Credential, CredentialKind, utcnow
 from app.services import accounts, ca, cert_auth, credentials
 from app.services.audit import SYSTEM
+from app.services.ca import MAX_DAYS
 from app.services.certificates import CertificateError, describe
 from app.services.credentials import CredentialError
 from app.web.context import settings
@@ -52,7 +54,7 @@ def init(name: str) -> None:
 @click.option("--p12", "p12_path", type=click.Path(dir_okay=False, path_type=Path),
               required=True, help="Write certificate and key here (PKCS#12).")
 @click.option("--password", default="", help="PKCS#12 password (default: a random one).")
-@click.option("--days", default=365, show_default=True)
+@click.option("--days", default=365, show_default=True, type=click.IntRange(1, MAX_DAYS))
 @with_appcontext
 def issue(username: str, p12_path: Path, password: str, days: int) -> None:
     """Issue a client certificate for USERNAME and pin it to the account."""
@@ -61,20 +63,25 @@ def issue(username: str, p12_path: Path, password: str, days: int) -> None:
     user = accounts.find_user(db, username)
     if user is None:
         raise click.ClickException(f"no user {username!r}")
-    cert, key = ca.issue_client_certificate(authority, common_name=user.username,
-                                            email=user.email or None, valid_days=days)
+    try:
+        cert, key = ca.issue_client_certificate(authority, common_name=user.username,
+                                                email=user.email or None, valid_days=days)
+    except CertificateError as exc:
+        raise click.ClickException(exc.message) from None
     assert key is not None
     secret = password or secrets.token_urlsafe(12)
     facts = describe(cert)
+    # The key file first: a pin whose private key was never written would be a credential
+    # nobody holds.
+    _write_private(p12_path, ca.to_pkcs12(cert, key, password=secret.encode(),
+                                          friendly_name=user.username.encode()))
     try:
         credentials.add(db, cert_auth.certificate_credential(facts, source="ca", proven=True),
                         user=user, client=SYSTEM, now=utcnow(),
                         details=cert_auth.audit_details(facts))
     except CredentialError as exc:
+        p12_path.unlink(missing_ok=True)
         raise click.ClickException(exc.message) from None
-    p12_path.write_bytes(ca.to_pkcs12(cert, key, password=secret.encode(),
-                                      friendly_name=user.username.encode()))
-    p12_path.chmod(0o600)
     click.echo(f"wrote {p12_path} for {user.username} (serial {facts.serial}, "
                f"SPKI SHA-256 {facts.spki_sha256})")
     if not password:
@@ -84,7 +91,8 @@ def issue(username: str, p12_path: Path, password: str, days: int) -> None:
 @ca_group.command("crl")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the CRL (default: crl.pem beside the CA).")
-@click.option("--days", default=7, show_default=True, help="Valid for this many days.")
+@click.option("--days", default=7, show_default=True, type=click.IntRange(1, MAX_DAYS),
+              help="Valid for this many days.")
 @with_appcontext
 def crl(out: Path | None, days: int) -> None:
     """Write the CRL of revoked certificates this CA issued."""
@@ -101,9 +109,26 @@ def crl(out: Path | None, days: int) -> None:
         if cred.serial and cred.revoked_at:
             revoked.append((int(cred.serial, 16), cred.revoked_at))
     path = out or ca_dir() / "crl.pem"
-    built = ca.build_crl(authority, revoked, now=utcnow(), next_update=timedelta(days=days))
-    path.write_bytes(built.public_bytes(Encoding.PEM))
+    try:
+        built = ca.build_crl(authority, revoked, now=utcnow(), next_update=timedelta(days=days))
+    except CertificateError as exc:
+        raise click.ClickException(exc.message) from None
+    try:
+        path.write_bytes(built.public_bytes(Encoding.PEM))
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror}") from None
     click.echo(f"wrote {path} ({len(revoked)} revoked)")
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a file only its owner may read (0600 from the start)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        path.chmod(0o600)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror}") from None
 
 
 COMMANDS = [ca_group]

@@ -74,8 +74,8 @@ def dev_group() -> None:
 
 @dev_group.command("serve")
 @click.option("--host", default="localhost", show_default=True)
-@click.option("--https-port", default=8443, show_default=True)
-@click.option("--http-port", default=8080, show_default=True)
+@click.option("--https-port", default=8443, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--http-port", default=8080, show_default=True, type=click.IntRange(1, 65535))
 @with_appcontext
 def serve(host: str, https_port: int, http_port: int) -> None:
     """Serve the site over https (certificates) and http://localhost (passkeys)."""
@@ -83,8 +83,11 @@ def serve(host: str, https_port: int, http_port: int) -> None:
     authority = _ensure_ca()
     ctx = _server_context(authority, Path(app.instance_path) / "dev-tls")
     secret = _first_admin_link()
-    tls = make_server(host, https_port, app, threaded=True, ssl_context=ctx)
-    plain = make_server(host, http_port, app, threaded=True)
+    try:
+        tls = make_server(host, https_port, app, threaded=True, ssl_context=ctx)
+        plain = make_server(host, http_port, app, threaded=True)
+    except (OSError, UnicodeError) as exc:
+        raise click.ClickException(f"cannot serve on {host}: {exc}") from None
     click.echo(f"Keystile development server\n"
                f"  https://{host}:{https_port}  certificates (dev CA: {ca_dir() / 'ca.crt'})\n"
                f"  http://{host}:{http_port}   passkeys and passwords\n"

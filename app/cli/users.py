@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from app.db import get_db
 from app.models import CredentialKind, Role, User, utcnow
+from app.models.base import MAX_ID
 from app.services import accounts, credentials
 from app.services.accounts import AccountError
 from app.services.audit import SYSTEM
@@ -111,7 +112,7 @@ def list_requests(as_json: bool) -> None:
 
 
 @request.command("approve")
-@click.argument("request_id", type=int)
+@click.argument("request_id", type=click.IntRange(1, MAX_ID))
 @with_appcontext
 def approve(request_id: int) -> None:
     """Approve a request: creates the user and prints their enrolment link."""
@@ -127,7 +128,7 @@ def approve(request_id: int) -> None:
 
 
 @request.command("reject")
-@click.argument("request_id", type=int)
+@click.argument("request_id", type=click.IntRange(1, MAX_ID))
 @with_appcontext
 def reject(request_id: int) -> None:
     """Reject a request."""

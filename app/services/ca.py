@@ -489,8 +489,12 @@ def _start(now: datetime | None) -> datetime:
     return moment.replace(microsecond=0) - BACKDATE
 
 
+#: the longest lifetime a certificate or CRL of this CA may have
+MAX_DAYS = 36500
+
+
 def _days(valid_days: int) -> timedelta:
-    if not 1 <= valid_days <= 36500:
+    if not 1 <= valid_days <= MAX_DAYS:
         raise CertificateError(
             ErrorCode.INVALID_REQUEST, "The lifetime must be between 1 and 36500 days."
         )

@@ -39,9 +39,22 @@ MESSAGES = {
     404: "There is nothing at this address.",
     405: "That action is not allowed here.",
     413: "What you sent is too large.",
+    415: "This address takes a form from the page, not JSON. Please use the page.",
     429: "Too many attempts. Please wait a little and try again.",
     500: "Something went wrong on our side. Nothing was changed; please try again.",
 }
+
+
+#: the only places that take JSON bodies
+JSON_PATHS = ("/webauthn/", "/api/")
+
+
+def refuse_json_on_forms() -> None:
+    """before_request: the HTML form views read form fields only; a JSON body sent to one
+    is refused as what it is (415), not half-read as an empty form."""
+    if (request.method in {"POST", "PUT", "PATCH", "DELETE"} and request.is_json
+            and request.url_rule is not None and not request.path.startswith(JSON_PATHS)):
+        abort(415)
 
 
 def refuse_nul_bytes() -> None:
@@ -82,7 +95,7 @@ def add_security_headers(response: BaseResponse) -> BaseResponse:
 
 
 def wants_json() -> bool:
-    return request.path.startswith(("/api/", "/webauthn/")) or (
+    return request.path.startswith(JSON_PATHS) or (
         request.accept_mimetypes.best == "application/json"
     )
 

@@ -127,7 +127,7 @@ def test_account_throttle_holds_for_json_bodies(client: FlaskClient, auth: AuthA
         assert auth.login(password="wrong wrong wrong").status_code == 401
     assert auth.login(password="wrong wrong wrong").status_code == 429  # alice is throttled
     before = len(events(db, "auth:password:failure"))
-    assert _json_login(client, "alice", "still wrong, still wrong").status_code == 400
+    assert _json_login(client, "alice", "still wrong, still wrong").status_code == 415
     assert len(events(db, "auth:password:failure")) == before  # no password was checked
 
 
