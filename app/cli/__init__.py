@@ -58,6 +58,12 @@ class KeystileGroup(FlaskGroup):
         self._add_keystile_commands()
         return click.Group.get_command(self, ctx, name)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # No name, id, path or key of Keystile's holds a NUL, and PostgreSQL text cannot.
+        if any("\x00" in arg for arg in args):
+            raise click.UsageError("an argument contains a NUL character", ctx)
+        return super().parse_args(ctx, args)
+
 
 def _create() -> Flask:
     from app import create_app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import click
@@ -85,7 +86,11 @@ def list_certs(username: str, as_json: bool) -> None:
 def revoke(spki_sha256: str, reason: str) -> None:
     """Revoke the certificate pinned with this SPKI SHA-256; its sessions end at once."""
     db = get_db()
-    cred = credentials.find(db, CredentialKind.CERTIFICATE, spki_sha256.strip().lower())
+    key = spki_sha256.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", key):
+        raise click.BadParameter("an SPKI SHA-256 is 64 hexadecimal digits",
+                                 param_hint="SPKI_SHA256")
+    cred = credentials.find(db, CredentialKind.CERTIFICATE, key)
     if cred is None:
         raise click.ClickException("no certificate with that SPKI SHA-256")
     try:
