@@ -18,6 +18,7 @@ from app.db import EXTENSION, engine_of
 from app.models import Base, Role, User, utcnow
 from app.services import accounts, credentials
 from app.services.audit import SYSTEM
+from tests.support.pki import Pki, make_pki
 
 PG_URL = os.environ.get("KEYSTILE_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -175,6 +176,13 @@ class AuthActions:
     def session(self) -> dict[str, Any]:
         data: dict[str, Any] = self.client.get("/api/session").get_json()
         return data
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    """A CA, an intermediate, client certificates and a self-signed one (tests/support/pki.py);
+    made once per test module."""
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture

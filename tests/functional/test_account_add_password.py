@@ -14,18 +14,13 @@ from app.models import User
 from tests.conftest import AuthActions, csrf_from, make_user
 from tests.functional.test_certificates import PROXY, events, pin, via_proxy
 from tests.support import factories
-from tests.support.pki import Pki, make_pki
+from tests.support.pki import Pki
 
 NEW = "a new and long enough passphrase"
 
 
 def passwords_added(db: Session) -> list[int | None]:
     return [e.user_id for e in events(db, "account:credential:added") if e.method == "password"]
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture

@@ -27,15 +27,10 @@ from app.services import cert_auth, credentials
 from app.services.audit import SYSTEM
 from app.services.certificates import describe
 from tests.conftest import AuthActions, csrf_from, make_user
-from tests.support.pki import Pki, make_pki
+from tests.support.pki import Pki
 
 PROXY = "10.9.8.7"
 CLIENT = "203.0.113.5"
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture

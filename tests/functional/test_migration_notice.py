@@ -16,14 +16,9 @@ from app.models import User, utcnow
 from tests.conftest import AuthActions, csrf_from
 from tests.functional.test_certificates import PROXY, events, pin, via_proxy
 from tests.support import factories
-from tests.support.pki import Pki, make_pki
+from tests.support.pki import Pki
 
 TODAY = utcnow().date()
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture

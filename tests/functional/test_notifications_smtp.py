@@ -21,7 +21,7 @@ from app.models import Notice, User
 from tests.conftest import PASSWORD, AuthActions, csrf_from, make_user
 from tests.functional.test_certificates import PROXY, pin, via_proxy
 from tests.support.admin import admin_signed_in, post
-from tests.support.pki import Pki, make_pki
+from tests.support.pki import Pki
 
 
 class Inbox:
@@ -59,11 +59,6 @@ def smtp() -> Iterator[tuple[int, Inbox]]:
         yield controller.port, inbox
     finally:
         controller.stop()
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture

@@ -21,12 +21,7 @@ from sqlalchemy.orm import Session
 from app.models import AuditEvent, User
 from tests.conftest import AuthActions, csrf_from, make_user
 from tests.functional.test_certificates import PROXY, events, pin, via_proxy
-from tests.support.pki import Pki, make_pki
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
+from tests.support.pki import Pki
 
 
 @pytest.fixture

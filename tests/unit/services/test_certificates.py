@@ -39,11 +39,6 @@ from tests.support.pki import GOOD_EMAIL, GOOD_UPN, Identity, Pki, make_pki
 DAY = dt.timedelta(days=1)
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
-
 def _code(error: pytest.ExceptionInfo[CertificateError]) -> str:
     assert error.value.message and "Traceback" not in error.value.message
     return error.value.code
