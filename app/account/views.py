@@ -38,6 +38,11 @@ def _own_credential(credential_id: int) -> Credential:
     return cred
 
 
+def _current_session_id() -> int | None:
+    row = auth_state.current_session()
+    return row.id if row is not None else None
+
+
 def render_account(password_form: ChangePasswordForm | None = None,
                    status: int = 200, add_password_form: AddPasswordForm | None = None,
                    ) -> tuple[str, int]:
@@ -89,7 +94,7 @@ def change_password() -> BaseResponse | tuple[str, int]:
         credentials.change_password(
             db, passwords(), user=_me(), current_password=form.current_password.data or "",
             new_password=form.new_password.data or "", client=current_client(), now=utcnow(),
-            mailer=mailer(),
+            mailer=mailer(), keep_session_id=_current_session_id(),
         )
     except CredentialError as exc:
         form.current_password.errors = [exc.message]

@@ -19,7 +19,6 @@ from app.services.credentials import CredentialError
 from app.services.notices import notify
 from app.services.policy import needs_hardware_key
 from app.services.reports import UserFilter, UserQuery
-from app.web import auth_state
 from app.web.auth_state import admin_required
 from app.web.client import current_client
 from app.web.context import mailer, settings
@@ -78,10 +77,6 @@ def revoke_credential(user_id: int, credential_id: int) -> BaseResponse:
     if (again := require_recent(_back(user))) is not None:
         return again
     admin = current_admin()
-    # Their own credential: the same step-up as on the account page (threat model F.24),
-    # or a phished password could remove the admin's security key from here.
-    if user.id == admin.id and (refused := auth_state.step_up(removing=cred)) is not None:
-        return refused
     try:
         ended = credentials.remove(
             get_db(), cred, client=current_client(), now=utcnow(),
@@ -157,15 +152,18 @@ def set_status(user_id: int, action: str) -> BaseResponse:
 def enrolment_link(user_id: int) -> BaseResponse | str:
     """A new one-time set-up link for someone who lost theirs, or every way to sign in.
 
-    Earlier links stop working; the user is told. Not for the admin's own account: a link
-    would add a credential without the step-up of the account page (threat model F.24).
+    Earlier links stop working; the user is told. Not for an administrator's account, the
+    admin's own included: a link adds a credential without the account's step-up (threat
+    model F.24), so one admin could take over another's account; the operator issues those
+    on the server (``keystile user link``).
     """
     user = _user(user_id)
     check_action_form()
     if (again := require_recent(_back(user))) is not None:
         return again
-    if user.id == current_admin().id or not user.is_active:
-        flash("A set-up link is only for another, active account.", "error")
+    if user.is_admin or not user.is_active:
+        flash("A set-up link from here is only for an active, non-administrator account; "
+              "for an administrator, run `keystile user link` on the server.", "error")
         return redirect(_back(user), code=303)
     db = get_db()
     secret = accounts.issue_enrolment_link(db, user, client=current_client(), now=utcnow(),

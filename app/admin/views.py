@@ -15,6 +15,7 @@ from app.db import get_db
 from app.models import User, utcnow
 from app.services import accounts
 from app.services.accounts import AccountError
+from app.web import auth_state
 from app.web.auth_state import admin_required, current_session, is_recent
 from app.web.client import current_client
 from app.web.forms import ActionForm
@@ -34,14 +35,16 @@ def current_admin() -> User:
 
 
 def require_recent(back_to: str) -> BaseResponse | None:
-    """Admin actions need a recent sign-in, like a user's own credential changes.
+    """Admin actions need a recent sign-in as strong as the admin's strongest credential,
+    like a user's own credential changes (threat model F.24): a phished admin password must
+    not revoke keys, disable accounts or issue set-up links while the admin holds a key.
 
     Returns a redirect to sign in again (then back to ``back_to``), or None to go on.
     """
     if not is_recent(current_session()):
         flash("Please sign in again to confirm it is you.", "info")
         return redirect(url_for("auth.login", reauth=1, next=back_to), code=303)
-    return None
+    return auth_state.step_up(back_to=back_to)
 
 
 def check_action_form() -> None:

@@ -191,13 +191,14 @@ def start() -> BaseResponse | tuple[str, int]:
     if match is None or not match.ok or match.user is None:
         return _refused(shown, match)
     db = get_db()
-    cred = cert_auth.complete_sign_in(db, match, client=current_client(), now=utcnow(),
-                                      mailer=mailer())
+    # Accepted, not yet signed in: the one audit row is written where the code comes back.
+    cred = cert_auth.accept(db, match, client=current_client(), now=utcnow(), mailer=mailer())
     if cred is None:
-        return _refused(shown, match)
+        return render_template("certs/refused.html", shown=shown, match=match), 403
     code = tokens.issue(db, TokenPurpose.CERT_LOGIN, now=utcnow(), lifetime=CODE_LIFETIME,
                         user_id=match.user.id, credential_id=cred.id,
-                        payload={"state": request.args.get("state", "")[:64]})
+                        payload={"state": request.args.get("state", "")[:64],
+                                 "details": match.details})
     db.commit()
     query = urlencode({"code": code, "next": _safe_next(request.args.get("next"))})
     return redirect(f"{settings().origin.rstrip('/')}{url_for('certs.complete')}?{query}",
@@ -227,7 +228,9 @@ def complete() -> BaseResponse:
         flash("That certificate sign-in link expired, was already used or was meant for "
               "another browser. Try again.", "error")
         return redirect(url_for("auth.login"), code=303)
-    assert user is not None and cred is not None
+    assert token is not None and user is not None and cred is not None
+    cert_auth.record_success(db, user, cred, client=current_client(), now=utcnow(),
+                             details=dict(token.payload.get("details") or {}))
     auth_state.sign_in(user, cred, "certificate")
     session["after_certificate_sign_in"] = True
     return redirect(_safe_next(request.args.get("next")), code=303)

@@ -11,6 +11,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from app.cli.cert import refuse_after_sunset
 from app.db import get_db
 from app.models import Credential, CredentialKind, utcnow
 from app.services import accounts, ca, cert_auth, credentials
@@ -58,6 +59,7 @@ def init(name: str) -> None:
 @with_appcontext
 def issue(username: str, p12_path: Path, password: str, days: int) -> None:
     """Issue a client certificate for USERNAME and pin it to the account."""
+    refuse_after_sunset()
     authority = load_ca()
     db = get_db()
     user = accounts.find_user(db, username)

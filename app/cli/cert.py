@@ -23,6 +23,16 @@ def cert_group() -> None:
     """Users' certificates."""
 
 
+def refuse_after_sunset() -> None:
+    """Stop a command that would pin a certificate once certificate sign-in has ended."""
+    policy = current_app.extensions["keystile.cert_policy"].policy()
+    if cert_auth.pinning_closed(policy, utcnow()):
+        raise click.ClickException(
+            f"certificate sign-in ended on {policy.sunset.refused_from:%Y-%m-%d} "
+            "(KEYSTILE_CERT_SUNSET and its grace period): a pinned certificate could not "
+            "sign in")
+
+
 @cert_group.command("pin")
 @click.argument("username")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -30,12 +40,7 @@ def cert_group() -> None:
 @with_appcontext
 def pin(username: str, file: Path, label: str) -> None:
     """Pin the public key of the certificate in FILE (PEM or DER) to USERNAME."""
-    policy = current_app.extensions["keystile.cert_policy"].policy()
-    if cert_auth.pinning_closed(policy, utcnow()):
-        raise click.ClickException(
-            f"certificate sign-in ended on {policy.sunset.refused_from:%Y-%m-%d} "
-            "(KEYSTILE_CERT_SUNSET and its grace period): a pinned certificate could not "
-            "sign in")
+    refuse_after_sunset()
     db = get_db()
     user = accounts.find_user(db, username)
     if user is None:

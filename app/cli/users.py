@@ -14,9 +14,10 @@ from app.models import CredentialKind, Role, User, utcnow
 from app.models.base import MAX_ID
 from app.services import accounts, credentials
 from app.services.accounts import AccountError
-from app.services.audit import SYSTEM
+from app.services.audit import SYSTEM, Event
+from app.services.notices import notify
 from app.services.passwords import PasswordPolicyError
-from app.web.context import passwords, settings
+from app.web.context import mailer, passwords, settings
 
 
 def enrolment_url(secret: str) -> str:
@@ -58,6 +59,28 @@ def create(username: str, admin: bool, email: str, password_stdin: bool) -> None
         _fail(exc.message)
         return
     click.echo(f"created {new.username}; enrolment link (valid 72 hours, use once):")
+    click.echo(enrolment_url(secret))
+
+
+@user.command("link")
+@click.argument("username")
+@with_appcontext
+def link(username: str) -> None:
+    """A new one-time set-up link for USERNAME (recovery; earlier links stop working).
+
+    The way to recover an administrator, whose account the web pages give no link for.
+    """
+    db = get_db()
+    target = accounts.find_user(db, username)
+    if target is None or not target.is_active:
+        _fail(f"no active user {username!r}")
+        return
+    secret = accounts.issue_enrolment_link(db, target, client=SYSTEM, now=utcnow())
+    notify(db, target, str(Event.ENROLMENT_LINK_ISSUED),
+           "An operator issued a new set-up link for your account. If you did not ask for it, "
+           "tell your administrator.", mailer=mailer())
+    db.commit()
+    click.echo(f"set-up link for {target.username} (valid 72 hours, use once):")
     click.echo(enrolment_url(secret))
 
 

@@ -183,6 +183,29 @@ def complete_sign_in(
 ) -> Credential | None:
     """Audit a certificate sign-in attempt; on success note the use (the caller commits with
     the new session). A SAN-mapped first use pins the key to the user in the same step."""
+    cred = accept(db, match, client=client, now=now, mailer=mailer)
+    if cred is not None and match.user is not None:
+        record_success(db, match.user, cred, client=client, now=now, details=match.details)
+    return cred
+
+
+def record_success(db: Session, user: User, cred: Credential, *, client: Client,
+                   now: datetime, details: dict[str, Any]) -> None:
+    """The one audit row of a certificate sign-in that succeeded, and the credential's use
+    (the caller commits with the new session)."""
+    credentials.record_sign_in(db, cred, client=client, now=now)
+    record(db, Event.CERTIFICATE_SUCCESS, client=client, success=True, user=user,
+           credential=cred, method="certificate", details=details)
+
+
+def accept(
+    db: Session, match: CertificateMatch, *, client: Client, now: datetime,
+    mailer: Mailer = NULL_MAILER,
+) -> Credential | None:
+    """The credential a matched certificate signs in with, or None after auditing (and
+    committing) the refusal. A SAN-mapped first use pins the key to the user; a handshake
+    marks the pin proven. The success itself is for :func:`record_success` to audit, when
+    the sign-in really happens (explicit mode: only once its code comes back)."""
     if not match.ok or match.user is None:
         record(db, Event.CERTIFICATE_FAILURE, client=client, success=False, user=match.user,
                credential=match.credential, method="certificate", reason=match.reason,
@@ -201,9 +224,6 @@ def complete_sign_in(
         cred.certificate_der = match.facts.der
         cred.not_before, cred.not_after = match.facts.not_before, match.facts.not_after
         cred.serial, cred.subject = match.facts.serial[:64], match.facts.subject[:1024]
-    credentials.record_sign_in(db, cred, client=client, now=now)
-    record(db, Event.CERTIFICATE_SUCCESS, client=client, success=True, user=match.user,
-           credential=cred, method="certificate", details=match.details)
     return cred
 
 

@@ -132,8 +132,14 @@ def set_password(
     actor: User | None = None,
     mailer: Mailer = NULL_MAILER,
     event: Event = Event.CREDENTIAL_ADDED,
+    keep_session_id: int | None = None,
 ) -> Credential:
-    """Set a password where none is needed first (enrolment, CLI); replaces a live one."""
+    """Set a password where none is needed first (enrolment, CLI); replaces a live one.
+
+    Replacing one is a password change: every session the old password opened ends (a
+    recovery link must shut out whoever held it), except ``keep_session_id``, the owner's own
+    when they change it from their account page.
+    """
     old = live_password(db, user.id)
     others = usable_count(db, user.id, excluding=old.id if old is not None else None)
     check_policy(new_password, has_other_credential=others > 0, username=user.username)
@@ -141,6 +147,9 @@ def set_password(
         old.revoked_at = now
         old.revoked_reason = "replaced"
         db.flush()
+        sessions.end_all(db, user_id=user.id, now=now, reason="password replaced",
+                         credential_id=old.id, except_id=keep_session_id)
+        event = Event.PASSWORD_CHANGED
     cred = Credential(kind=CredentialKind.PASSWORD, secret_hash=passwords.hash(new_password),
                       details={"algorithm": "argon2id"})
     return add(db, cred, user=user, client=client, now=now, actor=actor, mailer=mailer,
@@ -157,6 +166,7 @@ def change_password(
     client: Client,
     now: datetime,
     mailer: Mailer = NULL_MAILER,
+    keep_session_id: int | None = None,
 ) -> Credential:
     """Change a password; the current one is required (SP 800-63B-4 §3.1.1.2).
 
@@ -173,7 +183,7 @@ def change_password(
         db.commit()
         raise CredentialError("wrong_current_password", "Your current password is not correct.")
     return set_password(db, passwords, user=user, new_password=new_password, client=client,
-                        now=now, mailer=mailer, event=Event.PASSWORD_CHANGED)
+                        now=now, mailer=mailer, keep_session_id=keep_session_id)
 
 
 def rename(

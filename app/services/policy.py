@@ -142,8 +142,9 @@ def step_up_to(signed_in_with: Credential | None, live: Sequence[Credential], *,
     certificate after adding a security key, but cannot remove the key.
 
     What proves nothing sets no bar: an uploaded certificate whose key no handshake has
-    shown yet (anyone can upload a public certificate), and the session's own credential
-    once it is revoked (the session then counts as no sign-in at all).
+    shown yet (anyone can upload a public certificate), a passkey flagged as a possible copy
+    (refused at every sign-in, so no one could meet its level), and the session's own
+    credential once it is revoked (the session then counts as no sign-in at all).
 
     Accepted: on a password-only account, whoever holds the password and adds a passkey
     first sets the bar. Before this rule the first to change the password won the same race;
@@ -165,4 +166,6 @@ def step_up_to(signed_in_with: Credential | None, live: Sequence[Credential], *,
 
 
 def _sets_a_bar(credential: Credential) -> bool:
+    if credential.clone_flagged_at is not None:
+        return False
     return credential.kind is not CredentialKind.CERTIFICATE or credential.proven is not False

@@ -133,11 +133,12 @@ def _reauth_json(code: str = "reauth_required",
     return resp
 
 
-def step_up(*, removing: Credential | None = None) -> BaseResponse | None:
+def step_up(*, removing: Credential | None = None,
+            back_to: str | None = None) -> BaseResponse | None:
     """None when this session may make a credential change; otherwise the answer that asks
     for a sign-in at the level the change needs (threat model F.24, see
     :func:`app.services.policy.step_up_to`): JSON for the WebAuthn and API paths, else a
-    redirect to the sign-in page."""
+    redirect to the sign-in page, then to ``back_to`` (default: the account page)."""
     from flask import flash
 
     row = current_session()
@@ -150,7 +151,7 @@ def step_up(*, removing: Credential | None = None) -> BaseResponse | None:
     if request.is_json or request.path.startswith(("/webauthn/", "/api/")):
         return _reauth_json("step_up_required", message)
     flash(message, "error")
-    return redirect(url_for("auth.login", reauth=1, next=url_for("account.index")))
+    return redirect(url_for("auth.login", reauth=1, next=back_to or url_for("account.index")))
 
 
 def admin_required(view: F) -> F:

@@ -112,16 +112,26 @@ def error_response(status: int, message: str, code: str = "") -> tuple[BaseRespo
         return Response(message, status=status, mimetype="text/plain"), status
 
 
-def _throttled_message() -> str:
-    """How long to wait, when the limit that refused this request says (its window's reset)."""
+def throttled_wait() -> int:
+    """Seconds until the limit that refused this request resets.
+
+    Flask-Limiter stops at the first limit it finds spent, so a longer window of the same
+    setting (``10/minute;60/hour``) may still refuse after this: the page says "at least".
+    """
     from app.extensions import limiter
 
-    limit = limiter.current_limit
-    wait = int(limit.reset_at - time.time()) if limit is not None else 0
+    now = time.time()
+    resets = [limit.reset_at for limit in limiter.current_limits
+              if limit.breached or limit.remaining <= 0]
+    return max((int(reset - now) for reset in resets), default=0)
+
+
+def _throttled_message(wait: int) -> str:
+    """How long to wait, in words."""
     if wait <= 0:
         return MESSAGES[429]
     when = "about a minute" if wait < 90 else f"about {math.ceil(wait / 60)} minutes"
-    return f"Too many attempts. Please wait {when} and try again."
+    return f"Too many attempts. Please wait at least {when} and try again."
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -136,13 +146,11 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(exc: HTTPException) -> tuple[BaseResponse | str, int] | BaseResponse:
         status = exc.code or 500
         if status == 429:
-            body, status = error_response(429, _throttled_message(), "throttled")
+            wait = throttled_wait()
+            body, status = error_response(429, _throttled_message(wait), "throttled")
             resp = app.make_response((body, status))
-            retry = getattr(exc, "retry_after", None)
-            if exc.response is not None and "Retry-After" in exc.response.headers:
-                resp.headers["Retry-After"] = exc.response.headers["Retry-After"]
-            elif retry:
-                resp.headers["Retry-After"] = str(retry)
+            if wait > 0:  # Flask-Limiter's own header hook keeps the later of its and this
+                resp.headers["Retry-After"] = str(wait)
             return resp
         return error_response(status, MESSAGES.get(status, exc.description or "Error."))
 

@@ -74,3 +74,17 @@ def test_adding_a_password_needs_a_sign_in_as_strong_as_the_account_s_best(
     page = client.get(resp.headers["Location"]).get_data(as_text=True)
     assert "Confirm it is you" in page and 'value="carol"' in page
     assert "Request an account" not in page
+
+
+def test_a_key_flagged_as_a_copy_sets_no_bar(client: FlaskClient, carol: User, db: Session,
+                                             pki: Pki) -> None:
+    """It is refused at every sign-in, so no one could meet its level: the owner adds a
+    password and removes it with the certificate session they have."""
+    flagged = factories.passkey(db, carol, synced=False, attested=True, clone_flagged=True)
+    assert client.get("/login", **via_proxy(pki.self_signed.cert)).status_code == 303
+    assert add(client, NEW).status_code == 303
+    token = csrf_from(client.get("/account").get_data(as_text=True))
+    resp = client.post(f"/account/credentials/{flagged.id}/remove", data={"csrf_token": token})
+    assert resp.status_code == 303 and "reauth" not in resp.headers["Location"]
+    db.expire_all()
+    assert db.get(type(flagged), flagged.id).revoked_at is not None  # type: ignore[union-attr]

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import AuthSession, Credential, Notice, User
-from tests.conftest import make_user
+from tests.conftest import csrf_from, make_user
 from tests.support import factories
 from tests.support.admin import admin_signed_in, age_sessions, events, post, sign_in
 
@@ -260,3 +260,46 @@ def test_no_set_up_link_for_the_admin_themself(client: FlaskClient, admin: User,
     resp = post(client, f"/admin/users/{admin.id}/enrolment-link")
     assert resp.status_code == 303
     assert events(db, "account:enrolment:issued") == []
+
+
+def test_admin_actions_need_the_admin_s_strongest_sign_in(
+        client: FlaskClient, admin: User, bob: User, app: Flask, db: Session) -> None:
+    """F.24 for admins: signed in with the password while holding a security key (a phished
+    password), no admin action goes through; nor is there a link for another admin."""
+    key = factories.passkey(db, admin, synced=False, attested=True)
+    for action in (f"/admin/users/{bob.id}/enrolment-link", f"/admin/users/{bob.id}/disable",
+                   f"/admin/users/{admin.id}/credentials/{key.id}/revoke"):
+        resp = post(client, action, page=f"/admin/users/{bob.id}")
+        assert resp.status_code == 302 and "reauth=1" in resp.headers["Location"], action
+        assert "next=/admin/users/" in resp.headers["Location"]  # back where it was
+    db.expire_all()
+    assert db.get(Credential, key.id).revoked_at is None  # type: ignore[union-attr]
+    assert db.get(User, bob.id).status.value == "active"  # type: ignore[union-attr]
+    assert events(db, "account:enrolment:issued") == []
+
+
+def test_no_set_up_link_for_another_administrator(client: FlaskClient, admin: User,
+                                                 app: Flask, db: Session) -> None:
+    ops = make_user(db, app, "ops", admin=True)
+    assert "New set-up link" not in client.get(f"/admin/users/{ops.id}").get_data(as_text=True)
+    resp = post(client, f"/admin/users/{ops.id}/enrolment-link", page=f"/admin/users/{ops.id}")
+    assert resp.status_code == 303
+    assert events(db, "account:enrolment:issued") == []
+
+
+def test_a_recovery_link_ends_the_old_password_s_sessions(
+        client: FlaskClient, admin: User, app: Flask, db: Session) -> None:
+    carl = make_user(db, app, "carl")
+    thief = app.test_client()
+    sign_in(thief, "carl")
+    resp = post(client, f"/admin/users/{carl.id}/enrolment-link", page=f"/admin/users/{carl.id}")
+    found = re.search(r'value="https://localhost(/enroll/[^"]+)"', resp.get_data(as_text=True))
+    assert found is not None
+    owner = app.test_client()
+    page = owner.get(found.group(1)).get_data(as_text=True)
+    new = "the owner's new passphrase"
+    assert owner.post(found.group(1), data={"password": new, "confirm": new,
+                                            "csrf_token": csrf_from(page)}).status_code == 303
+    assert thief.get("/api/session").status_code == 401
+    assert owner.get("/api/session").status_code == 200
+    assert [e.user_id for e in events(db, "account:password:changed")] == [carl.id]

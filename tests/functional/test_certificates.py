@@ -464,6 +464,12 @@ def test_cert_cli_refuses_to_pin_after_the_sunset(runner: Any, alice: User, db: 
     """Past the grace period a pin could never sign in, so the operator is told instead."""
     result = runner.invoke(args=["cert", "pin", "alice", str(pki.self_signed.cert_path)])
     assert result.exit_code != 0 and "certificate sign-in ended on" in result.output
+    # Nor does Keystile's own CA issue one (no key file written, nothing pinned).
+    assert runner.invoke(args=["ca", "init"]).exit_code == 0
+    p12 = pki.directory / "late.p12"
+    result = runner.invoke(args=["ca", "issue", "alice", "--p12", str(p12)])
+    assert result.exit_code != 0 and "certificate sign-in ended on" in result.output
+    assert not p12.exists()
     assert db.scalars(select(Credential).where(Credential.kind == "certificate")).all() == []
 
 

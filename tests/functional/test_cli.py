@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import AccountRequest, User
-from tests.conftest import PASSWORD, AuthActions
+from tests.conftest import PASSWORD, AuthActions, csrf_from, make_user
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -82,3 +82,22 @@ def test_console_script_db_upgrade_and_user_list(tmp_path: Path, app: Flask) -> 
     listed = subprocess.run([keystile, "user", "list", "--json"], env=env, capture_output=True,
                             text=True, timeout=60, check=False)
     assert listed.returncode == 0 and json.loads(listed.stdout) == []
+
+
+def test_user_link_recovers_an_administrator(runner: Any, client: FlaskClient, app: Flask,
+                                             db: Session) -> None:
+    """The web pages give no set-up link for an administrator: the operator does, here, and
+    using it replaces the password and ends the sessions the old one opened."""
+    make_user(db, app, "root", admin=True)
+    thief = app.test_client()
+    assert AuthActions(thief).login("root").status_code == 303
+    result = runner.invoke(args=["user", "link", "root"])
+    assert result.exit_code == 0, result.output
+    path = result.output.strip().splitlines()[-1].removeprefix("https://localhost")
+    new = "a brand new passphrase for root"
+    page = client.get(path).get_data(as_text=True)
+    assert client.post(path, data={"password": new, "confirm": new,
+                                   "csrf_token": csrf_from(page)}).status_code == 303
+    assert thief.get("/api/session").status_code == 401
+    assert AuthActions(app.test_client()).login("root", new).status_code == 303
+    assert runner.invoke(args=["user", "link", "nobody"]).exit_code != 0

@@ -79,7 +79,9 @@ def test_explicit_mode_code_is_bound_to_the_browser_that_started(
     assert victim_auth.login().status_code == 303  # alice, signed in
     victim.get(path)  # a cross-site top-level GET: SameSite=Lax does not stop it
     assert victim_auth.session()["username"] == "alice"
+    # One attempt, one row: no success was written when the attacker's code was issued.
     assert [e.reason for e in events(db, "auth:certificate:failure")] == ["code_other_browser"]
+    assert events(db, "auth:certificate:success") == []
     # The attacker's own browser, which asked for the code, could have used it.
 
 
