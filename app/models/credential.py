@@ -202,8 +202,11 @@ class Credential(Base):
         transports, §6.1.3 backup eligibility), for a passkey nobody named."""
         if self.backup_eligible:
             return "Passkey (synced)"
-        if set(self.transports or ()) & {"usb", "nfc", "ble", "smart-card"}:
+        transports = set(self.transports or ())
+        if transports & {"usb", "nfc", "ble", "smart-card"}:
             return "Security key"
+        if transports == {"hybrid"}:
+            return "Passkey on a phone"
         return "Passkey on this device"
 
     @property

@@ -50,15 +50,18 @@ async function modal(name, where) {
   }
 }
 
+// What the page itself tied to the username field (a server-side error, a hint).
+const describedByPage = username?.getAttribute("aria-describedby") ?? "";
+
 function usernameProblem(text) {
   if (!username) return;
   username.setAttribute("aria-invalid", text ? "true" : "false");
+  const ids = [describedByPage, text ? "security-key-status" : ""].filter(Boolean).join(" ");
+  if (ids) username.setAttribute("aria-describedby", ids);
+  else username.removeAttribute("aria-describedby");
   if (text) {
-    username.setAttribute("aria-describedby", "security-key-status");
     say(keyStatus, text, "error");
     username.focus();
-  } else {
-    username.removeAttribute("aria-describedby");
   }
 }
 
