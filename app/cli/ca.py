@@ -123,9 +123,12 @@ def crl(out: Path | None, days: int) -> None:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    """Write a file only its owner may read (0600 from the start)."""
+    """Write a new file only its owner may read (0600 from the start); an existing file, maybe
+    another user's key, is never overwritten."""
+    if path.exists():
+        raise click.ClickException(f"{path} exists; choose another path")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
             out.write(data)
         path.chmod(0o600)

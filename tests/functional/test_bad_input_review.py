@@ -115,3 +115,16 @@ def test_cli_ca_issue_to_an_unwritable_path_pins_nothing(runner: Any, alice: Use
     db.expire_all()
     assert db.scalar(select(Credential).where(
         Credential.kind == CredentialKind.CERTIFICATE)) is None  # nothing half-done
+
+
+def test_cli_ca_issue_never_overwrites_a_file(runner: Any, alice: User, db: Session,
+                                              tmp_path: Path) -> None:
+    assert runner.invoke(args=["ca", "init"]).exit_code == 0
+    there = tmp_path / "someone-else.p12"
+    there.write_bytes(b"another key")
+    result = runner.invoke(args=["ca", "issue", "alice", "--p12", str(there)])
+    assert result.exit_code != 0 and "exists" in result.output
+    assert there.read_bytes() == b"another key"
+    db.expire_all()
+    assert db.scalar(select(Credential).where(
+        Credential.kind == CredentialKind.CERTIFICATE)) is None
