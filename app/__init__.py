@@ -113,6 +113,7 @@ def _wire(app: Flask, settings: Settings) -> None:
     throttle.scope_to_limited_views(app, limiter)
     app.context_processor(migration_notice.context)
     app.add_template_global(forms.render_input)
+    app.add_template_global(forms.first_error)
     app.add_template_filter(wording.reason_text)
     app.add_template_filter(wording.browser_summary)
     app.after_request(auth_state.write_cookie)

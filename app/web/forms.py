@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from flask import request
+from flask import g, request
 from flask_wtf import FlaskForm
 from flask_wtf.form import SUBMIT_METHODS
 from markupsafe import Markup
@@ -52,6 +52,14 @@ class ActionForm(PostedForm):
 _PLAIN_INPUTS = frozenset({TextInput, PasswordInput, EmailInput, SearchInput})
 _MAX_REMEMBERED = 256
 _remembered: dict[tuple[Any, ...], Markup] = {}
+
+
+def first_error() -> bool:
+    """True once per request: for the first field with an error, which takes the focus."""
+    if g.get("first_error_taken"):
+        return False
+    g.first_error_taken = True
+    return True
 
 
 def render_input(field: Field, **attrs: Any) -> Markup:

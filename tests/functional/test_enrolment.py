@@ -42,6 +42,10 @@ def test_bad_request_fields_get_clear_errors(client: FlaskClient) -> None:
     assert 'aria-invalid="true"' in body and "Use 1 to 64 letters" in body
     # Both fields are wrong, and both say so at once.
     assert body.count('aria-invalid="true"') == 2 and 'id="email-error"' in body
+    # The first of them takes the focus, and only it.
+    assert body.count(" autofocus") == 1
+    assert re.search(r'<input[^>]*autofocus[^>]*id="username"|<input[^>]*id="username"[^>]*'
+                     r'autofocus', body)
 
 
 def test_admin_approves_and_user_enrols_with_password(app: Flask, client: FlaskClient,
