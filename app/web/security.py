@@ -121,8 +121,12 @@ def throttled_wait() -> int:
     from app.extensions import limiter
 
     now = time.time()
-    resets = [limit.reset_at for limit in limiter.current_limits
-              if limit.breached or limit.remaining <= 0]
+    try:
+        resets = [limit.reset_at for limit in limiter.current_limits
+                  if limit.breached or limit.remaining <= 0]
+    except Exception:  # the storage failed: the page says "a little" instead
+        log.warning("could not read the throttle's window", exc_info=True)
+        return 0
     return max((int(reset - now) for reset in resets), default=0)
 
 

@@ -160,3 +160,4 @@ def test_the_page_says_how_long_to_wait(auth: AuthActions, alice: User) -> None:
     assert "Please wait at least about 60 minutes and try again." in resp.get_data(
         as_text=True)
     assert 3500 < int(resp.headers["Retry-After"]) <= 3600
+
