@@ -42,6 +42,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 def _configure_flask(app: Flask, settings: Settings) -> None:
     from urllib.parse import urlsplit
 
+    from app.edge import THROTTLE_PREFIX
+
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_NAME="__Host-keystile",
@@ -57,7 +59,7 @@ def _configure_flask(app: Flask, settings: Settings) -> None:
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
         RATELIMIT_STRATEGY="moving-window",
         RATELIMIT_HEADERS_ENABLED=True,
-        RATELIMIT_KEY_PREFIX="keystile",
+        RATELIMIT_KEY_PREFIX=THROTTLE_PREFIX,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     # A number in a URL beyond what an id column holds is a 404, not a database error.
@@ -80,6 +82,7 @@ def _wire(app: Flask, settings: Settings) -> None:
     from app.admin import bp as admin_bp
     from app.auth import bp as auth_bp
     from app.certs import bp as certs_bp
+    from app.edge import SignInEdge
     from app.extensions import csrf, limiter, login_manager
     from app.services.cert_auth import PolicySource
     from app.services.notices import Mailer
@@ -122,5 +125,6 @@ def _wire(app: Flask, settings: Settings) -> None:
     app.before_request(security.refuse_json_on_forms)
     security.register_error_handlers(app)
     cli.register(app)
-    app.wsgi_app = TrustedProxyScheme(app.wsgi_app, settings.trusted_proxies)  # type: ignore[method-assign]
+    edge = SignInEdge(app, limiter, app.wsgi_app)
+    app.wsgi_app = TrustedProxyScheme(edge, settings.trusted_proxies)  # type: ignore[method-assign]
     logging.getLogger("app").setLevel(logging.INFO)

@@ -23,7 +23,7 @@ from app.auth.forms import LoginForm, RequestAccountForm, SetPasswordForm
 from app.db import get_db
 from app.extensions import limiter
 from app.models import TokenPurpose, User, normalize_username, utcnow
-from app.services import accounts, credentials, signin, tokens
+from app.services import accounts, credentials, sessions, signin, tokens
 from app.services.accounts import AccountError, RequestForm
 from app.services.audit import Event, record
 from app.services.credentials import CredentialError
@@ -105,14 +105,7 @@ def logout() -> BaseResponse:
 @bp.get("/api/session")
 def api_session() -> tuple[BaseResponse, int]:
     row = auth_state.current_session()
-    if row is None:
-        return jsonify(authenticated=False), 401
-    return jsonify(
-        authenticated=True,
-        username=row.user.username,
-        method=row.method,
-        credential_id=row.credential_id,
-    ), 200
+    return jsonify(sessions.describe(row)), 200 if row is not None else 401
 
 
 @bp.get("/healthz")

@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.models import AuthSession, Credential, User, table_of
-from app.services import tokens
+from app.services import sign_in_notices, tokens
 from app.services.audit import Client
+from app.services.notices import NULL_MAILER, Mailer
 
 #: how stale ``last_seen_at`` may get before a request writes it again
 TOUCH_INTERVAL = timedelta(seconds=60)
@@ -65,6 +66,32 @@ def start(
     return secret, row
 
 
+def open_for_sign_in(
+    db: Session,
+    *,
+    user: User,
+    credential: Credential | None,
+    method: str,
+    client: Client,
+    now: datetime,
+    timeouts: Timeouts,
+    replacing: AuthSession | None = None,
+    mailer: Mailer = NULL_MAILER,
+) -> tuple[str, AuthSession]:
+    """The session a successful sign-in opens; commits the sign-in's transaction.
+
+    The browser's previous session ends (threat model E.20: every sign-in gets a new id),
+    and a first sign-in by a new method is told to the user (:mod:`sign_in_notices`).
+    """
+    if replacing is not None:
+        end(db, replacing, now=now, reason="replaced by new sign-in")
+    sign_in_notices.notify_if_new_method(db, user, method, mailer=mailer)
+    secret, row = start(db, user=user, credential=credential, method=method, client=client,
+                        now=now, timeouts=timeouts)
+    db.commit()
+    return secret, row
+
+
 def resolve(db: Session, secret: str, *, now: datetime, timeouts: Timeouts) -> AuthSession | None:
     """The live session for a cookie value, or None (expired, idle, revoked, unknown)."""
     if not secret or len(secret) > 128:
@@ -80,6 +107,14 @@ def resolve(db: Session, secret: str, *, now: datetime, timeouts: Timeouts) -> A
         row.last_seen_at = now
         db.commit()
     return row
+
+
+def describe(row: AuthSession | None) -> dict[str, object]:
+    """What ``GET /api/session`` tells a browser about its session."""
+    if row is None:
+        return {"authenticated": False}
+    return {"authenticated": True, "username": row.user.username, "method": row.method,
+            "credential_id": row.credential_id}
 
 
 def end(db: Session, row: AuthSession, *, now: datetime, reason: str) -> None:

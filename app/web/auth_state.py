@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app.db import get_db
 from app.models import AuthSession, Credential, User, utcnow
-from app.services import policy, sessions, sign_in_notices
+from app.services import policy, sessions
 from app.web.client import current_client
 from app.web.context import mailer, session_timeouts, settings
 
@@ -47,15 +47,10 @@ def current_session() -> AuthSession | None:
 
 def sign_in(user: User, credential: Credential | None, method: str) -> AuthSession:
     """Start a new session (and end the browser's previous one); commits."""
-    db = get_db()
-    now = utcnow()
-    previous = current_session()
-    if previous is not None:
-        sessions.end(db, previous, now=now, reason="replaced by new sign-in")
-    sign_in_notices.notify_if_new_method(db, user, method, mailer=mailer())
-    secret, row = sessions.start(db, user=user, credential=credential, method=method,
-                                 client=current_client(), now=now, timeouts=session_timeouts())
-    db.commit()
+    secret, row = sessions.open_for_sign_in(
+        get_db(), user=user, credential=credential, method=method, client=current_client(),
+        now=utcnow(), timeouts=session_timeouts(), replacing=current_session(),
+        mailer=mailer())
     g.new_session_cookie = secret
     g.auth_session = row
     # The anonymous cookie session (CSRF token, ceremony state) starts afresh too.
@@ -77,11 +72,20 @@ def write_cookie(response: BaseResponse) -> BaseResponse:
     """after_request: set or clear the session cookie as this request decided."""
     secret = g.get("new_session_cookie")
     if secret:
-        response.set_cookie(COOKIE, secret, secure=True, httponly=True, samesite="Lax", path="/",
-                            max_age=int(session_timeouts().absolute.total_seconds()))
+        set_session_cookie(response, secret, session_timeouts())
     elif g.get("clear_session_cookie"):
-        response.delete_cookie(COOKIE, secure=True, httponly=True, samesite="Lax", path="/")
+        clear_session_cookie(response)
     return response
+
+
+def set_session_cookie(response: BaseResponse, secret: str, timeouts: sessions.Timeouts) -> None:
+    """The ``__Host-`` cookie (RFC 6265bis §4.1.3.2: Secure, Path=/, no Domain)."""
+    response.set_cookie(COOKIE, secret, secure=True, httponly=True, samesite="Lax", path="/",
+                        max_age=int(timeouts.absolute.total_seconds()))
+
+
+def clear_session_cookie(response: BaseResponse) -> None:
+    response.delete_cookie(COOKIE, secure=True, httponly=True, samesite="Lax", path="/")
 
 
 def is_recent(row: AuthSession | None) -> bool:

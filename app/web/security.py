@@ -82,12 +82,18 @@ _HSTS = ("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 _NO_STORE = ("Cache-Control", "no-store")
 
 
-def add_security_headers(response: BaseResponse) -> BaseResponse:
+def security_headers(*, secure: bool, cacheable: bool) -> list[tuple[str, str]]:
+    """The headers every response carries (a view may set its own instead)."""
     wanted = list(_ALWAYS)
-    if request.is_secure:
+    if secure:
         wanted.append(_HSTS)
-    if request.endpoint != "static":
+    if not cacheable:
         wanted.append(_NO_STORE)
+    return wanted
+
+
+def add_security_headers(response: BaseResponse) -> BaseResponse:
+    wanted = security_headers(secure=request.is_secure, cacheable=request.endpoint == "static")
     # One pass over what the view set (a lookup per missing header costs an exception each).
     present = {name.lower() for name in response.headers.keys()}  # noqa: SIM118
     response.headers.extend([(k, v) for k, v in wanted if k.lower() not in present])

@@ -10,15 +10,19 @@ response's own challenge picks which. The oldest is forgotten beyond :data:`MAX_
 
 from __future__ import annotations
 
-from flask import session
+from collections.abc import MutableMapping
+from typing import Any
 
 from app.services.passkeys import Ceremony, Challenge, challenge_of
+
+#: a browser's cookie session (``flask.session``, or the sign-in edge's)
+State = MutableMapping[str, Any]
 
 SESSION_KEY = "webauthn"
 MAX_PENDING = 4
 
 
-def remember(ceremony: Ceremony, challenge: Challenge) -> None:
+def remember(session: State, ceremony: Ceremony, challenge: Challenge) -> None:
     """Keep the secret for ``challenge`` in this browser's session."""
     state = dict(session.get(SESSION_KEY) or {})
     entries = [e for e in state.get(ceremony, []) if isinstance(e, list) and len(e) == 2]
@@ -27,7 +31,7 @@ def remember(ceremony: Ceremony, challenge: Challenge) -> None:
     session[SESSION_KEY] = state
 
 
-def take(ceremony: Ceremony, body: bytes) -> str:
+def take(session: State, ceremony: Ceremony, body: bytes) -> str:
     """Forget and return the secret for the challenge ``body`` answers ("" if none)."""
     key = challenge_of(body)
     state = dict(session.get(SESSION_KEY) or {})

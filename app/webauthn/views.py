@@ -10,11 +10,10 @@ raw ``PublicKeyCredential.toJSON()`` body (at most 64 KiB). Every refusal is
 from __future__ import annotations
 
 import base64
-import json
 import sys
 from typing import Any
 
-from flask import Blueprint, current_app, flash, jsonify, request, url_for
+from flask import Blueprint, current_app, flash, jsonify, request, session, url_for
 from flask.blueprints import BlueprintSetupState
 from flask_limiter import RequestLimit
 from flask_login import current_user
@@ -33,7 +32,7 @@ from app.web import auth_state, throttle
 from app.web.auth_state import recent_auth_required
 from app.web.client import current_client
 from app.web.context import mailer, settings
-from app.webauthn import pending
+from app.webauthn import bodies, pending
 
 bp = Blueprint("webauthn", __name__, url_prefix="/webauthn")
 
@@ -73,11 +72,7 @@ def _limit_body() -> None:
 
 @bp.errorhandler(PasskeyError)
 def _refused(exc: PasskeyError) -> tuple[BaseResponse, int]:
-    body: dict[str, Any] = {"error": exc.code, "message": exc.message}
-    if exc.credential_id:
-        body["credentialId"] = exc.credential_id
-        body["rpId"] = _policy().rp.id
-    return jsonify(body), exc.status
+    return jsonify(exc.body(_policy().rp.id)), exc.status
 
 
 @bp.errorhandler(RequestEntityTooLarge)
@@ -106,17 +101,7 @@ def _refused_early(exc: PasskeyError) -> tuple[BaseResponse, int]:
 
 
 def _options_body() -> dict[str, Any]:
-    """The small JSON object an options endpoint takes; empty means {}."""
-    raw = request.get_data()
-    if not raw.strip():
-        return {}
-    try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):
-        data = None
-    if not isinstance(data, dict):
-        raise PasskeyError("bad_request", "The request is not a JSON object.")
-    return data
+    return bodies.options_body(request.get_data())
 
 
 def _kind(data: dict[str, Any]) -> AuthenticatorKind:
@@ -128,7 +113,7 @@ def _kind(data: dict[str, Any]) -> AuthenticatorKind:
 
 
 def _options(ceremony: Ceremony, challenge: passkeys.Challenge) -> BaseResponse:
-    pending.remember(ceremony, challenge)
+    pending.remember(session, ceremony, challenge)
     return current_app.response_class(challenge.options_json, mimetype="application/json")
 
 
@@ -182,8 +167,8 @@ def register_verify() -> tuple[BaseResponse, int]:
         return refused, 403
     body = request.get_data()
     credential = passkeys.finish_registration(
-        get_db(), _policy(), user=_me(), secret=pending.take("registration", body), body=body,
-        client=current_client(), now=utcnow(), mailer=mailer())
+        get_db(), _policy(), user=_me(), secret=pending.take(session, "registration", body),
+        body=body, client=current_client(), now=utcnow(), mailer=mailer())
     flash(f"Added {credential.display_name}.", "success")
     return jsonify(ok=True, credential=describe(credential), signal=signal_state(_me())), 201
 
@@ -218,7 +203,7 @@ def enrol_verify(token: str) -> tuple[BaseResponse, int]:
     user = _enrolment_user(token)
     body = request.get_data()
     credential = passkeys.finish_registration(
-        get_db(), _policy(), user=user, secret=pending.take("enrolment", body), body=body,
+        get_db(), _policy(), user=user, secret=pending.take(session, "enrolment", body), body=body,
         client=current_client(), now=utcnow(), mailer=mailer(), ceremony="enrolment",
         enrolment_secret=token)
     auth_state.sign_in(user, credential, "passkey")
@@ -239,9 +224,7 @@ def _audit_throttle(limit: RequestLimit) -> None:
                on_breach=_audit_throttle)
 def login_options() -> BaseResponse:
     """``{}`` (discoverable, autofill) or ``{"username": ...}`` (security keys) -> options."""
-    username = _options_body().get("username")
-    if username is not None and (not isinstance(username, str) or not username.strip()):
-        raise PasskeyError("bad_request", "Enter your username.")
+    username = bodies.login_username(_options_body())
     challenge = passkeys.begin_authentication(get_db(), _policy(), username=username,
                                               now=utcnow())
     return _options("authentication", challenge)
@@ -255,7 +238,7 @@ def login_verify() -> BaseResponse:
     """``toJSON()`` of the assertion -> a new session (the account page then signals)."""
     body = request.get_data()
     result = passkeys.finish_authentication(
-        get_db(), _policy(), secret=pending.take("authentication", body), body=body,
+        get_db(), _policy(), secret=pending.take(session, "authentication", body), body=body,
         client=current_client(), now=utcnow(), mailer=mailer())
     auth_state.sign_in(result.user, result.credential, "passkey")
     return jsonify(ok=True, username=result.user.username)

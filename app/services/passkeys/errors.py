@@ -5,7 +5,7 @@ answers with; ``Ceremony`` names the three ceremonies (registration, enrolment, 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from app.services.webauthn import WebAuthnError
 
@@ -66,6 +66,16 @@ class PasskeyError(Exception):
         self.detail = detail[:300]
         self.credential_id = credential_id
         super().__init__(f"{self.reason}: {self.detail}" if self.detail else self.reason)
+
+    def body(self, rp_id: str) -> dict[str, Any]:
+        """The JSON a refusal is answered with: ``error`` and ``message``, and for a
+        credential the server does not know, its id and the RP id the browser needs to
+        tell the authenticator (``signalUnknownCredential``, WebAuthn L3 §5.1.10)."""
+        body: dict[str, Any] = {"error": self.code, "message": self.message}
+        if self.credential_id:
+            body["credentialId"] = self.credential_id
+            body["rpId"] = rp_id
+        return body
 
     @classmethod
     def from_webauthn(cls, exc: WebAuthnError, ceremony: Ceremony) -> PasskeyError:

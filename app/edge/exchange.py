@@ -1,0 +1,175 @@
+"""One request at the sign-in edge: what it carries, and the answer being built.
+
+Everything here reads the WSGI environ through Werkzeug's ``Request`` and reuses the pieces
+Flask's side is made of, so that both sides agree to the byte: Flask's own cookie-session
+interface (the signed ``__Host-keystile`` cookie holding the CSRF secret and the pending
+WebAuthn challenges), Flask-WTF's token format, the limiter's storage and keys, the same
+security headers and session cookie.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import TYPE_CHECKING, Any
+
+from flask.sessions import SecureCookieSession
+from itsdangerous import BadData, URLSafeTimedSerializer
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Request, Response
+
+from app.services.audit import Client
+from app.web import auth_state
+from app.web.client import (
+    address_of,
+    raw_peer_of,
+    request_id_of,
+    throttle_key_of,
+    user_agent_of,
+)
+from app.web.security import security_headers
+
+if TYPE_CHECKING:
+    from app.edge import Edge, EdgeLimit
+
+#: Flask-WTF's defaults (``WTF_CSRF_HEADERS``, ``WTF_CSRF_FIELD_NAME``), which Keystile keeps
+CSRF_HEADERS = ("X-CSRFToken", "X-CSRF-Token")
+CSRF_SESSION_KEY = "csrf_token"
+CSRF_SALT = "wtf-csrf-token"
+#: bodies Flask reads as forms (and checks for NUL bytes); the edge leaves them to Flask
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+class Exchange:
+    """A request the edge may answer. Nothing here is written until :meth:`json` builds
+    the response, so a handler can still hand the request to Flask untouched."""
+
+    def __init__(self, edge: Edge, environ: dict[str, Any]) -> None:
+        self.edge = edge
+        self.environ = environ
+        self.request = Request(environ)
+        self._session: SecureCookieSession | None = None
+        self._db: Session | None = None
+        self._client: Client | None = None
+        self._body: bytes | None = None
+        self._new_sign_in: str | None = None
+        self._signed_out = False
+
+    # -- what the request carries -------------------------------------------------------
+
+    @property
+    def session(self) -> SecureCookieSession:
+        """The browser's signed cookie session, as Flask reads it (empty if forged)."""
+        if self._session is None:
+            app = self.edge.app
+            opened = app.session_interface.open_session(app, self.request)  # type: ignore[arg-type]
+            self._session = opened if isinstance(opened, SecureCookieSession) else (
+                SecureCookieSession())
+        return self._session
+
+    @property
+    def auth_cookie(self) -> str:
+        return self.request.cookies.get(auth_state.COOKIE, "")
+
+    def csrf_ok(self) -> bool:
+        """Flask-WTF's check (``flask_wtf.csrf.validate_csrf``): the header's token, signed
+        with the app's key, names the secret this browser's cookie session holds."""
+        sent = next((v for h in CSRF_HEADERS if (v := self.request.headers.get(h))), "")
+        secret = self.session.get(CSRF_SESSION_KEY)
+        if not sent or not isinstance(secret, str):
+            return False
+        try:
+            token = URLSafeTimedSerializer(self.edge.secret_key, salt=CSRF_SALT).loads(sent)
+        except BadData:
+            return False
+        return isinstance(token, str) and hmac.compare_digest(secret, token)
+
+    def plain_body(self, limit: int) -> bool:
+        """Whether the body is one Flask would read as this edge does: no form, no chunked
+        upload, nothing beyond ``limit`` bytes (Flask answers those itself)."""
+        if self.request.mimetype in FORM_TYPES:
+            return False
+        length = self.request.content_length
+        return length is not None and length <= limit
+
+    def body(self) -> bytes:
+        """The request body. Reading it commits the edge to answering: a handler decides
+        whether to hand the request to Flask before it reads the body."""
+        if self._body is None:
+            self._body = self.request.get_data(cache=True)
+        return self._body
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            trusted = self.edge.settings.trusted_proxies
+            peer = raw_peer_of(self.environ)
+            headers = self.request.headers
+            self._client = Client(
+                address=address_of(peer, headers.get("X-Forwarded-For", ""), trusted),
+                user_agent=user_agent_of(headers.get("User-Agent", "")),
+                request_id=request_id_of(headers.get("X-Request-Id", ""),
+                                         from_trusted_proxy=trusted.trust(peer)),
+            )
+        return self._client
+
+    @property
+    def db(self) -> Session:
+        if self._db is None:
+            self._db = self.edge.sessionmaker()
+        return self._db
+
+    # -- throttling, as Flask-Limiter counts it -----------------------------------------
+
+    def _identifiers(self, limit: EdgeLimit) -> tuple[str, str, str]:
+        return (self.edge.throttle_prefix, throttle_key_of(self.client.address), limit.scope)
+
+    def within(self, limit: EdgeLimit) -> bool:
+        """Whether every window of ``limit`` has room for this request (nothing counted)."""
+        if not self.edge.limiter.enabled:
+            return True
+        strategy = self.edge.limiter.limiter
+        ids = self._identifiers(limit)
+        return all(strategy.test(item, *ids) for item in limit.items)
+
+    def count(self, limit: EdgeLimit) -> None:
+        if self.edge.limiter.enabled:
+            strategy = self.edge.limiter.limiter
+            ids = self._identifiers(limit)
+            for item in limit.items:
+                strategy.hit(item, *ids)
+
+    # -- the answer ---------------------------------------------------------------------
+
+    def signed_in(self, secret: str) -> None:
+        """The response opens this new session; the anonymous cookie session (CSRF secret,
+        ceremony state) starts afresh, as :func:`app.web.auth_state.sign_in` does."""
+        self._new_sign_in = secret
+        self.session.clear()
+
+    def signed_out(self) -> None:
+        """The session cookie named nothing live: the response deletes it."""
+        self._signed_out = True
+
+    def json(self, payload: dict[str, Any] | str, status: int = 200) -> Response:
+        # Flask's JSON: compact, ASCII, keys in order, a final newline (``jsonify``)
+        body = payload if isinstance(payload, str) else json.dumps(
+            payload, separators=(",", ":")) + "\n"
+        response = Response(body, status=status, mimetype="application/json")
+        response.headers.extend(security_headers(secure=self.request.is_secure,
+                                                 cacheable=False))
+        response.vary.add("Cookie")
+        if self._session is not None:
+            app = self.edge.app
+            app.session_interface.save_session(app, self._session, response)  # type: ignore[arg-type]
+        if self._new_sign_in:
+            auth_state.set_session_cookie(response, self._new_sign_in, self.edge.timeouts)
+        elif self._signed_out:
+            auth_state.clear_session_cookie(response)
+        return response
+
+    def close(self, *, failed: bool = False) -> None:
+        if self._db is not None:
+            if failed:
+                self._db.rollback()
+            self._db.close()

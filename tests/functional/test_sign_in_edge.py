@@ -1,0 +1,201 @@
+"""The sign-in edge (app/edge): which requests it answers, which it hands to Flask, and that
+an answer is the same whichever side gave it.
+
+Every other functional test of passkey sign-in and ``/api/session`` runs through the edge
+too; these pin down the seam itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.edge import SignInEdge
+from app.models import AuditEvent, AuthSession
+from app.services.audit import Event
+from tests.conftest import make_user
+from tests.functional.test_passkeys import Browser
+from tests.support.soft_authenticator import SoftCredential
+
+#: what the edge answers with no view involved
+EDGE_PATHS = {"POST /webauthn/login/options", "POST /webauthn/login/verify", "GET /api/session"}
+
+
+@pytest.fixture
+def app_overrides() -> dict[str, Any]:
+    return {"challenge_limit_per_address": "5/minute", "login_limit_per_address": "3/minute"}
+
+
+@pytest.fixture
+def flask_answered(app: Flask) -> list[str]:
+    """The requests that reached Flask (``"METHOD /path"``), in order."""
+    edge = app.wsgi_app.wsgi_app  # type: ignore[attr-defined]  # TrustedProxyScheme's inner
+    assert isinstance(edge, SignInEdge)
+    seen: list[str] = []
+    flask_app: Callable[..., Any] = edge.wsgi_app
+
+    def spy(environ: dict[str, Any], start_response: Any) -> Any:
+        seen.append(f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}")
+        return flask_app(environ, start_response)
+
+    edge.wsgi_app = spy
+    return seen
+
+
+@pytest.fixture
+def browser(client: FlaskClient) -> Browser:
+    return Browser(client)
+
+
+@pytest.fixture
+def enrolled(browser: Browser, db: Session, app: Flask) -> SoftCredential:
+    make_user(db, app, "alice")
+    browser.password_login()
+    resp, credential = browser.register()
+    assert resp.status_code == 201, resp.get_json()
+    browser.client.post("/logout", data={"csrf_token": browser.csrf()})
+    return credential
+
+
+def rows(db: Session, event: Event) -> int:
+    db.expire_all()
+    return int(db.scalar(select(func.count()).select_from(AuditEvent)
+                         .where(AuditEvent.tag == str(event))) or 0)
+
+
+def test_a_passkey_sign_in_never_reaches_flask(browser: Browser, enrolled: SoftCredential,
+                                               flask_answered: list[str], db: Session) -> None:
+    resp = browser.login(enrolled)
+    assert resp.status_code == 200 and resp.get_json() == {"ok": True, "username": "alice"}
+    assert browser.session()["method"] == "passkey"
+    assert not EDGE_PATHS & set(flask_answered)
+    assert set(flask_answered) == {"GET /login"}  # the page each CSRF token came from
+    assert rows(db, Event.PASSKEY_SUCCESS) == 1
+    assert db.scalar(select(func.count()).select_from(AuthSession)
+                     .where(AuthSession.method == "passkey")) == 1
+
+
+def _same_answer(edge: Any, flask: Any) -> None:
+    assert edge.status_code == flask.status_code
+    assert edge.get_json() == flask.get_json()
+    for header in ("Content-Type", "Content-Security-Policy", "Cache-Control", "X-Frame-Options",
+                   "Referrer-Policy", "X-Content-Type-Options", "Strict-Transport-Security"):
+        assert edge.headers.get(header) == flask.headers.get(header), header
+    assert "Cookie" in edge.headers.get("Vary", "")
+
+
+def test_api_session_is_the_same_from_either_side(browser: Browser, enrolled: SoftCredential,
+                                                  flask_answered: list[str]) -> None:
+    signed_out = browser.client.get("/api/session")
+    _same_answer(signed_out, browser.client.get("/api/session?via=flask"))
+    assert signed_out.status_code == 401
+    browser.login(enrolled)
+    edge = browser.client.get("/api/session")
+    _same_answer(edge, browser.client.get("/api/session?via=flask"))
+    assert flask_answered.count("GET /api/session") == 2  # a query string goes to Flask
+
+
+def test_a_dead_session_cookie_is_deleted_by_either_side(
+        browser: Browser, enrolled: SoftCredential, db: Session) -> None:
+    for path in ("/api/session", "/api/session?via=flask"):
+        browser.client.set_cookie("__Host-keystile-session", "not-a-session",
+                                  domain="localhost")
+        resp = browser.client.get(path)
+        assert resp.status_code == 401
+        cleared = [c for c in resp.headers.getlist("Set-Cookie")
+                   if c.startswith("__Host-keystile-session=")]
+        assert cleared and "Max-Age=0" in cleared[0], path
+
+
+def test_options_refusals_match_the_views(browser: Browser, flask_answered: list[str],
+                                          enrolled: SoftCredential) -> None:
+    for body in (b"[1]", b"{", b'{"username": 5}', b'{"username": "  "}'):
+        resp = browser.post("/webauthn/login/options", body)
+        assert resp.status_code == 400 and resp.get_json()["error"] == "bad_request", body
+    assert "POST /webauthn/login/options" not in flask_answered
+    assert browser.request_options("alice")["allowCredentials"]
+
+
+@pytest.mark.parametrize("case", ["no token", "forged cookie session", "form body",
+                                  "signed in"])
+def test_anything_but_the_plain_case_goes_to_flask(
+        case: str, browser: Browser, enrolled: SoftCredential, flask_answered: list[str],
+        db: Session) -> None:
+    if case == "no token":
+        resp = browser.post("/webauthn/login/options", {}, csrf=False)
+        assert resp.status_code == 400 and resp.get_json()["error"] == "csrf"
+        assert "POST /webauthn/login/options" in flask_answered
+    elif case == "forged cookie session":
+        token = browser.csrf()
+        browser.client.set_cookie("__Host-keystile", "eyJjc3JmX3Rva2VuIjoieCJ9.forged",
+                                  domain="localhost")
+        resp = browser.client.post("/webauthn/login/options", data=b"{}", headers={
+            "X-CSRFToken": token, "Content-Type": "application/json"})
+        assert resp.status_code == 400 and resp.get_json()["error"] == "csrf"
+    elif case == "form body":
+        resp = browser.client.post("/webauthn/login/options", data={"username": "alice"},
+                                   headers={"X-CSRFToken": browser.csrf()})
+        # Flask reads a form body as the form (checking it for NUL bytes), and the view
+        # then finds no JSON at all: the options of a discoverable sign-in.
+        assert resp.status_code == 200 and resp.get_json()["allowCredentials"] == []
+        assert "POST /webauthn/login/options" in flask_answered
+    else:
+        browser.password_login()
+        before = browser.client.get_cookie("__Host-keystile-session")
+        assert before is not None
+        resp = browser.login(enrolled)
+        assert resp.status_code == 200
+        assert "POST /webauthn/login/verify" in flask_answered
+        # Flask's sign-in ended the password session the browser had (E.20).
+        db.expire_all()
+        methods = dict(db.execute(select(AuthSession.method, AuthSession.revoked_reason)).all())
+        assert methods == {"password": "replaced by new sign-in", "passkey": None}
+
+
+def test_limits_count_on_both_sides(browser: Browser, enrolled: SoftCredential,
+                                    flask_answered: list[str], db: Session) -> None:
+    """The edge counts in Flask-Limiter's own keys: its requests use up the view's limit, and
+    the refusal, its page and its audit row come from Flask."""
+    for _ in range(5):
+        browser.request_options()
+    refused = browser.post("/webauthn/login/options", {})
+    assert refused.status_code == 429 and refused.headers["Retry-After"]
+    assert flask_answered.count("POST /webauthn/login/options") == 1
+    assert rows(db, Event.THROTTLED) == 1
+
+
+def test_only_refused_assertions_count_to_the_sign_in_limit(
+        app: Flask, browser: Browser, enrolled: SoftCredential, db: Session) -> None:
+    from app.extensions import limiter
+
+    for _ in range(4):  # successes do not count (deduct_when status != 200)
+        assert browser.login(enrolled).status_code == 200
+        browser.client.delete_cookie("__Host-keystile-session", domain="localhost")
+    limiter.reset()  # the options requests above count to their own limit
+    for _ in range(3):
+        assert browser.post("/webauthn/login/verify", {"id": "x"}).status_code in {400, 401}
+    assert browser.post("/webauthn/login/verify", {"id": "x"}).status_code == 429
+    assert rows(db, Event.PASSKEY_FAILURE) == 3
+
+
+def test_an_unexpected_error_is_a_plain_500(browser: Browser, enrolled: SoftCredential,
+                                            monkeypatch: pytest.MonkeyPatch,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    from app.edge import passkey
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(passkey.passkeys, "begin_authentication", broken)
+    resp = browser.post("/webauthn/login/options", {})
+    assert resp.status_code == 500
+    assert resp.get_json()["message"].startswith("Something went wrong on our side")
+    assert b"fire" not in resp.data and b"Traceback" not in resp.data
+    assert "database on fire" in caplog.text  # logged for the operator
+    assert resp.headers["Content-Security-Policy"]
