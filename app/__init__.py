@@ -43,6 +43,7 @@ def _configure_flask(app: Flask, settings: Settings) -> None:
     from urllib.parse import urlsplit
 
     from app.edge import THROTTLE_PREFIX
+    from app.web.cookie_session import CookieSessions
 
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -62,6 +63,7 @@ def _configure_flask(app: Flask, settings: Settings) -> None:
         RATELIMIT_KEY_PREFIX=THROTTLE_PREFIX,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.session_interface = CookieSessions()
     # A number in a URL beyond what an id column holds is a 404, not a database error.
     app.url_map.converters["int"] = BoundedInt
 

@@ -13,7 +13,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,12 +103,18 @@ class Run:
 
 
 def load(label: str, op: Callable[[int], bool], *, duration: float, clients: int,
-         server_pid: int | None = None) -> Run:
-    """Run ``op`` from ``clients`` threads for ``duration`` seconds (bounded, stops itself)."""
+         server_pid: int | None = None, server_pids: Sequence[int] = ()) -> Run:
+    """Run ``op`` from ``clients`` threads for ``duration`` seconds (bounded, stops itself);
+    the CPU time of the server process trees (``server_pid`` and ``server_pids``) is kept."""
+    pids = [*server_pids, *([server_pid] if server_pid else [])]
+
+    def cpu() -> float:
+        return sum(process_tree_cpu_seconds(pid) for pid in pids)
+
     run = Run(label, duration)
     lock = threading.Lock()
     stop = time.monotonic() + duration
-    cpu0 = process_tree_cpu_seconds(server_pid) if server_pid else 0.0
+    cpu0 = cpu()
 
     def worker(n: int) -> None:
         i = 0
@@ -134,6 +140,27 @@ def load(label: str, op: Callable[[int], bool], *, duration: float, clients: int
     for t in threads:
         t.join()
     run.seconds = time.monotonic() - t_start
-    if server_pid:
-        run.cpu_seconds = process_tree_cpu_seconds(server_pid) - cpu0
+    if pids:
+        run.cpu_seconds = cpu() - cpu0
     return run
+
+
+def interleaved(ops: dict[str, Callable[[int], bool]], *, duration: float, rounds: int,
+                clients: int, server_pids: Sequence[int]) -> list[Run]:
+    """Each op for ``duration`` seconds in all, in ``rounds`` alternating slices, so that
+    a floor and the operation measured against it see the same background load on a
+    shared machine (whose speed drifts by a third over a day)."""
+    slices: dict[str, list[Run]] = {label: [] for label in ops}
+    for _ in range(rounds):
+        for label, op in ops.items():
+            slices[label].append(load(label, op, duration=duration / rounds, clients=clients,
+                                      server_pids=server_pids))
+    merged = []
+    for label, parts in slices.items():
+        run = Run(label, sum(p.seconds for p in parts))
+        for part in parts:
+            run.latencies += part.latencies
+            run.failures += part.failures
+            run.cpu_seconds += part.cpu_seconds
+        merged.append(run)
+    return merged

@@ -17,7 +17,7 @@ signs in; the target is at least 80% with zero failures. Server CPU per operatio
 user+system time of the nginx master and workers and the gunicorn master and workers,
 read from /proc, divided by the operations completed.
 
-Usage: python bench/cert_login.py [--duration 10] [--clients 2] [--workers 1]
+Usage: python bench/cert_login.py [--duration 10] [--rounds 5] [--clients 2] [--workers 1]
 """
 
 from __future__ import annotations
@@ -28,12 +28,11 @@ import secrets
 import ssl
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._harness import Run, load, process_tree_cpu_seconds
+from bench._harness import interleaved
 from tests.e2e.proxies import servers
 from tests.support.pki import Identity, make_pki
 
@@ -116,22 +115,11 @@ def floor(port: int, tls: ssl.SSLContext) -> bool:
         conn.close()
 
 
-def measure(label: str, op: Callable[[int], bool], *, duration: float, clients: int,
-            pids: list[int]) -> Run:
-    """``load`` with the CPU time of every process tree in ``pids`` (nginx, gunicorn)."""
-    def cpu() -> float:
-        return sum(process_tree_cpu_seconds(pid) for pid in pids)
-
-    before = cpu()
-    run = load(label, op, duration=duration, clients=clients)
-    run.cpu_seconds = cpu() - before
-    return run
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
+    ap.add_argument("--rounds", type=int, default=5, help="alternating slices per measurement")
     ap.add_argument("--clients", type=int, default=2, help="concurrent client threads")
     ap.add_argument("--workers", type=int, default=1, help="gunicorn sync workers")
     args = ap.parse_args()
@@ -152,15 +140,15 @@ def main() -> None:
             nginx.wait()
             if not (sign_in(port, tls) and floor(port, tls)):  # warm-up, and a sanity check
                 raise SystemExit("a warm-up sign-in failed; see the logs in " + tmp)
-            pids = [nginx.pid, app.pid]
-            base = measure("TLS floor (2 x /healthz)", lambda _: floor(port, tls),
-                           duration=args.duration, clients=args.clients, pids=pids)
-            run = measure("certificate sign-in", lambda _: sign_in(port, tls),
-                          duration=args.duration, clients=args.clients, pids=pids)
+            base, run = interleaved(
+                {"TLS floor (2 x /healthz)": lambda _: floor(port, tls),
+                 "certificate sign-in": lambda _: sign_in(port, tls)},
+                duration=args.duration, rounds=args.rounds, clients=args.clients,
+                server_pids=[nginx.pid, app.pid])
     print(f"nginx (worker_processes auto) -> gunicorn ({args.workers} sync worker"
           f"{'s' if args.workers > 1 else ''}), {args.clients} clients, "
-          f"{args.duration:.0f} s each, a new TLS 1.3 handshake with a client certificate "
-          "per operation")
+          f"{args.duration:.0f} s each in {args.rounds} alternating slices, a new TLS 1.3 "
+          "handshake with a client certificate per operation")
     print(base.line())
     print(run.line())
     ratio = run.rate / base.rate if base.rate else 0.0

@@ -67,7 +67,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._harness import Run, gunicorn, load
+from bench._harness import Run, gunicorn, interleaved
 from tests.support.soft_authenticator import SoftAuthenticator, SoftCredential, unb64url
 
 ORIGIN = "http://localhost"
@@ -260,30 +260,10 @@ def main() -> None:
                 "  with GET /login each": make_op(port, creds, clients, with_page=True),
             }
             runs = interleaved(ops, duration=args.duration, rounds=args.rounds,
-                               clients=clients, server_pid=pid)
+                               clients=clients, server_pids=[pid])
         report(*runs, workers=args.workers)
         if args.profile:
             profile(creds, env, count=500)
-
-
-def interleaved(ops: dict[str, Callable[[int], bool]], *, duration: float, rounds: int,
-                clients: int, server_pid: int) -> list[Run]:
-    """Each op for ``duration`` seconds in all, in ``rounds`` alternating slices, so that
-    the floor and the sign-ins see the same background load on a shared machine."""
-    slices: dict[str, list[Run]] = {label: [] for label in ops}
-    for _ in range(rounds):
-        for label, op in ops.items():
-            slices[label].append(load(label, op, duration=duration / rounds, clients=clients,
-                                      server_pid=server_pid))
-    merged = []
-    for label, parts in slices.items():
-        run = Run(label, sum(p.seconds for p in parts))
-        for part in parts:
-            run.latencies += part.latencies
-            run.failures += part.failures
-            run.cpu_seconds += part.cpu_seconds
-        merged.append(run)
-    return merged
 
 
 def report(floor: Run, run: Run, paged: Run, *, workers: int) -> None:

@@ -37,7 +37,7 @@ from app.services.audit import Event, record
 from app.services.cert_auth import CertificateMatch, PolicySource
 from app.services.certificates import CertificateError, describe, load_certificate
 from app.services.credentials import CredentialError
-from app.web import auth_state
+from app.web import auth_state, client_cert
 from app.web.auth_state import recent_auth_required
 from app.web.client import current_client
 from app.web.client_cert import Presented, presented
@@ -50,9 +50,6 @@ bp = Blueprint("certs", __name__, url_prefix="/certificate")
 CODE_LIFETIME = timedelta(seconds=60)
 #: explicit mode: the browser's own value that its one-time code must carry back (login CSRF)
 STATE_KEY = "cert_state"
-PROXY_SUCCESS = {"SUCCESS", "0"}
-#: formats whose proxy reports its own chain verification; CA mode requires its success
-VERIFYING_FORMATS = {"nginx", "apache", "haproxy"}
 
 
 def policy_source() -> PolicySource:
@@ -65,18 +62,8 @@ def _match() -> tuple[Presented | None, CertificateMatch | None]:
     if "cert_match" in g:
         return g.cert_presented, g.cert_match
     shown = presented()
-    match = None
-    if shown is not None and shown.cert is not None:
-        policy = policy_source().policy()
-        match = cert_auth.identify(get_db(), shown.cert, shown.chain, policy=policy,
-                                   now=utcnow())
-        proxy_must_verify = (policy.ca_mode and shown.source == "proxy"
-                             and settings().cert_header_format in VERIFYING_FORMATS)
-        if proxy_must_verify and shown.proxy_verify not in PROXY_SUCCESS and match.ok:
-            # CA mode: the proxy's handshake must have verified the chain too (A.5).
-            match.user, match.credential = None, None
-            match.reason = "proxy_verify_failed"
-            match.message = "The proxy could not verify this certificate."
+    match = (client_cert.judge(get_db(), shown, policy_source().policy(), settings(),
+                               now=utcnow()) if shown is not None else None)
     g.cert_presented, g.cert_match = shown, match
     return shown, match
 
@@ -88,7 +75,7 @@ def _sign_in(match: CertificateMatch) -> bool:
     if cred is None or match.user is None:
         return False
     auth_state.sign_in(match.user, cred, "certificate")
-    session["after_certificate_sign_in"] = True
+    session[auth_state.AFTER_CERTIFICATE_SIGN_IN] = True
     return True
 
 
@@ -232,7 +219,7 @@ def complete() -> BaseResponse:
     cert_auth.record_success(db, user, cred, client=current_client(), now=utcnow(),
                              details=dict(token.payload.get("details") or {}))
     auth_state.sign_in(user, cred, "certificate")
-    session["after_certificate_sign_in"] = True
+    session[auth_state.AFTER_CERTIFICATE_SIGN_IN] = True
     return redirect(_safe_next(request.args.get("next")), code=303)
 
 

@@ -22,14 +22,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask
+from flask import Flask, url_for
 from flask_limiter import Limiter
+from itsdangerous import URLSafeTimedSerializer
 from limits import RateLimitItem, parse_many
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.wrappers import Response
 
 from app.config import Settings
 from app.edge.exchange import Exchange
+from app.services.cert_auth import PolicySource
 from app.services.notices import Mailer
 from app.services.passkeys import PasskeyPolicy
 from app.services.sessions import Timeouts
@@ -65,10 +67,15 @@ class Edge:
 
         self.app = app
         self.settings: Settings = app.extensions["keystile.settings"]
-        self.secret_key = str(app.config["SECRET_KEY"])
+        #: Flask-WTF's tokens (``generate_csrf``): the session's secret, signed with the key
+        self.csrf_tokens = URLSafeTimedSerializer(str(app.config["SECRET_KEY"]),
+                                                  salt="wtf-csrf-token")
         self.sessionmaker: sessionmaker[Session] = app.extensions[EXTENSION]
         self.passkeys: PasskeyPolicy = app.extensions[POLICY]
         self.mailer: Mailer = app.extensions["keystile.mailer"]
+        self.cert_policy: PolicySource = app.extensions["keystile.cert_policy"]
+        with app.test_request_context():
+            self.account_url = url_for("account.index")
         self.limiter = limiter
         self.throttle_prefix = THROTTLE_PREFIX
         s = self.settings
@@ -84,7 +91,7 @@ class SignInEdge:
     """WSGI middleware in front of Flask's ``wsgi_app`` (see the module's docstring)."""
 
     def __init__(self, app: Flask, limiter: Limiter, wsgi_app: Any) -> None:
-        from app.edge import passkey, session_api
+        from app.edge import certificate, passkey, session_api
 
         self.edge = Edge(app, limiter)
         self.wsgi_app = wsgi_app
@@ -92,6 +99,7 @@ class SignInEdge:
             ("POST", "/webauthn/login/options"): passkey.options,
             ("POST", "/webauthn/login/verify"): passkey.verify,
             ("GET", "/api/session"): session_api.current,
+            ("GET", "/login"): certificate.auto_sign_in,
         }
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:

@@ -14,7 +14,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from flask.sessions import SecureCookieSession
-from itsdangerous import BadData, URLSafeTimedSerializer
+from itsdangerous import BadData
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Request, Response
 
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 #: Flask-WTF's defaults (``WTF_CSRF_HEADERS``, ``WTF_CSRF_FIELD_NAME``), which Keystile keeps
 CSRF_HEADERS = ("X-CSRFToken", "X-CSRF-Token")
 CSRF_SESSION_KEY = "csrf_token"
-CSRF_SALT = "wtf-csrf-token"
 #: bodies Flask reads as forms (and checks for NUL bytes); the edge leaves them to Flask
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
@@ -79,7 +78,7 @@ class Exchange:
         if not sent or not isinstance(secret, str):
             return False
         try:
-            token = URLSafeTimedSerializer(self.edge.secret_key, salt=CSRF_SALT).loads(sent)
+            token = self.edge.csrf_tokens.loads(sent)
         except BadData:
             return False
         return isinstance(token, str) and hmac.compare_digest(secret, token)
@@ -155,7 +154,11 @@ class Exchange:
         # Flask's JSON: compact, ASCII, keys in order, a final newline (``jsonify``)
         body = payload if isinstance(payload, str) else json.dumps(
             payload, separators=(",", ":")) + "\n"
-        response = Response(body, status=status, mimetype="application/json")
+        return self.finish(Response(body, status=status, mimetype="application/json"))
+
+    def finish(self, response: Response) -> Response:
+        """What Flask's response hooks add: security headers, the cookie session, the
+        session cookie (set or deleted)."""
         response.headers.extend(security_headers(secure=self.request.is_secure,
                                                  cacheable=False))
         response.vary.add("Cookie")

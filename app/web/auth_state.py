@@ -23,6 +23,8 @@ from app.web.client import current_client
 from app.web.context import mailer, session_timeouts, settings
 
 COOKIE = "__Host-keystile-session"
+#: in the new cookie session after a certificate sign-in (the account page's migration nudge)
+AFTER_CERTIFICATE_SIGN_IN = "after_certificate_sign_in"
 F = TypeVar("F", bound=Callable[..., Any])
 
 

@@ -14,12 +14,18 @@ from __future__ import annotations
 import hmac
 import logging
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
+from typing import Any
 
 from cryptography import x509
 from flask import g, request
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import Headers
 
+from app.config import Settings
 from app.db import get_db
 from app.proxy import (
     CertificateSource,
@@ -27,11 +33,18 @@ from app.proxy import (
     all_known_certificate_headers,
     get_adapter,
 )
+from app.services import cert_auth
 from app.services.audit import Event, record
-from app.web.client import current_client, peer_is_trusted_proxy
+from app.services.cert_auth import CertificateMatch, CertificatePolicy
+from app.web.client import current_client, raw_peer_of
 from app.web.context import settings
 
 log = logging.getLogger(__name__)
+
+#: the proxy's own verdict on the chain, when it verified one (nginx/Apache, HAProxy)
+PROXY_SUCCESS = frozenset({"SUCCESS", "0"})
+#: formats whose proxy reports its own chain verification; CA mode requires its success
+VERIFYING_FORMATS = frozenset({"nginx", "apache", "haproxy"})
 
 
 @dataclass(frozen=True)
@@ -47,21 +60,28 @@ class Presented:
     error_message: str | None = None
 
 
+@dataclass(frozen=True)
+class Ignored:
+    """A certificate header that did not come from the trusted proxy (audited once)."""
+
+    reason: str  #: untrusted_peer | bad_proxy_secret
+
+
 @cache
 def _adapter(fmt: str, header: str) -> CertificateSource:
     return get_adapter(fmt, header=header or None)
 
 
-def _own_tls_certificate() -> x509.Certificate | None:
+def _own_tls_certificate(environ: Mapping[str, Any]) -> x509.Certificate | None:
     from app.web.proxy_scheme import TRANSPORT_SCHEME
 
-    scheme = request.environ.get(TRANSPORT_SCHEME, request.environ.get("wsgi.url_scheme"))
+    scheme = environ.get(TRANSPORT_SCHEME, environ.get("wsgi.url_scheme"))
     if scheme != "https":
         return None
-    pem = request.environ.get("SSL_CLIENT_CERT")  # werkzeug's dev server
+    pem = environ.get("SSL_CLIENT_CERT")  # werkzeug's dev server
     if pem:
         return x509.load_pem_x509_certificate(str(pem).encode())
-    sock = request.environ.get("gunicorn.socket")  # gunicorn with --certfile
+    sock = environ.get("gunicorn.socket")  # gunicorn with --certfile
     if isinstance(sock, ssl.SSLSocket):
         der = sock.getpeercert(binary_form=True)
         if der:
@@ -69,19 +89,59 @@ def _own_tls_certificate() -> x509.Certificate | None:
     return None
 
 
-def _secret_ok() -> bool:
-    s = settings()
+def _secret_ok(headers: Headers, s: Settings) -> bool:
     if not s.proxy_secret:
         return True
-    sent = request.headers.get(s.proxy_secret_header, "")
+    sent = headers.get(s.proxy_secret_header, "")
     return hmac.compare_digest(sent.encode(), s.proxy_secret.encode())
 
 
-def _carries_certificate_header() -> bool:
-    names = {k.lower() for k in request.headers.keys()}  # noqa: SIM118 - Headers iterate pairs
-    s = settings()
+def _carries_certificate_header(headers: Headers, s: Settings) -> bool:
+    names = {k.lower() for k in headers.keys()}  # noqa: SIM118 - Headers iterate pairs
     own = {s.cert_header.lower()} if s.cert_header else set()
     return bool(names & (all_known_certificate_headers() | own))
+
+
+def read(environ: Mapping[str, Any], headers: Headers, s: Settings) -> Presented | Ignored | None:
+    """What a request presents: its own TLS peer's certificate, or the trusted proxy's
+    forwarded one; a header from anyone else is :class:`Ignored`.
+
+    Raises:
+        ValueError, ssl.SSLError: a certificate that cannot be read.
+    """
+    own = _own_tls_certificate(environ)
+    if own is not None:
+        return Presented(own, source="tls")
+    if not _carries_certificate_header(headers, s):
+        return None
+    if not s.trusted_proxies.trust(raw_peer_of(environ)):
+        return Ignored("untrusted_peer")
+    if not _secret_ok(headers, s):
+        return Ignored("bad_proxy_secret")
+    try:
+        forwarded = _adapter(s.cert_header_format, s.cert_header).extract(list(headers.items()))
+    except ProxyHeaderError as exc:
+        return Presented(None, source="proxy", error_code=exc.code, error_message=str(exc))
+    if forwarded is None:
+        return None
+    return Presented(forwarded.leaf, forwarded.chain, source="proxy",
+                     proxy_verify=forwarded.proxy_verify)
+
+
+def judge(db: Session, shown: Presented, policy: CertificatePolicy, s: Settings, *,
+          now: datetime) -> CertificateMatch | None:
+    """What a presented certificate means for signing in (None: nothing to judge)."""
+    if shown.cert is None:
+        return None
+    match = cert_auth.identify(db, shown.cert, shown.chain, policy=policy, now=now)
+    proxy_must_verify = (policy.ca_mode and shown.source == "proxy"
+                         and s.cert_header_format in VERIFYING_FORMATS)
+    if proxy_must_verify and shown.proxy_verify not in PROXY_SUCCESS and match.ok:
+        # CA mode: the proxy's handshake must have verified the chain too (A.5).
+        match.user, match.credential = None, None
+        match.reason = "proxy_verify_failed"
+        match.message = "The proxy could not verify this certificate."
+    return match
 
 
 def _ignore(reason: str) -> None:
@@ -92,38 +152,17 @@ def _ignore(reason: str) -> None:
     db.commit()
 
 
-def _read() -> Presented | None:
-    own = _own_tls_certificate()
-    if own is not None:
-        return Presented(own, source="tls")
-    if not _carries_certificate_header():
-        return None
-    if not peer_is_trusted_proxy():
-        _ignore("untrusted_peer")
-        return None
-    if not _secret_ok():
-        _ignore("bad_proxy_secret")
-        return None
-    s = settings()
-    try:
-        forwarded = _adapter(s.cert_header_format, s.cert_header).extract(
-            list(request.headers.items())
-        )
-    except ProxyHeaderError as exc:
-        return Presented(None, source="proxy", error_code=exc.code, error_message=str(exc))
-    if forwarded is None:
-        return None
-    return Presented(forwarded.leaf, forwarded.chain, source="proxy",
-                     proxy_verify=forwarded.proxy_verify)
-
-
 def presented() -> Presented | None:
     """What this request presents (cached for the request); never raises."""
     if "presented_cert" not in g:
         try:
-            g.presented_cert = _read()
+            shown = read(request.environ, request.headers, settings())
         except (ValueError, ssl.SSLError):
-            g.presented_cert = Presented(None, error_code="malformed",
-                                         error_message="The certificate could not be read.")
+            shown = Presented(None, error_code="malformed",
+                              error_message="The certificate could not be read.")
+        if isinstance(shown, Ignored):
+            _ignore(shown.reason)
+            shown = None
+        g.presented_cert = shown
     result: Presented | None = g.presented_cert
     return result

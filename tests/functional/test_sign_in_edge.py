@@ -17,10 +17,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.edge import SignInEdge
-from app.models import AuditEvent, AuthSession
+from app.models import AuditEvent, AuthSession, User
 from app.services.audit import Event
-from tests.conftest import make_user
+from app.web.auth_state import AFTER_CERTIFICATE_SIGN_IN
+from tests.conftest import AuthActions, csrf_from, make_user
+from tests.functional.test_certificates import PROXY, pin, via_proxy
 from tests.functional.test_passkeys import Browser
+from tests.support.pki import Pki
 from tests.support.soft_authenticator import SoftCredential
 
 #: what the edge answers with no view involved
@@ -29,7 +32,8 @@ EDGE_PATHS = {"POST /webauthn/login/options", "POST /webauthn/login/verify", "GE
 
 @pytest.fixture
 def app_overrides() -> dict[str, Any]:
-    return {"challenge_limit_per_address": "5/minute", "login_limit_per_address": "3/minute"}
+    return {"challenge_limit_per_address": "5/minute", "login_limit_per_address": "3/minute",
+            "trusted_proxies": PROXY, "cert_login": "auto"}
 
 
 @pytest.fixture
@@ -199,3 +203,60 @@ def test_an_unexpected_error_is_a_plain_500(browser: Browser, enrolled: SoftCred
     assert b"fire" not in resp.data and b"Traceback" not in resp.data
     assert "database on fire" in caplog.text  # logged for the operator
     assert resp.headers["Content-Security-Policy"]
+
+
+# -- certificate sign-in (auto mode) ------------------------------------------------------
+
+
+def cookie_session(app: Flask, client: FlaskClient) -> dict[str, Any]:
+    cookie = client.get_cookie("__Host-keystile")
+    if cookie is None:
+        return {}
+    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    data: dict[str, Any] = serializer.loads(cookie.value)
+    return data
+
+
+def test_a_certificate_sign_in_never_reaches_flask(
+        app: Flask, client: FlaskClient, auth: AuthActions, alice: User, db: Session, pki: Pki,
+        flask_answered: list[str]) -> None:
+    pin(db, alice, pki.self_signed.cert)
+    resp = client.get("/login", **via_proxy(pki.self_signed.cert))
+    assert resp.status_code == 303 and resp.headers["Location"] == "/account"
+    assert resp.headers["Content-Security-Policy"] and resp.headers["Cache-Control"] == "no-store"
+    assert auth.session()["method"] == "certificate"
+    assert flask_answered == []
+    assert cookie_session(app, client) == {AFTER_CERTIFICATE_SIGN_IN: True}
+    assert rows(db, Event.CERTIFICATE_SUCCESS) == 1
+
+
+@pytest.mark.parametrize("case", ["no certificate", "signed out", "next", "unknown",
+                                  "untrusted peer", "signed in"])
+def test_any_other_sign_in_page_goes_to_flask(
+        case: str, client: FlaskClient, auth: AuthActions, alice: User, db: Session, pki: Pki,
+        flask_answered: list[str]) -> None:
+    pin(db, alice, pki.self_signed.cert)
+    cert = via_proxy(pki.self_signed.cert)
+    path, status = "/login", 200
+    if case == "no certificate":
+        cert = {}
+    elif case == "signed out":
+        assert client.get("/login", **cert).status_code == 303
+        page = client.get("/account", **cert).get_data(as_text=True)
+        client.post("/logout", data={"csrf_token": csrf_from(page)}, **cert)
+    elif case == "next":
+        path, status = "/login?next=/account/sessions", 303
+    elif case == "unknown":
+        cert = via_proxy(pki.good.cert)
+    elif case == "untrusted peer":
+        cert = {**cert, "environ_base": {"REMOTE_ADDR": "203.0.113.9"}}
+    else:
+        assert auth.login().status_code == 303
+    flask_answered.clear()
+    resp = client.get(path, **cert)
+    assert resp.status_code == status
+    assert flask_answered == [f"GET {path.split('?')[0]}"]
+    if case == "next":
+        assert resp.headers["Location"] == "/account/sessions"
+    if case == "untrusted peer":
+        assert rows(db, Event.CERTIFICATE_HEADER_IGNORED) == 1
