@@ -75,7 +75,6 @@ def _sign_in(match: CertificateMatch) -> bool:
     if cred is None or match.user is None:
         return False
     auth_state.sign_in(match.user, cred, "certificate")
-    session[auth_state.AFTER_CERTIFICATE_SIGN_IN] = True
     return True
 
 
@@ -219,7 +218,6 @@ def complete() -> BaseResponse:
     cert_auth.record_success(db, user, cred, client=current_client(), now=utcnow(),
                              details=dict(token.payload.get("details") or {}))
     auth_state.sign_in(user, cred, "certificate")
-    session[auth_state.AFTER_CERTIFICATE_SIGN_IN] = True
     return redirect(_safe_next(request.args.get("next")), code=303)
 
 

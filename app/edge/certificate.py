@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 from app.edge.exchange import Exchange
 from app.models import utcnow
 from app.services import cert_auth, sessions
-from app.web import auth_state, client_cert
+from app.web import client_cert
 from app.web.client_cert import Presented
 
 
@@ -40,9 +40,8 @@ def auto_sign_in(x: Exchange) -> Response | None:
                                             mailer=x.edge.mailer)
     if credential is None:
         return None
-    secret, _ = sessions.open_for_sign_in(
+    opened = sessions.open_for_sign_in(
         x.db, user=match.user, credential=credential, method="certificate", client=x.client,
         now=now, timeouts=x.edge.timeouts, mailer=x.edge.mailer)
-    x.signed_in(secret)
-    x.session[auth_state.AFTER_CERTIFICATE_SIGN_IN] = True
+    x.signed_in(opened.secret)
     return x.finish(redirect(x.edge.account_url, 303))

@@ -144,7 +144,8 @@ class Exchange:
         """The response opens this new session; the anonymous cookie session (CSRF secret,
         ceremony state) starts afresh, as :func:`app.web.auth_state.sign_in` does."""
         self._new_sign_in = secret
-        self.session.clear()
+        if self.session:
+            self.session.clear()
 
     def signed_out(self) -> None:
         """The session cookie named nothing live: the response deletes it."""

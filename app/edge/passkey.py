@@ -50,8 +50,8 @@ def verify(x: Exchange) -> Response | None:
     except PasskeyError as exc:
         x.count(limit)
         return x.json(exc.body(x.edge.passkeys.rp.id), exc.status)
-    secret, _ = sessions.open_for_sign_in(
+    opened = sessions.open_for_sign_in(
         x.db, user=result.user, credential=result.credential, method="passkey",
         client=x.client, now=utcnow(), timeouts=x.edge.timeouts, mailer=x.edge.mailer)
-    x.signed_in(secret)
+    x.signed_in(opened.secret)
     return x.json({"ok": True, "username": result.user.username})

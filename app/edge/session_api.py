@@ -15,10 +15,9 @@ from app.services import sessions
 
 def current(x: Exchange) -> Response:
     secret = x.auth_cookie
-    row = (sessions.resolve(x.db, secret, now=utcnow(), timeouts=x.edge.timeouts)
-           if secret else None)
-    if row is None:
+    live = sessions.peek(x.db, secret, now=utcnow(), timeouts=x.edge.timeouts) if secret else None
+    if live is None:
         if secret:
             x.signed_out()
         return x.json(sessions.describe(None), 401)
-    return x.json(sessions.describe(row))
+    return x.json(live)

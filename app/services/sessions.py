@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.models import AuthSession, Credential, User, table_of
+from app.models import AuthSession, Credential, User, UserStatus, table_of
 from app.services import sign_in_notices, tokens
 from app.services.audit import Client
 from app.services.notices import NULL_MAILER, Mailer
@@ -22,12 +22,40 @@ _INSERT = insert(_SESSIONS).returning(_SESSIONS.c.id)
 #: the session with its user, in one query (every signed-in request reads both)
 _BY_TOKEN = (select(AuthSession).options(joinedload(AuthSession.user))
              .where(AuthSession.token_hash == bindparam("token_hash")))
+_PEEK = (select(AuthSession.id, AuthSession.method, AuthSession.credential_id,
+                AuthSession.revoked_at, AuthSession.expires_at, AuthSession.last_seen_at,
+                User.username, User.status)
+         .join(User, User.id == AuthSession.user_id)
+         .where(AuthSession.token_hash == bindparam("token_hash")))
+_TOUCH = (update(_SESSIONS).where(_SESSIONS.c.id == bindparam("session_id"))
+          .values(last_seen_at=bindparam("now")))
 
 
 @dataclass(frozen=True)
 class Timeouts:
     idle: timedelta
     absolute: timedelta
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A session just stored: the cookie value (shown once) and its row's values."""
+
+    secret: str
+    id: int
+    values: dict[str, object]
+    user: User
+    credential: Credential | None
+
+    def row(self, db: Session) -> AuthSession:
+        """The session as an ORM row in ``db``, known to be stored already (ending it later
+        in the request is written as usual). Only a caller that keeps using it needs one."""
+        row = AuthSession(id=self.id, **self.values)
+        make_transient_to_detached(row)
+        set_committed_value(row, "user", self.user)
+        set_committed_value(row, "credential", self.credential)
+        db.add(row)
+        return row
 
 
 def start(
@@ -39,15 +67,10 @@ def start(
     client: Client,
     now: datetime,
     timeouts: Timeouts,
-) -> tuple[str, AuthSession]:
-    """Open a new session in the caller's transaction; returns the cookie value (shown once)
-    and the row.
-
-    One INSERT ... RETURNING on every sign-in; the row is then handed to ``db`` as already
-    stored, so that later changes to it (ending it) are written as usual.
-    """
+) -> Opened:
+    """Open a new session in the caller's transaction: one INSERT ... RETURNING."""
     secret = tokens.new_secret()
-    values = {
+    values: dict[str, object] = {
         "token_hash": tokens.digest(secret),
         "user_id": user.id,
         "credential_id": credential.id if credential is not None else None,
@@ -60,12 +83,8 @@ def start(
         "revoked_at": None,
         "revoked_reason": None,
     }
-    row = AuthSession(id=db.execute(_INSERT, values).scalar_one(), **values)
-    make_transient_to_detached(row)
-    set_committed_value(row, "user", user)
-    set_committed_value(row, "credential", credential)
-    db.add(row)
-    return secret, row
+    session_id = db.execute(_INSERT, values).scalar_one()
+    return Opened(secret, session_id, values, user, credential)
 
 
 def open_for_sign_in(
@@ -79,7 +98,7 @@ def open_for_sign_in(
     timeouts: Timeouts,
     replacing: AuthSession | None = None,
     mailer: Mailer = NULL_MAILER,
-) -> tuple[str, AuthSession]:
+) -> Opened:
     """The session a successful sign-in opens; commits the sign-in's transaction.
 
     The browser's previous session ends (threat model E.20: every sign-in gets a new id),
@@ -88,10 +107,16 @@ def open_for_sign_in(
     if replacing is not None:
         end(db, replacing, now=now, reason="replaced by new sign-in")
     sign_in_notices.notify_if_new_method(db, user, method, mailer=mailer)
-    secret, row = start(db, user=user, credential=credential, method=method, client=client,
-                        now=now, timeouts=timeouts)
+    opened = start(db, user=user, credential=credential, method=method, client=client,
+                   now=now, timeouts=timeouts)
     db.commit()
-    return secret, row
+    return opened
+
+
+def _is_live(*, revoked_at: datetime | None, expires_at: datetime, last_seen_at: datetime,
+             user_active: bool, now: datetime, timeouts: Timeouts) -> bool:
+    return (revoked_at is None and now < expires_at and now - last_seen_at < timeouts.idle
+            and user_active)
 
 
 def resolve(db: Session, secret: str, *, now: datetime, timeouts: Timeouts) -> AuthSession | None:
@@ -99,16 +124,34 @@ def resolve(db: Session, secret: str, *, now: datetime, timeouts: Timeouts) -> A
     if not secret or len(secret) > 128:
         return None
     row = db.scalar(_BY_TOKEN, {"token_hash": tokens.digest(secret)})
-    if row is None or row.revoked_at is not None:
-        return None
-    if now >= row.expires_at or now - row.last_seen_at >= timeouts.idle:
-        return None
-    if not row.user.is_active:
+    if row is None or not _is_live(revoked_at=row.revoked_at, expires_at=row.expires_at,
+                                   last_seen_at=row.last_seen_at,
+                                   user_active=row.user.is_active, now=now, timeouts=timeouts):
         return None
     if now - row.last_seen_at >= TOUCH_INTERVAL:
         row.last_seen_at = now
         db.commit()
     return row
+
+
+def peek(db: Session, secret: str, *, now: datetime,
+         timeouts: Timeouts) -> dict[str, object] | None:
+    """:func:`describe` of the session :func:`resolve` would find, from one plain query
+    (``GET /api/session`` needs five columns, not two loaded objects); None if none is live.
+    """
+    if not secret or len(secret) > 128:
+        return None
+    found = db.execute(_PEEK, {"token_hash": tokens.digest(secret)}).first()
+    if found is None or not _is_live(revoked_at=found.revoked_at, expires_at=found.expires_at,
+                                     last_seen_at=found.last_seen_at,
+                                     user_active=found.status is UserStatus.ACTIVE, now=now,
+                                     timeouts=timeouts):
+        return None
+    if now - found.last_seen_at >= TOUCH_INTERVAL:
+        db.execute(_TOUCH, {"session_id": found.id, "now": now})
+        db.commit()
+    return {"authenticated": True, "username": found.username, "method": found.method,
+            "credential_id": found.credential_id}
 
 
 def describe(row: AuthSession | None) -> dict[str, object]:

@@ -23,8 +23,6 @@ from app.web.client import current_client
 from app.web.context import mailer, session_timeouts, settings
 
 COOKIE = "__Host-keystile-session"
-#: in the new cookie session after a certificate sign-in (the account page's migration nudge)
-AFTER_CERTIFICATE_SIGN_IN = "after_certificate_sign_in"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -49,11 +47,13 @@ def current_session() -> AuthSession | None:
 
 def sign_in(user: User, credential: Credential | None, method: str) -> AuthSession:
     """Start a new session (and end the browser's previous one); commits."""
-    secret, row = sessions.open_for_sign_in(
-        get_db(), user=user, credential=credential, method=method, client=current_client(),
+    db = get_db()
+    opened = sessions.open_for_sign_in(
+        db, user=user, credential=credential, method=method, client=current_client(),
         now=utcnow(), timeouts=session_timeouts(), replacing=current_session(),
         mailer=mailer())
-    g.new_session_cookie = secret
+    row = opened.row(db)
+    g.new_session_cookie = opened.secret
     g.auth_session = row
     # The anonymous cookie session (CSRF token, ceremony state) starts afresh too.
     if session:

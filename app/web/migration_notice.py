@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request, session
+from flask import request
 
 from app.models import User, utcnow
 from app.services.policy import CertSunset, migration_advice, needs_hardware_key
-from app.web import auth_state
 from app.web.auth_state import current_session
 from app.web.context import settings
 from app.web.forms import ActionForm
@@ -30,10 +29,8 @@ def context() -> dict[str, Any]:
     if row is None:
         return {}
     user: User = row.user
-    by_certificate = (row.method == "certificate"
-                      or bool(session.get(auth_state.AFTER_CERTIFICATE_SIGN_IN)))
     advice = migration_advice(
-        user.credentials, signed_in_with_certificate=by_certificate, sunset=sunset(),
+        user.credentials, signed_in_with_certificate=row.method == "certificate", sunset=sunset(),
         now=utcnow(),
         hardware_required=needs_hardware_key(str(user.role), settings().require_hardware_key_for),
     )
