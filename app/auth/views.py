@@ -79,7 +79,8 @@ def login_post() -> BaseResponse | tuple[str, int]:
     if result.user is None:
         form.password.errors = [GENERIC_FAILURE]
         return render_template("auth/login.html", form=form, next_url=next_url), 401
-    auth_state.sign_in(result.user, result.credential, "password")
+    auth_state.sign_in(result.user, result.credential, "password",
+                       credential_used_before=result.used_before)
     return redirect(next_url, code=303)
 
 

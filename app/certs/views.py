@@ -70,11 +70,12 @@ def _match() -> tuple[Presented | None, CertificateMatch | None]:
 
 def _sign_in(match: CertificateMatch) -> bool:
     db = get_db()
+    used_before = match.credential is not None and match.credential.last_used_at is not None
     cred = cert_auth.complete_sign_in(db, match, client=current_client(), now=utcnow(),
                                       mailer=mailer())
     if cred is None or match.user is None:
         return False
-    auth_state.sign_in(match.user, cred, "certificate")
+    auth_state.sign_in(match.user, cred, "certificate", credential_used_before=used_before)
     return True
 
 

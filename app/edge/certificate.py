@@ -36,12 +36,14 @@ def auto_sign_in(x: Exchange) -> Response | None:
     match = client_cert.judge(x.db, shown, x.edge.cert_policy.policy(), s, now=now)
     if match is None or not match.ok or match.user is None or match.credential is None:
         return None
+    used_before = match.credential.last_used_at is not None
     credential = cert_auth.complete_sign_in(x.db, match, client=x.client, now=now,
                                             mailer=x.edge.mailer)
     if credential is None:
         return None
     opened = sessions.open_for_sign_in(
         x.db, user=match.user, credential=credential, method="certificate", client=x.client,
-        now=now, timeouts=x.edge.timeouts, mailer=x.edge.mailer)
+        now=now, timeouts=x.edge.timeouts, mailer=x.edge.mailer,
+        credential_used_before=used_before)
     x.signed_in(opened.secret)
     return x.finish(redirect(x.edge.account_url, 303))

@@ -52,6 +52,7 @@ def verify(x: Exchange) -> Response | None:
         return x.json(exc.body(x.edge.passkeys.rp.id), exc.status)
     opened = sessions.open_for_sign_in(
         x.db, user=result.user, credential=result.credential, method="passkey",
-        client=x.client, now=utcnow(), timeouts=x.edge.timeouts, mailer=x.edge.mailer)
+        client=x.client, now=utcnow(), timeouts=x.edge.timeouts, mailer=x.edge.mailer,
+        credential_used_before=result.used_before)
     x.signed_in(opened.secret)
     return x.json({"ok": True, "username": result.user.username})

@@ -98,15 +98,19 @@ def open_for_sign_in(
     timeouts: Timeouts,
     replacing: AuthSession | None = None,
     mailer: Mailer = NULL_MAILER,
+    credential_used_before: bool = False,
 ) -> Opened:
     """The session a successful sign-in opens; commits the sign-in's transaction.
 
     The browser's previous session ends (threat model E.20: every sign-in gets a new id),
-    and a first sign-in by a new method is told to the user (:mod:`sign_in_notices`).
+    and a first sign-in by a new method is told to the user (:mod:`sign_in_notices`). A
+    credential that signed in before (``credential_used_before``, known to the caller
+    before it recorded this use) did so by this method: nothing to look up.
     """
     if replacing is not None:
         end(db, replacing, now=now, reason="replaced by new sign-in")
-    sign_in_notices.notify_if_new_method(db, user, method, mailer=mailer)
+    if not credential_used_before:
+        sign_in_notices.notify_if_new_method(db, user, method, mailer=mailer)
     opened = start(db, user=user, credential=credential, method=method, client=client,
                    now=now, timeouts=timeouts)
     db.commit()

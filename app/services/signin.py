@@ -22,6 +22,8 @@ class SignInResult:
     user: User | None
     credential: Credential | None
     reason: str | None = None
+    #: whether the credential had signed in before this sign-in
+    used_before: bool = False
 
     @property
     def ok(self) -> bool:
@@ -47,10 +49,11 @@ def password_sign_in(
     else:
         if passwords.needs_rehash(cred.secret_hash):
             cred.secret_hash = passwords.hash(password)
+        used_before = cred.last_used_at is not None
         credentials.record_sign_in(db, cred, client=client, now=now)
         record(db, Event.PASSWORD_SUCCESS, client=client, success=True, user=user,
                credential=cred, method="password")
-        return SignInResult(user, cred)
+        return SignInResult(user, cred, used_before=used_before)
     record(db, Event.PASSWORD_FAILURE, client=client, success=False, user=user, credential=cred,
            method="password", reason=reason,
            details={} if user else {"username": username[:64]})

@@ -45,13 +45,14 @@ def current_session() -> AuthSession | None:
     return cast(AuthSession | None, g.get("auth_session"))
 
 
-def sign_in(user: User, credential: Credential | None, method: str) -> AuthSession:
+def sign_in(user: User, credential: Credential | None, method: str, *,
+            credential_used_before: bool = False) -> AuthSession:
     """Start a new session (and end the browser's previous one); commits."""
     db = get_db()
     opened = sessions.open_for_sign_in(
         db, user=user, credential=credential, method=method, client=current_client(),
         now=utcnow(), timeouts=session_timeouts(), replacing=current_session(),
-        mailer=mailer())
+        mailer=mailer(), credential_used_before=credential_used_before)
     row = opened.row(db)
     g.new_session_cookie = opened.secret
     g.auth_session = row

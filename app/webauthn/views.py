@@ -240,7 +240,8 @@ def login_verify() -> BaseResponse:
     result = passkeys.finish_authentication(
         get_db(), _policy(), secret=pending.take(session, "authentication", body), body=body,
         client=current_client(), now=utcnow(), mailer=mailer())
-    auth_state.sign_in(result.user, result.credential, "passkey")
+    auth_state.sign_in(result.user, result.credential, "passkey",
+                       credential_used_before=result.used_before)
     return jsonify(ok=True, username=result.user.username)
 
 

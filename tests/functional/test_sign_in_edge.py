@@ -285,3 +285,17 @@ def test_any_other_sign_in_page_goes_to_flask(
         assert resp.headers["Location"] == "/account/sessions"
     if case == "untrusted peer":
         assert rows(db, Event.CERTIFICATE_HEADER_IGNORED) == 1
+
+
+def test_a_first_passkey_sign_in_is_told_once(browser: Browser, enrolled: SoftCredential,
+                                              db: Session) -> None:
+    """The new-method notice (the enrolment signed in by password first): told at the
+    passkey's first sign-in, not at its next ones, however many sessions there were."""
+    from app.models import Notice
+
+    for _ in range(3):
+        assert browser.login(enrolled).status_code == 200
+        browser.client.delete_cookie("__Host-keystile-session", domain="localhost")
+    db.expire_all()
+    tags = db.scalars(select(Notice.tag)).all()
+    assert tags.count("account:sign_in:new_method") == 1

@@ -32,6 +32,8 @@ from app.services.webauthn import WebAuthnError
 class SignIn:
     user: User
     credential: Credential
+    #: whether the credential had signed in before this sign-in
+    used_before: bool = False
 
 
 def begin_authentication(db: Session, policy: PasskeyPolicy, *, now: datetime,
@@ -106,6 +108,7 @@ def finish_authentication(db: Session, policy: PasskeyPolicy, *, secret: str, bo
     except PasskeyError as exc:
         _audit_failure(db, Event.PASSKEY_FAILURE, exc, attempt, client)
         raise
+    used_before = credential.last_used_at is not None
     # §7.2 step 24: the backup state may change; the counter only moves on.
     credentials.record_sign_in(db, credential, client=client, now=now,
                                sign_count=assertion.new_sign_count,
@@ -115,7 +118,7 @@ def finish_authentication(db: Session, policy: PasskeyPolicy, *, secret: str, bo
            details={"backup_state": assertion.backup_state})
     # The Signal API state is sent by the account page the browser goes to next
     # (GET /webauthn/signal-state), keeping this hot path to the queries it needs.
-    return SignIn(user=user, credential=credential)
+    return SignIn(user=user, credential=credential, used_before=used_before)
 
 
 def _find_credential(db: Session, body: bytes, attempt: _Attempt) -> Credential:
