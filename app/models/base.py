@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import DateTime, MetaData, Table
+from sqlalchemy import CursorResult, DateTime, Executable, MetaData, Table
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -57,3 +58,14 @@ class Base(DeclarativeBase):
 def table_of(model: type[Base]) -> Table:
     """A model's table, for the few hot paths that write with plain statements."""
     return cast(Table, model.__table__)
+
+
+def run(db: Session, statement: Executable,
+        params: Mapping[str, Any] | None = None) -> CursorResult[Any]:
+    """Execute a plain statement (no ORM entities) on ``db``'s connection, in its transaction.
+
+    ``Session.execute`` hands it to the same connection after its ORM bookkeeping, which on
+    a loaded server costs about as much as the statement; the sign-in paths write through
+    here.
+    """
+    return db.connection().execute(statement, params)

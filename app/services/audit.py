@@ -14,6 +14,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from app.models import AuditEvent, Credential, User, table_of, utcnow
+from app.models.base import run
 
 
 class Event(enum.StrEnum):
@@ -78,7 +79,7 @@ def record(
 
     ``user``, ``credential`` and ``actor`` must already have their ids (flushed).
     """
-    db.execute(_INSERT, {
+    run(db, _INSERT, {
         "created_at": utcnow(),
         "tag": str(event),
         "user_id": user.id if user is not None else None,

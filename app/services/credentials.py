@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, aliased, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.models import Credential, CredentialKind, User, table_of
+from app.models.base import run
 from app.services import sessions
 from app.services.audit import Client, Event, record
 from app.services.errors import ServiceError
@@ -268,8 +269,8 @@ def record_sign_in(db: Session, credential: Credential, *, client: Client, now: 
         "sign_count": credential.sign_count if sign_count is None else sign_count,
         "backup_state": credential.backup_state if backup_state is None else backup_state,
     }
-    db.execute(_RECORD_USE, {"credential_id": credential.id, **values})
-    db.execute(_RECORD_SIGN_IN, {"user_id": credential.user_id, "last_sign_in_at": now})
+    run(db, _RECORD_USE, {"credential_id": credential.id, **values})
+    run(db, _RECORD_SIGN_IN, {"user_id": credential.user_id, "last_sign_in_at": now})
     for key, value in values.items():
         set_committed_value(credential, key, value)
     set_committed_value(credential.user, "last_sign_in_at", now)

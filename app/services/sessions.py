@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.models import AuthSession, Credential, User, UserStatus, table_of
+from app.models.base import run
 from app.services import sign_in_notices, tokens
 from app.services.audit import Client
 from app.services.notices import NULL_MAILER, Mailer
@@ -83,7 +84,7 @@ def start(
         "revoked_at": None,
         "revoked_reason": None,
     }
-    session_id = db.execute(_INSERT, values).scalar_one()
+    session_id = run(db, _INSERT, values).scalar_one()
     return Opened(secret, session_id, values, user, credential)
 
 
@@ -145,14 +146,14 @@ def peek(db: Session, secret: str, *, now: datetime,
     """
     if not secret or len(secret) > 128:
         return None
-    found = db.execute(_PEEK, {"token_hash": tokens.digest(secret)}).first()
+    found = run(db, _PEEK, {"token_hash": tokens.digest(secret)}).first()
     if found is None or not _is_live(revoked_at=found.revoked_at, expires_at=found.expires_at,
                                      last_seen_at=found.last_seen_at,
                                      user_active=found.status is UserStatus.ACTIVE, now=now,
                                      timeouts=timeouts):
         return None
     if now - found.last_seen_at >= TOUCH_INTERVAL:
-        db.execute(_TOUCH, {"session_id": found.id, "now": now})
+        run(db, _TOUCH, {"session_id": found.id, "now": now})
         db.commit()
     return {"authenticated": True, "username": found.username, "method": found.method,
             "credential_id": found.credential_id}

@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.models import OneTimeToken, TokenPurpose, table_of
+from app.models.base import run
 
 # Plain statements, prepared once: a token is written and spent on every WebAuthn ceremony,
 # and neither needs the ORM's unit of work.
@@ -61,7 +62,7 @@ def issue(
 ) -> str:
     """Store a new one-time token and return its secret (shown once, never stored)."""
     secret = new_secret()
-    db.execute(_INSERT, {
+    run(db, _INSERT, {
         "token_hash": digest(secret),
         "purpose": str(purpose),
         "user_id": user_id,
@@ -99,7 +100,7 @@ def consume(
     if not secret or len(secret) > 128:
         return None
     # One UPDATE ... RETURNING: the database decides which of two racing calls wins.
-    row = db.execute(_SPEND, {"spent_hash": digest(secret), "spent_purpose": str(purpose),
+    row = run(db, _SPEND, {"spent_hash": digest(secret), "spent_purpose": str(purpose),
                               "spent_at": now}).first()
     if row is None:
         return None
