@@ -6,6 +6,8 @@ Only the outermost TLV headers are read here (X.690 §8.1, with the DER restrict
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -102,6 +104,12 @@ def _reject_non_positive_serial(der: bytes) -> None:
         )
 
 
+#: The same certificate arrives again with every new connection of its holder: what it
+#: parses to is kept (certificate objects are immutable; a refusal is never kept).
+PARSED_CACHE_SIZE = 512
+
+
+@lru_cache(maxsize=PARSED_CACHE_SIZE)
 def load_certificate(der: bytes) -> x509.Certificate:
     """Load exactly one DER certificate, with nothing after it.
 

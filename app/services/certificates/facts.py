@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import TypeVar
 
 from cryptography import x509
@@ -52,8 +52,10 @@ class CertificateFacts:
         return _is_self_signed(self.certificate)
 
 
+@lru_cache(maxsize=512)
 def describe(cert: x509.Certificate) -> CertificateFacts:
-    """Collect the facts Keystile stores about `cert`.
+    """Collect the facts Keystile stores about `cert` (kept for the certificates seen most
+    recently: they are a function of its DER alone, and immutable).
 
     SAN values are taken verbatim, never from the
     subject DN (threat model B.10).
