@@ -13,9 +13,10 @@ Certificate, CertificateVerify; no session is ever resumed), then, on that conne
   two upstream connections, everything but the sign-in itself.
 
 ``sign-ins/s ÷ floor/s`` is the share of the stack's capacity left when each connection
-signs in; the target is at least 80% with zero failures. Server CPU per operation is the
-user+system time of the nginx master and workers and the gunicorn master and workers,
-read from /proc, divided by the operations completed.
+signs in; the target is at least 80% with zero failures. The two are measured in alternating
+slices (``--rounds``), so that both see the same background load of a shared machine.
+Server CPU per operation is the user+system time of the nginx master and workers and the
+gunicorn master and workers, read from /proc, divided by the operations completed.
 
 Usage: python bench/cert_login.py [--duration 10] [--rounds 5] [--clients 2] [--workers 1]
 """

@@ -30,24 +30,23 @@ Usage: python bench/passkey_login.py [--duration 10] [--rounds 5] [--workers 1] 
                                     [--profile]
 
 Results (2026-11-27; Debian 12 VM with 2 vCPUs shared with other builds, SQLite on ext4, one
-sync worker, 2 client threads, 6 s per measurement):
+sync worker, 2 client threads, 10 s per measurement in 5 alternating slices):
 
-    floor GET /healthz          818 req/s   1.05 ms server CPU per request
-    passkey sign-in             102 /s      9.0 ms server CPU    12.5 % of floor
-      with GET /login each       79 /s     11.6 ms server CPU     9.6 % of floor
+    floor GET /healthz          910-1030 req/s   0.8-0.9 ms server CPU per request
+    passkey sign-in             170-194 /s       4.5-5.2 ms server CPU    18.6-21.4 % of floor
+      with GET /login each      125-139 /s       6.3-7.2 ms server CPU    13.5-14.9 % of floor
 
-(Rates swing with the neighbours' load, by a third over a day; compare runs made back to
-back. The code before the hot-path work, run just before these: 11.7 %, 9.9 ms.)
+(Ranges: runs within an hour; the machine's speed swings by a third over a day. Before the
+sign-in edge, the same machine: 11.5 %, 8.1 ms.)
 
-The ratio target (>= 12 %) is met; the CPU target (<= 4 ms) is not. Where the time goes,
-in-process, per sign-in: options 1.2 ms, verify 3.8 ms, /api/session 1.1 ms (a /healthz
-costs 0.7 ms there), and Python runs about 1.35 times slower under gunicorn. The WebAuthn
-work itself is small: py_webauthn's checks 0.25 ms, of which the ES256 verification 0.06 ms.
-The verify request runs seven statements and one commit: the challenge spent
-(``UPDATE ... RETURNING``), the credential with its owner (the one ORM load), the credential's
-and the user's last use, the audit row, the new-method check and the session row, each a
-statement prepared once. A bare WSGI callable under the same gunicorn costs 0.38 ms per
-request and an empty Flask view 0.56 ms, so three requests start at 1.7 ms.
+The ratio target (>= 12 %) is met; the CPU target (<= 4 ms) is missed by 0.5-1.2 ms. The
+three requests are answered by the sign-in edge (app/edge), beneath Flask. Where the time goes
+under load (py-spy on the worker): py_webauthn's verification 9 % (its ES256 check 4 %),
+loading the credential and its owner 6 %, the two commits 4 %, the `limits` in-memory storage's
+expiry timer threads 4-5 %, gunicorn writing responses 14 %; the verify request runs six
+statements and one commit (the challenge spent with ``UPDATE ... RETURNING``, the credential
+with its owner, the credential's and the user's last use, the audit row, the session row).
+A bare WSGI callable under the same gunicorn costs 0.27-0.38 ms per request.
 """
 
 from __future__ import annotations
