@@ -47,12 +47,15 @@ def verify(x: Exchange) -> Response | None:
         result = passkeys.finish_authentication(
             x.db, x.edge.passkeys, secret=pending.take(x.session, "authentication", body),
             body=body, client=x.client, now=utcnow(), mailer=x.edge.mailer)
+        opened = sessions.open_for_sign_in(
+            x.db, user=result.user, credential=result.credential, method="passkey",
+            client=x.client, now=utcnow(), timeouts=x.edge.timeouts, mailer=x.edge.mailer,
+            credential_used_before=result.used_before)
     except PasskeyError as exc:
         x.count(limit)
         return x.json(exc.body(x.edge.passkeys.rp.id), exc.status)
-    opened = sessions.open_for_sign_in(
-        x.db, user=result.user, credential=result.credential, method="passkey",
-        client=x.client, now=utcnow(), timeouts=x.edge.timeouts, mailer=x.edge.mailer,
-        credential_used_before=result.used_before)
+    except Exception:
+        x.count(limit)  # as Flask-Limiter would for the 500 that follows
+        raise
     x.signed_in(opened.secret)
     return x.json({"ok": True, "username": result.user.username})

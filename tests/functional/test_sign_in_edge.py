@@ -239,6 +239,19 @@ def test_an_unexpected_error_is_a_plain_500(browser: Browser, enrolled: SoftCred
     assert resp.headers["Content-Security-Policy"]
 
 
+def test_a_failing_verify_still_counts_to_the_limit(browser: Browser, enrolled: SoftCredential,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.edge import passkey
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(passkey.passkeys, "finish_authentication", broken)
+    for _ in range(3):
+        assert browser.login(enrolled).status_code == 500
+    assert browser.post("/webauthn/login/verify", {"id": "x"}).status_code == 429
+
+
 # -- certificate sign-in (auto mode) ------------------------------------------------------
 
 
