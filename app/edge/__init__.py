@@ -27,6 +27,7 @@ from flask_limiter import Limiter
 from itsdangerous import URLSafeTimedSerializer
 from limits import RateLimitItem, parse_many
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from app.config import Settings
@@ -35,7 +36,7 @@ from app.services.cert_auth import PolicySource
 from app.services.notices import Mailer
 from app.services.passkeys import PasskeyPolicy
 from app.services.sessions import Timeouts
-from app.web.security import MESSAGES
+from app.web.security import MESSAGES, error_response
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,8 @@ class EdgeLimit:
 
     @classmethod
     def of(cls, endpoint: str, scope: str, setting: str) -> EdgeLimit:
-        return cls(f"{endpoint}:{scope}", tuple(parse_many(setting)))
+        """Windows shortest first, the order Flask-Limiter checks them in."""
+        return cls(f"{endpoint}:{scope}", tuple(sorted(parse_many(setting))))
 
 
 class Edge:
@@ -75,8 +77,10 @@ class Edge:
         self.mailer: Mailer = app.extensions["keystile.mailer"]
         self.cert_policy: PolicySource = app.extensions["keystile.cert_policy"]
         with app.test_request_context():
-            self.account_url = url_for("account.index")
+            #: below the request's script root (``SCRIPT_NAME``)
+            self.account_path = url_for("account.index")
         self.limiter = limiter
+        self.rate_limit_headers = bool(app.config.get("RATELIMIT_HEADERS_ENABLED"))
         self.throttle_prefix = THROTTLE_PREFIX
         s = self.settings
         self.timeouts = Timeouts(idle=timedelta(minutes=s.session_idle_minutes),
@@ -111,14 +115,26 @@ class SignInEdge:
         failed = False
         try:
             response = handler(exchange)
+        except HTTPException as exc:  # a body shorter than its Content-Length, say
+            failed = True
+            response = self._error(exchange, exc.code or 400)
         except Exception:
             # As Flask's own handler of the unexpected: logged, a plain message, no trace.
             log.exception("unhandled error on %s %s", environ.get("REQUEST_METHOD"),
                           environ.get("PATH_INFO"))
             failed = True
-            response = exchange.json({"error": "500", "message": MESSAGES[500]}, 500)
+            response = self._error(exchange, 500)
         finally:
             exchange.close(failed=failed)
         if response is None:
             return self.wsgi_app(environ, start_response)  # type: ignore[no-any-return]
         return response(environ, start_response)
+
+    def _error(self, exchange: Exchange, status: int) -> Response:
+        """Flask's error answer (:func:`app.web.security.error_response`): JSON on the API
+        paths, the error page elsewhere."""
+        app = self.edge.app
+        with app.request_context(exchange.environ):
+            body, status = error_response(status, MESSAGES.get(status, MESSAGES[400]))
+            response = app.make_response((body, status))
+        return exchange.finish(response, failed=True)

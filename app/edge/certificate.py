@@ -46,4 +46,4 @@ def auto_sign_in(x: Exchange) -> Response | None:
         now=now, timeouts=x.edge.timeouts, mailer=x.edge.mailer,
         credential_used_before=used_before)
     x.signed_in(opened.secret)
-    return x.finish(redirect(x.edge.account_url, 303))
+    return x.finish(redirect(x.request.root_path + x.edge.account_path, 303))

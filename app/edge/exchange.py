@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import time
 from typing import TYPE_CHECKING, Any
 
 from flask.sessions import SecureCookieSession
@@ -53,6 +54,7 @@ class Exchange:
         self._body: bytes | None = None
         self._new_sign_in: str | None = None
         self._signed_out = False
+        self._reported: EdgeLimit | None = None
 
     # -- what the request carries -------------------------------------------------------
 
@@ -124,19 +126,49 @@ class Exchange:
         return (self.edge.throttle_prefix, throttle_key_of(self.client.address), limit.scope)
 
     def within(self, limit: EdgeLimit) -> bool:
-        """Whether every window of ``limit`` has room for this request (nothing counted)."""
+        """Whether every window of ``limit`` has room for this request, nothing counted (a
+        limit with ``deduct_when``: Flask-Limiter tests first and counts after the view)."""
+        self._reported = limit
         if not self.edge.limiter.enabled:
             return True
         strategy = self.edge.limiter.limiter
         ids = self._identifiers(limit)
         return all(strategy.test(item, *ids) for item in limit.items)
 
+    def take(self, limit: EdgeLimit) -> bool:
+        """Count this request in every window of ``limit``, shortest first, stopping at the
+        first that is full (Flask-Limiter's ``hit``: one atomic step per window, so requests
+        arriving together cannot all pass). False: hand the request to Flask, which refuses
+        it (counting the windows before the full one once more, erring towards the limit)."""
+        self._reported = limit
+        if not self.edge.limiter.enabled:
+            return True
+        strategy = self.edge.limiter.limiter
+        ids = self._identifiers(limit)
+        return all(strategy.hit(item, *ids) for item in limit.items)
+
     def count(self, limit: EdgeLimit) -> None:
+        """Count a request :meth:`within` let through (a refusal, for ``deduct_when``)."""
         if self.edge.limiter.enabled:
             strategy = self.edge.limiter.limiter
             ids = self._identifiers(limit)
             for item in limit.items:
                 strategy.hit(item, *ids)
+
+    def _rate_limit_headers(self, response: Response) -> None:
+        """Flask-Limiter's ``X-RateLimit-*`` and ``Retry-After`` for the shortest window, as
+        its after-request hook reports a limit that was not breached."""
+        limit = self._reported
+        if limit is None or not self.edge.limiter.enabled or not self.edge.rate_limit_headers:
+            return
+        item = limit.items[0]
+        reset, remaining = self.edge.limiter.limiter.get_window_stats(
+            item, *self._identifiers(limit))
+        reset_at = int(reset + 1)
+        response.headers["X-RateLimit-Limit"] = str(item.amount)
+        response.headers["X-RateLimit-Remaining"] = str(remaining)
+        response.headers["X-RateLimit-Reset"] = str(reset_at)
+        response.headers["Retry-After"] = str(int(reset_at - time.time()))
 
     # -- the answer ---------------------------------------------------------------------
 
@@ -157,12 +189,16 @@ class Exchange:
             payload, separators=(",", ":")) + "\n"
         return self.finish(Response(body, status=status, mimetype="application/json"))
 
-    def finish(self, response: Response) -> Response:
-        """What Flask's response hooks add: security headers, the cookie session, the
-        session cookie (set or deleted)."""
+    def finish(self, response: Response, *, failed: bool = False) -> Response:
+        """What Flask's response hooks add: security headers, the limit's headers, the
+        cookie session, the session cookie (set or deleted); a failed request changes no
+        cookie."""
         response.headers.extend(security_headers(secure=self.request.is_secure,
                                                  cacheable=False))
         response.vary.add("Cookie")
+        self._rate_limit_headers(response)
+        if failed:
+            return response
         if self._session is not None:
             app = self.edge.app
             app.session_interface.save_session(app, self._session, response)  # type: ignore[arg-type]

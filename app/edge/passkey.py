@@ -22,10 +22,9 @@ MAX_OPTIONS_BYTES = 4096
 
 def options(x: Exchange) -> Response | None:
     """``{}`` (discoverable, autofill) or ``{"username": ...}`` -> request options."""
-    limit = x.edge.challenge_limit
-    if not (x.plain_body(MAX_OPTIONS_BYTES) and x.csrf_ok() and x.within(limit)):
+    if not (x.plain_body(MAX_OPTIONS_BYTES) and x.csrf_ok()
+            and x.take(x.edge.challenge_limit)):  # every options request counts
         return None
-    x.count(limit)  # every options request counts (no ``deduct_when`` on this limit)
     try:
         username = bodies.login_username(bodies.options_body(x.body()))
         challenge = passkeys.begin_authentication(x.db, x.edge.passkeys, username=username,
@@ -42,8 +41,8 @@ def verify(x: Exchange) -> Response | None:
     if x.auth_cookie or not (x.plain_body(MAX_RESPONSE_BYTES) and x.csrf_ok()
                              and x.within(limit)):
         return None  # a signed-in browser's session ends in Flask's sign-in
-    body = x.body()
     try:
+        body = x.body()
         result = passkeys.finish_authentication(
             x.db, x.edge.passkeys, secret=pending.take(x.session, "authentication", body),
             body=body, client=x.client, now=utcnow(), mailer=x.edge.mailer)
@@ -55,7 +54,7 @@ def verify(x: Exchange) -> Response | None:
         x.count(limit)
         return x.json(exc.body(x.edge.passkeys.rp.id), exc.status)
     except Exception:
-        x.count(limit)  # as Flask-Limiter would for the 500 that follows
+        x.count(limit)  # as Flask-Limiter counts the 400 or 500 that follows
         raise
     x.signed_in(opened.secret)
     return x.json({"ok": True, "username": result.user.username})

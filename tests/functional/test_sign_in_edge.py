@@ -7,6 +7,8 @@ too; these pin down the seam itself.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -312,3 +314,126 @@ def test_a_first_passkey_sign_in_is_told_once(browser: Browser, enrolled: SoftCr
     db.expire_all()
     tags = db.scalars(select(Notice.tag)).all()
     assert tags.count("account:sign_in:new_method") == 1
+
+
+# -- from the review of the edge (each failed before its fix) ---------------------------
+
+
+def test_concurrent_options_cannot_exceed_the_challenge_limit(
+        app: Flask, browser: Browser, enrolled: SoftCredential,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Flask-Limiter counts an options request with one atomic ``hit`` per window; the edge
+    asks ``test`` and only then ``hit``s (ignoring its result), so requests that arrive
+    together all pass the check. Limit 5/minute: 4 used, 2 concurrent -> one must be 429."""
+    from app.extensions import limiter
+
+    for _ in range(4):
+        browser.request_options()
+    token = browser.csrf()
+    cookie = browser.client.get_cookie("__Host-keystile")
+    assert cookie is not None
+    strategy = limiter.limiter
+    original_test = strategy.test
+    barrier = threading.Barrier(2, timeout=2)
+
+    def test_then_wait(*args: Any, **kwargs: Any) -> bool:
+        ok = original_test(*args, **kwargs)
+        # both requests have looked at the window before either counts
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait()
+        return bool(ok)
+
+    monkeypatch.setattr(strategy, "test", test_then_wait)
+    statuses: list[int] = []
+
+    def one() -> None:
+        c = app.test_client()
+        c.set_cookie("__Host-keystile", cookie.value, domain="localhost")
+        statuses.append(c.post("/webauthn/login/options", data=b"{}", headers={
+            "X-CSRFToken": token, "Content-Type": "application/json"}).status_code)
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [200, 429]
+
+
+def test_a_truncated_body_is_flasks_400_and_counts(
+        browser: Browser, enrolled: SoftCredential, caplog: pytest.LogCaptureFixture) -> None:
+    for path in ("/webauthn/login/options", "/webauthn/login/verify"):
+        for query in ("?via=flask", ""):
+            resp = browser.client.post(
+                path + query, data=b"{}",
+                headers={"X-CSRFToken": browser.csrf(), "Content-Type": "application/json"},
+                environ_overrides={"CONTENT_LENGTH": "100"})  # the client went away
+            assert resp.status_code == 400, (path + query, resp.get_json())
+    assert "unhandled error" not in caplog.text
+    # login limit 3/minute: Flask counted its 400 (deduct_when: status != 200); the edge's
+    # refusal must count too, so one more refusal reaches the limit.
+    browser.post("/webauthn/login/verify", {"id": "x"})
+    assert browser.post("/webauthn/login/verify", {"id": "x"}).status_code == 429
+
+
+def test_edge_answers_carry_flask_limiters_headers(browser: Browser,
+                                                   enrolled: SoftCredential) -> None:
+    edge = browser.post("/webauthn/login/options", {})
+    flask = browser.client.post("/webauthn/login/options?via=flask", data=b"{}", headers={
+        "X-CSRFToken": browser.csrf(), "Content-Type": "application/json"})
+    assert edge.status_code == flask.status_code == 200
+    for header in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset",
+                   "Retry-After"):
+        assert flask.headers.get(header) is not None, header
+        assert edge.headers.get(header) is not None, header
+
+
+def test_an_unexpected_error_on_the_sign_in_page_is_the_error_page(
+        client: FlaskClient, alice: User, db: Session, pki: Pki,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.services import sessions
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("database on fire")
+
+    pin(db, alice, pki.self_signed.cert)
+    monkeypatch.setattr(sessions, "open_for_sign_in", broken)
+    flask = client.get("/login?via=flask", **via_proxy(pki.self_signed.cert))
+    edge = client.get("/login", **via_proxy(pki.self_signed.cert))
+    assert flask.status_code == edge.status_code == 500
+    assert flask.mimetype == "text/html"
+    assert edge.mimetype == flask.mimetype
+
+
+def test_the_certificate_redirect_keeps_the_script_root(
+        client: FlaskClient, alice: User, db: Session, pki: Pki) -> None:
+    pin(db, alice, pki.self_signed.cert)
+    root = "http://localhost/keystile/"
+    flask = client.get("/login?via=flask", base_url=root, **via_proxy(pki.self_signed.cert))
+    client.delete_cookie("__Host-keystile-session", domain="localhost")
+    edge = client.get("/login", base_url=root, **via_proxy(pki.self_signed.cert))
+    assert flask.status_code == edge.status_code == 303
+    assert flask.headers["Location"] == "/keystile/account"
+    assert edge.headers["Location"] == flask.headers["Location"]
+
+
+def test_a_remember_token_cookie_gets_the_same_session_answer(
+        browser: Browser, enrolled: SoftCredential) -> None:
+    assert browser.login(enrolled).status_code == 200
+    browser.client.set_cookie("remember_token", "anything", domain="localhost")
+    edge = browser.client.get("/api/session")
+    flask = browser.client.get("/api/session?via=flask")
+    assert (edge.status_code, edge.get_json()) == (flask.status_code, flask.get_json())
+
+
+def test_logout_ends_the_session_whatever_other_cookies_come_with_it(
+        client: FlaskClient, auth: AuthActions, alice: User, db: Session) -> None:
+    """(Pre-dates the edge.) A ``remember_token`` cookie (any value; a sibling subdomain can
+    set one) makes Flask-Login never call the request loader: the signed-in browser is
+    anonymous to Flask, so logout (and E.20's replacement on a new sign-in) ends nothing."""
+    assert auth.login().status_code == 303
+    token = auth.csrf("/account")
+    client.set_cookie("remember_token", "anything", domain="localhost")
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 303
+    db.expire_all()
+    assert db.scalar(select(AuthSession.revoked_reason)) is not None
