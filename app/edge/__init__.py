@@ -64,7 +64,7 @@ class Edge:
     """What every handler shares: the application's settings, services and extensions."""
 
     def __init__(self, app: Flask, limiter: Limiter) -> None:
-        from app.db import EXTENSION
+        from app.db import EXTENSION, engine_of
         from app.webauthn.views import POLICY
 
         self.app = app
@@ -73,6 +73,7 @@ class Edge:
         self.csrf_tokens = URLSafeTimedSerializer(str(app.config["SECRET_KEY"]),
                                                   salt="wtf-csrf-token")
         self.sessionmaker: sessionmaker[Session] = app.extensions[EXTENSION]
+        self.engine = engine_of(app)
         self.passkeys: PasskeyPolicy = app.extensions[POLICY]
         self.mailer: Mailer = app.extensions["keystile.mailer"]
         self.cert_policy: PolicySource = app.extensions["keystile.cert_policy"]

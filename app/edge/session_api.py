@@ -15,7 +15,7 @@ from app.services import sessions
 
 def current(x: Exchange) -> Response:
     secret = x.auth_cookie
-    live = sessions.peek(x.db, secret, now=utcnow(), timeouts=x.edge.timeouts) if secret else None
+    live = sessions.peek(x.conn, secret, now=utcnow(), timeouts=x.edge.timeouts) if secret else None
     if live is None:
         if secret:
             x.signed_out()

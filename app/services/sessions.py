@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -139,22 +139,23 @@ def resolve(db: Session, secret: str, *, now: datetime, timeouts: Timeouts) -> A
     return row
 
 
-def peek(db: Session, secret: str, *, now: datetime,
+def peek(conn: Connection, secret: str, *, now: datetime,
          timeouts: Timeouts) -> dict[str, object] | None:
-    """:func:`describe` of the session :func:`resolve` would find, from one plain query
-    (``GET /api/session`` needs five columns, not two loaded objects); None if none is live.
+    """:func:`describe` of the session :func:`resolve` would find, from one plain query on a
+    plain connection (``GET /api/session`` needs five columns, not two loaded objects in an
+    ORM session); None if none is live.
     """
     if not secret or len(secret) > 128:
         return None
-    found = run(db, _PEEK, {"token_hash": tokens.digest(secret)}).first()
+    found = conn.execute(_PEEK, {"token_hash": tokens.digest(secret)}).first()
     if found is None or not _is_live(revoked_at=found.revoked_at, expires_at=found.expires_at,
                                      last_seen_at=found.last_seen_at,
                                      user_active=found.status is UserStatus.ACTIVE, now=now,
                                      timeouts=timeouts):
         return None
     if now - found.last_seen_at >= TOUCH_INTERVAL:
-        run(db, _TOUCH, {"session_id": found.id, "now": now})
-        db.commit()
+        conn.execute(_TOUCH, {"session_id": found.id, "now": now})
+        conn.commit()
     return {"authenticated": True, "username": found.username, "method": found.method,
             "credential_id": found.credential_id}
 
