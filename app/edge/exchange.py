@@ -57,6 +57,7 @@ class Exchange:
         self._new_sign_in: str | None = None
         self._signed_out = False
         self._reported: EdgeLimit | None = None
+        self._throttle_key: str | None = None
 
     # -- what the request carries -------------------------------------------------------
 
@@ -133,7 +134,9 @@ class Exchange:
     # -- throttling, as Flask-Limiter counts it -----------------------------------------
 
     def _identifiers(self, limit: EdgeLimit) -> tuple[str, str, str]:
-        return (self.edge.throttle_prefix, throttle_key_of(self.client.address), limit.scope)
+        if self._throttle_key is None:
+            self._throttle_key = throttle_key_of(self.client.address)
+        return (self.edge.throttle_prefix, self._throttle_key, limit.scope)
 
     def within(self, limit: EdgeLimit) -> bool:
         """Whether every window of ``limit`` has room for this request, nothing counted (a
