@@ -20,11 +20,12 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 from flask import Flask, url_for
 from flask_limiter import Limiter
-from itsdangerous import URLSafeTimedSerializer
+from itsdangerous import BadData, URLSafeTimedSerializer
 from limits import RateLimitItem, parse_many
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
@@ -70,8 +71,21 @@ class Edge:
         self.app = app
         self.settings: Settings = app.extensions["keystile.settings"]
         #: Flask-WTF's tokens (``generate_csrf``): the session's secret, signed with the key
-        self.csrf_tokens = URLSafeTimedSerializer(str(app.config["SECRET_KEY"]),
-                                                  salt="wtf-csrf-token")
+        _require_flask_wtf_defaults(app)
+        tokens = URLSafeTimedSerializer(str(app.config["SECRET_KEY"]), salt="wtf-csrf-token")
+
+        @lru_cache(maxsize=4096)
+        def csrf_secret(token: str) -> str | None:
+            """The secret a CSRF token signs, or None if its signature is not the app's.
+            Kept per token: a page's token comes back with each of its requests, and the
+            answer is a function of the token alone (no time limit is set)."""
+            try:
+                value = tokens.loads(token)
+            except BadData:
+                return None
+            return value if isinstance(value, str) else None
+
+        self.csrf_secret = csrf_secret
         self.sessionmaker: sessionmaker[Session] = app.extensions[EXTENSION]
         self.engine = engine_of(app)
         self.passkeys: PasskeyPolicy = app.extensions[POLICY]
@@ -90,6 +104,22 @@ class Edge:
                                             s.challenge_limit_per_address)
         self.passkey_login_limit = EdgeLimit.of("webauthn.login_verify", "login-address",
                                                 s.login_limit_per_address)
+
+
+def _require_flask_wtf_defaults(app: Flask) -> None:
+    """The edge checks CSRF tokens as Flask-WTF does with Keystile's settings: signed with
+    ``SECRET_KEY``, the secret under ``csrf_token``, no time limit (the token lives as long as
+    the cookie session). Anything else would make the two sides disagree: refuse to start.
+
+    Raises:
+        RuntimeError: a Flask-WTF setting the edge does not follow.
+    """
+    config = app.config
+    if (config.get("WTF_CSRF_TIME_LIMIT") is not None
+            or config.get("WTF_CSRF_SECRET_KEY") not in (None, config["SECRET_KEY"])
+            or config.get("WTF_CSRF_FIELD_NAME", "csrf_token") != "csrf_token"):
+        raise RuntimeError("the sign-in edge checks CSRF tokens with Flask-WTF's defaults "
+                           "(no time limit, SECRET_KEY, csrf_token)")
 
 
 class SignInEdge:
