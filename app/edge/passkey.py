@@ -27,8 +27,11 @@ def options(x: Exchange) -> Response | None:
         return None
     try:
         username = bodies.login_username(bodies.options_body(x.body()))
-        challenge = passkeys.begin_authentication(x.db, x.edge.passkeys, username=username,
-                                                  now=utcnow())
+        challenge = (passkeys.begin_discoverable_authentication(x.conn, x.edge.passkeys,
+                                                                now=utcnow())
+                     if username is None else
+                     passkeys.begin_authentication(x.db, x.edge.passkeys, username=username,
+                                                   now=utcnow()))
     except PasskeyError as exc:
         return x.json(exc.body(x.edge.passkeys.rp.id), exc.status)
     pending.remember(x.session, "authentication", challenge)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, DateTime, Executable, MetaData, Table
+from sqlalchemy import Connection, CursorResult, DateTime, Executable, MetaData, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
@@ -60,7 +60,11 @@ def table_of(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
 
-def run(db: Session, statement: Executable,
+#: where plain statements run: an ORM session (on its connection) or a plain connection
+Executor = Session | Connection
+
+
+def run(db: Executor, statement: Executable,
         params: Mapping[str, Any] | None = None) -> CursorResult[Any]:
     """Execute a plain statement (no ORM entities) on ``db``'s connection, in its transaction.
 
@@ -68,4 +72,5 @@ def run(db: Session, statement: Executable,
     a loaded server costs about as much as the statement; the sign-in paths write through
     here.
     """
-    return db.connection().execute(statement, params)
+    conn = db if isinstance(db, Connection) else db.connection()
+    return conn.execute(statement, params)

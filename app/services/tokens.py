@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.models import OneTimeToken, TokenPurpose, table_of
-from app.models.base import run
+from app.models.base import Executor, run
 
 # Plain statements, prepared once: a token is written and spent on every WebAuthn ceremony,
 # and neither needs the ORM's unit of work.
@@ -51,7 +51,7 @@ def digest(secret: str) -> str:
 
 
 def issue(
-    db: Session,
+    db: Executor,
     purpose: TokenPurpose,
     *,
     now: datetime,

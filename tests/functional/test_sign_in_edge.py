@@ -232,7 +232,7 @@ def test_an_unexpected_error_is_a_plain_500(browser: Browser, enrolled: SoftCred
     def broken(*_: Any, **__: Any) -> Any:
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(passkey.passkeys, "begin_authentication", broken)
+    monkeypatch.setattr(passkey.passkeys, "begin_discoverable_authentication", broken)
     resp = browser.post("/webauthn/login/options", {})
     assert resp.status_code == 500
     assert resp.get_json()["message"].startswith("Something went wrong on our side")

@@ -31,6 +31,7 @@ modules.
 from app.services.passkeys.authentication import (
     SignIn,
     begin_authentication,
+    begin_discoverable_authentication,
     finish_authentication,
 )
 from app.services.passkeys.challenges import (
@@ -57,6 +58,7 @@ __all__ = [
     "SignIn",
     "accepted_credential_ids",
     "begin_authentication",
+    "begin_discoverable_authentication",
     "begin_registration",
     "challenge_of",
     "finish_authentication",

@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from app.models import Credential, CredentialKind, TokenPurpose, User, normalize_username
+from app.models.base import Executor
 from app.services import accounts, credentials, webauthn
 from app.services.audit import Client, Event, record
 from app.services.notices import NULL_MAILER, Mailer
@@ -45,19 +46,28 @@ def begin_authentication(db: Session, policy: PasskeyPolicy, *, now: datetime,
     hold no discoverable credential. An unknown, disabled or passkey-less account gets a
     stable decoy list instead, so the answer does not tell which usernames exist.
     """
-    user, allow = None, []
-    if username is not None:
-        user = accounts.find_user(db, username)
-        passkeys = _live_passkeys(user) if user is not None and user.is_active else []
-        if user is None or not passkeys:
-            user, allow = None, _decoy(policy, username)
-        else:
-            allow = [(_unb64(c.lookup_key or ""), c.transports) for c in passkeys]
+    if username is None:
+        return begin_discoverable_authentication(db, policy, now=now)
+    user = accounts.find_user(db, username)
+    passkeys = _live_passkeys(user) if user is not None and user.is_active else []
+    if user is None or not passkeys:
+        user, allow = None, _decoy(policy, username)
+    else:
+        allow = [(_unb64(c.lookup_key or ""), c.transports) for c in passkeys]
     options = webauthn.authentication_options(rp=policy.rp, allow=allow,
                                               user_verification="required")
     return _issue(db, policy, TokenPurpose.WEBAUTHN_AUTHENTICATION, options, now=now, user=user,
-                  payload={"ceremony": "authentication",
-                           "mode": "discoverable" if username is None else "username"})
+                  payload={"ceremony": "authentication", "mode": "username"})
+
+
+def begin_discoverable_authentication(db: Executor, policy: PasskeyPolicy, *,
+                                      now: datetime) -> Challenge:
+    """Options for a discoverable sign-in (the button, or conditional mediation): nothing is
+    looked up, so a plain connection will do."""
+    options = webauthn.authentication_options(rp=policy.rp, allow=[],
+                                              user_verification="required")
+    return _issue(db, policy, TokenPurpose.WEBAUTHN_AUTHENTICATION, options, now=now, user=None,
+                  payload={"ceremony": "authentication", "mode": "discoverable"})
 
 
 def _decoy(policy: PasskeyPolicy, username: str) -> list[tuple[bytes, list[str] | None]]:

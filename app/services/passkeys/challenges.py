@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.models import OneTimeToken, TokenPurpose, User
+from app.models.base import Executor
 from app.services import tokens, webauthn
 from app.services.passkeys.encoding import _b64, _unb64
 from app.services.passkeys.errors import Ceremony, PasskeyError
@@ -42,7 +43,7 @@ class Challenge:
     secret: str
 
 
-def _issue(db: Session, policy: PasskeyPolicy, purpose: TokenPurpose,
+def _issue(db: Executor, policy: PasskeyPolicy, purpose: TokenPurpose,
            options: tuple[str, bytes], *, now: datetime,
            user: User | None, payload: dict[str, Any]) -> Challenge:
     options_json, challenge = options
@@ -99,7 +100,7 @@ def _explain(refusal: PasskeyError, body: bytes) -> PasskeyError:
                         detail="clientDataJSON holds no challenge", ceremony="authentication")
 
 
-def prune_challenges(db: Session, *, now: datetime, commit: bool = True,
+def prune_challenges(db: Executor, *, now: datetime, commit: bool = True,
                      batch: int | None = None) -> int:
     """Delete challenges expired at ``now`` (every sign-in page view issues one for autofill);
     at most ``batch`` of them when given, so that a sign-in request never waits for a backlog.
