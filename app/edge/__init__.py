@@ -1,14 +1,16 @@
 """The sign-in edge: the requests of every sign-in, answered beneath Flask.
 
-A passkey sign-in is three requests (options, verify, ``/api/session``); each costs the
-same through Flask's request context, Flask-Login, Flask-WTF and Flask-Limiter's hooks
-(about 0.5 ms of server CPU on the benchmark machines) before any sign-in work starts,
-which alone was half of the 4 ms a passkey sign-in may cost (issue #4). The edge is WSGI
-middleware that answers the plain case of those requests itself, with the same services,
-the same cookie formats, the same limits and the same headers; every other case (a
-missing or stale CSRF token, a throttled client, a browser already signed in, a body Flask
-would refuse) goes to Flask unchanged, which answers it as before. The functional suite
-runs every sign-in test through both.
+A passkey sign-in is three requests (options, verify, ``/api/session``), a certificate
+sign-in two (``GET /login``, ``/api/session``); each cost the same through Flask's request
+context, Flask-Login, Flask-WTF and Flask-Limiter's hooks (about 0.5 ms of server CPU on the
+benchmark machines) before any sign-in work started, which alone was a third of the 4 ms a
+passkey sign-in may cost (issue #4). The edge is WSGI middleware that answers the plain case
+of those requests itself (:mod:`.passkey`, :mod:`.session_api`, :mod:`.certificate`), with
+the same services, the same cookie formats, the same limits and the same headers; every
+other case (a missing or stale CSRF token, a throttled client, a browser already signed in,
+a query string, a body Flask would refuse, a certificate that is not a known pin) goes to
+Flask unchanged, before the edge has read the body or written anything, and Flask answers
+it as before. The functional suite runs every sign-in test through both.
 
 Flask keeps the routes (``url_for``, the error pages, the fallbacks); the edge only ever
 answers requests Flask would answer the same way.
@@ -70,22 +72,7 @@ class Edge:
 
         self.app = app
         self.settings: Settings = app.extensions["keystile.settings"]
-        #: Flask-WTF's tokens (``generate_csrf``): the session's secret, signed with the key
-        _require_flask_wtf_defaults(app)
-        tokens = URLSafeTimedSerializer(str(app.config["SECRET_KEY"]), salt="wtf-csrf-token")
-
-        @lru_cache(maxsize=4096)
-        def csrf_secret(token: str) -> str | None:
-            """The secret a CSRF token signs, or None if its signature is not the app's.
-            Kept per token: a page's token comes back with each of its requests, and the
-            answer is a function of the token alone (no time limit is set)."""
-            try:
-                value = tokens.loads(token)
-            except BadData:
-                return None
-            return value if isinstance(value, str) else None
-
-        self.csrf_secret = csrf_secret
+        self.csrf_secret = _csrf_secret_reader(app)
         self.sessionmaker: sessionmaker[Session] = app.extensions[EXTENSION]
         self.engine = engine_of(app)
         self.passkeys: PasskeyPolicy = app.extensions[POLICY]
@@ -104,6 +91,25 @@ class Edge:
                                             s.challenge_limit_per_address)
         self.passkey_login_limit = EdgeLimit.of("webauthn.login_verify", "login-address",
                                                 s.login_limit_per_address)
+
+
+def _csrf_secret_reader(app: Flask) -> Callable[[str], str | None]:
+    """Flask-WTF's tokens (``generate_csrf``): the cookie session's secret, signed with the
+    app's key. The reader gives the secret a token signs, or None if the signature is not
+    the app's; its answers are kept per token (a page's token comes back with each of the
+    page's requests, and the answer is a function of the token alone: no time limit)."""
+    _require_flask_wtf_defaults(app)
+    tokens = URLSafeTimedSerializer(str(app.config["SECRET_KEY"]), salt="wtf-csrf-token")
+
+    @lru_cache(maxsize=4096)
+    def csrf_secret(token: str) -> str | None:
+        try:
+            value = tokens.loads(token)
+        except BadData:
+            return None
+        return value if isinstance(value, str) else None
+
+    return csrf_secret
 
 
 def _require_flask_wtf_defaults(app: Flask) -> None:

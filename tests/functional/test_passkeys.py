@@ -115,23 +115,6 @@ class Browser:
         return self.client.get("/api/session").get_json()
 
 
-@pytest.fixture
-def browser(client: FlaskClient) -> Browser:
-    return Browser(client)
-
-
-@pytest.fixture
-def enrolled(browser: Browser, db: Session, app: Flask) -> SoftCredential:
-    """alice with a password and one passkey, signed out again."""
-    make_user(db, app, "alice")
-    browser.password_login()
-    resp, credential = browser.register()
-    assert resp.status_code == 201, resp.get_json()
-    browser.client.post("/logout", data={"csrf_token": browser.csrf()})
-    assert browser.session() == {"authenticated": False}
-    return credential
-
-
 def audit_rows(db: Session, event: Event) -> list[AuditEvent]:
     db.expire_all()
     return list(db.scalars(select(AuditEvent).where(AuditEvent.tag == str(event))

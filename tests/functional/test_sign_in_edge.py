@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from app.edge import SignInEdge
 from app.models import AuditEvent, AuthSession, User
 from app.services.audit import Event
-from tests.conftest import AuthActions, csrf_from, make_user
+from tests.conftest import AuthActions, csrf_from
 from tests.functional.test_certificates import PROXY, pin, via_proxy
 from tests.functional.test_passkeys import Browser
 from tests.support.pki import Pki
@@ -51,21 +51,6 @@ def flask_answered(app: Flask) -> list[str]:
 
     edge.wsgi_app = spy
     return seen
-
-
-@pytest.fixture
-def browser(client: FlaskClient) -> Browser:
-    return Browser(client)
-
-
-@pytest.fixture
-def enrolled(browser: Browser, db: Session, app: Flask) -> SoftCredential:
-    make_user(db, app, "alice")
-    browser.password_login()
-    resp, credential = browser.register()
-    assert resp.status_code == 201, resp.get_json()
-    browser.client.post("/logout", data={"csrf_token": browser.csrf()})
-    return credential
 
 
 def rows(db: Session, event: Event) -> int:
