@@ -41,8 +41,10 @@ FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-dat
 
 
 class Exchange:
-    """A request the edge may answer. Nothing here is written until :meth:`json` builds
-    the response, so a handler can still hand the request to Flask untouched."""
+    """A request the edge may answer. Nothing reaches the database or the response before
+    the handler commits to answering (and :meth:`finish` builds the response), so until then
+    it can hand the request to Flask untouched; throttle counts are Flask-Limiter's own, so
+    Flask sees them as if it had made them."""
 
     def __init__(self, edge: Edge, environ: dict[str, Any]) -> None:
         self.edge = edge
