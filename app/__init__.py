@@ -119,6 +119,7 @@ def _wire(app: Flask, settings: Settings) -> None:
     app.context_processor(migration_notice.context)
     app.add_template_global(forms.render_input)
     app.add_template_global(forms.first_error)
+    app.add_template_global(forms.has_form_errors)
     app.add_template_filter(wording.reason_text)
     app.add_template_filter(wording.browser_summary)
     app.after_request(auth_state.write_cookie)

@@ -7,6 +7,8 @@ from typing import Any, ClassVar
 from flask import g, request
 from flask_wtf import FlaskForm
 from flask_wtf.form import SUBMIT_METHODS
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
 from wtforms import Field
@@ -52,6 +54,15 @@ class ActionForm(PostedForm):
 _PLAIN_INPUTS = frozenset({TextInput, PasswordInput, EmailInput, SearchInput})
 _MAX_REMEMBERED = 256
 _remembered: dict[tuple[Any, ...], Markup] = {}
+
+
+@pass_context
+def has_form_errors(context: Context) -> bool:
+    """Whether a form on the page being rendered reports an error: the page's title then
+    starts with "Error: ", which a screen reader announces first (WCAG 2.2 SC 3.3.1, as the
+    GOV.UK Design System does)."""
+    return any(isinstance(value, FlaskForm) and any(field.errors for field in value)
+               for value in context.get_all().values())
 
 
 def first_error() -> bool:

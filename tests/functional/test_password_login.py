@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -123,3 +126,20 @@ def test_next_path_kept(auth: AuthActions, alice: User) -> None:
 def test_healthz_checks_database(client: FlaskClient) -> None:
     resp = client.get("/healthz")
     assert resp.status_code == 200 and resp.get_json()["database"] is True
+
+
+def _title(resp: Any) -> str:
+    match = re.search(r"<title>(.*?)</title>", resp.get_data(as_text=True), re.S)
+    assert match is not None
+    return match.group(1)
+
+
+def test_a_page_whose_form_has_errors_says_so_in_its_title(client: FlaskClient,
+                                                           auth: AuthActions,
+                                                           alice: User) -> None:
+    """Screen readers announce the title first (WCAG 2.2 SC 3.3.1)."""
+    assert _title(client.get("/login")) == "Sign in · Keystile"
+    assert _title(auth.login(password="wrong password here")) == "Error: Sign in · Keystile"
+    assert _title(client.post("/request-account", data={
+        "csrf_token": auth.csrf("/request-account")})) == "Error: Request an account · Keystile"
+    assert _title(client.get("/no-such-page")) == "Error 404 · Keystile"
