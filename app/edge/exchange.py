@@ -152,19 +152,20 @@ class Exchange:
         arriving together cannot all pass). False: hand the request to Flask, which refuses
         it (counting the windows before the full one once more, erring towards the limit)."""
         self._reported = limit
+        return self._hit(limit, stop_at_full=True)
+
+    def count(self, limit: EdgeLimit) -> None:
+        """Count a request :meth:`within` let through (a refusal, for ``deduct_when``)."""
+        self._hit(limit, stop_at_full=False)
+
+    def _hit(self, limit: EdgeLimit, *, stop_at_full: bool) -> bool:
         if not self.edge.limiter.enabled:
             return True
         strategy = self.edge.limiter.limiter
         ids = self._identifiers(limit)
-        return all(strategy.hit(item, *ids) for item in limit.items)
-
-    def count(self, limit: EdgeLimit) -> None:
-        """Count a request :meth:`within` let through (a refusal, for ``deduct_when``)."""
-        if self.edge.limiter.enabled:
-            strategy = self.edge.limiter.limiter
-            ids = self._identifiers(limit)
-            for item in limit.items:
-                strategy.hit(item, *ids)
+        if stop_at_full:
+            return all(strategy.hit(item, *ids) for item in limit.items)
+        return all([strategy.hit(item, *ids) for item in limit.items])  # every window counts
 
     def _rate_limit_headers(self, response: Response) -> None:
         """Flask-Limiter's ``X-RateLimit-*`` and ``Retry-After`` for the shortest window, as

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, insert, select, update
-from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.models import AuthSession, Credential, User, UserStatus, table_of
@@ -20,9 +20,8 @@ TOUCH_INTERVAL = timedelta(seconds=60)
 
 _SESSIONS = table_of(AuthSession)
 _INSERT = insert(_SESSIONS).returning(_SESSIONS.c.id)
-#: the session with its user, in one query (every signed-in request reads both)
-_BY_TOKEN = (select(AuthSession).options(joinedload(AuthSession.user))
-             .where(AuthSession.token_hash == bindparam("token_hash")))
+#: the session with its user (``AuthSession.user`` is loaded joined), in one query
+_BY_TOKEN = select(AuthSession).where(AuthSession.token_hash == bindparam("token_hash"))
 _PEEK = (select(AuthSession.id, AuthSession.method, AuthSession.credential_id,
                 AuthSession.revoked_at, AuthSession.expires_at, AuthSession.last_seen_at,
                 User.username, User.status)
@@ -156,16 +155,19 @@ def peek(conn: Connection, secret: str, *, now: datetime,
     if now - found.last_seen_at >= TOUCH_INTERVAL:
         conn.execute(_TOUCH, {"session_id": found.id, "now": now})
         conn.commit()
-    return {"authenticated": True, "username": found.username, "method": found.method,
-            "credential_id": found.credential_id}
+    return _described(found.username, found.method, found.credential_id)
 
 
 def describe(row: AuthSession | None) -> dict[str, object]:
     """What ``GET /api/session`` tells a browser about its session."""
     if row is None:
         return {"authenticated": False}
-    return {"authenticated": True, "username": row.user.username, "method": row.method,
-            "credential_id": row.credential_id}
+    return _described(row.user.username, row.method, row.credential_id)
+
+
+def _described(username: str, method: str, credential_id: int | None) -> dict[str, object]:
+    return {"authenticated": True, "username": username, "method": method,
+            "credential_id": credential_id}
 
 
 def end(db: Session, row: AuthSession, *, now: datetime, reason: str) -> None:
