@@ -96,6 +96,16 @@ class Run:
     def cpu_ms_per_op(self) -> float:
         return self.cpu_seconds * 1000 / max(1, len(self.latencies))
 
+    @classmethod
+    def merged(cls, label: str, parts: Sequence[Run]) -> Run:
+        """One run made of alternating slices."""
+        run = cls(label, sum(p.seconds for p in parts))
+        for part in parts:
+            run.latencies += part.latencies
+            run.failures += part.failures
+            run.cpu_seconds += part.cpu_seconds
+        return run
+
     def line(self) -> str:
         return (f"{self.label:<28} {self.rate:8.1f}/s  p50 {self.pct(50):7.2f} ms  "
                 f"p95 {self.pct(95):7.2f} ms  p99 {self.pct(99):7.2f} ms  "
@@ -155,12 +165,4 @@ def interleaved(ops: dict[str, Callable[[int], bool]], *, duration: float, round
         for label, op in ops.items():
             slices[label].append(load(label, op, duration=duration / rounds, clients=clients,
                                       server_pids=server_pids))
-    merged = []
-    for label, parts in slices.items():
-        run = Run(label, sum(p.seconds for p in parts))
-        for part in parts:
-            run.latencies += part.latencies
-            run.failures += part.failures
-            run.cpu_seconds += part.cpu_seconds
-        merged.append(run)
-    return merged
+    return [Run.merged(label, parts) for label, parts in slices.items()]
