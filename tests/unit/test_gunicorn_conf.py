@@ -1,0 +1,34 @@
+"""gunicorn's worker hook: the loaded app's objects leave the cyclic collector's full scans."""
+
+from __future__ import annotations
+
+import gc
+import os
+import runpy
+import subprocess
+import sys
+
+from app.gunicorn_conf import post_worker_init
+from tests.e2e.proxies.servers import ROOT
+
+
+def test_a_worker_freezes_what_the_loaded_app_holds() -> None:
+    assert gc.get_freeze_count() == 0
+    try:
+        post_worker_init(worker=None)
+        assert gc.get_freeze_count() > 10_000  # the interpreter, pytest and Keystile's modules
+    finally:
+        gc.unfreeze()
+
+
+def test_gunicorn_started_in_the_checkout_reads_keystiles_settings() -> None:
+    shown = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--print-config", "app:create_app()"], cwd=ROOT,
+        env={**os.environ, "KEYSTILE_ENV": "testing", "KEYSTILE_SECRET_KEY": "t" * 48,
+             "KEYSTILE_DATABASE_URL": "sqlite://"},
+        capture_output=True, text=True, timeout=60, check=False)
+    assert shown.returncode == 0, shown.stderr
+    settings = {key.strip(): value.strip() for key, _, value in
+                (line.partition(" = ") for line in shown.stdout.splitlines())}
+    assert settings["config"] == "./gunicorn.conf.py"
+    assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["post_worker_init"] is post_worker_init
