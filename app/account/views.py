@@ -12,7 +12,7 @@ from app.db import get_db
 from app.models import AuditEvent, AuthSession, Credential, Notice, User, utcnow
 from app.services import credentials, sessions
 from app.services.audit import Event, record
-from app.services.credentials import CredentialError
+from app.services.credentials import CredentialError, WrongCurrentPassword
 from app.services.passwords import PasswordPolicyError
 from app.web import auth_state
 from app.web.auth_state import login_required, recent_auth_required
@@ -96,8 +96,10 @@ def change_password() -> BaseResponse | tuple[str, int]:
             new_password=form.new_password.data or "", client=current_client(), now=utcnow(),
             mailer=mailer(), keep_session_id=_current_session_id(),
         )
-    except CredentialError as exc:
+    except WrongCurrentPassword as exc:
         form.current_password.errors = [exc.message]
+        if exc.new_password_problem:
+            form.new_password.errors = [exc.new_password_problem]
         return render_account(form, 400)
     except PasswordPolicyError as exc:
         form.new_password.errors = [exc.message]

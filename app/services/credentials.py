@@ -18,7 +18,7 @@ from app.services import sessions
 from app.services.audit import Client, Event, record
 from app.services.errors import ServiceError
 from app.services.notices import NULL_MAILER, Mailer, notify
-from app.services.passwords import Passwords, check_policy
+from app.services.passwords import PasswordPolicyError, Passwords, check_policy
 
 MAX_LABEL = 100
 
@@ -41,6 +41,16 @@ _RECORD_SIGN_IN = update(_USERS).where(_USERS.c.id == bindparam("user_id"))
 
 class CredentialError(ServiceError):
     """A credential change was refused; ``message`` is safe to show the user."""
+
+
+class WrongCurrentPassword(CredentialError):
+    """A password change named the wrong current password. ``new_password_problem`` is what
+    is also wrong with the new one (None if nothing), so that the form shows both at once
+    instead of the second only after the first is put right."""
+
+    def __init__(self, new_password_problem: str | None) -> None:
+        super().__init__("wrong_current_password", "Your current password is not correct.")
+        self.new_password_problem = new_password_problem
 
 
 def clean_label(raw: str) -> str:
@@ -148,8 +158,7 @@ def set_password(
     when they change it from their account page.
     """
     old = live_password(db, user.id)
-    others = usable_count(db, user.id, excluding=old.id if old is not None else None)
-    check_policy(new_password, has_other_credential=others > 0, username=user.username)
+    _check_new_password(db, user, new_password, replacing=old)
     if old is not None:
         old.revoked_at = now
         old.revoked_reason = "replaced"
@@ -161,6 +170,14 @@ def set_password(
                       details={"algorithm": "argon2id"})
     return add(db, cred, user=user, client=client, now=now, actor=actor, mailer=mailer,
                event=event)
+
+
+def _check_new_password(db: Session, user: User, new_password: str, *,
+                        replacing: Credential | None) -> None:
+    """SP 800-63B-4's rules for ``user``'s new password (the minimum length depends on whether
+    another credential, besides the password it replaces, can sign in)."""
+    others = usable_count(db, user.id, excluding=replacing.id if replacing is not None else None)
+    check_policy(new_password, has_other_credential=others > 0, username=user.username)
 
 
 def change_password(
@@ -178,17 +195,23 @@ def change_password(
     """Change a password; the current one is required (SP 800-63B-4 §3.1.1.2).
 
     Raises:
-        CredentialError: the current password is wrong.
+        WrongCurrentPassword: the current password is wrong (and what, if anything, is wrong
+            with the new one).
         PasswordPolicyError: the new one breaks a rule.
     """
     old = live_password(db, user.id)
     if old is None or old.secret_hash is None or not passwords.verify(
         old.secret_hash, current_password
     ):
+        try:
+            _check_new_password(db, user, new_password, replacing=old)
+            problem = None
+        except PasswordPolicyError as exc:
+            problem = exc.message
         record(db, Event.PASSWORD_CHANGE_FAILURE, client=client, success=False, user=user,
                credential=old, method="password", reason="wrong_current_password")
         db.commit()
-        raise CredentialError("wrong_current_password", "Your current password is not correct.")
+        raise WrongCurrentPassword(new_password_problem=problem)
     return set_password(db, passwords, user=user, new_password=new_password, client=client,
                         now=now, mailer=mailer, keep_session_id=keep_session_id)
 

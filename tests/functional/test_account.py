@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from flask import Flask
@@ -59,6 +60,24 @@ def test_change_password_needs_current(client: FlaskClient, auth: AuthActions, a
     notice = db.scalar(select(Notice).where(Notice.user_id == alice.id,
                                             Notice.tag == "account:password:changed"))
     assert notice is not None
+
+
+def test_change_password_shows_every_problem_at_once(client: FlaskClient, auth: AuthActions,
+                                                    alice: User, db: Session) -> None:
+    """A wrong current password and a too-short new one: both fields say what is wrong in the
+    same answer, not the second only once the first is put right; nothing changes."""
+    auth.login()
+    status, body = _change(client, "wrong current password", "short")
+    assert status == 400
+    assert re.search(r'id="current_password-error">Your current password is not correct', body)
+    assert re.search(r'id="new_password-error">Use at least \d+ characters', body)
+    status, body = _change(client, "wrong current password", NEW)
+    assert status == 400 and 'id="new_password-error"' not in body
+    refused = db.scalars(select(AuditEvent).where(
+        AuditEvent.tag == "account:password:change_failure")).all()
+    assert [r.reason for r in refused] == ["wrong_current_password"] * 2
+    auth.logout()
+    assert auth.login(password=PASSWORD).status_code == 303
 
 
 def test_change_password_needs_recent_sign_in(client: FlaskClient, auth: AuthActions,
