@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from app.auth.forms import LoginForm, RequestAccountForm, SetPasswordForm
 from app.db import get_db
 from app.extensions import limiter
-from app.models import TokenPurpose, User, normalize_username, utcnow
+from app.models import Strength, TokenPurpose, User, normalize_username, utcnow
 from app.services import accounts, credentials, sessions, signin, tokens
 from app.services.accounts import AccountError, RequestForm
 from app.services.audit import Event, record
@@ -59,7 +59,17 @@ def login() -> str:
     form = (LoginForm(data={"username": current_user.username})
             if current_user.is_authenticated else LoginForm())
     return render_template("auth/login.html", form=form, next_url=_next_url(),
-                           reauth=bool(request.args.get("reauth")))
+                           reauth=bool(request.args.get("reauth")), need=_needed_strength())
+
+
+def _needed_strength() -> Strength | None:
+    """The level a credential change asked this signed-in person to sign in at again
+    (``need``, from :func:`app.web.auth_state.step_up`): the page then offers only the
+    methods that reach it. Advice for the page only; the change checks it again."""
+    name = request.args.get("need", "")
+    if not current_user.is_authenticated or name.upper() not in Strength.__members__:
+        return None
+    return Strength[name.upper()]
 
 
 @bp.post("/login")

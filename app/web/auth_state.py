@@ -146,19 +146,18 @@ def step_up(*, removing: Credential | None = None,
     for a sign-in at the level the change needs (threat model F.24, see
     :func:`app.services.policy.step_up_to`): JSON for the WebAuthn and API paths, else a
     redirect to the sign-in page, then to ``back_to`` (default: the account page)."""
-    from flask import flash
-
     row = current_session()
     user: User = current_user._get_current_object()
     needed = policy.step_up_to(row.credential if row is not None else None,
                                user.active_credentials(), removing=removing)
     if needed is None:
         return None
-    message = f"To make this change, sign in again with your {needed.label}."
     if request.is_json or request.path.startswith(("/webauthn/", "/api/")):
-        return _reauth_json("step_up_required", message)
-    flash(message, "error")
-    return redirect(url_for("auth.login", reauth=1, next=back_to or url_for("account.index")))
+        return _reauth_json("step_up_required",
+                            f"To make this change, sign in again with your {needed.label}.")
+    # The sign-in page says which level, and offers only the ways in that reach it.
+    return redirect(url_for("auth.login", reauth=1, need=needed.name.lower(),
+                            next=back_to or url_for("account.index")))
 
 
 def admin_required(view: F) -> F:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -839,6 +840,44 @@ def test_a_password_session_cannot_change_an_account_that_has_a_security_key(
     assert resp.status_code == 303 and resp.headers["Location"] == "/account"
     client.post("/logout", data={"csrf_token": browser.csrf()})
     assert AuthActions(client).login(password="a brand new passphrase here").status_code == 303
+
+
+def test_the_step_up_page_offers_only_the_ways_in_that_reach_the_level(
+    browser: Browser, db: Session, enrolled: SoftCredential
+) -> None:
+    """Sent to sign in again for a change that needs the security key, a password session
+    finds no password form (it would only sign in to be refused again): the passkey button
+    and the username for a security key, and a sentence naming the level."""
+    browser.password_login()
+    resp = browser.client.post("/account/password", data={
+        "current_password": "x", "new_password": "y", "csrf_token": browser.csrf()})
+    assert "need=hardware_key" in resp.headers["Location"]
+    page = browser.client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert 'id="reauth-need">For this change, sign in again with your security key ' in page
+    assert 'type="password"' not in page and 'id="password-form"' not in page
+    assert 'id="certificate-heading"' not in page
+    assert 'id="passkey-signin"' in page and 'id="security-key-signin"' in page
+    assert re.search(r'<input[^>]*id="username"[^>]*value="alice"', page)
+    # Signed in with the key, the same change goes through (the page only advised).
+    browser.client.post("/logout", data={"csrf_token": browser.csrf()})
+    assert browser.login(enrolled).status_code == 200
+    assert browser.client.get("/account").status_code == 200
+
+
+@pytest.mark.parametrize("need", ["hardware_key", "password", "label", "__class__", "hardware_key%20", ""])
+def test_the_sign_in_page_offers_every_way_in_for_a_need_it_cannot_use(
+    app: Flask, db: Session, need: str
+) -> None:
+    """Signed out, any ``need`` is ignored; signed in, one that names no level above a
+    password (or no level at all) leaves the password form where it is."""
+    make_user(db, app, "alice")
+    client = app.test_client()
+    page = client.get(f"/login?reauth=1&need={need}").get_data(as_text=True)
+    assert 'id="password-form"' in page and 'id="reauth-need"' not in page
+    if need != "hardware_key":
+        Browser(client).password_login()
+        page = client.get(f"/login?reauth=1&need={need}").get_data(as_text=True)
+        assert 'id="password-form"' in page
 
 
 def test_register_verify_rechecks_the_step_up(app: Flask, db: Session) -> None:
