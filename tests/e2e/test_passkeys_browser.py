@@ -181,6 +181,35 @@ def test_security_key_with_direct_attestation_then_username_first_sign_in(
 
 
 @pytest.mark.usefixtures("alice")
+def test_step_up_page_leads_a_password_session_to_its_security_key(
+    live_server: LiveServer, page: Any, authenticators: Authenticators
+) -> None:
+    """Once the account has a security key, changing the password from a password session
+    sends the browser to a sign-in page that offers only what reaches that level: no password
+    form, the username filled in, "Use a security key for this username"; then the change
+    goes through."""
+    authenticators.add("usb", hasResidentKey=False)
+    sign_in_with_password(page, live_server)
+    add_from_account_page(page, "Add a security key")
+    new_password = "a different passphrase for alice"
+    page.fill("#current_password", PASSWORD)
+    page.fill("#new_password", new_password)
+    page.get_by_role("button", name="Change password").click()
+    page.wait_for_url(re.compile(r"/login\?reauth=1&need=hardware_key"))
+    page.get_by_role("heading", name="Confirm it is you").wait_for()
+    assert "security key (hardware)" in page.locator("#reauth-need").inner_text()
+    assert page.locator("input[type=password]").count() == 0
+    assert page.input_value("#username") == "alice"
+    page.get_by_role("button", name="Use a security key for this username").click()
+    page.wait_for_url(f"{live_server.url}/account")  # (ACCOUNT also matches "next=/account")
+    assert session_info(page)["method"] == "passkey"
+    page.fill("#current_password", PASSWORD)
+    page.fill("#new_password", new_password)
+    page.get_by_role("button", name="Change password").click()
+    page.get_by_text("Your password was changed.").wait_for()
+
+
+@pytest.mark.usefixtures("alice")
 def test_counter_regression_is_refused_and_flagged(
     live_server: LiveServer, page: Any, authenticators: Authenticators
 ) -> None:
