@@ -68,12 +68,18 @@ function usernameProblem(text) {
 function init() {
   if (!button) return;
   if (!browserSupportsWebAuthn()) {
-    say(status, "This browser cannot use passkeys here. Please use another way to sign in.");
+    say(status, button.dataset.unsupported
+      ?? "This browser cannot use passkeys here. Please use another way to sign in.");
     return;
   }
   revealJsOnly();
   button.disabled = false;
   button.addEventListener("click", () => modal(null, status));
+  // On a step-up page the username stands alone: Enter there asks the security key.
+  document.getElementById("security-key-form")?.addEventListener("submit", (event) => {
+    event.preventDefault();
+    keyButton?.click();
+  });
   keyButton?.addEventListener("click", () => {
     const name = username?.value.trim();
     if (!name) {

@@ -200,7 +200,8 @@ def test_step_up_page_leads_a_password_session_to_its_security_key(
     assert "security key (hardware)" in page.locator("#reauth-need").inner_text()
     assert page.locator("input[type=password]").count() == 0
     assert page.input_value("#username") == "alice"
-    page.get_by_role("button", name="Use a security key for this username").click()
+    page.get_by_role("button", name="Use a security key for this username").wait_for()
+    page.press("#username", "Enter")  # as the button does (the button: the test above)
     page.wait_for_url(f"{live_server.url}/account")  # (ACCOUNT also matches "next=/account")
     assert session_info(page)["method"] == "passkey"
     page.fill("#current_password", PASSWORD)

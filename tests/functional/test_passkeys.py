@@ -848,9 +848,11 @@ def test_the_step_up_page_offers_only_the_ways_in_that_reach_the_level(
     """Sent to sign in again for a change that needs the security key, a password session
     finds no password form (it would only sign in to be refused again): the passkey button
     and the username for a security key, and a sentence naming the level."""
+    from tests.conftest import PASSWORD
+
     browser.password_login()
-    resp = browser.client.post("/account/password", data={
-        "current_password": "x", "new_password": "y", "csrf_token": browser.csrf()})
+    change = {"current_password": PASSWORD, "new_password": "a brand new passphrase here"}
+    resp = browser.client.post("/account/password", data={**change, "csrf_token": browser.csrf()})
     assert "need=hardware_key" in resp.headers["Location"]
     page = browser.client.get(resp.headers["Location"]).get_data(as_text=True)
     assert 'id="reauth-need">For this change, sign in again with your security key ' in page
@@ -861,10 +863,12 @@ def test_the_step_up_page_offers_only_the_ways_in_that_reach_the_level(
     # Signed in with the key, the same change goes through (the page only advised).
     browser.client.post("/logout", data={"csrf_token": browser.csrf()})
     assert browser.login(enrolled).status_code == 200
-    assert browser.client.get("/account").status_code == 200
+    resp = browser.client.post("/account/password", data={**change, "csrf_token": browser.csrf()})
+    assert resp.status_code == 303 and resp.headers["Location"] == "/account"
 
 
-@pytest.mark.parametrize("need", ["hardware_key", "password", "label", "__class__", "hardware_key%20", ""])
+@pytest.mark.parametrize("need", ["hardware_key", "password", "label", "__class__",
+                                  "hardware_key%20", ""])
 def test_the_sign_in_page_offers_every_way_in_for_a_need_it_cannot_use(
     app: Flask, db: Session, need: str
 ) -> None:

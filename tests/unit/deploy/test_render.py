@@ -164,7 +164,8 @@ def test_header_says_how_to_run_the_app_server_on_the_unix_socket(proxy: str) ->
     _, text = rendered(proxy, "unix")
     header = text.split("\n#\n", 1)[0]
     assert f"--upstream unix:{SOCKET} " in header
-    assert f"\n#   gunicorn --bind unix:{SOCKET} 'app:create_app()'\n" in header
+    assert (f"\n#   gunicorn -c python:app.gunicorn_conf --bind unix:{SOCKET} "
+            "'app:create_app()'\n") in header
     assert f"listens on the unix socket {SOCKET} only" in header
     _, tcp = rendered(proxy, "auto")
     assert "gunicorn" not in tcp.split("\n#\n", 1)[0]
