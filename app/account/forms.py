@@ -20,16 +20,3 @@ class ChangePasswordForm(PostedForm):
 
 class RenameForm(PostedForm):
     label = StringField("Name", validators=[DataRequired("Enter a name."), Length(max=100)])
-
-
-class AddPasswordForm(PostedForm):
-    """A first password for an account that signs in another way."""
-
-    password = PasswordField(
-        "New password", validators=[DataRequired("Choose a password."),
-                                    Length(max=MAX_LENGTH + 1)],
-        render_kw={"autocomplete": "new-password"})
-    confirm = PasswordField(
-        "Repeat the password", validators=[DataRequired("Repeat the password."),
-                                           Length(max=MAX_LENGTH + 1)],
-        render_kw={"autocomplete": "new-password"})

@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
-from app.account.forms import AddPasswordForm, ChangePasswordForm, RenameForm
+from app.account.forms import ChangePasswordForm, RenameForm
 from app.db import get_db
 from app.models import AuditEvent, AuthSession, Credential, Notice, User, utcnow
 from app.services import credentials, sessions
@@ -18,7 +18,7 @@ from app.web import auth_state
 from app.web.auth_state import login_required, recent_auth_required
 from app.web.client import current_client
 from app.web.context import mailer, passwords
-from app.web.forms import ActionForm
+from app.web.forms import ActionForm, NewPasswordForm
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -44,7 +44,7 @@ def _current_session_id() -> int | None:
 
 
 def render_account(password_form: ChangePasswordForm | None = None,
-                   status: int = 200, add_password_form: AddPasswordForm | None = None,
+                   status: int = 200, add_password_form: NewPasswordForm | None = None,
                    ) -> tuple[str, int]:
     db = get_db()
     user = _me()
@@ -67,7 +67,7 @@ def render_account(password_form: ChangePasswordForm | None = None,
         events=events,
         notices=notices,
         password_form=password_form or ChangePasswordForm(),
-        add_password_form=add_password_form or AddPasswordForm(formdata=None),
+        add_password_form=add_password_form or NewPasswordForm(formdata=None),
         action_form=ActionForm(),
         rename_form=RenameForm(),
         has_password=credentials.live_password(db, user.id) is not None,
@@ -119,11 +119,8 @@ def add_password() -> BaseResponse | tuple[str, int]:
     if credentials.live_password(db, _me().id) is not None:
         flash("You already have a password; change it below.", "info")
         return redirect(url_for("account.index"), code=303)
-    form = AddPasswordForm()
+    form = NewPasswordForm()
     if not form.validate_on_submit():
-        return render_account(status=400, add_password_form=form)
-    if form.password.data != form.confirm.data:
-        form.confirm.errors = ["The two passwords are not the same."]
         return render_account(status=400, add_password_form=form)
     try:
         credentials.set_password(db, passwords(), user=_me(),

@@ -33,14 +33,3 @@ class RequestAccountForm(PostedForm):
                        render_kw={"autocomplete": "email"})
     message = TextAreaField("Why you need an account (optional)",
                             validators=[Optional(), Length(max=2000)])
-
-
-class SetPasswordForm(PostedForm):
-    password = PasswordField(
-        "New password", validators=[DataRequired("Choose a password."),
-                                    Length(max=MAX_LENGTH + 1)],
-        render_kw={"autocomplete": "new-password"},
-    )
-    confirm = PasswordField("Repeat the new password",
-                            validators=[DataRequired("Repeat the password.")],
-                            render_kw={"autocomplete": "new-password"})

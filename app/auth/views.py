@@ -19,7 +19,7 @@ from flask_login import current_user
 from sqlalchemy import text
 from werkzeug.wrappers import Response as BaseResponse
 
-from app.auth.forms import LoginForm, RequestAccountForm, SetPasswordForm
+from app.auth.forms import LoginForm, RequestAccountForm
 from app.db import get_db
 from app.extensions import limiter
 from app.models import Strength, TokenPurpose, User, normalize_username, utcnow
@@ -31,6 +31,7 @@ from app.services.passwords import PasswordPolicyError
 from app.web import auth_state, throttle
 from app.web.client import current_client
 from app.web.context import mailer, passwords, settings
+from app.web.forms import NewPasswordForm
 from app.web.redirects import safe_next
 
 bp = Blueprint("auth", __name__)
@@ -166,12 +167,9 @@ def _enrolment_user(token: str) -> User:
 def enroll(token: str) -> str | BaseResponse | tuple[str, int]:
     """A one-time link: choose a password (or, with JavaScript, a passkey) for a new account."""
     user = _enrolment_user(token)
-    form = SetPasswordForm()
+    form = NewPasswordForm()
     if request.method == "POST":
         if not form.validate_on_submit():
-            return render_template("auth/enroll.html", form=form, user=user, token=token), 400
-        if form.password.data != form.confirm.data:
-            form.confirm.errors = ["The two passwords are not the same."]
             return render_template("auth/enroll.html", form=form, user=user, token=token), 400
         db = get_db()
         now = utcnow()

@@ -11,8 +11,11 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
-from wtforms import Field
+from wtforms import Field, PasswordField
+from wtforms.validators import DataRequired, EqualTo, Length
 from wtforms.widgets import EmailInput, PasswordInput, SearchInput, TextInput
+
+from app.services.passwords import MAX_LENGTH
 
 _FROM_REQUEST: Any = object()
 
@@ -48,6 +51,21 @@ class PostedForm(FlaskForm):
 
 class ActionForm(PostedForm):
     """A button that changes something: only the CSRF token."""
+
+
+class NewPasswordForm(PostedForm):
+    """A password chosen twice: on an enrolment link and as an account's first password.
+    The service checks the rules (SP 800-63B-4); the form only that the two agree."""
+
+    password = PasswordField(
+        "New password", validators=[DataRequired("Choose a password."),
+                                    Length(max=MAX_LENGTH + 1)],
+        render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField(
+        "Repeat the password",
+        validators=[DataRequired("Repeat the password."), Length(max=MAX_LENGTH + 1),
+                    EqualTo("password", "The two passwords are not the same.")],
+        render_kw={"autocomplete": "new-password"})
 
 
 #: widgets whose output depends only on the field's definition when the field is empty

@@ -71,6 +71,10 @@ def test_admin_approves_and_user_enrols_with_password(app: Flask, client: FlaskC
     token = csrf_from(form.get_data(as_text=True))
     short = client.post(path, data={"password": "short", "confirm": "short", "csrf_token": token})
     assert short.status_code == 400 and "at least 15 characters" in short.get_data(as_text=True)
+    typo = client.post(path, data={"password": PASSWORD, "confirm": PASSWORD + "x",
+                                   "csrf_token": token})
+    assert typo.status_code == 400
+    assert 'id="confirm-error">The two passwords are not the same.' in typo.get_data(as_text=True)
     done = client.post(path, data={"password": PASSWORD, "confirm": PASSWORD,
                                    "csrf_token": token})
     assert done.status_code == 303
