@@ -43,6 +43,7 @@ def _configure_flask(app: Flask, settings: Settings) -> None:
     from urllib.parse import urlsplit
 
     from app.edge import THROTTLE_PREFIX
+    from app.web import throttle_memory
     from app.web.cookie_session import CookieSessions
 
     app.config.update(
@@ -57,7 +58,7 @@ def _configure_flask(app: Flask, settings: Settings) -> None:
         WTF_CSRF_TIME_LIMIT=None,  # bound to the session cookie instead
         WTF_CSRF_SSL_STRICT=False,  # Origin and SameSite cover it; see docs/security.md
         PREFERRED_URL_SCHEME=urlsplit(settings.origin).scheme,
-        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        RATELIMIT_STORAGE_URI=settings.redis_url or f"{throttle_memory.SCHEME}://",
         RATELIMIT_STRATEGY="moving-window",
         RATELIMIT_HEADERS_ENABLED=True,
         RATELIMIT_KEY_PREFIX=THROTTLE_PREFIX,
