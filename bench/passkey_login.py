@@ -30,23 +30,26 @@ Usage: python bench/passkey_login.py [--duration 10] [--rounds 5] [--workers 1] 
                                     [--profile]
 
 Results (2026-11-27; Debian 12 VM with 2 vCPUs shared with other builds, SQLite on ext4, one
-sync worker, 2 client threads, 10 s per measurement in 5 alternating slices):
+sync worker, 2 client threads, 10 s per measurement in 5 alternating slices), a run near the
+median of fourteen made within an hour:
 
-    floor GET /healthz          1022 req/s   0.84 ms server CPU per request
-    passkey sign-in              209 /s      4.25 ms server CPU    20.4 % of floor
-      with GET /login each       145 /s      6.20 ms server CPU    14.2 % of floor
+    floor GET /healthz          1272 req/s   0.66 ms server CPU per request
+    passkey sign-in              205 /s      4.30 ms server CPU    16.1 % of floor
+      with GET /login each       143 /s      6.25 ms server CPU    11.2 % of floor
 
-(Four runs within the hour: 4.14-4.31 ms, 20.1-20.9 %; the machine's speed swings by a third
-over a day. Before the sign-in edge, the same machine: 11.5 %, 8.1 ms.)
+(Fourteen runs: 3.81-5.28 ms, median 4.26, at most 4 ms in four; 14.6-17.7 % of the floor,
+whose own CPU moved between 0.60 and 0.74 ms. An earlier day: 4.14-4.31 ms in four runs.
+Before the sign-in edge, the same machine: 11.5 %, 8.1 ms.)
 
-The ratio target (>= 12 %) is met; the CPU target (<= 4 ms) is missed by 0.15-0.3 ms. The
-three requests are answered by the sign-in edge (app/edge), beneath Flask. Where the time goes
-under load (py-spy on the worker): gunicorn writing responses 14 %, py_webauthn's verification
-9 % (its ES256 check 4.6 %), loading the credential and its owner, the SQLite commits, the
-`limits` in-memory storage's expiry timer threads 4-5 %. The verify request runs six statements
-and one commit (the challenge spent with ``UPDATE ... RETURNING``, the credential with its
-owner, the credential's and the user's last use, the audit row, the session row). A bare WSGI
-callable under the same gunicorn costs 0.28-0.38 ms per request.
+The ratio target (>= 12 %) is met; the CPU target (<= 4 ms) only in some runs. The three
+requests are answered by the sign-in edge (app/edge), beneath Flask. Where the time goes under
+load (py-spy on the worker): gunicorn writing responses 14 %, py_webauthn's verification 9 %
+(its ES256 check 4.6 %), loading the credential and its owner, the SQLite commits. (The
+``limits`` expiry timer threads, 4-5 % then, are gone: app/web/throttle_memory.py.) The
+verify request runs six statements and one commit (the challenge spent with
+``UPDATE ... RETURNING``, the credential with its owner, the credential's and the user's last
+use, the audit row, the session row). A bare WSGI callable under the same gunicorn costs
+0.21-0.38 ms per request.
 """
 
 from __future__ import annotations

@@ -15,15 +15,16 @@ Usage: python bench/password_login.py [--duration 10] [--rounds 5] [--workers 1]
                                      [--database-url URL]
 
 Results (2026-11-27; Debian 12 VM with 2 vCPUs shared with other builds, SQLite, one sync
-worker, 2 client threads, 10 s per measurement in 5 alternating slices), three runs:
+worker, 2 client threads, 10 s per measurement in 5 alternating slices), five runs:
 
-    argon2id floor          51.7 verifications/s  (19.3 ms each)
-    password sign-in        37.6-39.3 /s   24.8-25.8 ms server CPU   72.7-75.6 % of the floor
-    bare bound              46.7-47.8 /s   20.4-20.9 ms server CPU   90.3-95.0 % of the floor
+    argon2id floor          49.8-51.7 verifications/s  (about 19.5 ms each)
+    password sign-in        37.2-39.6 /s   24.7-26.3 ms server CPU   72.7-76.8 % of the floor
+    bare bound              46.7-49.4 /s   19.7-20.9 ms server CPU   90.3-95.8 % of the floor
 
-Keystile's own work is the 4.5-5 ms of CPU between the two (GET /login renders the page and
+Keystile's own work is the 4.5-5.5 ms of CPU between the two (GET /login renders the page and
 starts the cookie session; POST /login checks the CSRF token and both throttles, looks the
-account up, writes the session, the audit row and the last use in one transaction).
+account up, writes the session, the audit row and the last use in one transaction). The
+90 % target would leave it about 1.3 ms.
 """
 
 from __future__ import annotations
