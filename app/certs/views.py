@@ -136,7 +136,8 @@ def certificate_context() -> dict[str, Any]:
         explicit_url = f"{s.cert_login_origin.rstrip('/')}{url_for('certs.start')}?{query}"
     return {"cert_login_mode": s.cert_login, "cert_presented": shown, "cert_match": match,
             "cert_explicit_url": explicit_url,
-            "cert_action_form": ActionForm(formdata=None)}
+            # only a presented certificate has a button (continue, or pin it); no form else
+            "cert_action_form": ActionForm(formdata=None) if match is not None else None}
 
 
 @bp.post("/login")

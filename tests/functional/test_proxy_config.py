@@ -36,7 +36,8 @@ def test_unix_socket_upstream(runner: Any, proxy: str) -> None:
                                   tls_key="/etc/keystile/tls/server.key")
     assert result.stdout == render(expected)
     assert "#   KEYSTILE_TRUSTED_PROXIES=unix\n" in result.stdout
-    assert "#   gunicorn --bind unix:/run/keystile/app.sock 'app:create_app()'\n" in result.stdout
+    assert ("#   gunicorn -c python:app.gunicorn_conf --bind unix:/run/keystile/app.sock "
+            "'app:create_app()'\n") in result.stdout
 
 
 @pytest.mark.parametrize(("args", "message"), [
