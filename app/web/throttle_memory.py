@@ -64,9 +64,10 @@ class SweptMemoryStorage(MemoryStorage):
                 if live < len(events):
                     self.events[key] = events[:live]
             if not self.events.get(key, True):
-                del self.events[key]
+                self.events.pop(key, None)
             if self.expirations.get(key, now + 1) <= now:
+                # pop, not del: MemoryStorage.get() forgets expired counters without the lock
                 self.storage.pop(key, None)
-                del self.expirations[key]
+                self.expirations.pop(key, None)
         if key not in self.events and key not in self.expirations:
             self.locks.pop(key, None)
