@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, CursorResult, DateTime, Executable, MetaData, Table
+from sqlalchemy import Connection, DateTime, MetaData, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
@@ -63,14 +62,3 @@ def table_of(model: type[Base]) -> Table:
 #: where plain statements run: an ORM session (on its connection) or a plain connection
 Executor = Session | Connection
 
-
-def run(db: Executor, statement: Executable,
-        params: Mapping[str, Any] | None = None) -> CursorResult[Any]:
-    """Execute a plain statement (no ORM entities) on ``db``'s connection, in its transaction.
-
-    ``Session.execute`` hands it to the same connection after its ORM bookkeeping, which on
-    a loaded server costs about as much as the statement; the sign-in paths write through
-    here.
-    """
-    conn = db if isinstance(db, Connection) else db.connection()
-    return conn.execute(statement, params)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, aliased, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.models import Credential, CredentialKind, User, table_of
-from app.models.base import run
+from app.models.prepared import Prepared
 from app.services import sessions
 from app.services.audit import Client, Event, record
 from app.services.errors import ServiceError
@@ -23,7 +23,7 @@ from app.services.passwords import PasswordPolicyError, Passwords, check_policy
 MAX_LABEL = 100
 
 _CREDENTIALS, _USERS = table_of(Credential), table_of(User)
-_RECORD_USE = (
+_RECORD_USE = Prepared(
     update(_CREDENTIALS)
     .where(_CREDENTIALS.c.id == bindparam("credential_id"))
     .values(
@@ -36,7 +36,7 @@ _RECORD_USE = (
                          bindparam("sign_count")), else_=_CREDENTIALS.c.sign_count),
     )
 )
-_RECORD_SIGN_IN = update(_USERS).where(_USERS.c.id == bindparam("user_id"))
+_RECORD_SIGN_IN = Prepared(update(_USERS).where(_USERS.c.id == bindparam("user_id")))
 
 
 class CredentialError(ServiceError):
@@ -292,11 +292,15 @@ def record_sign_in(db: Session, credential: Credential, *, client: Client, now: 
         "sign_count": credential.sign_count if sign_count is None else sign_count,
         "backup_state": credential.backup_state if backup_state is None else backup_state,
     }
-    run(db, _RECORD_USE, {"credential_id": credential.id, **values})
-    run(db, _RECORD_SIGN_IN, {"user_id": credential.user_id, "last_sign_in_at": now})
+    _RECORD_USE.run(db, {"credential_id": credential.id, **values})
+    # updated_at given, as its onupdate would set it: a statement that needs a Python-side
+    # default leaves the driver's fast path (app.models.prepared)
+    _RECORD_SIGN_IN.run(db, {"user_id": credential.user_id, "last_sign_in_at": now,
+                             "updated_at": now})
     for key, value in values.items():
         set_committed_value(credential, key, value)
     set_committed_value(credential.user, "last_sign_in_at", now)
+    set_committed_value(credential.user, "updated_at", now)
 
 
 def flag_clone(
