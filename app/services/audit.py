@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from app.models import AuditEvent, Credential, User, table_of, utcnow
+from app.models import AuditEvent, table_of, utcnow
 from app.models.prepared import Prepared
 
 
@@ -46,6 +46,13 @@ class Event(enum.StrEnum):
     ADMIN_ACTION = "admin:action"
 
 
+class Identified(Protocol):
+    """A stored row an audit row names: an ORM object, or a plain row a sign-in read."""
+
+    @property
+    def id(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class Client:
     """Who is on the other end of a request, as the web layer determined it."""
@@ -68,11 +75,11 @@ def record(
     *,
     client: Client,
     success: bool,
-    user: User | None = None,
-    credential: Credential | None = None,
+    user: Identified | None = None,
+    credential: Identified | None = None,
     method: str | None = None,
     reason: str | None = None,
-    actor: User | None = None,
+    actor: Identified | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
     """Write one audit row in ``db``'s transaction (the caller commits it with the change).

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, aliased, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.models import Credential, CredentialKind, User, table_of
+from app.models.base import Executor
 from app.models.prepared import Prepared
 from app.services import sessions
 from app.services.audit import Client, Event, record
@@ -279,28 +280,42 @@ def remove(
 
 def record_sign_in(db: Session, credential: Credential, *, client: Client, now: datetime,
                    sign_count: int | None = None, backup_state: bool | None = None) -> None:
-    """Note a successful sign-in with ``credential``: its last use (and, for a passkey, the
-    new signature counter and backup state, WebAuthn §7.2 steps 21-24) and the owner's last
-    sign-in, in the caller's transaction.
-
-    Two plain UPDATEs rather than the ORM's unit of work (this runs on every sign-in); the
-    loaded objects are brought up to date without being marked changed.
-    """
-    values = {
-        "last_used_at": now,
-        "last_used_address": client.address[:64] or None,
-        "sign_count": credential.sign_count if sign_count is None else sign_count,
-        "backup_state": credential.backup_state if backup_state is None else backup_state,
-    }
-    _RECORD_USE.run(db, {"credential_id": credential.id, **values})
-    # updated_at given, as its onupdate would set it: a statement that needs a Python-side
-    # default leaves the driver's fast path (app.models.prepared)
-    _RECORD_SIGN_IN.run(db, {"user_id": credential.user_id, "last_sign_in_at": now,
-                             "updated_at": now})
+    """:func:`record_use` of a loaded credential; the loaded objects are brought up to date
+    without being marked changed."""
+    values = record_use(db, credential_id=credential.id, user_id=credential.user_id,
+                        client=client, now=now,
+                        sign_count=credential.sign_count if sign_count is None else sign_count,
+                        backup_state=(credential.backup_state if backup_state is None
+                                      else backup_state))
     for key, value in values.items():
         set_committed_value(credential, key, value)
     set_committed_value(credential.user, "last_sign_in_at", now)
     set_committed_value(credential.user, "updated_at", now)
+
+
+def record_use(db: Executor, *, credential_id: int, user_id: int, client: Client,
+               now: datetime, sign_count: int | None,
+               backup_state: bool | None) -> dict[str, object]:
+    """Note a successful sign-in with a credential: its last use (and, for a passkey, the
+    new signature counter and backup state, WebAuthn §7.2 steps 21-24) and the owner's last
+    sign-in, in the caller's transaction.
+
+    Two plain UPDATEs rather than the ORM's unit of work (this runs on every sign-in).
+
+    Returns:
+        The credential's new values.
+    """
+    values: dict[str, object] = {
+        "last_used_at": now,
+        "last_used_address": client.address[:64] or None,
+        "sign_count": sign_count,
+        "backup_state": backup_state,
+    }
+    _RECORD_USE.run(db, {"credential_id": credential_id, **values})
+    # updated_at given, as its onupdate would set it: a statement that needs a Python-side
+    # default leaves the driver's fast path (app.models.prepared)
+    _RECORD_SIGN_IN.run(db, {"user_id": user_id, "last_sign_in_at": now, "updated_at": now})
+    return values
 
 
 def flag_clone(

@@ -12,7 +12,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.models import AuthSession, Credential, User, UserStatus, table_of
 from app.models.prepared import Prepared
 from app.services import sign_in_notices, tokens
-from app.services.audit import Client
+from app.services.audit import Client, Identified
 from app.services.notices import NULL_MAILER, Mailer
 
 #: how stale ``last_seen_at`` may get before a request writes it again
@@ -44,16 +44,15 @@ class Opened:
     secret: str
     id: int
     values: dict[str, object]
-    user: User
-    credential: Credential | None
 
-    def row(self, db: Session) -> AuthSession:
-        """The session as an ORM row in ``db``, known to be stored already (ending it later
-        in the request is written as usual). Only a caller that keeps using it needs one."""
+    def row(self, db: Session, user: User, credential: Credential | None) -> AuthSession:
+        """The session of ``user`` (by ``credential``) as an ORM row in ``db``, known to be
+        stored already (ending it later in the request is written as usual). Only a caller
+        that keeps using it needs one."""
         row = AuthSession(id=self.id, **self.values)
         make_transient_to_detached(row)
-        set_committed_value(row, "user", self.user)
-        set_committed_value(row, "credential", self.credential)
+        set_committed_value(row, "user", user)
+        set_committed_value(row, "credential", credential)
         db.add(row)
         return row
 
@@ -61,8 +60,8 @@ class Opened:
 def start(
     db: Session,
     *,
-    user: User,
-    credential: Credential | None,
+    user: Identified,
+    credential: Identified | None,
     method: str,
     client: Client,
     now: datetime,
@@ -84,14 +83,14 @@ def start(
         "revoked_reason": None,
     }
     session_id = _INSERT.run(db, values)[0].id
-    return Opened(secret, session_id, values, user, credential)
+    return Opened(secret, session_id, values)
 
 
 def open_for_sign_in(
     db: Session,
     *,
-    user: User,
-    credential: Credential | None,
+    user: Identified,
+    credential: Identified | None,
     method: str,
     client: Client,
     now: datetime,

@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from app.models import AuthSession, User
+from app.services.audit import Identified
 from app.services.notices import NULL_MAILER, Mailer, notify
 
 TAG = "account:sign_in:new_method"
@@ -23,7 +24,7 @@ _NAMES = {"password": "your password", "certificate": "a certificate",
           "passkey": "a passkey or security key"}
 
 
-def notify_if_new_method(db: Session, user: User, method: str, *,
+def notify_if_new_method(db: Session, user: Identified, method: str, *,
                          mailer: Mailer = NULL_MAILER) -> bool:
     """Add a notice (in the caller's transaction) unless ``method`` opened a session before.
 
@@ -33,6 +34,8 @@ def notify_if_new_method(db: Session, user: User, method: str, *,
                                                      "method": method}).one()
     if not any_before or method_before:
         return False
+    if not isinstance(user, User):  # a sign-in's plain row: the notice needs the account
+        user = db.get_one(User, user.id)
     notify(db, user, TAG,
            f"You signed in with {_NAMES.get(method, method)} for the first time. If this was "
            "not you, sign out everywhere from your account page and tell an administrator.",

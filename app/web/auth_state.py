@@ -53,7 +53,7 @@ def sign_in(user: User, credential: Credential | None, method: str, *,
         db, user=user, credential=credential, method=method, client=current_client(),
         now=utcnow(), timeouts=session_timeouts(), replacing=current_session(),
         mailer=mailer(), credential_used_before=credential_used_before)
-    row = opened.row(db)
+    row = opened.row(db, user, credential)
     g.new_session_cookie = opened.secret
     g.auth_session = row
     # The anonymous cookie session (CSRF token, ceremony state) starts afresh too.

@@ -237,11 +237,12 @@ def login_options() -> BaseResponse:
 def login_verify() -> BaseResponse:
     """``toJSON()`` of the assertion -> a new session (the account page then signals)."""
     body = request.get_data()
+    db = get_db()
     result = passkeys.finish_authentication(
-        get_db(), _policy(), secret=pending.take(session, "authentication", body), body=body,
+        db, _policy(), secret=pending.take(session, "authentication", body), body=body,
         client=current_client(), now=utcnow(), mailer=mailer())
-    auth_state.sign_in(result.user, result.credential, "passkey",
-                       credential_used_before=result.used_before)
+    user, credential = passkeys.loaded(db, result)
+    auth_state.sign_in(user, credential, "passkey", credential_used_before=result.used_before)
     return jsonify(ok=True, username=result.user.username)
 
 

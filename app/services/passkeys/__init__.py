@@ -33,6 +33,7 @@ from app.services.passkeys.authentication import (
     begin_authentication,
     begin_discoverable_authentication,
     finish_authentication,
+    loaded,
 )
 from app.services.passkeys.challenges import (
     CHALLENGE_LIFETIME,
@@ -63,6 +64,7 @@ __all__ = [
     "challenge_of",
     "finish_authentication",
     "finish_registration",
+    "loaded",
     "policy_from_settings",
     "prune_challenges",
 ]

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from app.models import Credential, CredentialKind, TokenPurpose, User, normalize_username
+from app.models import Credential, TokenPurpose, User, normalize_username
 from app.models.base import Executor
 from app.services import accounts, credentials, webauthn
 from app.services.audit import Client, Event, record
@@ -26,15 +26,24 @@ from app.services.passkeys.errors import PasskeyError
 from app.services.passkeys.failures import _Attempt, _audit_failure
 from app.services.passkeys.listing import _live_passkeys
 from app.services.passkeys.policy import PasskeyPolicy, _check_model
+from app.services.passkeys.stored import Account, StoredPasskey, find_passkey
 from app.services.webauthn import WebAuthnError
 
 
 @dataclass(frozen=True)
 class SignIn:
-    user: User
-    credential: Credential
+    """A verified assertion: the passkey and its owner as read (plain rows, not ORM
+    objects: :func:`loaded` gives those to a caller that needs them)."""
+
+    user: Account
+    credential: StoredPasskey
     #: whether the credential had signed in before this sign-in
     used_before: bool = False
+
+
+def loaded(db: Session, sign_in: SignIn) -> tuple[User, Credential]:
+    """The signed-in user and passkey as ORM objects in ``db`` (as the sign-in left them)."""
+    return db.get_one(User, sign_in.user.id), db.get_one(Credential, sign_in.credential.id)
 
 
 def begin_authentication(db: Session, policy: PasskeyPolicy, *, now: datetime,
@@ -120,9 +129,9 @@ def finish_authentication(db: Session, policy: PasskeyPolicy, *, secret: str, bo
         raise
     used_before = credential.last_used_at is not None
     # §7.2 step 24: the backup state may change; the counter only moves on.
-    credentials.record_sign_in(db, credential, client=client, now=now,
-                               sign_count=assertion.new_sign_count,
-                               backup_state=assertion.backup_state)
+    credentials.record_use(db, credential_id=credential.id, user_id=user.id, client=client,
+                           now=now, sign_count=assertion.new_sign_count,
+                           backup_state=assertion.backup_state)
     record(db, Event.PASSKEY_SUCCESS, client=client, success=True, user=user,
            credential=credential, method="passkey",
            details={"backup_state": assertion.backup_state})
@@ -131,14 +140,14 @@ def finish_authentication(db: Session, policy: PasskeyPolicy, *, secret: str, bo
     return SignIn(user=user, credential=credential, used_before=used_before)
 
 
-def _find_credential(db: Session, body: bytes, attempt: _Attempt) -> Credential:
+def _find_credential(db: Session, body: bytes, attempt: _Attempt) -> StoredPasskey:
     """§7.2 step 5-6: the credential the response names, if this site knows it."""
     try:
         raw_id = webauthn.parse_credential_id(body)
     except WebAuthnError as exc:
         raise PasskeyError.from_webauthn(exc, "authentication") from exc
     credential_id = _b64(raw_id)
-    credential = credentials.find(db, CredentialKind.PASSKEY, credential_id)
+    credential = find_passkey(db, credential_id)
     if credential is None or credential.revoked_at is not None:
         raise PasskeyError("unknown_credential", credential_id=credential_id,
                            reason="revoked_credential" if credential else "unknown_credential")
@@ -146,7 +155,7 @@ def _find_credential(db: Session, body: bytes, attempt: _Attempt) -> Credential:
     return credential
 
 
-def _check_owner(credential: Credential, spent: _Spent, body: bytes) -> None:
+def _check_owner(credential: StoredPasskey, spent: _Spent, body: bytes) -> None:
     """§7.2 step 6 (C.15): the user handle names the credential's owner.
 
     Discoverable sign-in identifies the user *only* by the handle, so it must be there;
@@ -165,7 +174,8 @@ def _check_owner(credential: Credential, spent: _Spent, body: bytes) -> None:
         raise PasskeyError("user_handle_mismatch")
 
 
-def _verify_assertion(db: Session, policy: PasskeyPolicy, credential: Credential, body: bytes,
+def _verify_assertion(db: Session, policy: PasskeyPolicy, credential: StoredPasskey,
+                      body: bytes,
                       challenge: bytes, *, client: Client, now: datetime,
                       mailer: Mailer) -> webauthn.PasskeyAssertion:
     try:
@@ -173,8 +183,8 @@ def _verify_assertion(db: Session, policy: PasskeyPolicy, credential: Credential
             rp=policy.rp,
             response_json=body,
             expected_challenge=challenge,
-            credential_public_key=credential.public_key or b"",
-            stored_sign_count=credential.sign_count or 0,
+            credential_public_key=credential.public_key,
+            stored_sign_count=credential.sign_count,
             stored_backup_eligible=credential.backup_eligible,
             # Passkeys replace the password here: always "something you have" plus
             # "something you know or are" (§6.2.3).
@@ -183,6 +193,6 @@ def _verify_assertion(db: Session, policy: PasskeyPolicy, credential: Credential
     except WebAuthnError as exc:
         if exc.code == "counter_regression":
             # §6.1.1: a signed response whose counter went backwards; a clone is possible.
-            credentials.flag_clone(db, credential, client=client, now=now, mailer=mailer,
-                                   details={"detail": exc.detail})
+            credentials.flag_clone(db, db.get_one(Credential, credential.id), client=client,
+                                   now=now, mailer=mailer, details={"detail": exc.detail})
         raise PasskeyError.from_webauthn(exc, "authentication") from exc

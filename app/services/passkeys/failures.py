@@ -10,8 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.models import Credential, User
-from app.services.audit import Client, Event, record
+from app.services.audit import Client, Event, Identified, record
 from app.services.passkeys.errors import Ceremony, PasskeyError
 
 
@@ -20,8 +19,8 @@ class _Attempt:
     """What is known about a ceremony so far, for its audit row."""
 
     ceremony: Ceremony
-    user: User | None = None
-    credential: Credential | None = None
+    user: Identified | None = None
+    credential: Identified | None = None
     details: dict[str, Any] = field(default_factory=dict)
 
 

@@ -10,12 +10,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from typing import Protocol
 
 from app.config import Settings
-from app.models import Role, User
+from app.models import Role
 from app.services.mds import MetadataBlob, MetadataError, load_files
 from app.services.passkeys.errors import Ceremony, PasskeyError
 from app.services.webauthn import RelyingParty
+
+
+class HasRole(Protocol):
+    """An account as the policy reads it (a ``User``, or the owner a sign-in read)."""
+
+    @property
+    def role(self) -> Role: ...
 
 
 @dataclass(frozen=True)
@@ -31,7 +39,7 @@ class PasskeyPolicy:
     #: about one challenge in this many also deletes the long-expired ones (1: every time)
     prune_every: int = 200
 
-    def requires_hardware_key(self, user: User) -> bool:
+    def requires_hardware_key(self, user: HasRole) -> bool:
         return str(user.role) in self.hardware_key_roles
 
 
@@ -64,7 +72,7 @@ def policy_from_settings(settings: Settings) -> PasskeyPolicy:
     )
 
 
-def _check_model(policy: PasskeyPolicy, user: User, aaguid: str | None, trust: str | None,
+def _check_model(policy: PasskeyPolicy, user: HasRole, aaguid: str | None, trust: str | None,
                  backup_eligible: bool, ceremony: Ceremony) -> None:
     if policy.metadata is not None and policy.metadata.is_compromised(aaguid):
         raise PasskeyError("authenticator_compromised", ceremony=ceremony)
