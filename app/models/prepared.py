@@ -11,8 +11,9 @@ driver's cursor the processed values directly, in the connection's transaction.
 It takes only what needs none of the execution context: a statement whose compilation needs
 Python-side column defaults, expanding (``IN``) parameters or escaped names runs through
 ``Connection.execute`` as before. Driver errors are raised as SQLAlchemy's own exceptions
-(``sqlalchemy.exc.IntegrityError`` and so on), and a lost connection is invalidated, as
-``Connection.execute`` does.
+(``sqlalchemy.exc.IntegrityError`` and so on) and a lost connection is invalidated (that
+connection only: the engine's ``pool_pre_ping`` finds the pool's other dead ones). Connection
+execution options and cursor events are not applied; Keystile uses none.
 """
 
 from __future__ import annotations
@@ -42,8 +43,10 @@ class _Plan:
         #: positional drivers (SQLite): the bind names in the order of the placeholders
         self.order: list[str] | None = list(compiled.positiontup or []) if (
             compiled.positional) else None
+        # Every occurrence of a name, as SQLAlchemy's own ``_bind_processors`` does: in
+        # ``CASE WHEN col < :now THEN :now`` only the first ``:now`` has the column's type.
         self.binds: dict[str, Processor] = {}
-        for name, bind in compiled.binds.items():
+        for bind, name in compiled.bind_names.items():
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None:
                 self.binds[name] = processor
@@ -70,8 +73,11 @@ class _Plan:
 
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:
         values = self.compiled.construct_params(params)
-        for name, processor in self.binds.items():
-            values[name] = processor(values[name])
+        try:
+            for name, processor in self.binds.items():
+                values[name] = processor(values[name])
+        except Exception as error:  # a naive datetime, say: as Connection.execute says it
+            raise exc.StatementError(str(error), self.sql, params, error) from error
         args: Any = values if self.order is None else [values[n] for n in self.order]
         driver = conn.connection.dbapi_connection
         assert driver is not None

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import Connection, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, bindparam, case, func, insert, select, update
+from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
 from app.db import engine_of
@@ -140,3 +140,38 @@ def test_driver_errors_are_sqlalchemy_s_and_the_session_goes_on(db: Session) -> 
     db.commit()
     assert db.scalar(select(OneTimeToken.token_hash).where(
         OneTimeToken.token_hash == "other")) == "other"
+
+
+def test_a_bind_name_used_twice_keeps_its_column_type(db: Session, app: Flask) -> None:
+    """In ``CASE WHEN col < :now THEN :now`` only the first ``:now`` carries the column's
+    type (UTCDateTime); the value must still be stored as SQLAlchemy stores it (found by
+    review: the last occurrence's processing, none, was taken)."""
+    user = make_user(db, app)
+    db.commit()
+    conn = db.connection()
+    if conn.dialect.name == "postgresql":  # an aware datetime sent as is would shift here
+        conn.exec_driver_sql("SET LOCAL TIME ZONE 'America/New_York'")
+    table = table_of(AuthSession)
+    bump = (update(table).where(table.c.id == bindparam("session_id"))
+            .values(last_seen_at=case((table.c.last_seen_at < bindparam("now"),
+                                       bindparam("now")), else_=table.c.last_seen_at)))
+    by_core, by_prepared = (
+        sessions.start(db, user=user, credential=None, method="password", client=CLIENT,
+                       now=NOW - timedelta(hours=1), timeouts=TIMEOUTS).id
+        for _ in range(2))
+    conn.execute(bump, {"session_id": by_core, "now": NOW})
+    prepared = Prepared(bump)
+    assert prepared.direct(conn.dialect, ["session_id", "now"])
+    prepared.run(db, {"session_id": by_prepared, "now": NOW})
+    matching = conn.execute(select(func.count()).select_from(table)
+                            .where(table.c.last_seen_at == NOW)).scalar_one()
+    assert matching == 2
+
+
+def test_a_value_its_type_refuses_is_a_statement_error(db: Session) -> None:
+    issue = Prepared(insert(table_of(OneTimeToken)))
+    naive = datetime(2026, 11, 27, 12, 0)  # UTCDateTime takes aware datetimes only
+    with pytest.raises(StatementError, match="naive datetime"):
+        issue.run(db, {"token_hash": "h", "purpose": "test", "user_id": None,
+                       "credential_id": None, "payload": {}, "created_at": naive,
+                       "expires_at": NOW, "used_at": None})

@@ -42,7 +42,8 @@ class SignIn:
 
 
 def loaded(db: Session, sign_in: SignIn) -> tuple[User, Credential]:
-    """The signed-in user and passkey as ORM objects in ``db`` (as the sign-in left them)."""
+    """The signed-in user and passkey as ORM objects in ``db`` (the ones ``db`` holds
+    already, if it does)."""
     return db.get_one(User, sign_in.user.id), db.get_one(Credential, sign_in.credential.id)
 
 
