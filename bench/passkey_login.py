@@ -30,26 +30,26 @@ Usage: python bench/passkey_login.py [--duration 10] [--rounds 5] [--workers 1] 
                                     [--profile]
 
 Results (2026-11-27; Debian 12 VM with 2 vCPUs shared with other builds, SQLite on ext4, one
-sync worker, 2 client threads, 10 s per measurement in 5 alternating slices), a run near the
-median of fourteen made within an hour:
+sync worker, 2 client threads, 10 s per measurement in 5 alternating slices), one of seven
+runs made within 40 minutes:
 
-    floor GET /healthz          1272 req/s   0.66 ms server CPU per request
-    passkey sign-in              205 /s      4.30 ms server CPU    16.1 % of floor
-      with GET /login each       143 /s      6.25 ms server CPU    11.2 % of floor
+    floor GET /healthz          1272 req/s   0.64 ms server CPU per request
+    passkey sign-in              287 /s      2.82 ms server CPU    22.6 % of floor
+      with GET /login each       178 /s      4.87 ms server CPU    14.0 % of floor
 
-(Fourteen runs: 3.81-5.28 ms, median 4.26, at most 4 ms in four; 14.6-17.7 % of the floor,
-whose own CPU moved between 0.60 and 0.74 ms. An earlier day: 4.14-4.31 ms in four runs.
-Before the sign-in edge, the same machine: 11.5 %, 8.1 ms.)
+(Seven runs in 40 minutes: 2.68-3.05 ms, 21.3-23.0 % of the floor. Earlier the same day,
+before the sign-in's statements ran on the driver's cursor (app/models/prepared.py) and its
+credential was read as a plain row (app/services/passkeys/stored.py): 3.81-5.28 ms, median
+4.26, in fourteen runs. Before the sign-in edge: 11.5 %, 8.1 ms.)
 
-The ratio target (>= 12 %) is met; the CPU target (<= 4 ms) only in some runs. The three
-requests are answered by the sign-in edge (app/edge), beneath Flask. Where the time goes under
-load (py-spy on the worker): gunicorn writing responses 14 %, py_webauthn's verification 9 %
-(its ES256 check 4.6 %), loading the credential and its owner, the SQLite commits. (The
-``limits`` expiry timer threads, 4-5 % then, are gone: app/web/throttle_memory.py.) The
-verify request runs six statements and one commit (the challenge spent with
-``UPDATE ... RETURNING``, the credential with its owner, the credential's and the user's last
-use, the audit row, the session row). A bare WSGI callable under the same gunicorn costs
-0.21-0.38 ms per request.
+Both targets are met (>= 12 %, <= 4 ms). The three requests are answered by the sign-in edge
+(app/edge), beneath Flask. What is left (cProfile in-process; user and system time of the
+worker, 2.2-3.2 and 0.35-0.5 ms under load): gunicorn's own per-request work (a bare WSGI
+callable under the same gunicorn costs 0.21-0.38 ms per request), the two SQLite commits
+(about 0.1 ms each), py_webauthn's verification (0.25 ms, its ES256 check 0.09 ms), the
+cookie session and the response headers. The verify request runs six statements and one
+commit (the challenge spent with ``UPDATE ... RETURNING``, the credential with its owner,
+the credential's and the user's last use, the audit row, the session row).
 """
 
 from __future__ import annotations
