@@ -20,7 +20,8 @@ Every refusal is a :class:`PasskeyError` and one audit row with its precise reas
 Modules, each importing only those above it: ``encoding`` (unpadded base64url), ``errors``
 (``Ceremony``, :class:`PasskeyError`), ``policy`` (:class:`PasskeyPolicy`,
 :func:`policy_from_settings` and the rule on models both ceremonies apply), ``listing`` (an
-account's live passkeys, :func:`accepted_credential_ids` for the Signal API), ``failures`` (the
+account's live passkeys, :func:`accepted_credential_ids` for the Signal API), ``stored`` (the
+passkey an assertion names, read as a plain row with its owner), ``failures`` (the
 audit row of a refusal), ``challenges`` (:class:`Challenge`: issue, spend,
 :func:`prune_challenges`, :func:`challenge_of`), ``registration`` (:func:`begin_registration`,
 :func:`finish_registration`) and ``authentication`` (:func:`begin_authentication` with its
