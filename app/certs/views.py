@@ -32,7 +32,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from app.certs.forms import CsrForm, UploadForm
 from app.db import get_db
 from app.models import Credential, TokenPurpose, User, utcnow
-from app.services import ca, cert_auth, credentials, tokens
+from app.services import ca, cert_auth, credentials, stored, tokens
 from app.services.audit import Event, record
 from app.services.cert_auth import CertificateMatch, PolicySource
 from app.services.certificates import CertificateError, describe, load_certificate
@@ -75,7 +75,8 @@ def _sign_in(match: CertificateMatch) -> bool:
                                       mailer=mailer())
     if cred is None or match.user is None:
         return False
-    auth_state.sign_in(match.user, cred, "certificate", credential_used_before=used_before)
+    user, credential = stored.loaded(db, match.user, cred)
+    auth_state.sign_in(user, credential, "certificate", credential_used_before=used_before)
     return True
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Credential, CredentialKind, User
 from app.services import credentials
-from app.services.audit import Client, Event, record
+from app.services.audit import Client, Event, Identified, record
 from app.services.certificates import (
     CertificateError,
     CertificateFacts,
@@ -30,6 +30,7 @@ from app.services.certificates import (
 )
 from app.services.notices import NULL_MAILER, Mailer
 from app.services.policy import CertSunset, SunsetStage
+from app.services.stored import Account, StoredCertificate, find_certificate
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,10 @@ class CertificateMatch:
     """What a presented certificate means: who it belongs to, or why it was refused."""
 
     facts: CertificateFacts
-    user: User | None = None
-    credential: Credential | None = None
+    #: the pin's owner as the sign-in read it, or the user a CA-mode SAN names
+    user: Account | User | None = None
+    #: the pin, as the sign-in read it (None: no pin yet)
+    credential: StoredCertificate | None = None
     #: machine-readable reason when there is no usable match
     reason: str | None = None
     #: a sentence for the person at the browser
@@ -119,7 +122,7 @@ def identify(
     except CertificateError as exc:
         match.reason, match.message = str(exc.code), exc.message
         return match
-    cred = credentials.find(db, CredentialKind.CERTIFICATE, facts.spki_sha256)
+    cred = find_certificate(db, facts.spki_sha256)
     if cred is not None:
         if cred.revoked_at is not None:
             match.reason = "revoked_pin"
@@ -180,7 +183,7 @@ def certificate_credential(facts: CertificateFacts, *, source: str, proven: bool
 def complete_sign_in(
     db: Session, match: CertificateMatch, *, client: Client, now: datetime,
     mailer: Mailer = NULL_MAILER,
-) -> Credential | None:
+) -> Credential | StoredCertificate | None:
     """Audit a certificate sign-in attempt; on success note the use (the caller commits with
     the new session). A SAN-mapped first use pins the key to the user in the same step."""
     cred = accept(db, match, client=client, now=now, mailer=mailer)
@@ -189,11 +192,15 @@ def complete_sign_in(
     return cred
 
 
-def record_success(db: Session, user: User, cred: Credential, *, client: Client,
-                   now: datetime, details: dict[str, Any]) -> None:
+def record_success(db: Session, user: Identified, cred: Credential | StoredCertificate, *,
+                   client: Client, now: datetime, details: dict[str, Any]) -> None:
     """The one audit row of a certificate sign-in that succeeded, and the credential's use
     (the caller commits with the new session)."""
-    credentials.record_sign_in(db, cred, client=client, now=now)
+    if isinstance(cred, Credential):  # loaded: kept up to date too
+        credentials.record_sign_in(db, cred, client=client, now=now)
+    else:
+        credentials.record_use(db, credential_id=cred.id, user_id=user.id, client=client,
+                               now=now, sign_count=None, backup_state=None)
     record(db, Event.CERTIFICATE_SUCCESS, client=client, success=True, user=user,
            credential=cred, method="certificate", details=details)
 
@@ -201,7 +208,7 @@ def record_success(db: Session, user: User, cred: Credential, *, client: Client,
 def accept(
     db: Session, match: CertificateMatch, *, client: Client, now: datetime,
     mailer: Mailer = NULL_MAILER,
-) -> Credential | None:
+) -> Credential | StoredCertificate | None:
     """The credential a matched certificate signs in with, or None after auditing (and
     committing) the refusal. A SAN-mapped first use pins the key to the user; a handshake
     marks the pin proven. The success itself is for :func:`record_success` to audit, when
@@ -212,12 +219,17 @@ def accept(
                details=match.details)
         db.commit()
         return None
-    cred = match.credential
-    if cred is None:
+    pin = match.credential
+    if pin is not None and pin.proven and pin.certificate_der == match.facts.der:
+        return pin  # the common case: nothing to change
+    if pin is None:
+        user = db.get_one(User, match.user.id)
         cred = credentials.add(
             db, certificate_credential(match.facts, source="ca-first-use", proven=True),
-            user=match.user, client=client, now=now, mailer=mailer,
+            user=user, client=client, now=now, mailer=mailer,
         )
+    else:
+        cred = db.get_one(Credential, pin.id)
     if not cred.proven or cred.certificate_der != match.facts.der:
         # A handshake proved the key (RFC 8446 §4.4.3); keep the newest certificate for it.
         cred.proven = True

@@ -24,7 +24,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from app.db import get_db
 from app.extensions import limiter
 from app.models import Credential, TokenPurpose, User, utcnow
-from app.services import passkeys, tokens
+from app.services import passkeys, stored, tokens
 from app.services.audit import Event, record
 from app.services.passkeys import Ceremony, PasskeyError, PasskeyPolicy
 from app.services.webauthn import MAX_RESPONSE_BYTES, AuthenticatorKind
@@ -241,7 +241,7 @@ def login_verify() -> BaseResponse:
     result = passkeys.finish_authentication(
         db, _policy(), secret=pending.take(session, "authentication", body), body=body,
         client=current_client(), now=utcnow(), mailer=mailer())
-    user, credential = passkeys.loaded(db, result)
+    user, credential = stored.loaded(db, result.user, result.credential)
     auth_state.sign_in(user, credential, "passkey", credential_used_before=result.used_before)
     return jsonify(ok=True, username=result.user.username)
 

@@ -90,9 +90,16 @@ def test_pinned_self_signed_certificate_signs_in_without_a_form(
 
 def test_renewed_certificate_with_same_key_still_maps(client: FlaskClient, auth: AuthActions,
                                                       alice: User, db: Session, pki: Pki) -> None:
-    pin(db, alice, pki.self_signed.cert)
+    cred = pin(db, alice, pki.self_signed.cert)
+    db.commit()
     assert client.get("/login", **via_proxy(pki.renewed_self_signed.cert)).status_code == 303
     assert auth.session()["username"] == "alice"
+    # The pin keeps the newest certificate for its key, and the sign-in is recorded on it.
+    db.expire_all()
+    stored = db.get_one(Credential, cred.id)
+    renewed = pki.renewed_self_signed.cert.public_bytes(Encoding.DER)
+    assert stored.certificate_der == renewed and stored.proven
+    assert stored.last_used_at is not None and stored.user.last_sign_in_at is not None
 
 
 @pytest.mark.parametrize("how", [

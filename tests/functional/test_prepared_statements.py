@@ -16,22 +16,25 @@ from sqlalchemy.orm import Session
 from app.db import engine_of
 from app.models import AuthSession, OneTimeToken, TokenPurpose, User, UserStatus, table_of
 from app.models.prepared import Prepared
-from app.services import audit, credentials, sessions, tokens
+from app.services import audit, credentials, sessions, stored, tokens
 from app.services.audit import Client, Event
 from tests.conftest import make_user
-from tests.support.factories import passkey
+from tests.support.factories import certificate, passkey
 
 NOW = datetime(2026, 11, 27, 12, 30, 45, 123456, tzinfo=UTC)
 CLIENT = Client(address="192.0.2.7", user_agent="pytest", request_id="r-1")
 TIMEOUTS = sessions.Timeouts(idle=timedelta(minutes=30), absolute=timedelta(hours=12))
 
 
-def test_a_passkey_sign_in_s_statements_go_straight_to_the_driver(
+def test_a_sign_in_s_statements_go_straight_to_the_driver(
         db: Session, app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     user = make_user(db, app)
     key = passkey(db, user, synced=False)
+    pinned = certificate(db, user)
     db.commit()
     monkeypatch.setattr(Connection, "execute", _refuse)
+    read_key = stored.find_passkey(db, key.lookup_key or "")
+    read_pin = stored.find_certificate(db, pinned.lookup_key or "")
     secret = tokens.issue(db, TokenPurpose.WEBAUTHN_AUTHENTICATION, now=NOW,
                           lifetime=timedelta(minutes=5), payload={"ceremony": "authentication"})
     spent = tokens.consume(db, TokenPurpose.WEBAUTHN_AUTHENTICATION, secret, now=NOW)
@@ -47,13 +50,16 @@ def test_a_passkey_sign_in_s_statements_go_straight_to_the_driver(
                              timeouts=TIMEOUTS)  # and touches last_seen_at
     monkeypatch.undo()
 
+    assert read_key is not None and read_key.public_key == key.public_key
+    assert read_key.user.user_handle == user.user_handle and read_key.user.is_active
+    assert read_pin is not None and read_pin.user.username == "alice" and read_pin.proven
     assert spent is not None and spent.payload == {"ceremony": "authentication"}
     assert seen == {"authenticated": True, "username": "alice", "method": "passkey",
                     "credential_id": key.id}
     db.expire_all()
-    stored = db.get(AuthSession, opened.id)
-    assert stored is not None and stored.last_seen_at == NOW + timedelta(minutes=2)
-    assert stored.created_at == NOW and stored.address == "192.0.2.7"
+    row = db.get(AuthSession, opened.id)
+    assert row is not None and row.last_seen_at == NOW + timedelta(minutes=2)
+    assert row.created_at == NOW and row.address == "192.0.2.7"
     db.refresh(key)
     assert key.sign_count == 7 and key.last_used_at == NOW
     assert db.get(User, user.id).last_sign_in_at == NOW  # type: ignore[union-attr]
@@ -106,8 +112,8 @@ def test_work_on_a_plain_connection_is_kept_only_when_committed(app: Flask) -> N
         conn.commit()
         issue.run(conn, row("dropped"))  # the connection closes without a commit
     with engine.connect() as conn:
-        stored = conn.execute(select(table_of(OneTimeToken).c.token_hash)).scalars().all()
-    assert stored == ["kept"]
+        hashes = conn.execute(select(table_of(OneTimeToken).c.token_hash)).scalars().all()
+    assert hashes == ["kept"]
 
 
 def test_a_statement_that_needs_python_defaults_takes_sqlalchemy_s_path(
@@ -122,8 +128,8 @@ def test_a_statement_that_needs_python_defaults_takes_sqlalchemy_s_path(
     rows = start.run(db, {"token_hash": "t" * 64, "user_id": user.id, "method": "password",
                           "expires_at": NOW})
     db.commit()
-    stored = db.get(AuthSession, rows[0].id)
-    assert stored is not None and stored.address == "" and stored.created_at is not None
+    row = db.get(AuthSession, rows[0].id)
+    assert row is not None and row.address == "" and row.created_at is not None
 
 
 def test_driver_errors_are_sqlalchemy_s_and_the_session_goes_on(db: Session) -> None:

@@ -20,8 +20,7 @@ Every refusal is a :class:`PasskeyError` and one audit row with its precise reas
 Modules, each importing only those above it: ``encoding`` (unpadded base64url), ``errors``
 (``Ceremony``, :class:`PasskeyError`), ``policy`` (:class:`PasskeyPolicy`,
 :func:`policy_from_settings` and the rule on models both ceremonies apply), ``listing`` (an
-account's live passkeys, :func:`accepted_credential_ids` for the Signal API), ``stored`` (the
-passkey an assertion names, read as a plain row with its owner), ``failures`` (the
+account's live passkeys, :func:`accepted_credential_ids` for the Signal API), ``failures`` (the
 audit row of a refusal), ``challenges`` (:class:`Challenge`: issue, spend,
 :func:`prune_challenges`, :func:`challenge_of`), ``registration`` (:func:`begin_registration`,
 :func:`finish_registration`) and ``authentication`` (:func:`begin_authentication` with its
@@ -34,7 +33,6 @@ from app.services.passkeys.authentication import (
     begin_authentication,
     begin_discoverable_authentication,
     finish_authentication,
-    loaded,
 )
 from app.services.passkeys.challenges import (
     CHALLENGE_LIFETIME,
@@ -65,7 +63,6 @@ __all__ = [
     "challenge_of",
     "finish_authentication",
     "finish_registration",
-    "loaded",
     "policy_from_settings",
     "prune_challenges",
 ]

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from app.models import Credential, TokenPurpose, User, normalize_username
+from app.models import Credential, TokenPurpose, normalize_username
 from app.models.base import Executor
 from app.services import accounts, credentials, webauthn
 from app.services.audit import Client, Event, record
@@ -26,25 +26,19 @@ from app.services.passkeys.errors import PasskeyError
 from app.services.passkeys.failures import _Attempt, _audit_failure
 from app.services.passkeys.listing import _live_passkeys
 from app.services.passkeys.policy import PasskeyPolicy, _check_model
-from app.services.passkeys.stored import Account, StoredPasskey, find_passkey
+from app.services.stored import Account, StoredPasskey, find_passkey
 from app.services.webauthn import WebAuthnError
 
 
 @dataclass(frozen=True)
 class SignIn:
     """A verified assertion: the passkey and its owner as read (plain rows, not ORM
-    objects: :func:`loaded` gives those to a caller that needs them)."""
+    objects: :func:`app.services.stored.loaded` gives those to a caller that needs them)."""
 
     user: Account
     credential: StoredPasskey
     #: whether the credential had signed in before this sign-in
     used_before: bool = False
-
-
-def loaded(db: Session, sign_in: SignIn) -> tuple[User, Credential]:
-    """The signed-in user and passkey as ORM objects in ``db`` (the ones ``db`` holds
-    already, if it does)."""
-    return db.get_one(User, sign_in.user.id), db.get_one(Credential, sign_in.credential.id)
 
 
 def begin_authentication(db: Session, policy: PasskeyPolicy, *, now: datetime,
