@@ -124,14 +124,15 @@ def identify(
         return match
     cred = find_certificate(db, facts.spki_sha256)
     if cred is not None:
+        # Named even when refused, so that the refusal's audit row names them (F.27); a
+        # match with a reason is never ``ok``.
+        match.user, match.credential = cred.user, cred
         if cred.revoked_at is not None:
             match.reason = "revoked_pin"
             match.message = "This certificate was removed from its account and cannot be used."
         elif not cred.user.is_active:
             match.reason = "account_disabled"
             match.message = "This certificate's account is disabled."
-        else:
-            match.user, match.credential = cred.user, cred
         return _apply_sunset(match, policy, now)
     if policy.ca_mode and policy.mapping in {"email", "upn"}:
         users = _user_by_san(db, facts, policy.mapping)
@@ -154,7 +155,7 @@ def _apply_sunset(match: CertificateMatch, policy: CertificatePolicy,
                   now: datetime) -> CertificateMatch:
     """Past the sunset's grace period a known certificate is refused, with guidance; the
     user and credential stay on the match so the audit row names them."""
-    if policy.sunset.stage(now) is SunsetStage.REFUSED:
+    if match.reason is None and policy.sunset.stage(now) is SunsetStage.REFUSED:
         match.reason = "certificate_sunset"
         match.message = policy.sunset.refusal_message()
     return match

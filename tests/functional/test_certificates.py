@@ -19,10 +19,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.models import AuditEvent, Credential, CredentialKind, User, utcnow
+from app.models import AuditEvent, Credential, CredentialKind, User, UserStatus, utcnow
 from app.services import cert_auth, credentials
 from app.services.audit import SYSTEM
 from app.services.certificates import describe
@@ -499,3 +499,24 @@ def test_an_unproven_upload_sets_no_bar_and_goes_with_the_password(app: Flask, d
     token = auth.csrf("/account")
     resp = client.post(f"/account/credentials/{cert.id}/remove", data={"csrf_token": token})
     assert resp.status_code == 303 and resp.headers["Location"] == "/account"
+
+
+@pytest.mark.parametrize("case", ["revoked", "disabled"])
+def test_a_refused_pin_s_audit_row_names_its_account_and_pin(
+        case: str, client: FlaskClient, auth: AuthActions, alice: User, db: Session,
+        pki: Pki) -> None:
+    """Threat model F.27: every attempt's row names the credential (found by review: a
+    revoked pin or a disabled account was refused with neither named)."""
+    cred = pin(db, alice, pki.self_signed.cert)
+    if case == "revoked":
+        credentials.remove(db, cred, client=SYSTEM, now=utcnow(), allow_last=True)
+    else:
+        db.execute(update(User).where(User.id == alice.id).values(status=UserStatus.DISABLED))
+        db.commit()
+    resp = client.get("/login", **via_proxy(pki.self_signed.cert))
+    assert resp.status_code == 200 and not auth.is_signed_in()
+    assert "Continue as" not in resp.get_data(as_text=True)
+    row = events(db, "auth:certificate:failure")[-1]
+    reason = "revoked_pin" if case == "revoked" else "account_disabled"
+    assert (row.reason, row.user_id, row.credential_id) == (reason, alice.id, cred.id)
+    assert events(db, "auth:certificate:success") == []

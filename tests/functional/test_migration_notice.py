@@ -13,6 +13,8 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from app.models import User, utcnow
+from app.services import credentials
+from app.services.audit import SYSTEM
 from tests.conftest import AuthActions, csrf_from
 from tests.functional.test_certificates import PROXY, events, pin, via_proxy
 from tests.support import factories
@@ -122,6 +124,17 @@ def test_after_the_grace_period_certificates_are_refused_with_guidance(
     assert form_post.status_code == 403 and not auth.is_signed_in()
     auth.login()  # other methods still work, and the notice explains
     assert "Certificate sign-in ended on" in notice(client)
+
+
+@pytest.mark.parametrize("app_overrides", [sunset(-40)])
+def test_after_the_sunset_a_revoked_pin_is_still_audited_as_revoked(
+        client: FlaskClient, alice: User, db: Session, pki: Pki) -> None:
+    """The more precise refusal wins (found by review: the sunset overwrote it)."""
+    cred = pin(db, alice, pki.self_signed.cert)
+    credentials.remove(db, cred, client=SYSTEM, now=utcnow(), allow_last=True)
+    client.get("/login", **via_proxy(pki.self_signed.cert))
+    row = events(db, "auth:certificate:failure")[-1]
+    assert (row.reason, row.user_id, row.credential_id) == ("revoked_pin", alice.id, cred.id)
 
 
 @pytest.mark.parametrize("app_overrides", [sunset(-40)])
