@@ -123,10 +123,14 @@ class Exchange:
 
     @property
     def conn(self) -> Connection:
-        """A plain connection, for a request that loads no ORM objects (an ORM session
-        costs about as much again as the query it runs)."""
+        """A plain connection in autocommit mode, for a request that loads no ORM objects
+        (an ORM session costs about as much again as the query it runs) and writes at most
+        one row (the options' challenge, the session's last-seen time): each statement is
+        its own transaction, which spares PostgreSQL a BEGIN and a COMMIT (or ROLLBACK) round
+        trip per request."""
         if self._conn is None:
-            self._conn = self.edge.engine.connect()
+            self._conn = self.edge.engine.connect().execution_options(
+                isolation_level="AUTOCOMMIT")
         return self._conn
 
     # -- throttling, as Flask-Limiter counts it -----------------------------------------

@@ -71,6 +71,27 @@ def test_a_passkey_sign_in_never_reaches_flask(browser: Browser, enrolled: SoftC
                      .where(AuthSession.method == "passkey")) == 1
 
 
+def test_the_edge_s_session_check_keeps_its_last_seen_time(
+        browser: Browser, enrolled: SoftCredential, flask_answered: list[str],
+        db: Session) -> None:
+    """``GET /api/session`` at the edge writes a stale last-seen time on its own
+    (autocommit) connection: the write is kept, and the idle timeout counts from it."""
+    from datetime import timedelta
+
+    from tests.functional.test_account import age_sessions
+
+    assert browser.login(enrolled).status_code == 200
+    age_sessions(db, "last_seen_at", timedelta(minutes=5))
+    db.expire_all()
+    mine = select(AuthSession.last_seen_at).where(AuthSession.method == "passkey")
+    before = db.scalars(mine).one()
+    assert browser.session()["method"] == "passkey"
+    assert "GET /api/session" not in flask_answered
+    db.expire_all()
+    after = db.scalars(mine).one()
+    assert after - before >= timedelta(minutes=4)
+
+
 def _same_answer(edge: Any, flask: Any) -> None:
     assert edge.status_code == flask.status_code
     assert edge.get_json() == flask.get_json()
