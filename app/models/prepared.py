@@ -2,7 +2,7 @@
 
 SQLAlchemy Core sets up every execution afresh (an execution context, the parameters
 processed through it, result metadata): about 30 µs per statement on the benchmark machines,
-where SQLite itself takes 4 µs for the same UPDATE. A passkey sign-in runs nine statements
+where SQLite itself takes 4 µs for the same UPDATE. A passkey sign-in runs eight statements
 (issue #4 allows it 4 ms of server CPU in all). :class:`Prepared` keeps, per dialect and set
 of parameter names, what SQLAlchemy's compiler makes of a statement (the SQL text, the order
 of its parameters, the type processors of its binds and result columns) and hands the
@@ -12,8 +12,10 @@ It takes only what needs none of the execution context: a statement whose compil
 Python-side column defaults, expanding (``IN``) parameters or escaped names runs through
 ``Connection.execute`` as before. Driver errors are raised as SQLAlchemy's own exceptions
 (``sqlalchemy.exc.IntegrityError`` and so on) and a lost connection is invalidated (that
-connection only: the engine's ``pool_pre_ping`` finds the pool's other dead ones). Connection
-execution options and cursor events are not applied; Keystile uses none.
+connection only: on PostgreSQL the engine's ``pool_pre_ping`` finds the pool's other dead
+ones). Execution options that act per statement (a schema translate map, hidden parameters)
+and cursor events are not applied; Keystile uses none. An isolation level (the edge's
+autocommit) is: SQLAlchemy sets it on the driver's connection itself.
 """
 
 from __future__ import annotations
