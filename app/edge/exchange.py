@@ -123,14 +123,14 @@ class Exchange:
 
     @property
     def conn(self) -> Connection:
-        """A plain connection in autocommit mode, for a request that loads no ORM objects
-        (an ORM session costs about as much again as the query it runs) and writes at most
-        one row (the options' challenge, the session's last-seen time): each statement is
-        its own transaction, which spares PostgreSQL a BEGIN and a COMMIT (or ROLLBACK) round
-        trip per request."""
+        """A plain connection, for a request that loads no ORM objects (an ORM session
+        costs about as much again as the query it runs) and writes at most one row (the
+        options' challenge, the session's last-seen time); in autocommit where that spares
+        round trips (:attr:`Edge.plain_options`)."""
         if self._conn is None:
-            self._conn = self.edge.engine.connect().execution_options(
-                isolation_level="AUTOCOMMIT")
+            self._conn = self.edge.engine.connect()
+            if self.edge.plain_options:
+                self._conn.execution_options(**self.edge.plain_options)
         return self._conn
 
     # -- throttling, as Flask-Limiter counts it -----------------------------------------

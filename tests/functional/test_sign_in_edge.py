@@ -92,6 +92,25 @@ def test_the_edge_s_session_check_keeps_its_last_seen_time(
     assert after - before >= timedelta(minutes=4)
 
 
+def test_one_statement_requests_run_in_autocommit_only_on_postgresql(app: Flask) -> None:
+    """PostgreSQL: a BEGIN and a COMMIT or ROLLBACK round trip spared per request; SQLite:
+    no round trips to spare, and switching the isolation level costs more (see Edge)."""
+    from werkzeug.test import EnvironBuilder
+
+    from app.edge.exchange import Exchange
+
+    edge = app.wsgi_app.wsgi_app.edge  # type: ignore[attr-defined]
+    exchange = Exchange(edge, EnvironBuilder(path="/api/session").get_environ())
+    try:
+        driver = exchange.conn.connection.dbapi_connection
+        if exchange.conn.dialect.name == "postgresql":
+            assert driver.autocommit is True  # type: ignore[union-attr]
+        else:
+            assert driver.isolation_level == ""  # type: ignore[union-attr]  # the default
+    finally:
+        exchange.close()
+
+
 def _same_answer(edge: Any, flask: Any) -> None:
     assert edge.status_code == flask.status_code
     assert edge.get_json() == flask.get_json()
