@@ -108,7 +108,7 @@ def _is_ipv4(host: str) -> bool:
 def upstream_endpoint(value: str) -> Endpoint:
     """The application server's address, which must be on loopback.
 
-    Keystile trusts certificate headers by the raw socket peer (proxy-headers.md), so the app
+    Keystile trusts certificate headers by the raw socket peer (docs/proxies.md), so the app
     server must be reachable only from the proxy: a loopback address keeps it off the network.
     ``localhost`` is written as ``127.0.0.1`` so the proxy never picks an address family the
     app server does not listen on.

@@ -3,7 +3,7 @@
 The raw socket peer decides whether a request came through a configured proxy; only then
 is the proxy's ``X-Forwarded-For`` (its right-most entry, the one the proxy itself added)
 taken as the client's address. Nothing is ever judged from a header a client could send
-straight to the app (proxy-headers.md, threat model A.3).
+straight to the app (docs/proxies.md, threat model A.3).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Two sources, never combined:
   certificate of the connection, which a client cannot inject.
 - A TLS-terminating proxy: the configured header format, read only when the raw socket
   peer is in ``KEYSTILE_TRUSTED_PROXIES`` and, when configured, the shared secret matches
-  in constant time (proxy-headers.md, threat model A.1-A.3). Otherwise the header is
+  in constant time (docs/proxies.md, threat model A.1-A.3). Otherwise the header is
   ignored, the attempt audited once and a warning logged.
 """
 

@@ -1,7 +1,7 @@
 """Take the original scheme from ``X-Forwarded-Proto``, but only from a trusted proxy.
 
 Werkzeug's ProxyFix trusts whoever connects; this middleware first checks that the raw
-socket peer is one of ``KEYSTILE_TRUSTED_PROXIES`` (proxy-headers.md, "The one rule"), so
+socket peer is one of ``KEYSTILE_TRUSTED_PROXIES`` (docs/proxies.md, "The one rule"), so
 HSTS, ``request.is_secure`` and external URLs are right behind a TLS-terminating proxy.
 """
 

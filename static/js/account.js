@@ -1,6 +1,6 @@
 // Account page: add a passkey or a security key, and keep the user's passkey provider in
 // step with this account through the Signal API (after a removal or a rename).
-import { getJSON } from "./csrf.js";
+import { appUrl, getJSON } from "./csrf.js";
 import { ServerError, messageFor } from "./errors.js";
 import { register } from "./passkeys.js";
 import { signalAccepted, signalUnknown } from "./signal.js";
@@ -22,7 +22,7 @@ async function add(kind) {
     if (error instanceof ServerError
         && (error.code === "reauth_required" || error.code === "step_up_required")) {
       sayWithLink(status, error.message, "Sign in again",
-        `/login?reauth=1&next=${encodeURIComponent("/account")}`);
+        appUrl(`/login?reauth=1&next=${encodeURIComponent(appUrl("/account"))}`));
       return;
     }
     say(status, messageFor(error), "error");

@@ -1,6 +1,16 @@
 // JSON requests to Keystile with the page's CSRF token in the X-CSRFToken header.
 import { ServerError } from "./errors.js";
 
+/**
+ * A path of Keystile's (``/webauthn/...``) below the script root the server runs under
+ * (``SCRIPT_NAME``, given by the page's ``keystile-root`` meta tag). Absolute URLs and
+ * paths the server already built pass unchanged.
+ */
+export function appUrl(path) {
+  const root = document.querySelector('meta[name="keystile-root"]')?.content ?? "";
+  return path.startsWith("/") && !path.startsWith(root + "/") ? root + path : path;
+}
+
 export function csrfToken() {
   return document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 }
@@ -21,7 +31,7 @@ async function readJSON(response) {
 }
 
 export async function postJSON(url, body) {
-  const response = await fetch(url, {
+  const response = await fetch(appUrl(url), {
     method: "POST",
     credentials: "same-origin",
     headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrfToken() },
@@ -31,6 +41,6 @@ export async function postJSON(url, body) {
 }
 
 export async function getJSON(url) {
-  const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+  const response = await fetch(appUrl(url), { credentials: "same-origin", headers: { Accept: "application/json" } });
   return readJSON(response);
 }

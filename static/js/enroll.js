@@ -1,4 +1,5 @@
 // Enrolment link: create a passkey instead of choosing a password.
+import { appUrl } from "./csrf.js";
 import { messageFor } from "./errors.js";
 import { register } from "./passkeys.js";
 import { revealJsOnly, say } from "./ui.js";
@@ -14,7 +15,7 @@ async function enrol() {
   try {
     const result = await register({ options: `${base}/options`, verify: `${base}/verify` });
     say(status, "Your passkey is set up.", "success");
-    window.location.assign(result.redirect || "/account");
+    window.location.assign(result.redirect || appUrl("/account"));
   } catch (error) {
     say(status, messageFor(error), "error");
     button.disabled = false;

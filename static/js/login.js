@@ -1,5 +1,6 @@
 // Sign-in page: "Sign in with a passkey" (discoverable), passkey autofill on the username
 // field (conditional mediation), and "Use a security key for this username".
+import { appUrl } from "./csrf.js";
 import { isAbort, messageFor } from "./errors.js";
 import { signIn } from "./passkeys.js";
 import { revealJsOnly, say } from "./ui.js";
@@ -12,7 +13,7 @@ const status = document.getElementById("passkey-status");
 const keyStatus = document.getElementById("security-key-status");
 
 function destination() {
-  return button?.dataset.next || "/account";
+  return button?.dataset.next || appUrl("/account");
 }
 
 function done(where = status) {

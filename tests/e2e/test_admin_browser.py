@@ -19,8 +19,8 @@ import pytest
 
 from tests.conftest import make_user, require
 from tests.e2e.conftest import LiveServer
-from tests.e2e.test_passkeys_browser import sign_in_with_password
 from tests.support import factories
+from tests.support.browsing import sign_in_with_password
 
 pytestmark = pytest.mark.e2e
 

@@ -27,19 +27,9 @@ from app.services import accounts
 from app.services.audit import SYSTEM
 from tests.conftest import PASSWORD, make_user
 from tests.e2e.conftest import Authenticators, LiveServer
+from tests.support.browsing import ACCOUNT, sign_in_with_password
 
 pytestmark = pytest.mark.e2e
-
-ACCOUNT = re.compile(r"/account$")
-
-
-def sign_in_with_password(page: Any, server: LiveServer, username: str = "alice") -> None:
-    page.goto(f"{server.url}/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.get_by_role("button", name="Sign in", exact=True).click()
-    page.wait_for_url(ACCOUNT)
-
 
 def sign_out(page: Any) -> None:
     page.get_by_role("button", name="Sign out", exact=True).click()

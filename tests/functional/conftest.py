@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from tests.conftest import make_user
-from tests.functional.test_passkeys import Browser
+from tests.support.browser import Browser
 from tests.support.soft_authenticator import SoftCredential
 
 

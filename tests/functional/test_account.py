@@ -12,15 +12,9 @@ from sqlalchemy.orm import Session
 
 from app.models import AuditEvent, AuthSession, Credential, Notice, User
 from tests.conftest import PASSWORD, AuthActions, csrf_from
+from tests.support.sessions import age_sessions
 
 NEW = "another long passphrase for alice"
-
-
-def age_sessions(db: Session, column: str, by: timedelta) -> None:
-    """Move a timestamp of every live session into the past."""
-    for row in db.scalars(select(AuthSession).where(AuthSession.revoked_at.is_(None))):
-        setattr(row, column, getattr(row, column) - by)
-    db.commit()
 
 
 def _change(client: FlaskClient, current: str, new: str) -> tuple[int, str]:

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from app.models import User
 from tests.conftest import AuthActions, csrf_from, make_user
-from tests.functional.test_certificates import PROXY, events, pin, via_proxy
 from tests.support import factories
 from tests.support.pki import Pki
+from tests.support.proxied import PROXY, events, pin, via_proxy
 
 NEW = "a new and long enough passphrase"
 

@@ -6,9 +6,7 @@ sends, so every rule of threat model A and B can be checked quickly and exactly.
 
 from __future__ import annotations
 
-import html
 import io
-import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,45 +20,26 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.models import AuditEvent, Credential, CredentialKind, User, UserStatus, utcnow
-from app.services import cert_auth, credentials
+from app.models import Credential, CredentialKind, User, UserStatus, utcnow
+from app.services import credentials
 from app.services.audit import SYSTEM
 from app.services.certificates import describe
 from tests.conftest import AuthActions, csrf_from, make_user
 from tests.support.pki import Pki
-
-PROXY = "10.9.8.7"
-CLIENT = "203.0.113.5"
+from tests.support.proxied import (
+    CLIENT,
+    PROXY,
+    events,
+    nginx_headers,
+    pin,
+    start_link,
+    via_proxy,
+)
 
 
 @pytest.fixture
 def app_overrides() -> dict[str, Any]:
     return {"trusted_proxies": PROXY, "cert_login": "auto"}
-
-
-def nginx_headers(cert: x509.Certificate | None, verify: str = "FAILED:self-signed") -> dict[
-        str, str]:
-    if cert is None:
-        return {"X-SSL-Client-Verify": "NONE"}
-    pem = cert.public_bytes(Encoding.PEM).decode()
-    return {"X-SSL-Client-Cert": quote(pem, safe=""), "X-SSL-Client-Verify": verify,
-            "X-Forwarded-For": CLIENT}
-
-
-def via_proxy(cert: x509.Certificate | None, **extra: str) -> dict[str, Any]:
-    return {"headers": {**nginx_headers(cert), **extra},
-            "environ_base": {"REMOTE_ADDR": PROXY}}
-
-
-def pin(db: Session, user: User, cert: x509.Certificate, *, proven: bool = True) -> Credential:
-    return credentials.add(db, cert_auth.certificate_credential(describe(cert), source="operator",
-                                                                proven=proven),
-                           user=user, client=SYSTEM, now=utcnow())
-
-
-def events(db: Session, tag: str) -> list[AuditEvent]:
-    return list(db.scalars(select(AuditEvent).where(AuditEvent.tag == tag)
-                           .order_by(AuditEvent.id)))
 
 
 @pytest.mark.parametrize("app_overrides", [{"trusted_proxies": "unix", "cert_login": "auto"}])
@@ -371,15 +350,6 @@ class TestEmailMapping:
         client.get("/login", headers=nginx_headers(pki.other_ca_client.cert, "SUCCESS"),
                    environ_base={"REMOTE_ADDR": PROXY})
         assert client.get("/api/session").status_code == 401
-
-
-def start_link(client: FlaskClient, **kwargs: Any) -> str:
-    """Explicit mode: the sign-in page's link to the certificate host (with this browser's
-    state), as a path on that host."""
-    page = client.get("/login", **kwargs).get_data(as_text=True)
-    found = re.search(r'href="https://cert\.localhost([^"]+)" id="certificate-signin"', page)
-    assert found is not None
-    return html.unescape(found.group(1))
 
 
 class TestExplicitMode:

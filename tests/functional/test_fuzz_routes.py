@@ -857,7 +857,7 @@ def _mutations(body: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     ["login", "register", "enrol"], ["login"]), indirect=["database_url"])
 def test_fuzz_passkey_responses_with_a_live_challenge(world: World, capture: _Capture,
                                                       ceremony: str) -> None:
-    from tests.functional.test_passkeys import ORIGIN, Browser
+    from tests.support.browser import ORIGIN, Browser
 
     ledger = Ledger()
     app = world.app

@@ -16,9 +16,9 @@ from app.models import User, utcnow
 from app.services import credentials
 from app.services.audit import SYSTEM
 from tests.conftest import AuthActions, csrf_from
-from tests.functional.test_certificates import PROXY, events, pin, via_proxy
 from tests.support import factories
 from tests.support.pki import Pki
+from tests.support.proxied import PROXY, events, pin, via_proxy
 
 TODAY = utcnow().date()
 
@@ -56,7 +56,7 @@ def test_after_a_certificate_sign_in_offer_a_key(client: FlaskClient, alice: Use
 def test_no_notice_after_a_password_sign_in(client: FlaskClient, auth: AuthActions,
                                             alice: User, db: Session, pki: Pki) -> None:
     pin(db, alice, pki.self_signed.cert)
-    auth.login()
+    assert auth.login().status_code == 303 and auth.session()["method"] == "password"
     assert notice(client) == ""
 
 
@@ -122,7 +122,8 @@ def test_after_the_grace_period_certificates_are_refused_with_guidance(
     form_post = client.post("/certificate/login", data={"csrf_token": csrf_from(
         resp.get_data(as_text=True))}, **via_proxy(pki.self_signed.cert))
     assert form_post.status_code == 403 and not auth.is_signed_in()
-    auth.login()  # other methods still work, and the notice explains
+    # other methods still work, and the notice explains
+    assert auth.login().status_code == 303 and auth.is_signed_in()
     assert "Certificate sign-in ended on" in notice(client)
 
 
@@ -142,7 +143,7 @@ def test_after_the_grace_period_no_new_certificate_is_linked(
         client: FlaskClient, auth: AuthActions, alice: User, db: Session, pki: Pki) -> None:
     from app.models import Credential, CredentialKind
 
-    auth.login()
+    assert auth.login().status_code == 303 and auth.is_signed_in()
     page = client.get("/account", **via_proxy(pki.self_signed.cert)).get_data(as_text=True)
     for path, data in [("/certificate/pin-presented", {}),
                        ("/certificate/upload", {"certificate_text": pki.self_signed.pem})]:

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 
 from app.models import Notice, User
 from tests.conftest import PASSWORD, AuthActions, csrf_from, make_user
-from tests.functional.test_certificates import PROXY, pin, via_proxy
 from tests.support.admin import admin_signed_in, post
 from tests.support.pki import Pki
+from tests.support.proxied import PROXY, pin, via_proxy
 
 
 class Inbox:

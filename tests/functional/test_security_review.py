@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from app.models import AuditEvent, User
 from tests.conftest import AuthActions, csrf_from, make_user
-from tests.functional.test_certificates import PROXY, events, pin, via_proxy
 from tests.support.pki import Pki
+from tests.support.proxied import PROXY, events, pin, via_proxy
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def test_explicit_mode_code_is_bound_to_the_browser_that_started(
     """Login CSRF: the attacker runs /certificate/start with their own certificate and
     sends the victim the /certificate/complete link (or loads it in an <img>). The
     victim's browser must not end up signed in to the attacker's account."""
-    from tests.functional.test_certificates import start_link
+    from tests.support.proxied import start_link
 
     mallory = make_user(db, app, "mallory")
     pin(db, mallory, pki.self_signed.cert)

@@ -22,9 +22,9 @@ from app.edge import SignInEdge
 from app.models import AuditEvent, AuthSession, User
 from app.services.audit import Event
 from tests.conftest import AuthActions, csrf_from
-from tests.functional.test_certificates import PROXY, pin, via_proxy
-from tests.functional.test_passkeys import Browser
+from tests.support.browser import Browser
 from tests.support.pki import Pki
+from tests.support.proxied import PROXY, pin, via_proxy
 from tests.support.soft_authenticator import SoftCredential
 
 #: what the edge answers with no view involved
@@ -78,7 +78,7 @@ def test_the_edge_s_session_check_keeps_its_last_seen_time(
     (autocommit) connection: the write is kept, and the idle timeout counts from it."""
     from datetime import timedelta
 
-    from tests.functional.test_account import age_sessions
+    from tests.support.sessions import age_sessions
 
     assert browser.login(enrolled).status_code == 200
     age_sessions(db, "last_seen_at", timedelta(minutes=5))

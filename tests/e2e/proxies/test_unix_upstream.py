@@ -14,7 +14,7 @@ import pytest
 from app.deploy import PROXIES
 from app.web.auth_state import COOKIE
 from tests.e2e.proxies.conftest import Stack, StackSpec
-from tests.e2e.proxies.test_proxy_matrix import PINNED, SUCCESS, forged_headers, run_table
+from tests.support.proxy_matrix import PINNED, SUCCESS, forged_headers, run_table
 
 pytestmark = pytest.mark.e2e
 

@@ -2,7 +2,7 @@
 
 The real proxies run these configurations in tests/e2e/proxies; here every combination of
 proxy, mode, CA and shared secret is checked quickly for the rules that make forwarded
-certificates trustworthy (proxy-headers.md, threat model A): no client-sent certificate
+certificates trustworthy (docs/proxies.md, threat model A): no client-sent certificate
 header of any format survives, the proxy's own headers carry nothing but the certificate of
 the connection and its verdict, and only the certificate host asks for a certificate.
 """
