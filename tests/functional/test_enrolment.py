@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import AccountRequest, AuditEvent, User
+from app.models.base import utcnow
 from app.services import accounts
 from app.services.audit import SYSTEM
-from app.models.base import utcnow
 from tests.conftest import PASSWORD, AuthActions, csrf_from, make_user, without_csrf
 
 
