@@ -170,7 +170,8 @@ def _guessable(password: str, words: tuple[str, ...]) -> str | None:
                "guesser tries first.")
     elif feedback["warning"]:
         why = feedback["warning"]
-    elif all(m["pattern"] == "bruteforce" for m in sequence):
+    # zxcvbn's type hints leave out its "bruteforce" pattern (the run it matched nothing in).
+    elif all(str(m["pattern"]) == "bruteforce" for m in sequence):
         why = "It is too short to take long to guess."
     else:
         why = "It follows a pattern that guessers try early."
