@@ -3,11 +3,13 @@
 of them, none scrolls sideways, and each is saved as a screenshot for people to look at.
 
 The walk: the anonymous pages (sign-in, its error, account request and its answers, an
-enrolment link, a spent link, certificate refusal, the error pages 400/403/404/405/429), an
-account page with a password only and one with every kind of credential (password,
-certificate, synced passkey, security key), the certificate upload and request pages, the
-step-up page of a user and of an administrator, and the admin pages (dashboard, users, a
-user, audit log, requests, an approval).
+enrolment link, a spent link, the error pages 400/403/404/405/429), an account page with a
+password only, with every kind of credential (password, certificate, synced passkey,
+security key) and with a certificate only (signed in by it, through a trusted proxy's
+header), the sign-in page with that certificate still presented after signing out and with
+a certificate nobody pinned, the certificate refusal, the certificate upload and request
+pages, the step-up page of a user and of an administrator, and the admin pages (dashboard,
+users, a user, audit log, requests, an approval).
 
 Screenshots go to ``$KEYSTILE_SCREENSHOTS`` when set, else to the test's temporary directory
 (pytest prints where): ``NN-name-1280.png`` (1280x800) and ``NN-name-390.png`` (390x844),
@@ -21,16 +23,23 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import select
 
-from app.models import User
+from app.models import User, utcnow
+from app.services import cert_auth, credentials
+from app.services.audit import SYSTEM
+from app.services.certificates import describe
 from tests.conftest import PASSWORD, make_user
 from tests.e2e.conftest import STEP_TIMEOUT_MS, LiveServer
 from tests.support import factories
 from tests.support.admin import age_sessions
 from tests.support.axe import at_least, axe_violations
+from tests.support.pki import self_signed_named
 
 pytestmark = pytest.mark.e2e
 
@@ -40,8 +49,20 @@ VIEWPORTS = [("1280", 1280, 800), ("390", 390, 844)]
 
 @pytest.fixture
 def app_overrides() -> dict[str, Any]:
-    # A low per-account limit of failed sign-ins shows the throttled page after three tries.
-    return {"login_limit_per_account": "3/minute"}
+    # A low per-account limit of failed sign-ins shows the throttled page after three tries;
+    # the browser's requests carry a certificate header as a trusted proxy on loopback would.
+    return {"login_limit_per_account": "3/minute", "trusted_proxies": "127.0.0.1",
+            "cert_login": "auto"}
+
+
+def presenting(page: Any, cert: x509.Certificate | None) -> None:
+    """Make the browser's requests carry ``cert`` as nginx forwards a client certificate."""
+    if cert is None:
+        page.context.set_extra_http_headers({})
+        return
+    pem = cert.public_bytes(Encoding.PEM).decode()
+    page.context.set_extra_http_headers({"X-SSL-Client-Cert": quote(pem, safe=""),
+                                         "X-SSL-Client-Verify": "FAILED:self-signed"})
 
 
 @pytest.fixture
@@ -119,6 +140,11 @@ def test_every_page_passes_axe_at_desktop_and_phone_width(
     factories.passkey(db, bob, synced=True)
     factories.passkey(db, bob, synced=False, attested=True)
     db.commit()
+    carol = make_user(db, live_server.app, "carol", password=None)
+    carol_cert = self_signed_named("carol")
+    credentials.add(db, cert_auth.certificate_credential(describe(carol_cert), source="operator",
+                                                         proven=True),
+                    user=carol, client=SYSTEM, now=utcnow())
     bob_id, root_id = bob.id, root.id
     db.close()
     enrol_link = live_server.cli("user", "create", "erin").output.strip().splitlines()[-1]
@@ -148,7 +174,6 @@ def test_every_page_passes_axe_at_desktop_and_phone_width(
     page.locator("form[method=post] button[type=submit]").click()
     walk.check("enrolment-weak-password")
     walk.check("enrolment-link-spent", status=404, response=walk.go("/enroll/not-a-real-link"))
-    walk.check("certificate-refused", response=walk.go("/certificate/start"))
     walk.check("error-404", status=404, response=walk.go("/no-such-page"))
     walk.check("error-405", status=405, response=walk.go("/logout"))
     page.evaluate("""() => {
@@ -192,6 +217,28 @@ def test_every_page_passes_axe_at_desktop_and_phone_width(
     walk.check("step-up-user")
     # Bob leaves without signing out: his session stays, for the admin's view of his page.
     page.context.clear_cookies()
+
+    # -- a user with a certificate only, then certificates the site does not know ----------
+    presenting(page, carol_cert)
+    walk.go("/login")
+    page.wait_for_url(re.compile(r"/account$"))  # the pinned certificate signs carol in
+    walk.check("account-certificate-only")
+    walk.sign_out()
+    walk.check("sign-in-certificate-still-presented")
+    presenting(page, self_signed_named("stranger"))
+    walk.check("sign-in-unknown-certificate", status=200, response=walk.go("/login"))
+    page.evaluate("""() => {
+        const form = Object.assign(document.createElement('form'),
+                                   {method: 'post', action: '/certificate/login'});
+        const token = document.querySelector('meta[name="csrf-token"]').content;
+        form.append(Object.assign(document.createElement('input'),
+                                  {name: 'csrf_token', value: token}));
+        document.body.append(form);
+        form.submit();
+    }""")
+    page.wait_for_url(re.compile(r"/certificate/login"))
+    walk.check("certificate-refused")
+    presenting(page, None)
 
     # -- the administrator ----------------------------------------------------------------
     walk.sign_in("root")
