@@ -4,8 +4,9 @@ of them, none scrolls sideways, and each is saved as a screenshot for people to 
 
 The walk: the anonymous pages (sign-in, its error, account request and its answers, an
 enrolment link, a spent link, the error pages 400/403/404/405/429), an account page with a
-password only, with every kind of credential (password, certificate, synced passkey,
-security key) and with a certificate only (signed in by it, through a trusted proxy's
+password only, with a passkey only (made on the enrolment link by a virtual authenticator),
+with every kind of credential (password, certificate, synced passkey, security key) and
+with a certificate only (signed in by it, through a trusted proxy's
 header), the sign-in page with that certificate still presented after signing out and with
 a certificate nobody pinned, the certificate refusal, the certificate upload and request
 pages, the step-up page of a user and of an administrator, and the admin pages (dashboard,
@@ -35,7 +36,7 @@ from app.services import cert_auth, credentials
 from app.services.audit import SYSTEM
 from app.services.certificates import describe
 from tests.conftest import PASSWORD, make_user
-from tests.e2e.conftest import STEP_TIMEOUT_MS, LiveServer
+from tests.e2e.conftest import STEP_TIMEOUT_MS, Authenticators, LiveServer
 from tests.support import factories
 from tests.support.admin import age_sessions
 from tests.support.axe import at_least, axe_violations
@@ -173,6 +174,14 @@ def test_every_page_passes_axe_at_desktop_and_phone_width(
     page.fill("#confirm", "passwordpassword")
     page.locator("form[method=post] button[type=submit]").click()
     walk.check("enrolment-weak-password")
+    # erin takes a passkey instead (a virtual platform authenticator): a passkey-only account.
+    authenticators = Authenticators(page.context.new_cdp_session(page))
+    platform = authenticators.add("internal")
+    page.locator("#enrol-passkey-button").click()
+    page.wait_for_url(re.compile(r"/account$"))
+    walk.check("account-passkey-only")
+    authenticators.remove(platform)  # else the sign-in page's autofill would use it
+    page.context.clear_cookies()
     walk.check("enrolment-link-spent", status=404, response=walk.go("/enroll/not-a-real-link"))
     walk.check("error-404", status=404, response=walk.go("/no-such-page"))
     walk.check("error-405", status=405, response=walk.go("/logout"))
