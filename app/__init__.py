@@ -98,7 +98,8 @@ def _wire(app: Flask, settings: Settings) -> None:
     app.extensions["keystile.settings"] = settings
     app.extensions["keystile.passwords"] = Passwords(
         HashParameters(settings.argon2_memory_kib, settings.argon2_time_cost,
-                       settings.argon2_parallelism)
+                       settings.argon2_parallelism),
+        site_name=settings.rp_name,
     )
     app.extensions["keystile.mailer"] = Mailer(settings.smtp_url, settings.mail_from)
     db.init_app(app, settings.database_url or db.default_database_url(app.instance_path))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +22,11 @@ from app.services.audit import SYSTEM
 from tests.support.pki import Pki, make_pki
 
 PG_URL = os.environ.get("KEYSTILE_TEST_DATABASE_URL", "")
-BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+#: Every database-backed test runs on both; without KEYSTILE_TEST_DATABASE_URL the PostgreSQL
+#: half shows as skipped, with the reason (and fails in CI), rather than silently missing.
+BACKENDS = ["sqlite", "postgresql"]
+NO_POSTGRESQL = ("PostgreSQL not configured: set KEYSTILE_TEST_DATABASE_URL="
+                 "postgresql://user@host:5432/db to run the PostgreSQL half of the suite")
 #: fast argon2 parameters for tests; the benchmark uses the production defaults
 FAST_HASH = {"argon2_memory_kib": 8192, "argon2_time_cost": 1}
 PASSWORD = "correct horse battery staple"
@@ -34,6 +39,19 @@ def require(condition: bool, reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"required in CI: {reason}")
     pytest.skip(reason)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Skipped tests counted by reason, one line each: without PostgreSQL, several hundred
+    tests skip for one reason, which a line per test (pytest's ``-rs``) would bury."""
+    reasons: Counter[str] = Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        if isinstance(report.longrepr, tuple):
+            reasons[str(report.longrepr[2]).removeprefix("Skipped: ")] += 1
+    if reasons:
+        terminalreporter.section("skipped tests, by reason")
+        for reason, count in reasons.most_common():
+            terminalreporter.line(f"{count:>5}  {reason}")
 
 
 def _pg_worker_url(worker: str) -> str:
@@ -59,9 +77,10 @@ _pg_ready: dict[str, bool] = {}
 
 
 @pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+def database_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'keystile.sqlite3'}"
+        return f"sqlite:///{request.getfixturevalue('tmp_path') / 'keystile.sqlite3'}"
+    require(bool(PG_URL), NO_POSTGRESQL)
     return _pg_worker_url(os.environ.get("PYTEST_XDIST_WORKER", "main"))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from app.services import accounts, cert_auth, credentials
 from app.services.audit import SYSTEM
 from app.services.certificates import CertificateError, describe, load_certificate
 from app.services.credentials import CredentialError
+from app.services.text import json_text, terminal_text
 
 
 @click.group("cert")
@@ -53,7 +53,7 @@ def pin(username: str, file: Path, label: str) -> None:
                         details=cert_auth.audit_details(facts))
     except (CertificateError, CredentialError) as exc:
         raise click.ClickException(exc.message) from None
-    click.echo(f"pinned {facts.spki_sha256} ({facts.subject}) to {user.username}")
+    click.echo(terminal_text(f"pinned {facts.spki_sha256} ({facts.subject}) to {user.username}"))
 
 
 @cert_group.command("list")
@@ -77,11 +77,12 @@ def list_certs(username: str, as_json: bool) -> None:
         "revoked_at": c.revoked_at.isoformat() if c.revoked_at else None,
     } for c in user.credentials if c.kind is CredentialKind.CERTIFICATE]
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json_text(rows, indent=2))
         return
     for r in rows:
         state = "revoked" if r["revoked_at"] else "active"
-        click.echo(f"{r['spki_sha256']}  {state:<7} {r['subject']}  until {r['not_after']}")
+        click.echo(terminal_text(f"{r['spki_sha256']}  {state:<7} {r['subject']}  "
+                                 f"until {r['not_after']}"))
 
 
 @cert_group.command("revoke")

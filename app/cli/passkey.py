@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -12,6 +11,7 @@ from flask.cli import with_appcontext
 from app.db import get_db
 from app.models import Credential, CredentialKind, utcnow
 from app.services import accounts, passkeys
+from app.services.text import json_text, terminal_text
 
 
 def _iso(value: Any) -> str | None:
@@ -59,19 +59,20 @@ def list_passkeys(username: str, as_json: bool, include_revoked: bool) -> None:
     rows = [describe(c) for c in user.credentials
             if c.kind is CredentialKind.PASSKEY and (include_revoked or c.revoked_at is None)]
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json_text(rows, indent=2))
         return
     if not rows:
         click.echo(f"{user.username} has no passkeys")
     for r in rows:
         flags = " POSSIBLE CLONE" if r["possible_clone"] else ""
         flags += " (removed)" if r["revoked_at"] else ""
-        click.echo(f"#{r['id']} {r['label'] or r['model_name'] or 'Unknown model'}"
-                   f" [{r['aaguid']}] {r['device_type']}"
-                   f"{', backed up' if r['backup_state'] else ''}"
-                   f" · attestation {r['attestation_format']}/{r['attestation_trust']}"
-                   f" · sign count {r['sign_count']}"
-                   f" · last used {r['last_used_at'] or 'never'}{flags}")
+        click.echo(terminal_text(
+            f"#{r['id']} {r['label'] or r['model_name'] or 'Unknown model'}"
+            f" [{r['aaguid']}] {r['device_type']}"
+            f"{', backed up' if r['backup_state'] else ''}"
+            f" · attestation {r['attestation_format']}/{r['attestation_trust']}"
+            f" · sign count {r['sign_count']}"
+            f" · last used {r['last_used_at'] or 'never'}{flags}"))
 
 
 @passkey.command("prune-challenges")

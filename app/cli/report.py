@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
@@ -10,6 +9,7 @@ from flask.cli import with_appcontext
 
 from app.db import get_db
 from app.services import reports
+from app.services.text import json_text, terminal_text
 
 
 @click.group("report")
@@ -28,14 +28,14 @@ def credentials(as_json: bool) -> None:
     if as_json:
         out.write("[")
         for n, row in enumerate(rows):
-            out.write(("," if n else "") + "\n" + json.dumps(row))
+            out.write(("," if n else "") + "\n" + json_text(row))
         out.write("\n]\n")
         return
     for row in rows:
         kinds = " ".join(f"{k}={v}" for k, v in row["by_kind"].items())
         expiry = row["earliest_certificate_expiry"] or "-"
-        out.write(f"{row['username']:<24} {row['strongest'] or 'none':<15} {kinds} "
-                  f"cert-expiry={expiry}\n")
+        out.write(terminal_text(f"{row['username']:<24} {row['strongest'] or 'none':<15} "
+                                f"{kinds} cert-expiry={expiry}") + "\n")
 
 
 COMMANDS = [report_group]

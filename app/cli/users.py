@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
@@ -17,6 +16,7 @@ from app.services.accounts import AccountError
 from app.services.audit import SYSTEM, Event
 from app.services.notices import notify
 from app.services.passwords import PasswordPolicyError
+from app.services.text import json_text, terminal_text
 from app.web.context import mailer, passwords, settings
 
 
@@ -101,13 +101,13 @@ def list_users(as_json: bool) -> None:
                      "last_sign_in_at": u.last_sign_in_at.isoformat()
                      if u.last_sign_in_at else None})
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json_text(rows, indent=2))
         return
     for r in rows:
         by_kind = r["credentials"]
         assert isinstance(by_kind, dict)
         kinds = ", ".join(f"{k}={v}" for k, v in by_kind.items())
-        click.echo(f"{r['username']:<24} {r['role']:<6} {r['status']:<9} {kinds}")
+        click.echo(terminal_text(f"{r['username']:<24} {r['role']:<6} {r['status']:<9} {kinds}"))
 
 
 @click.group()
@@ -125,13 +125,14 @@ def list_requests(as_json: bool) -> None:
              "username_taken": accounts.find_user(get_db(), r.username) is not None}
             for r in accounts.pending_requests(get_db())]
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json_text(rows, indent=2))
         return
     if not rows:
         click.echo("no pending requests")
     for r in rows:
         taken = " (username taken)" if r["username_taken"] else ""
-        click.echo(f"#{r['id']} {r['username']} <{r['email']}>{taken} {r['message']!r}")
+        click.echo(terminal_text(f"#{r['id']} {r['username']} <{r['email']}>{taken} "
+                                 f"{r['message']!r}"))
 
 
 @request.command("approve")

@@ -5,6 +5,7 @@ PostgreSQL, SQLite's own stepping cursor) and write a chunk at a time, so memory
 however many rows match. CSV cells that a spreadsheet would run as a formula are defused
 (OWASP "CSV injection"): values starting with ``= + - @``, tab or carriage return, their
 full-width forms, or any of these after leading whitespace, get a leading apostrophe.
+Control characters are neutralised in both formats (``app.services.text``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import csv
 import enum
 import io
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, aliased
 from app.models import AuditEvent, User
 from app.models.base import MAX_AUDIT_ID
 from app.services import accounts
+from app.services.text import csv_text, json_text
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -212,8 +213,8 @@ def _csv_cell(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, dict):
-        value = json.dumps(value, sort_keys=True, separators=(",", ":"))
-    return defuse(value) if isinstance(value, str) else value
+        value = json_text(value, sort_keys=True, separators=(",", ":"))
+    return defuse(csv_text(value)) if isinstance(value, str) else value
 
 
 def to_csv(items: Iterable[dict[str, Any]], *, chunk_rows: int = 500) -> Iterator[str]:
@@ -237,7 +238,7 @@ def to_jsonl(items: Iterable[dict[str, Any]], *, chunk_rows: int = 500) -> Itera
     """One JSON object a line, yielded in chunks."""
     lines: list[str] = []
     for item in items:
-        lines.append(json.dumps(item, separators=(",", ":")))
+        lines.append(json_text(item, separators=(",", ":")))
         if len(lines) >= chunk_rows:
             yield "\n".join(lines) + "\n"
             lines.clear()

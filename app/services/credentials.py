@@ -159,7 +159,7 @@ def set_password(
     when they change it from their account page.
     """
     old = live_password(db, user.id)
-    _check_new_password(db, user, new_password, replacing=old)
+    _check_new_password(db, passwords, user, new_password, replacing=old)
     if old is not None:
         old.revoked_at = now
         old.revoked_reason = "replaced"
@@ -173,12 +173,15 @@ def set_password(
                event=event)
 
 
-def _check_new_password(db: Session, user: User, new_password: str, *,
+def _check_new_password(db: Session, passwords: Passwords, user: User, new_password: str, *,
                         replacing: Credential | None) -> None:
-    """SP 800-63B-4's rules for ``user``'s new password (the minimum length depends on whether
-    another credential, besides the password it replaces, can sign in)."""
+    """SP 800-63B-4's rules for ``user``'s new password, the one check every way of setting a
+    password goes through (enrolment link, account page, password change, CLI): the minimum
+    length depends on whether another credential, besides the password it replaces, can sign
+    in; the person's names, e-mail address and the site's name are context words."""
     others = usable_count(db, user.id, excluding=replacing.id if replacing is not None else None)
-    check_policy(new_password, has_other_credential=others > 0, username=user.username)
+    check_policy(new_password, has_other_credential=others > 0, username=user.username,
+                 context=(user.display_name, user.email, passwords.site_name))
 
 
 def change_password(
@@ -205,7 +208,7 @@ def change_password(
         old.secret_hash, current_password
     ):
         try:
-            _check_new_password(db, user, new_password, replacing=old)
+            _check_new_password(db, passwords, user, new_password, replacing=old)
             problem = None
         except PasswordPolicyError as exc:
             problem = exc.message

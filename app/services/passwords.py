@@ -6,6 +6,8 @@ password is NFKC-normalised before hashing (SP 800-63B-4 §3.1.1.2) and never tr
 
 from __future__ import annotations
 
+import re
+import threading
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
@@ -54,10 +56,15 @@ def _dummy_hash(params: HashParameters) -> str:
 
 
 class Passwords:
-    """Hashing and verification at one set of parameters."""
+    """Hashing and verification at one set of parameters, for one site.
 
-    def __init__(self, params: HashParameters) -> None:
+    ``site_name`` (the WebAuthn RP name) is a context word for new passwords: SP 800-63B-4
+    §3.1.1.2 names "the name of the service" among the words to refuse.
+    """
+
+    def __init__(self, params: HashParameters, *, site_name: str = "") -> None:
         self.params = params
+        self.site_name = site_name
         self._hasher = make_hasher(params)
 
     def hash(self, password: str) -> str:
@@ -81,19 +88,47 @@ class Passwords:
         self.verify(_dummy_hash(self.params), password)
 
 
-@cache
-def _common_passwords() -> frozenset[str]:
-    """zxcvbn's list of common passwords (about 30,000, from leaked-password corpora)."""
-    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+#: zxcvbn scores 0-4; 3 means at least 10^8 guesses, which zxcvbn calls "safely unguessable"
+#: and which holds against an online attacker however long the throttles let them try.
+MIN_SCORE = 3
+#: zxcvbn's own limit: its matching grows about cubically with length (72 characters take
+#: 50-90 ms here, 256 take over a second), so only the first 72 characters are judged.
+ESTIMATE_LENGTH = 72
+#: A context word shorter than this (a two-letter username, say) is only scored by zxcvbn;
+#: refusing every password that holds it somewhere would refuse far too many.
+MIN_CONTAINED_WORD = 3
 
-    return frozenset(FREQUENCY_LISTS["passwords"])
+_zxcvbn_lock = threading.Lock()
 
 
-def check_policy(password: str, *, has_other_credential: bool, username: str = "") -> None:
-    """Apply SP 800-63B-4's rules: length, blocklist, context; no composition rules.
+def context_words(*values: str) -> tuple[str, ...]:
+    """The words of ``values`` (username, display name, e-mail address, site name) that a
+    guesser would try first: each whole value, its parts run together and each part
+    ("Alice Smith" gives "alice smith", "alicesmith", "alice" and "smith"), casefolded."""
+    words: list[str] = []
+    for value in values:
+        folded = normalize(value).casefold().strip()
+        if not folded:
+            continue
+        parts = [part for part in re.split(r"[\W_]+", folded) if len(part) >= MIN_CONTAINED_WORD]
+        words.extend([folded, "".join(parts), *parts])
+    return tuple(dict.fromkeys(word for word in words if word))
+
+
+def check_policy(password: str, *, has_other_credential: bool, username: str = "",
+                 context: tuple[str, ...] = ()) -> None:
+    """Apply SP 800-63B-4's rules to a new password: length, a blocklist, context words; no
+    composition rules (§3.1.1.2).
+
+    The blocklist is zxcvbn's estimate of how many guesses the password takes, with the
+    person's username, name and e-mail address and the site's name as context words: it
+    refuses "commonly used, expected, or compromised" passwords, dictionary words and
+    "context-specific words ... and derivatives thereof" (§3.1.1.2), such as
+    ``passwordpassword``, ``Password1`` or ``alice2026``, where an exact match against a list
+    let them through. A password that holds the username is refused outright.
 
     Raises:
-        PasswordPolicyError: with a message that tells the person what to change.
+        PasswordPolicyError: with a message that tells the person what to do instead.
     """
     pw = normalize(password)
     minimum = MIN_LENGTH_WITH_OTHER if has_other_credential else MIN_LENGTH_SINGLE_FACTOR
@@ -105,11 +140,40 @@ def check_policy(password: str, *, has_other_credential: bool, username: str = "
     if len(pw) > MAX_LENGTH:
         raise PasswordPolicyError("too_long", f"Use at most {MAX_LENGTH} characters.")
     folded = pw.casefold()
-    if folded in _common_passwords() or (username and folded == username.casefold()):
+    name = normalize(username).casefold()
+    if len(name) >= MIN_CONTAINED_WORD and name in folded:
         raise PasswordPolicyError(
-            "common", "This password is too common or too easy to guess; choose another."
+            "contains_username",
+            "Leave your username out of your password: it is the first thing a guesser tries. "
+            "A few unrelated words work well.",
         )
-    if len(set(pw)) == 1:
-        raise PasswordPolicyError(
-            "repetitive", "This password repeats one character; choose another."
-        )
+    words = context_words(username, *context)
+    problem = _guessable(pw, words)
+    if problem is not None:
+        raise PasswordPolicyError("guessable", problem)
+
+
+def _guessable(password: str, words: tuple[str, ...]) -> str | None:
+    """zxcvbn's judgement of ``password``: None when it is hard enough to guess, else one plain
+    paragraph saying why it is easy and what to do instead."""
+    from zxcvbn import zxcvbn
+
+    # zxcvbn keeps the context words in a module-level dictionary while it runs: one at a time.
+    with _zxcvbn_lock:
+        result = zxcvbn(password[:ESTIMATE_LENGTH], user_inputs=list(words))
+    if result["score"] >= MIN_SCORE:
+        return None
+    feedback = result["feedback"]
+    sequence = result["sequence"]
+    if any(m.get("dictionary_name") == "user_inputs" for m in sequence):
+        why = ("It is built from your name, e-mail address or this site's name, which a "
+               "guesser tries first.")
+    elif feedback["warning"]:
+        why = feedback["warning"]
+    # zxcvbn's type hints leave out its "bruteforce" pattern (the run it matched nothing in).
+    elif all(str(m["pattern"]) == "bruteforce" for m in sequence):
+        why = "It is too short to take long to guess."
+    else:
+        why = "It follows a pattern that guessers try early."
+    advice = feedback["suggestions"] or ["Add another word or two. Uncommon words are better."]
+    return " ".join(["This password would be easy to guess.", why, *advice])

@@ -1,55 +1,32 @@
 """An administrator in a real browser: the dashboard, the users table, a user's page, a
 revocation that ends the user's session at once, and the audit log; every page checked with
-axe-core (from the npm registry), failing on serious or critical violations, and watched for
+axe-core (vendored), failing on serious or critical violations, and watched for
 Content-Security-Policy violations (the pages carry no inline script or style)."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-import tarfile
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import make_user, require
+from tests.conftest import make_user
 from tests.e2e.conftest import LiveServer
 from tests.support import factories
+from tests.support.axe import AXE_SCRIPT
 from tests.support.browsing import sign_in_with_password
 
 pytestmark = pytest.mark.e2e
 
-AXE_CACHE = Path(__file__).resolve().parents[2] / ".venv" / "axe-core"
-AXE_VERSION = "4"
 BLOCKING = {"serious", "critical"}
 
 
 @pytest.fixture(scope="session")
 def axe_script() -> Path:
-    """``axe.min.js`` from the npm registry's ``axe-core`` package, cached under ``.venv``."""
-    target = AXE_CACHE / "axe.min.js"
-    if target.exists():
-        return target
-    npm = shutil.which("npm")
-    require(npm is not None, "npm is not installed (apt install npm)")
-    assert npm is not None
-    AXE_CACHE.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=AXE_CACHE) as tmp:
-        subprocess.run([npm, "pack", f"axe-core@{AXE_VERSION}", "--pack-destination", tmp,
-                        "--silent"], check=True, capture_output=True, timeout=120)
-        tarball = next(Path(tmp).glob("axe-core-*.tgz"))
-        with tarfile.open(tarball) as tar:
-            member = tar.extractfile("package/axe.min.js")
-            assert member is not None
-            staged = Path(tmp) / "axe.min.js"
-            staged.write_bytes(member.read())
-        os.replace(staged, target)  # atomic: parallel workers never see half a file
-    return target
+    """axe-core's ``axe.min.js``, vendored (tests/e2e/vendor/axe-core): no network needed."""
+    return AXE_SCRIPT
 
 
 @pytest.fixture

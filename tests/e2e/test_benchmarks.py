@@ -1,5 +1,5 @@
 """The benchmarks still run: each, for a second or two, completes sign-ins against gunicorn
-with no failure and prints the lines the README's performance section quotes.
+with no failure and prints the lines docs/performance.md quotes.
 
 They measure nothing here (a timed assertion on a shared machine would be a coin toss); they
 only keep ``bench/`` from rotting as the sign-in flows change.

@@ -29,12 +29,8 @@ def _run(cmd: list[str], **kwargs: object) -> str:
     return str(done.stdout)
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The project built into a wheel from a clean copy, then installed into a directory of
-    its own with pip (dependencies come from this environment)."""
-    work = tmp_path_factory.mktemp("wheel")
-    source = work / "source"
+def _clean_copy(source: Path) -> Path:
+    """What a source distribution holds, copied to ``source`` (no build leftovers)."""
     source.mkdir()
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
     for name in SOURCES:
@@ -42,6 +38,15 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
             shutil.copytree(ROOT / name, source / name, ignore=ignore)
         else:
             shutil.copy2(ROOT / name, source / name)
+    return source
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project built into a wheel from a clean copy, then installed into a directory of
+    its own with pip (dependencies come from this environment)."""
+    work = tmp_path_factory.mktemp("wheel")
+    source = _clean_copy(work / "source")
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
     _run([*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
           "-w", str(work / "dist"), str(source)])
@@ -91,3 +96,20 @@ def test_installed_wheel_migrates_and_serves_every_resource(installed: Path,
             assert status == 200 and body, asset
         status, page = _get(port, "/no-such-page")
         assert status == 404 and b"<html" in page  # the error page's template is there too
+
+
+def test_metadata_is_current_and_builds_without_deprecation_warnings(installed: Path,
+                                                                     tmp_path: Path) -> None:
+    """``project.license`` is an SPDX expression (PEP 639): setuptools deprecated the table
+    form, and warned about it at every ``pip install -e .``, i.e. at the first ``make run``."""
+    (metadata,) = installed.glob("keystile-*.dist-info/METADATA")
+    assert "License-Expression: Apache-2.0" in metadata.read_text()
+    source = _clean_copy(tmp_path / "source")
+    (tmp_path / "meta").mkdir()
+    build = subprocess.run(
+        [sys.executable, "-W", "always", "-c",
+         "import sys; from setuptools import build_meta; "
+         "build_meta.prepare_metadata_for_build_wheel(sys.argv[1])", str(tmp_path / "meta")],
+        cwd=source, capture_output=True, text=True, timeout=120, check=False)
+    assert build.returncode == 0, build.stderr
+    assert "Warning" not in build.stderr, build.stderr

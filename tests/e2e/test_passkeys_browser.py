@@ -181,7 +181,7 @@ def test_step_up_page_leads_a_password_session_to_its_security_key(
     authenticators.add("usb", hasResidentKey=False)
     sign_in_with_password(page, live_server)
     add_from_account_page(page, "Add a security key")
-    new_password = "a different passphrase for alice"
+    new_password = "a different passphrase for the lake house"
     page.fill("#current_password", PASSWORD)
     page.fill("#new_password", new_password)
     page.get_by_role("button", name="Change password").click()

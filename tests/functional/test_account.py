@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -14,7 +15,7 @@ from app.models import AuditEvent, AuthSession, Credential, Notice, User
 from tests.conftest import PASSWORD, AuthActions, csrf_from
 from tests.support.sessions import age_sessions
 
-NEW = "another long passphrase for alice"
+NEW = "another long passphrase for the lake house"
 
 
 def _change(client: FlaskClient, current: str, new: str) -> tuple[int, str]:
@@ -54,6 +55,26 @@ def test_change_password_needs_current(client: FlaskClient, auth: AuthActions, a
     notice = db.scalar(select(Notice).where(Notice.user_id == alice.id,
                                             Notice.tag == "account:password:changed"))
     assert notice is not None
+
+
+@pytest.mark.parametrize("weak", [
+    pytest.param("passwordpassword", id="common-word-twice"),
+    pytest.param("alice in wonderland 1865", id="holds-the-username"),
+    pytest.param("WendyMarsh2026!", id="display-name-and-year"),
+])
+def test_change_password_refuses_guessable_passwords(client: FlaskClient, auth: AuthActions,
+                                                     alice: User, db: Session, weak: str) -> None:
+    """SP 800-63B-4 §3.1.1.2's blocklist with context words, on the password change."""
+    alice.display_name = "Wendy Marsh"
+    db.commit()
+    auth.login()
+    status, body = _change(client, PASSWORD, weak)
+    assert status == 400
+    assert re.search(r'id="new_password-error">(This password would be easy to guess|Leave your '
+                     r'username out)', body)
+    auth.logout()
+    assert auth.login(password=weak).status_code == 401
+    assert auth.login(password=PASSWORD).status_code == 303
 
 
 def test_change_password_shows_every_problem_at_once(client: FlaskClient, auth: AuthActions,

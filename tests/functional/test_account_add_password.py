@@ -3,6 +3,7 @@ page offers it, the same rules as everywhere apply, and the step-up holds (threa
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -61,6 +62,21 @@ def test_a_certificate_user_adds_a_password_and_signs_in_with_it(
     assert passwords_added(db) == [carol.id]
     auth.logout()
     assert auth.login("carol", NEW).status_code == 303
+
+
+@pytest.mark.parametrize("weak", [
+    pytest.param("passwordpassword", id="common-word-twice"),
+    pytest.param("carol2026carol", id="holds-the-username"),
+])
+def test_a_guessable_first_password_is_refused(client: FlaskClient, carol: User, db: Session,
+                                               pki: Pki, weak: str) -> None:
+    """SP 800-63B-4 §3.1.1.2's blocklist with context words, on the account page too."""
+    assert client.get("/login", **via_proxy(pki.self_signed.cert)).status_code == 303
+    resp = add(client, weak)
+    assert resp.status_code == 400
+    assert re.search(r'id="password-error">(This password would be easy to guess|Leave your '
+                     r'username out)', resp.get_data(as_text=True))
+    assert passwords_added(db) == []
 
 
 def test_adding_a_password_needs_a_sign_in_as_strong_as_the_account_s_best(

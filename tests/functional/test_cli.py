@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -30,6 +31,20 @@ def test_user_create_applies_password_rules(runner: Any, db: Session) -> None:
     result = runner.invoke(args=["user", "create", "dave", "--password-stdin"],
                            input="short\n")
     assert result.exit_code != 0 and "at least 15 characters" in result.output
+    assert db.scalar(select(User).where(User.username == "dave")) is None
+
+
+@pytest.mark.parametrize("weak", [
+    pytest.param("passwordpassword", id="common-word-twice"),
+    pytest.param("davedavedavedave", id="the-username-repeated"),
+    pytest.param("dave's long password", id="holds-the-username"),
+])
+def test_user_create_refuses_guessable_passwords(runner: Any, db: Session, weak: str) -> None:
+    result = runner.invoke(args=["user", "create", "dave", "--password-stdin"],
+                           input=weak + "\n")
+    assert result.exit_code != 0
+    assert ("This password would be easy to guess" in result.output
+            or "Leave your username out" in result.output), result.output
     assert db.scalar(select(User).where(User.username == "dave")) is None
 
 
@@ -94,7 +109,7 @@ def test_user_link_recovers_an_administrator(runner: Any, client: FlaskClient, a
     result = runner.invoke(args=["user", "link", "root"])
     assert result.exit_code == 0, result.output
     path = result.output.strip().splitlines()[-1].removeprefix("https://localhost")
-    new = "a brand new passphrase for root"
+    new = "a brand new passphrase for the operator"
     page = client.get(path).get_data(as_text=True)
     assert client.post(path, data={"password": new, "confirm": new,
                                    "csrf_token": csrf_from(page)}).status_code == 303

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import AccountRequest, AuditEvent, User
+from app.models.base import utcnow
+from app.services import accounts
+from app.services.audit import SYSTEM
 from tests.conftest import PASSWORD, AuthActions, csrf_from, make_user, without_csrf
 
 
@@ -85,6 +89,31 @@ def test_admin_approves_and_user_enrols_with_password(app: Flask, client: FlaskC
         as_text=True)
     tags = [e.tag for e in db.scalars(select(AuditEvent).order_by(AuditEvent.id))]
     assert "account:request:approved" in tags and "account:credential:added" in tags
+
+
+@pytest.mark.parametrize("weak", [
+    pytest.param("passwordpassword", id="common-word-twice"),
+    pytest.param("newperson is my name", id="holds-the-username"),
+    pytest.param("newperson@example.org", id="the-e-mail-address"),
+    pytest.param("keystilepassword", id="site-name-and-common-word"),
+])
+def test_enrolment_refuses_guessable_passwords(app: Flask, client: FlaskClient, db: Session,
+                                               weak: str) -> None:
+    """SP 800-63B-4 §3.1.1.2's blocklist with context words, on the enrolment link; the link
+    is not spent by a refused password."""
+    with app.app_context():
+        user = make_user(db, app, "newperson", password=None)
+        secret = accounts.issue_enrolment_link(db, user, client=SYSTEM, now=utcnow())
+        db.commit()
+    path = f"/enroll/{secret}"
+    token = csrf_from(client.get(path).get_data(as_text=True))
+    resp = client.post(path, data={"password": weak, "confirm": weak, "csrf_token": token})
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    assert re.search(r'id="password-error">(This password would be easy to guess|Leave your '
+                     r'username out)', body), body
+    assert client.post(path, data={"password": PASSWORD, "confirm": PASSWORD,
+                                   "csrf_token": token}).status_code == 303
 
 
 def test_non_admin_cannot_see_or_decide_requests(client: FlaskClient, auth: AuthActions,

@@ -488,3 +488,11 @@ def _resign_with_sha1(
     signature = issuer_key.sign(tbs, ec.ECDSA(hashes.SHA1()))  # noqa: S303 (the point)
     der = _der(0x30, tbs + _ECDSA_SHA1 + _der(0x03, b"\x00" + signature))
     return x509.load_der_x509_certificate(der)
+
+
+def self_signed_named(cn: str) -> x509.Certificate:
+    """A self-signed client certificate whose common name is ``cn``, whatever it holds (a
+    UTF8String may carry control characters, which is what some tests need)."""
+    now = dt.datetime.now(dt.UTC)
+    return _Builder(Path("."), now).self_signed(cn, _ec_key(),
+                                                not_before=now - dt.timedelta(days=1))

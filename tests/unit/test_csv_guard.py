@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from typing import Any
 
 import pytest
 
-from app.services.audit_queries import COLUMNS, defuse, to_csv
+from app.services.audit_queries import COLUMNS, defuse, to_csv, to_jsonl
 
 
 @pytest.mark.parametrize(("value", "expected"), [
@@ -54,3 +55,36 @@ def test_csv_export_quotes_a_formula_behind_whitespace() -> None:
     assert row["user_agent"] == "' =cmd|' /C calc'!A0"
     assert row["reason"] == "'\uff20SUM(A1)"
     assert row["id"] == "1"
+
+
+def test_csv_export_shows_control_characters_visibly() -> None:
+    """C0 (but tab and line feed, which a quoted cell holds), DEL and C1 controls from a user
+    agent or a certificate subject never reach the file raw (app.services.text)."""
+    item: dict[str, Any] = dict.fromkeys(COLUMNS, "")
+    item.update(id=1, user_agent="UA\x1b[2J\x9b31m\x85\x7f", reason="ok\rFAKE",
+                details={"subject": "CN=a\x1bb\x85\x7f"}, address="line\nbreak\ttab")
+    text = "".join(to_csv([item]))
+    assert not any(ch in text for ch in "\x1b\x9b\x85\x7f")
+    row = next(csv.DictReader(io.StringIO(text, newline="")))
+    assert row["user_agent"] == "UA\\u001b[2J\\u009b31m\\u0085\\u007f"
+    assert row["reason"] == "ok\\u000dFAKE"
+    assert json.loads(row["details"]) == {"subject": "CN=a\x1bb\x85\x7f"}
+    assert row["address"] == "line\nbreak\ttab"
+
+
+def test_a_cr_is_neutralised_before_the_formula_guard_looks() -> None:
+    item: dict[str, Any] = dict.fromkeys(COLUMNS, "")
+    item.update(id=1, user_agent="\r=1+1", reason="\n=1+1")
+    row = next(csv.DictReader(io.StringIO("".join(to_csv([item])), newline="")))
+    assert row["user_agent"] == "\\u000d=1+1"
+    assert row["reason"] == "'\n=1+1"
+
+
+def test_json_lines_export_escapes_every_control_and_round_trips() -> None:
+    item: dict[str, Any] = dict.fromkeys(COLUMNS, "")
+    item.update(id=1, user_agent="UA\x1b[2J\x9b31m\x85\x7f\r\n\t\x00",
+                details={"subject": "CN=a\x1bb\x85\x7f"})
+    text = "".join(to_jsonl([item]))
+    assert text.endswith("\n") and text.count("\n") == 1
+    assert text.isascii() and text[:-1].isprintable()
+    assert json.loads(text) == item

@@ -10,6 +10,7 @@ from app.services.passwords import (
     PasswordPolicyError,
     Passwords,
     check_policy,
+    context_words,
 )
 
 FAST = HashParameters(memory_kib=8192, time_cost=1)
@@ -18,18 +19,25 @@ FAST = HashParameters(memory_kib=8192, time_cost=1)
 @pytest.mark.parametrize(
     ("password", "other", "code"),
     [
-        pytest.param("a" * 14 + "b", False, None, id="15-chars-single-factor-ok"),
-        pytest.param("abcdefghijklmn", False, "too_short", id="14-chars-single-factor"),
-        pytest.param("abcdefgh", True, None, id="8-chars-with-other-factor"),
-        pytest.param("abcdefg", True, "too_short", id="7-chars-with-other-factor"),
-        pytest.param("x" * 64 + "y", False, None, id="65-chars-allowed"),
-        pytest.param("xy" * 512, False, None, id="1024-chars-allowed"),
-        pytest.param("xy" * 512 + "z", False, "too_long", id="1025-refused"),
-        pytest.param("password", True, "common", id="common"),
-        pytest.param("PASSWORD1", True, "common", id="common-case-folded"),
-        pytest.param("aaaaaaaaaaaaaaaa", False, "repetitive", id="one-repeated-char"),
+        pytest.param("velvet quarry lantern", False, None, id="words-single-factor-ok"),
+        pytest.param("velvet quarry", False, "too_short", id="14-chars-single-factor"),
+        pytest.param("gT7#kq2!x", True, None, id="9-random-chars-with-other-factor"),
+        pytest.param("qz7#kw2", True, "too_short", id="7-chars-with-other-factor"),
+        pytest.param("gT7#kq2!", True, "guessable", id="8-random-chars-too-short-to-be-hard"),
+        pytest.param("velvet quarry lantern " * 2 + "x" * 21, False, None, id="65-chars-allowed"),
+        pytest.param("velvet quarry lantern " + "x" * 1002, False, None,
+                     id="1024-chars-allowed-first-72-judged"),
+        pytest.param("velvet quarry lantern " + "x" * 1003, False, "too_long", id="1025-refused"),
+        pytest.param("password", True, "guessable", id="common"),
+        pytest.param("PASSWORD1", True, "guessable", id="common-case-folded"),
+        pytest.param("Password123!", True, "guessable", id="common-with-symbols"),
+        pytest.param("passwordpassword", False, "guessable", id="common-word-repeated"),
+        pytest.param("p@ssw0rdp@ssw0rd", False, "guessable", id="common-l33t-repeated"),
+        pytest.param("aaaaaaaaaaaaaaaa", False, "guessable", id="one-repeated-char"),
+        pytest.param("abcdefghijklmnop", False, "guessable", id="sequence"),
+        pytest.param("qwertyuiopasdfgh", False, "guessable", id="keyboard-row"),
         pytest.param("alllowercase words", False, None, id="no-composition-rules"),
-        pytest.param("ｆｕｌｌｗｉｄｔｈ ｐａｓｓｗｏｒｄ", False, None,
+        pytest.param("ｖｅｌｖｅｔ ｑｕａｒｒｙ ｌａｎｔｅｒｎ", False, None,
                      id="nfkc-counted-after-normalising"),
     ],
 )
@@ -43,10 +51,61 @@ def test_policy(password: str, other: bool, code: str | None) -> None:
     assert info.value.message
 
 
-def test_username_as_password_refused() -> None:
-    with pytest.raises(PasswordPolicyError):
-        check_policy("averylongusername", has_other_credential=False,
-                     username="AVeryLongUsername")
+CONTEXT = ("Alice Smith", "alice.smith@example.org", "Keystile")
+
+
+@pytest.mark.parametrize(
+    ("password", "code"),
+    [
+        pytest.param("averylongusername", "contains_username", id="username-itself"),
+        pytest.param("AVeryLongUsername2026", "contains_username", id="username-and-year"),
+        pytest.param("my averylongusername pass", "contains_username", id="username-inside"),
+        pytest.param("AliceSmith2026!", "guessable", id="display-name-and-year"),
+        pytest.param("keystile2026!", "guessable", id="site-name-and-year"),
+        pytest.param("alice.smith@example.org", "guessable", id="e-mail-address"),
+        pytest.param("velvet quarry lantern", None, id="unrelated-words"),
+    ],
+)
+def test_context_words(password: str, code: str | None) -> None:
+    """SP 800-63B-4 §3.1.1.2: context-specific words (the service's name, the username and
+    derivatives thereof) are refused."""
+    def check() -> None:
+        check_policy(password, has_other_credential=True, username="AVeryLongUsername",
+                     context=CONTEXT)
+    if code is None:
+        check()
+        return
+    with pytest.raises(PasswordPolicyError) as info:
+        check()
+    assert info.value.code == code
+
+
+def test_short_username_is_only_a_context_word() -> None:
+    """A two-letter username inside a strong password is no reason to refuse it."""
+    check_policy("velvet quarry lantern", has_other_credential=False, username="an")
+
+
+@pytest.mark.parametrize(
+    ("password", "says"),
+    [
+        pytest.param("passwordpassword", "Avoid repeated words", id="repeat"),
+        pytest.param("abcdefghijklmnop", "Avoid sequences", id="sequence"),
+        pytest.param("keystile2026!", "this site's name", id="context"),
+        pytest.param("gT7#kq2!", "too short", id="short-random"),
+    ],
+)
+def test_refusal_says_what_to_do(password: str, says: str) -> None:
+    with pytest.raises(PasswordPolicyError) as info:
+        check_policy(password, has_other_credential=True, context=CONTEXT)
+    assert info.value.message.startswith("This password would be easy to guess.")
+    assert says in info.value.message
+    assert "Add another word or two" in info.value.message
+
+
+def test_context_words_split_names_and_addresses() -> None:
+    assert context_words("Alice", "Alice Smith", "alice.smith@example.org", "", "Keystile") == (
+        "alice", "alice smith", "alicesmith", "smith", "alice.smith@example.org",
+        "alicesmithexampleorg", "example", "org", "keystile")
 
 
 def test_hash_is_argon2id_with_parameters() -> None:

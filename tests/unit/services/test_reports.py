@@ -263,7 +263,9 @@ def test_csv_export_defuses_formulas_and_quotes(db: Session, app: Flask) -> None
                                         ExportFormat.CSV))
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
     agents = [r["user_agent"] for r in rows]
-    assert agents == ["'" + a if a[0] in "=+-@\t\r" else a for a in HOSTILE]
+    # a carriage return is shown as text (app.services.text), and then starts no formula
+    assert agents == ["\\u000dx" if a == "\rx" else "'" + a if a[0] in "=+-@\t" else a
+                      for a in HOSTILE]
     assert all(r["username"] == "eve" for r in rows)
 
 
