@@ -87,6 +87,7 @@ def _wire(app: Flask, settings: Settings) -> None:
     from app.certs import bp as certs_bp
     from app.edge import SignInEdge
     from app.extensions import csrf, limiter, login_manager
+    from app.services.access import AccessRules, load_rules
     from app.services.cert_auth import PolicySource
     from app.services.notices import Mailer
     from app.services.passwords import HashParameters, Passwords
@@ -110,6 +111,8 @@ def _wire(app: Flask, settings: Settings) -> None:
     login_manager.user_loader(lambda _id: None)
     login_manager.request_loader(auth_state.load_user)
 
+    app.extensions["keystile.access_rules"] = (
+        load_rules(settings.access_rules) if settings.access_rules else AccessRules())
     app.extensions["keystile.cert_policy"] = PolicySource(
         client_ca=settings.client_ca, crls=settings.client_crl, mapping=settings.cert_mapping,
         sunset=CertSunset(settings.cert_sunset, settings.cert_sunset_grace_days),
