@@ -43,6 +43,8 @@ class Event(enum.StrEnum):
     USER_ENABLED = "account:user:enabled"
     ENROLMENT_LINK_ISSUED = "account:enrolment:issued"
     ENROLMENT_FAILURE = "account:enrolment:failure"
+    GROUP_MEMBER_ADDED = "account:group:added"
+    GROUP_MEMBER_REMOVED = "account:group:removed"
     ADMIN_ACTION = "admin:action"
 
 

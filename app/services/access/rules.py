@@ -30,7 +30,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from app.models import Role, Strength, normalize_username
+from app.models import GROUP_NAME, Role, Strength, normalize_username
 from app.services.access import hosts
 from app.services.access.patterns import UnsafePattern, compile_path_pattern
 from app.services.access.strengths import strength_by_name, strength_name
@@ -43,7 +43,6 @@ _TOP_KEYS = frozenset({"default", "rule"})
 _MAX_AGE = re.compile(r"([1-9][0-9]{0,5})([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 _METHOD = re.compile(r"[A-Z][A-Z-]{0,19}")
-GROUP_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
 
 
 class AccessRulesError(ValueError):
