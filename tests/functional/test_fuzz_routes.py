@@ -562,6 +562,7 @@ ROUTES = [  # kept in step with app.url_map by test_the_fuzz_knows_every_route
     "/admin/requests/<int:request_id>/<any(approve, reject):decision>", "/admin/users",
     "/admin/users/<int:user_id>", "/admin/users/<int:user_id>/<any(disable, enable):action>",
     "/admin/users/<int:user_id>/enrolment-link",
+    "/admin/users/<int:user_id>/groups/<any(add, remove):action>",
     "/admin/users/<int:user_id>/credentials/<int:credential_id>/revoke",
     "/admin/users/<int:user_id>/sessions/<int:session_id>/end",
     "/admin/users/<int:user_id>/sessions/end-all", "/api/session", "/certificate/complete",
