@@ -8,6 +8,7 @@ from flask import current_app
 
 from app.config import Settings
 from app.services.access import AccessRules
+from app.services.cert_auth import PolicySource
 from app.services.notices import Mailer
 from app.services.passwords import Passwords
 from app.services.sessions import Timeouts
@@ -40,3 +41,8 @@ def access_rules() -> AccessRules:
     """``KEYSTILE_ACCESS_RULES`` as parsed at start-up (no rules: nothing is protected)."""
     rules: AccessRules = current_app.extensions["keystile.access_rules"]
     return rules
+
+
+def cert_policy() -> PolicySource:
+    src: PolicySource = current_app.extensions["keystile.cert_policy"]
+    return src

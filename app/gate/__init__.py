@@ -1,0 +1,5 @@
+"""The forward-auth gate in front of sites Keystile protects (see :mod:`app.gate.views`)."""
+
+from app.gate.views import bp
+
+__all__ = ["bp"]
