@@ -60,11 +60,17 @@ def _check(style: Style) -> Response:
     except UnreadableCheck as exc:
         log.info("denied an unreadable forward-auth check: %s", exc)
         return _plain(403, "Forbidden.")
-    identity = identify()
+    now = utcnow()
     decision = access.decide(access_rules(), host=asked.host, target=asked.target,
-                             method=asked.method,
-                             subject=identity.subject if identity is not None else None,
-                             now=utcnow())
+                             method=asked.method, subject=None, now=now)
+    identity = None
+    # Who is asking matters only when the answer for nobody would be to sign in: a bypass
+    # (public assets) or a deny costs no session look-up and no certificate check.
+    if decision.outcome is Outcome.SIGN_IN:
+        identity = identify()
+        if identity is not None:
+            decision = access.decide(access_rules(), host=asked.host, target=asked.target,
+                                     method=asked.method, subject=identity.subject, now=now)
     return _answer(style, decision, identity, asked)
 
 

@@ -422,3 +422,15 @@ def test_hostile_check_headers_are_never_allowed_nor_errors(proxy: FlaskClient,
                  forward(proxy, value), forward(proxy, "/docs/", host=value),
                  forward(proxy, "/docs/", method=value)):
         assert resp.status_code in (302, 401, 403), (value, resp.status_code)
+
+
+def test_bypass_and_deny_need_no_identity(proxy: FlaskClient, db: Session, pki: Pki) -> None:
+    """An unknown certificate on a public path or a denied host is not even judged: no
+    audit row, as no sign-in was needed to answer."""
+    for resp in (nginx(proxy, f"{WIKI}/public/x", **cert_header(pki.self_signed.cert)),
+                 nginx(proxy, "https://evil.com/", **cert_header(pki.self_signed.cert))):
+        assert resp.status_code in (200, 403)
+    assert db.scalar(select(AuditEvent).where(AuditEvent.tag == "auth:certificate:failure")) \
+        is None
+    assert nginx(proxy, f"{WIKI}/docs/", **cert_header(pki.self_signed.cert)).status_code == 401
+    assert db.scalar(select(AuditEvent).where(AuditEvent.tag == "auth:certificate:failure"))
