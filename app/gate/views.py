@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, request, url_for
 
 from app.gate import original as requested
+from app.gate.handoff import continue_url
 from app.gate.original import Original, UnreadableCheck
 from app.gate.who import identify
 from app.models import utcnow
@@ -67,7 +68,7 @@ def _check(style: Style) -> Response:
     # Who is asking matters only when the answer for nobody would be to sign in: a bypass
     # (public assets) or a deny costs no session look-up and no certificate check.
     if decision.outcome is Outcome.SIGN_IN:
-        identity = identify()
+        identity = identify(asked)
         if identity is not None:
             decision = access.decide(access_rules(), host=asked.host, target=asked.target,
                                      method=asked.method, subject=identity.subject, now=now)
@@ -92,18 +93,19 @@ def _answer(style: Style, decision: Decision, identity: gate.Identity | None,
 
 
 def _sign_in_url(decision: Decision, asked: Original) -> str:
-    """Keystile's sign-in page (or step-up: ``reauth`` and ``need``), then back to the
-    request's URL when it may go there (https, on a host a rule names)."""
-    query: dict[str, str] = {}
+    """Where the browser goes: through :func:`handoff.continue_url` (sign in if need be,
+    then back to the request's URL with a session on its host), or the step-up page first.
+    The request's URL is carried only when it may be gone back to (https, on a host a rule
+    names); otherwise the sign-in page leads to the account page."""
     back = safe_next(asked.url, "", external_host=access_rules().names_host)
-    if back:
-        query["next"] = back
-    if decision.outcome is Outcome.STEP_UP:
-        query["reauth"] = "1"
-        if decision.needed is not None:
-            query["need"] = decision.needed.name.lower()
-    path = url_for("auth.login")
-    return settings().origin.rstrip("/") + path + ("?" + urlencode(query) if query else "")
+    login = settings().origin.rstrip("/") + url_for("auth.login")
+    if not back:
+        return login
+    if decision.outcome is Outcome.STEP_UP and decision.needed is not None:
+        then = url_for("handoff.continue_to", next=back)
+        return login + "?" + urlencode({"reauth": "1", "need": decision.needed.name.lower(),
+                                        "next": then})
+    return continue_url(back)
 
 
 def _is_navigation() -> bool:

@@ -19,20 +19,26 @@ from __future__ import annotations
 from flask import g, request, session
 
 from app.db import get_db
+from app.gate.handoff import GATE_COOKIE
+from app.gate.original import Original
 from app.models import Strength, User, utcnow
-from app.services import cert_auth, gate
+from app.services import cert_auth, gate, handoff
+from app.services.access import request_host
 from app.services.gate import Identity
 from app.web import auth_state, client_cert
 from app.web.client import current_client
-from app.web.context import cert_policy, mailer, settings
+from app.web.context import cert_policy, mailer, session_timeouts, settings
 
 
-def identify() -> Identity | None:
+def identify(asked: Original) -> Identity | None:
     """The identity this check carries, or None (nobody, or a held browser)."""
     row = auth_state.current_session()
     # The check's answer goes to the proxy, not the browser: it never sets a cookie.
     g.clear_session_cookie = False
     db = get_db()
+    if row is None and (host_secret := request.cookies.get(GATE_COOKIE)):
+        row = handoff.resolve(db, host_secret, host=request_host(asked.host), now=utcnow(),
+                              timeouts=session_timeouts())
     if row is not None:
         return gate.identity_of(db, row.user, strength=gate.credential_strength(row.credential),
                                 method=row.method, signed_in_at=row.created_at)
@@ -42,7 +48,8 @@ def identify() -> Identity | None:
 
 
 def _held_browser() -> bool:
-    return bool(session.get("signed_out") or request.cookies.get(auth_state.COOKIE))
+    return bool(session.get("signed_out") or request.cookies.get(auth_state.COOKIE)
+                or request.cookies.get(GATE_COOKIE))
 
 
 def _by_certificate() -> Identity | None:

@@ -27,6 +27,7 @@ class Event(enum.StrEnum):
     PASSKEY_FAILURE = "auth:passkey:failure"
     THROTTLED = "auth:throttled"
     LOGOUT = "auth:logout"
+    GATE_HANDOFF = "auth:gate:handoff"
     SESSIONS_ENDED = "account:sessions:ended"
     CREDENTIAL_ADDED = "account:credential:added"
     CREDENTIAL_RENAMED = "account:credential:renamed"

@@ -554,7 +554,7 @@ def rules(app: Flask) -> list[tuple[str, str, frozenset[str]]]:
 
 
 ROUTES = [  # kept in step with app.url_map by test_the_fuzz_knows_every_route
-    "/", "/account", "/account/credentials/<int:credential_id>/remove",
+    "/", "/.keystile/handoff", "/account", "/account/credentials/<int:credential_id>/remove",
     "/account/credentials/<int:credential_id>/rename", "/account/notices/read",
     "/account/password", "/account/password/add", "/account/sessions/<int:session_id>/end",
     "/account/sessions/end-all",
@@ -568,7 +568,7 @@ ROUTES = [  # kept in step with app.url_map by test_the_fuzz_knows_every_route
     "/admin/users/<int:user_id>/sessions/end-all", "/api/authz/auth-request",
     "/api/authz/forward-auth", "/api/session", "/certificate/complete",
     "/certificate/csr", "/certificate/login", "/certificate/pin-presented",
-    "/certificate/start", "/certificate/upload", "/enroll/<token>", "/healthz", "/login",
+    "/certificate/start", "/certificate/upload", "/enroll/<token>", "/gate/continue", "/healthz", "/login",
     "/logout", "/request-account", "/static/<path:filename>",
     "/webauthn/enrol/<token>/options", "/webauthn/enrol/<token>/verify",
     "/webauthn/login/options", "/webauthn/login/verify", "/webauthn/register/options",

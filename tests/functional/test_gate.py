@@ -11,111 +11,46 @@ import logging
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import quote
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import AuditEvent, AuthSession, User, utcnow
 from app.services import cert_auth, credentials, groups, sessions
-from app.services.audit import SYSTEM, Client
+from app.services.audit import SYSTEM
 from app.services.certificates import describe
 from app.services.gate import HEADERS
 from app.web.auth_state import COOKIE
-from app.web.context import session_timeouts
 from tests.conftest import AuthActions
 from tests.support import factories
+from tests.support.gate import (
+    PROXY,
+    WIKI,
+    cert_header,
+    forward,
+    gate_settings,
+    next_of,
+    nginx,
+    session_cookie,
+    signed_in,
+)
 from tests.support.pki import Pki
-
-PROXY = "10.9.8.7"
-RULES = """
-default = "deny"
-[[rule]]
-hosts = ["wiki.example.com"]
-paths = ["/public/"]
-policy = "bypass"
-[[rule]]
-hosts = ["wiki.example.com"]
-paths = ["/admin/"]
-require = { strength = "hardware-key", max_age = "15m" }
-[[rule]]
-hosts = ["wiki.example.com"]
-paths = ["/ops/"]
-groups = ["ops"]
-require = { strength = "password" }
-[[rule]]
-hosts = ["*.example.com", "tools.example.org"]
-require = { strength = "password" }
-"""
-WIKI = "https://wiki.example.com"
 
 
 @pytest.fixture
 def app_overrides(tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, Any]:
-    """The rules above, the trusted proxy, and a test's own changes (indirect parameters)."""
-    rules = tmp_path / "rules.toml"
-    rules.write_text(RULES)
-    return {"trusted_proxies": PROXY, "cert_login": "auto", "access_rules": str(rules),
-            **getattr(request, "param", {})}
+    """The gate's rules and trusted proxy, and a test's own changes (indirect parameters)."""
+    return gate_settings(tmp_path, **getattr(request, "param", {}))
 
 
 @pytest.fixture
 def proxy(app: Flask) -> FlaskClient:
     return app.test_client(use_cookies=False)
-
-
-def nginx(proxy: FlaskClient, url: str, method: str = "GET", *, cookie: str = "",
-          peer: str = PROXY, **headers: str) -> Any:
-    sent = {"X-Original-URL": url, "X-Original-Method": method, **headers}
-    if cookie:
-        sent["Cookie"] = cookie
-    return proxy.get("/api/authz/auth-request", headers=sent, environ_base={"REMOTE_ADDR": peer})
-
-
-def forward(proxy: FlaskClient, uri: str, method: str = "GET", *, host: str = "wiki.example.com",
-            cookie: str = "", accept: str = "text/html,*/*;q=0.8", peer: str = PROXY,
-            **headers: str) -> Any:
-    sent = {"X-Forwarded-Method": method, "X-Forwarded-Proto": "https",
-            "X-Forwarded-Host": host, "X-Forwarded-Uri": uri, "Accept": accept, **headers}
-    if cookie:
-        sent["Cookie"] = cookie
-    return proxy.get("/api/authz/forward-auth", headers=sent, environ_base={"REMOTE_ADDR": peer})
-
-
-def signed_in(auth: AuthActions, username: str = "alice") -> str:
-    resp = auth.login(username)
-    assert resp.status_code == 303
-    found = auth.client.get_cookie(COOKIE)
-    assert found is not None
-    return f"{COOKIE}={found.value}"
-
-
-def session_cookie(app: Flask, db: Session, user: User, credential: Any, method: str, *,
-                   age: timedelta = timedelta()) -> str:
-    """A session opened by ``credential`` ``age`` ago, as its browser's cookie."""
-    with app.app_context():
-        opened = sessions.start(db, user=user, credential=credential, method=method,
-                                client=Client(), now=utcnow() - age,
-                                timeouts=session_timeouts())
-        db.execute(update(AuthSession).where(AuthSession.id == opened.id)
-                   .values(last_seen_at=utcnow()))
-        db.commit()
-    return f"{COOKIE}={opened.secret}"
-
-
-def cert_header(cert: x509.Certificate) -> dict[str, str]:
-    """nginx's format: the URL-encoded PEM, and nginx's own verdict."""
-    pem = cert.public_bytes(Encoding.PEM).decode()
-    return {"X-SSL-Client-Cert": quote(pem, safe=""), "X-SSL-Client-Verify": "FAILED:self-signed"}
-
-
-def next_of(location: str) -> dict[str, list[str]]:
-    return parse_qs(urlsplit(location).query)
 
 
 # -- who may ask ---------------------------------------------------------------------------
@@ -204,7 +139,7 @@ def test_anonymous_nginx_check_gets_401_with_the_sign_in_url(proxy: FlaskClient)
     resp = nginx(proxy, f"{WIKI}/docs/page?x=1")
     assert resp.status_code == 401
     location = resp.headers["Location"]
-    assert location.startswith("https://localhost/login?")
+    assert location.startswith("https://localhost/gate/continue?")
     assert next_of(location) == {"next": [f"{WIKI}/docs/page?x=1"]}
     assert "Set-Cookie" not in resp.headers and resp.headers["Cache-Control"] == "no-store"
 
@@ -273,8 +208,13 @@ def test_hardware_key_rule_steps_a_password_user_up(proxy: FlaskClient, auth: Au
                                                     alice: User) -> None:
     resp = nginx(proxy, f"{WIKI}/admin/x", cookie=signed_in(auth))
     assert resp.status_code == 401
-    assert next_of(resp.headers["Location"]) == {
-        "next": [f"{WIKI}/admin/x"], "reauth": ["1"], "need": ["hardware_key"]}
+    location = resp.headers["Location"]
+    assert location.startswith("https://localhost/login?")
+    query = next_of(location)
+    assert query.pop("reauth") == ["1"] and query.pop("need") == ["hardware_key"]
+    (then,) = query.pop("next")
+    assert not query and then.startswith("/gate/continue?")
+    assert next_of(then) == {"next": [f"{WIKI}/admin/x"]}
     page = auth.client.get(resp.headers["Location"].removeprefix("https://localhost"))
     assert page.status_code == 200 and "security key (hardware)" in page.get_data(as_text=True)
 
