@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import ssl
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -22,9 +23,11 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
 
 from app import create_app
 from app.db import engine_of
+from app.services import ca
 from tests.conftest import PASSWORD, require
 from tests.e2e.proxies import servers
 from tests.e2e.proxies.conftest import Tls
@@ -45,8 +48,13 @@ require = { strength = "hardware-key", max_age = "15m" }
 hosts = ["localhost"]
 paths = ["/wiki/"]
 require = { strength = "password" }
+[[rule]]
+hosts = ["wiki.localhost"]
+require = { strength = "password" }
 """
 
+#: A second protected host, on another name than Keystile's.
+OTHER_HOST = "wiki.localhost"
 #: The identity headers the gate answers with, and what nginx copies to the upstream.
 IDENTITY = ("user", "groups", "email", "name", "auth_method", "auth_strength")
 
@@ -64,29 +72,47 @@ http {{
     scgi_temp_path {prefix}/scgi;
     ssl_certificate {cert};
     ssl_certificate_key {key};
+    # What Keystile's own pages and the single sign-on path are sent.
+    proxy_set_header Host $http_host;
+    proxy_set_header X-Forwarded-For $remote_addr;
+    proxy_set_header X-Forwarded-Proto $scheme;
+    proxy_set_header X-Forwarded-Tls-Client-Cert "";
+    proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;
+    proxy_set_header X-SSL-Client-Verify $ssl_client_verify;
 
+    # Keystile's host, which also protects /wiki/ on itself.
     server {{
         listen 127.0.0.1:{port} ssl;
         server_name localhost;
         ssl_verify_client optional_no_ca;
         error_page 495 = @keystile;
-
-        proxy_set_header Host $http_host;
-        proxy_set_header X-Forwarded-For $remote_addr;
-        proxy_set_header X-Forwarded-Proto $scheme;
-        proxy_set_header X-Forwarded-Tls-Client-Cert "";
-        proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;
-        proxy_set_header X-SSL-Client-Verify $ssl_client_verify;
-
         location / {{
             proxy_pass http://127.0.0.1:{app_port};
         }}
         location @keystile {{
             proxy_pass http://127.0.0.1:{app_port};
         }}
+{protected_wiki}
+{gate}
+    }}
 
+    # Another protected host: it gets its own session cookie through the hand-off path.
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        server_name {other_host};
+        ssl_verify_client optional_no_ca;
+        location /.keystile/ {{
+            proxy_pass http://127.0.0.1:{app_port};
+        }}
+{protected_root}
+{gate}
+    }}
+}}
+"""
+
+PROTECTED = """
         # The protected site: every request is checked with Keystile first.
-        location /wiki/ {{
+        location {path} {{
             auth_request /_keystile/check;
 {copy_identity}
             auth_request_set $ks_location $upstream_http_location;
@@ -94,9 +120,12 @@ http {{
             proxy_set_header Host $http_host;
             proxy_set_header X-Forwarded-For $remote_addr;
             proxy_set_header X-Forwarded-Proto $scheme;
+            # Always set: an empty value sends no header, so a client's Remote-* never passes.
 {send_identity}
             proxy_pass http://127.0.0.1:{echo_port};
-        }}
+        }}"""
+
+GATE = """
         location = /_keystile/check {{
             internal;
             proxy_pass http://127.0.0.1:{app_port}/api/authz/auth-request;
@@ -112,19 +141,46 @@ http {{
         }}
         location @keystile_sign_in {{
             return 302 $ks_location;
-        }}
-    }}
-}}
-"""
+        }}"""
 
 
-def nginx_config(**values: Any) -> str:
+def nginx_config(*, echo_port: int, app_port: int, **values: Any) -> str:
     copy = "\n".join(f"            auth_request_set $ks_{h} $upstream_http_remote_{h};"
                      for h in IDENTITY)
-    # Always set: an empty value sends no header, so a client's Remote-* never passes.
     send = "\n".join(f"            proxy_set_header Remote-{h.replace('_', '-').title()} "
                      f"$ks_{h};" for h in IDENTITY)
-    return NGINX.format(copy_identity=copy, send_identity=send, **values)
+
+    def protect(path: str) -> str:
+        return PROTECTED.format(path=path, copy_identity=copy, send_identity=send,
+                                echo_port=echo_port)
+
+    return NGINX.format(protected_wiki=protect("/wiki/"), protected_root=protect("/"),
+                        gate=GATE.format(app_port=app_port), app_port=app_port,
+                        other_host=OTHER_HOST, **values)
+
+
+class Loopback(httpx.BaseTransport):
+    """Connects every name to 127.0.0.1, with the name as SNI and Host (curl's
+    ``--resolve``), so cookies stay with the name the browser would see. Each name has
+    connections of its own: nginx refuses a request whose Host is not its connection's SNI
+    (421) when client certificates are asked for."""
+
+    def __init__(self, verify: ssl.SSLContext) -> None:
+        self.verify = verify
+        self.by_name: dict[str, httpx.HTTPTransport] = {}
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        name = request.url.host
+        if name not in self.by_name:
+            self.by_name[name] = httpx.HTTPTransport(verify=self.verify)
+        direct = httpx.Request(request.method, request.url.copy_with(host="127.0.0.1"),
+                               headers=request.headers, stream=request.stream,
+                               extensions={**request.extensions, "sni_hostname": name})
+        return self.by_name[name].handle_request(direct)
+
+    def close(self) -> None:
+        for transport in self.by_name.values():
+            transport.close()
 
 
 @dataclass
@@ -138,9 +194,14 @@ class Gate:
     def origin(self) -> str:
         return f"https://localhost:{self.port}"
 
+    @property
+    def other_origin(self) -> str:
+        return f"https://{OTHER_HOST}:{self.port}"
+
     def client(self, identity: str | None = None) -> httpx.Client:
         who = getattr(self.tls.pki, identity) if identity else None
-        return httpx.Client(base_url=self.origin, verify=self.tls.trust(who), timeout=15)
+        return httpx.Client(base_url=self.origin, timeout=15,
+                            transport=Loopback(verify=self.tls.trust(who)))
 
 
 @pytest.fixture
@@ -159,6 +220,13 @@ def gate(tls: Tls, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         "KEYSTILE_ACCESS_RULES": str(rules),
     }
     prefix = tmp_path_factory.mktemp("nginx-gate")
+    cert, key = ca.issue_server_certificate(tls.pki.ca.as_authority(),
+                                            hostnames=["localhost", OTHER_HOST])
+    server_cert, server_key = prefix / "server.crt", prefix / "server.key"
+    server_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    server_key.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                             serialization.PrivateFormat.PKCS8,
+                                             serialization.NoEncryption()))
     engine = sa.create_engine(database)
     with ExitStack() as running:
         running.callback(engine.dispose)
@@ -179,7 +247,7 @@ def gate(tls: Tls, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         keystile.wait()
         echo.wait()
         config = prefix / "nginx.conf"
-        config.write_text(nginx_config(prefix=prefix, cert=tls.cert, key=tls.key, port=port,
+        config.write_text(nginx_config(prefix=prefix, cert=server_cert, key=server_key, port=port,
                                        app_port=app_port, echo_port=echo_port))
         cmd, env = servers.foreground_command("nginx", config, prefix)
         running.enter_context(servers.Server(
@@ -273,3 +341,28 @@ def test_with_keystile_stopped_nginx_denies(gate: Gate) -> None:
     with gate.client("self_signed") as curl:
         for target in ("/wiki/public/x", "/wiki/page"):
             assert curl.get(target).status_code >= 500
+
+
+def test_one_sign_in_covers_another_host_through_the_hand_off(gate: Gate) -> None:
+    with gate.client() as browser:
+        location = browser.get("/wiki/", headers={"Accept": "text/html"}).headers["Location"]
+        assert echoed(browser.get(sign_in(browser, location).headers["Location"]))[
+            "remote-user"] == "alice"
+        # The other host: no page, through Keystile and back with a cookie of its own.
+        wanted = f"{gate.other_origin}/docs/?q=1"
+        first = browser.get(wanted, headers={"Accept": "text/html"})
+        assert first.status_code == 302
+        to_host = browser.get(first.headers["Location"])
+        assert to_host.status_code == 303
+        assert to_host.headers["Location"].startswith(f"{gate.other_origin}/.keystile/handoff?")
+        landed = browser.get(to_host.headers["Location"])
+        assert landed.status_code == 303 and landed.headers["Location"] == wanted
+        assert browser.cookies.get("__Host-keystile-gate", domain=OTHER_HOST)
+        seen = echoed(browser.get(wanted, headers={"Remote-User": "admin"}))
+        assert seen["remote-user"] == "alice"
+        # Signing out on Keystile's host ends the other host's session at its next request.
+        page = browser.get("/account")
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text)
+        assert token and browser.post("/logout", data={"csrf_token": token.group(1)}
+                                      ).status_code == 303
+        assert browser.get(wanted).status_code == 302
