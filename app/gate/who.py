@@ -1,5 +1,6 @@
-"""Who a forward-auth check is about: the Keystile session in the request's cookie, or a
-certificate the trusted proxy forwarded with it.
+"""Who a forward-auth check is about: the Keystile session in the request's cookie (on
+Keystile's own host) or behind the protected host's own cookie (:mod:`app.gate.handoff`),
+or a certificate the trusted proxy forwarded with the check.
 
 The session is found exactly as on Keystile's own pages (:mod:`app.web.auth_state`), so
 sign-out, "sign out everywhere", idle and absolute timeouts and an administrator's
@@ -10,8 +11,9 @@ a pinned certificate, or one valid in CA mode, passes on the spot without a sess
 Sign-out holds for browsers (threat model E.23): a browser that signed out (the cookie
 session's mark) or whose session cookie no longer finds a live session is not signed in
 again by the certificate it keeps presenting; it is sent to the sign-in page, which offers
-"Continue as ...". A client with no Keystile cookie at all (``curl --cert``) is not a
-browser session and passes with its certificate.
+"Continue as ...". The same holds for a protected host's cookie whose session has ended.
+A client with no Keystile cookie at all (``curl --cert``) is not a browser session and
+passes with its certificate.
 """
 
 from __future__ import annotations
