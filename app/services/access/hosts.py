@@ -57,7 +57,8 @@ def request_host(raw: str) -> str:
     if colon and not _is_port(port):
         raise BadHost("bad port")
     name = name.rstrip(".")
-    if _is_ip(name) or (name.isascii() and _NAME.fullmatch(name)):
+    # The name rule first: it also covers IPv4 literals, and is cheap.
+    if (name.isascii() and _NAME.fullmatch(name)) or _is_ip(name):
         return name
     raise BadHost("not a host name")
 
