@@ -374,3 +374,16 @@ def test_bypass_and_deny_need_no_identity(proxy: FlaskClient, db: Session, pki: 
         is None
     assert nginx(proxy, f"{WIKI}/docs/", **cert_header(pki.self_signed.cert)).status_code == 401
     assert db.scalar(select(AuditEvent).where(AuditEvent.tag == "auth:certificate:failure"))
+
+
+@pytest.mark.parametrize("target", ["//[", "https://[::1", "https://wiki.example.com:99999/"])
+def test_a_next_urlsplit_cannot_read_is_no_server_error(client: FlaskClient, auth: AuthActions,
+                                                        alice: User, target: str) -> None:
+    """``urlsplit`` raises ValueError for these: the sign-in page still answers, and goes to
+    the account page afterwards."""
+    assert client.get("/login?next=" + quote(target, safe="")).status_code == 200
+    token = auth.csrf()
+    resp = client.post("/login?next=" + quote(target, safe=""),
+                       data={"username": "alice", "password": "correct horse battery staple",
+                             "csrf_token": token})
+    assert resp.status_code == 303 and resp.headers["Location"] == "/account"
