@@ -119,6 +119,9 @@ class Settings:
     smtp_url: str = ""
     mail_from: str = "keystile@localhost"
 
+    # The forward-auth gate
+    access_rules: str = ""  #: TOML file of access rules for protected hosts (empty: none)
+
     dev_tls_ports: tuple[int, int] = field(default=(8443, 8080))
 
     @property
@@ -243,6 +246,13 @@ def _validate(s: Settings) -> None:
         raise ConfigError("session timeouts must be positive")
     if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("KEYSTILE_REDIS_URL must be a redis:// URL")
+    if s.access_rules:
+        from app.services.access import AccessRulesError, load_rules
+
+        try:
+            load_rules(s.access_rules)
+        except AccessRulesError as exc:
+            raise ConfigError(f"KEYSTILE_ACCESS_RULES: {exc}") from None
 
 
 def load_settings(

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField, ValidationError
-from wtforms.validators import Length, Optional
+from wtforms.validators import DataRequired, Length, Optional
 
 from app.services.audit_queries import Outcome, known_tags, parse_bound
 from app.services.reports import MAX_SEARCH, UserFilter
@@ -66,3 +66,10 @@ class AuditFilterForm(_GetForm):
 class RevokeForm(PostedForm):
     reason = StringField("Reason", validators=[Optional(), Length(max=200)],
                          default="revoked by an administrator")
+
+
+class GroupForm(PostedForm):
+    """Add a user to a group, or take them out (the service checks the name)."""
+
+    group = StringField("Group", validators=[DataRequired(), Length(max=63)],
+                        render_kw={"autocomplete": "off", "spellcheck": "false"})

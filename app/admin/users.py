@@ -9,11 +9,11 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from app.admin.forms import RevokeForm, UserSearchForm
+from app.admin.forms import GroupForm, RevokeForm, UserSearchForm
 from app.admin.views import bp, check_action_form, current_admin, require_recent
 from app.db import get_db
 from app.models import AuthSession, Credential, User, UserStatus, utcnow
-from app.services import accounts, credentials, reports, sessions
+from app.services import accounts, credentials, groups, reports, sessions
 from app.services.audit import Event, record
 from app.services.credentials import CredentialError
 from app.services.notices import notify
@@ -57,7 +57,8 @@ def user(user_id: int) -> str:
     required = needs_hardware_key(str(detail.user.role), settings().require_hardware_key_for)
     return render_template("admin/user.html", detail=detail, hardware_required=required,
                            action_form=ActionForm(), revoke_form=RevokeForm(formdata=None),
-                           me=current_admin())
+                           me=current_admin(), groups=groups.of_user(get_db(), user_id),
+                           group_form=GroupForm(formdata=None))
 
 
 def _back(user: User) -> str:

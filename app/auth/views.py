@@ -30,7 +30,7 @@ from app.services.credentials import CredentialError
 from app.services.passwords import PasswordPolicyError
 from app.web import auth_state, throttle
 from app.web.client import current_client
-from app.web.context import mailer, passwords, settings
+from app.web.context import access_rules, mailer, passwords, settings
 from app.web.forms import NewPasswordForm
 from app.web.redirects import safe_next
 
@@ -96,7 +96,8 @@ def login_post() -> BaseResponse | tuple[str, int]:
 
 
 def _next_url() -> str:
-    return safe_next(request.args.get("next"), url_for("account.index"))
+    return safe_next(request.args.get("next"), url_for("account.index"),
+                     external_host=access_rules().names_host)
 
 
 @bp.post("/logout")

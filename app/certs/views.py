@@ -41,7 +41,7 @@ from app.web import auth_state, client_cert
 from app.web.auth_state import recent_auth_required
 from app.web.client import current_client
 from app.web.client_cert import Presented, presented
-from app.web.context import mailer, settings
+from app.web.context import access_rules, mailer, settings
 from app.web.forms import ActionForm
 from app.web.redirects import safe_next
 
@@ -81,7 +81,7 @@ def _sign_in(match: CertificateMatch) -> bool:
 
 
 def _safe_next(target: str | None) -> str:
-    return safe_next(target, url_for("account.index"))
+    return safe_next(target, url_for("account.index"), external_host=access_rules().names_host)
 
 
 def _is_cert_host() -> bool:

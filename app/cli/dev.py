@@ -106,4 +106,18 @@ def serve(host: str, https_port: int, http_port: int) -> None:
         plain.server_close()
 
 
+@dev_group.command("echo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=9000, show_default=True, type=click.IntRange(1, 65535))
+def echo(host: str, port: int) -> None:
+    """A demo site for the forward-auth gate: answers with the headers it received."""
+    from app.gate import echo as site
+
+    click.echo(f"echoing requests on http://{host}:{port}")
+    try:
+        site.serve(host, port)
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve on {host}:{port}: {exc}") from None
+
+
 COMMANDS = [dev_group]

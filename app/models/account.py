@@ -40,6 +40,7 @@ class TokenPurpose(enum.StrEnum):
     CERT_LOGIN = "cert-login"  #: explicit mode: carry a certificate sign-in to the main host
     WEBAUTHN_REGISTRATION = "webauthn-registration"
     WEBAUTHN_AUTHENTICATION = "webauthn-authentication"
+    GATE_HANDOFF = "gate-handoff"  #: single sign-on: carry a session to a protected host
 
 
 class OneTimeToken(Base):

@@ -27,6 +27,7 @@ class Event(enum.StrEnum):
     PASSKEY_FAILURE = "auth:passkey:failure"
     THROTTLED = "auth:throttled"
     LOGOUT = "auth:logout"
+    GATE_HANDOFF = "auth:gate:handoff"
     SESSIONS_ENDED = "account:sessions:ended"
     CREDENTIAL_ADDED = "account:credential:added"
     CREDENTIAL_RENAMED = "account:credential:renamed"
@@ -43,6 +44,8 @@ class Event(enum.StrEnum):
     USER_ENABLED = "account:user:enabled"
     ENROLMENT_LINK_ISSUED = "account:enrolment:issued"
     ENROLMENT_FAILURE = "account:enrolment:failure"
+    GROUP_MEMBER_ADDED = "account:group:added"
+    GROUP_MEMBER_REMOVED = "account:group:removed"
     ADMIN_ACTION = "admin:action"
 
 

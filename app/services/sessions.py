@@ -213,3 +213,10 @@ def live_for_user(db: Session, user_id: int, *, now: datetime) -> list[AuthSessi
             .order_by(AuthSession.last_seen_at.desc())
         )
     )
+
+
+def is_live(row: AuthSession, *, now: datetime, timeouts: Timeouts) -> bool:
+    """Whether a loaded session would still be found by :func:`resolve`."""
+    return _is_live(revoked_at=row.revoked_at, expires_at=row.expires_at,
+                    last_seen_at=row.last_seen_at, user_active=row.user.is_active, now=now,
+                    timeouts=timeouts)

@@ -96,6 +96,12 @@ def _secret_ok(headers: Headers, s: Settings) -> bool:
     return hmac.compare_digest(sent.encode(), s.proxy_secret.encode())
 
 
+def from_trusted_proxy(environ: Mapping[str, Any], headers: Headers, s: Settings) -> bool:
+    """Whether the raw socket peer is a trusted proxy and, when configured, sent the shared
+    secret: the one test before any proxy-set header is read."""
+    return s.trusted_proxies.trust(raw_peer_of(environ)) and _secret_ok(headers, s)
+
+
 def _carries_certificate_header(headers: Headers, s: Settings) -> bool:
     names = {k.lower() for k in headers.keys()}  # noqa: SIM118 - Headers iterate pairs
     own = {s.cert_header.lower()} if s.cert_header else set()

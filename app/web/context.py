@@ -7,6 +7,8 @@ from datetime import timedelta
 from flask import current_app
 
 from app.config import Settings
+from app.services.access import AccessRules
+from app.services.cert_auth import PolicySource
 from app.services.notices import Mailer
 from app.services.passwords import Passwords
 from app.services.sessions import Timeouts
@@ -33,3 +35,14 @@ def session_timeouts() -> Timeouts:
         idle=timedelta(minutes=s.session_idle_minutes),
         absolute=timedelta(hours=s.session_absolute_hours),
     )
+
+
+def access_rules() -> AccessRules:
+    """``KEYSTILE_ACCESS_RULES`` as parsed at start-up (no rules: nothing is protected)."""
+    rules: AccessRules = current_app.extensions["keystile.access_rules"]
+    return rules
+
+
+def cert_policy() -> PolicySource:
+    src: PolicySource = current_app.extensions["keystile.cert_policy"]
+    return src

@@ -21,8 +21,8 @@ def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize(("args", "usage", "shown"), [
     pytest.param(["--help"], "Usage: keystile [OPTIONS] COMMAND",
-                 ["audit", "ca", "cert", "db", "dev", "passkey", "proxy-config", "report",
-                  "request", "user"], id="top-level"),
+                 ["access", "audit", "ca", "cert", "db", "dev", "group", "passkey",
+                  "proxy-config", "report", "request", "user"], id="top-level"),
     pytest.param(["db", "--help"], "Usage: keystile db", ["upgrade"], id="group"),
     pytest.param(["user", "create", "--help"], "Usage: keystile user create",
                  ["--password-stdin", "--admin"], id="command"),

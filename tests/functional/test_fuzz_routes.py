@@ -554,7 +554,7 @@ def rules(app: Flask) -> list[tuple[str, str, frozenset[str]]]:
 
 
 ROUTES = [  # kept in step with app.url_map by test_the_fuzz_knows_every_route
-    "/", "/account", "/account/credentials/<int:credential_id>/remove",
+    "/", "/.keystile/handoff", "/account", "/account/credentials/<int:credential_id>/remove",
     "/account/credentials/<int:credential_id>/rename", "/account/notices/read",
     "/account/password", "/account/password/add", "/account/sessions/<int:session_id>/end",
     "/account/sessions/end-all",
@@ -562,12 +562,14 @@ ROUTES = [  # kept in step with app.url_map by test_the_fuzz_knows_every_route
     "/admin/requests/<int:request_id>/<any(approve, reject):decision>", "/admin/users",
     "/admin/users/<int:user_id>", "/admin/users/<int:user_id>/<any(disable, enable):action>",
     "/admin/users/<int:user_id>/enrolment-link",
+    "/admin/users/<int:user_id>/groups/<any(add, remove):action>",
     "/admin/users/<int:user_id>/credentials/<int:credential_id>/revoke",
     "/admin/users/<int:user_id>/sessions/<int:session_id>/end",
-    "/admin/users/<int:user_id>/sessions/end-all", "/api/session", "/certificate/complete",
+    "/admin/users/<int:user_id>/sessions/end-all", "/api/authz/auth-request",
+    "/api/authz/forward-auth", "/api/session", "/certificate/complete",
     "/certificate/csr", "/certificate/login", "/certificate/pin-presented",
-    "/certificate/start", "/certificate/upload", "/enroll/<token>", "/healthz", "/login",
-    "/logout", "/request-account", "/static/<path:filename>",
+    "/certificate/start", "/certificate/upload", "/enroll/<token>", "/gate/continue",
+    "/healthz", "/login", "/logout", "/request-account", "/static/<path:filename>",
     "/webauthn/enrol/<token>/options", "/webauthn/enrol/<token>/verify",
     "/webauthn/login/options", "/webauthn/login/verify", "/webauthn/register/options",
     "/webauthn/register/verify", "/webauthn/signal-state",

@@ -171,6 +171,19 @@ def answers(where: int | Path, *, tls: ssl.SSLContext | None = None,
         conn.close()
 
 
+def answers_any(port: int) -> bool:
+    """True once a plain-http server on loopback ``port`` answers ``GET /`` at all."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        conn.request("GET", "/")
+        conn.getresponse().read()
+        return True
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
+
+
 @contextlib.contextmanager
 def socket_directory(proxy: str, private: Path) -> Iterator[Path]:
     """A directory for gunicorn's unix socket that ``proxy``'s workers can enter.

@@ -1,0 +1,79 @@
+"""Who a forward-auth check is about: the Keystile session in the request's cookie (on
+Keystile's own host) or behind the protected host's own cookie (:mod:`app.gate.handoff`),
+or a certificate the trusted proxy forwarded with the check.
+
+The session is found exactly as on Keystile's own pages (:mod:`app.web.auth_state`), so
+sign-out, "sign out everywhere", idle and absolute timeouts and an administrator's
+revocation end access at the next check. A certificate is judged by the same code as the
+sign-in page (:func:`app.web.client_cert.judge`, :func:`app.services.cert_auth.accept`):
+a pinned certificate, or one valid in CA mode, passes on the spot without a session.
+
+Sign-out holds for browsers (threat model E.23): a browser that signed out (the cookie
+session's mark) or whose session cookie no longer finds a live session is not signed in
+again by the certificate it keeps presenting; it is sent to the sign-in page, which offers
+"Continue as ...". The same holds for a protected host's cookie whose session has ended.
+A client with no Keystile cookie at all (``curl --cert``) is not a browser session and
+passes with its certificate.
+"""
+
+from __future__ import annotations
+
+from flask import g, request, session
+
+from app.db import get_db
+from app.gate.handoff import GATE_COOKIE
+from app.gate.original import Original
+from app.models import Strength, User, utcnow
+from app.services import cert_auth, gate, handoff
+from app.services.access import request_host
+from app.services.gate import Identity
+from app.web import auth_state, client_cert
+from app.web.client import current_client
+from app.web.context import cert_policy, mailer, session_timeouts, settings
+
+
+def identify(asked: Original) -> Identity | None:
+    """The identity this check carries, or None (nobody, or a held browser)."""
+    row = auth_state.current_session()
+    # The check's answer goes to the proxy, not the browser: it never sets a cookie.
+    g.clear_session_cookie = False
+    db = get_db()
+    if row is None and (host_secret := request.cookies.get(GATE_COOKIE)):
+        row = handoff.resolve(db, host_secret, host=request_host(asked.host), now=utcnow(),
+                              timeouts=session_timeouts())
+    if row is not None:
+        return gate.identity_of(db, row.user, strength=gate.credential_strength(row.credential),
+                                method=row.method, signed_in_at=row.created_at)
+    if _held_browser():
+        return None
+    return _by_certificate()
+
+
+def _held_browser() -> bool:
+    return bool(session.get("signed_out") or request.cookies.get(auth_state.COOKIE)
+                or request.cookies.get(GATE_COOKIE))
+
+
+def _by_certificate() -> Identity | None:
+    s = settings()
+    if s.cert_login == "off":
+        return None
+    shown = client_cert.presented()
+    if shown is None or shown.cert is None:
+        return None
+    db = get_db()
+    now = utcnow()
+    match = client_cert.judge(db, shown, cert_policy().policy(), s, now=now)
+    if match is None:
+        return None
+    # Refusals are audited (and committed) by accept; an accepted certificate is not
+    # audited per check: a check is one request, not a sign-in that opens a session.
+    cred = cert_auth.accept(db, match, client=current_client(), now=now, mailer=mailer())
+    if cred is None or match.user is None:
+        return None
+    db.commit()  # a first use in CA mode pins the key; a handshake proves an uploaded pin
+    user = db.get(User, match.user.id)
+    if user is None:
+        return None
+    return gate.identity_of(db, user, strength=Strength.CERTIFICATE, method="certificate",
+                            signed_in_at=now)

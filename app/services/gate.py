@@ -1,0 +1,70 @@
+"""Who a forward-auth check is about, and the identity headers the gate answers with.
+
+Plain Python: the web layer finds the session or the certificate; this module turns the
+user behind it into an access-rule :class:`~app.services.access.Subject` and into the
+``Remote-*`` headers. All six headers are always sent, empty when unknown or on a bypass
+rule, so that a proxy copying them always overwrites whatever a client sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from app.models import Credential, Strength, User
+from app.services import groups
+from app.services.access import Subject, strength_name
+
+#: the identity headers, in the order they are sent
+HEADERS = ("Remote-User", "Remote-Groups", "Remote-Email", "Remote-Name", "Remote-Auth-Method",
+           "Remote-Auth-Strength")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A signed-in person as the gate reports them."""
+
+    subject: Subject
+    email: str
+    display_name: str
+    method: str  #: password | certificate | passkey
+
+
+def identity_of(db: Session, user: User, *, strength: Strength | None, method: str,
+                signed_in_at: datetime) -> Identity:
+    """The identity of ``user``, signed in at ``signed_in_at`` by ``method``.
+
+    ``strength`` is the credential's (None when it is revoked or unknown: a rule needing
+    any strength then asks for a new sign-in).
+    """
+    subject = Subject(username=user.username, username_normalized=user.username_normalized,
+                      role=str(user.role), groups=frozenset(groups.of_user(db, user.id)),
+                      strength=strength, signed_in_at=signed_in_at)
+    return Identity(subject=subject, email=user.email, display_name=user.display_name,
+                    method=method)
+
+
+def credential_strength(credential: Credential | None) -> Strength | None:
+    """The strength a session's credential proves (None: none, or revoked since)."""
+    if credential is None or credential.revoked_at is not None:
+        return None
+    return credential.strength
+
+
+def identity_headers(identity: Identity | None) -> dict[str, str]:
+    """The six ``Remote-*`` headers; every one empty for None (anonymous or bypass)."""
+    if identity is None:
+        return dict.fromkeys(HEADERS, "")
+    s = identity.subject
+    values = (s.username, ",".join(sorted(s.groups)), identity.email, identity.display_name,
+              identity.method, strength_name(s.strength) if s.strength is not None else "")
+    return {name: header_value(value) for name, value in zip(HEADERS, values, strict=True)}
+
+
+def header_value(text: str) -> str:
+    """``text`` as a WSGI header value: control characters dropped (no header splitting,
+    RFC 9110 §5.5), UTF-8 bytes carried in the latin-1 string WSGI expects (PEP 3333)."""
+    clean = "".join(c for c in text if c.isprintable())[:512]
+    return clean.encode("utf-8").decode("latin-1")
