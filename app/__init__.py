@@ -87,6 +87,7 @@ def _wire(app: Flask, settings: Settings) -> None:
     from app.certs import bp as certs_bp
     from app.edge import SignInEdge
     from app.extensions import csrf, limiter, login_manager
+    from app.health import bp as health_bp
     from app.services.cert_auth import PolicySource
     from app.services.notices import Mailer
     from app.services.passwords import HashParameters, Passwords
@@ -114,7 +115,7 @@ def _wire(app: Flask, settings: Settings) -> None:
         client_ca=settings.client_ca, crls=settings.client_crl, mapping=settings.cert_mapping,
         sunset=CertSunset(settings.cert_sunset, settings.cert_sunset_grace_days),
     )
-    for bp in (auth_bp, account_bp, admin_bp, certs_bp, webauthn_bp):
+    for bp in (auth_bp, account_bp, admin_bp, certs_bp, webauthn_bp, health_bp):
         app.register_blueprint(bp)
     throttle.scope_to_limited_views(app, limiter)
     app.context_processor(migration_notice.context)
