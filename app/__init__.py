@@ -48,6 +48,7 @@ def _configure_flask(app: Flask, settings: Settings) -> None:
 
     app.config.update(
         SECRET_KEY=settings.secret_key,
+        SECRET_KEY_FALLBACKS=list(settings.secret_key_fallbacks),
         SESSION_COOKIE_NAME="__Host-keystile",
         SESSION_COOKIE_SECURE=True,
         SESSION_COOKIE_HTTPONLY=True,
