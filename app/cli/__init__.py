@@ -17,7 +17,7 @@ def commands() -> list[click.Command]:
     from app.cli import dbcmd, users
 
     found: list[click.Command] = [dbcmd.db, users.user, users.request]
-    for name in ("dev", "ca", "cert", "passkey", "proxy", "audit", "report"):
+    for name in ("dev", "ca", "cert", "passkey", "proxy", "audit", "report", "housekeeping"):
         found.extend(_optional(name))
     return found
 

@@ -44,6 +44,8 @@ class Event(enum.StrEnum):
     ENROLMENT_LINK_ISSUED = "account:enrolment:issued"
     ENROLMENT_FAILURE = "account:enrolment:failure"
     ADMIN_ACTION = "admin:action"
+    HOUSEKEEPING = "system:housekeeping"
+    AUDIT_PRUNED = "system:audit:pruned"
 
 
 class Identified(Protocol):
