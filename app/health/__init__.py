@@ -32,20 +32,24 @@ def healthz() -> tuple[BaseResponse, int]:
 
 @bp.get("/readyz")
 def readyz() -> tuple[BaseResponse, int]:
-    result = readiness.check(engine_of(current_app), heads=migration_heads(),
+    heads, known = migrations()
+    result = readiness.check(engine_of(current_app), heads=heads, known=known,
                              redis=_redis_client())
     return (jsonify(status="ready" if result.ready else "unavailable", checks=result.checks),
             200 if result.ready else 503)
 
 
 @cache
-def migration_heads() -> frozenset[str]:
-    """The head revision(s) of the migrations shipped with this code (read once)."""
+def migrations() -> tuple[frozenset[str], frozenset[str]]:
+    """The head revision(s) of the migrations shipped with this code, and every revision
+    it ships (read once)."""
     from alembic.script import ScriptDirectory
 
     from app.cli.dbcmd import alembic_config
 
-    return frozenset(ScriptDirectory.from_config(alembic_config("")).get_heads())
+    scripts = ScriptDirectory.from_config(alembic_config(""))
+    return (frozenset(scripts.get_heads()),
+            frozenset(r.revision for r in scripts.walk_revisions()))
 
 
 def _redis_client() -> readiness.Pingable | None:

@@ -23,8 +23,11 @@ log = logging.getLogger(__name__)
 
 OK = "ok"
 UNREACHABLE = "unreachable"
-#: the schema is not at the revision this code expects (migrate, or roll the code back)
+#: the schema is behind the revision this code expects, or was never migrated: migrate
 NOT_AT_HEAD = "not at head"
+#: the schema is at a revision newer than this code knows: a rolling upgrade migrated the
+#: database before replacing this instance (migrations keep the previous release working)
+AHEAD = "ahead"
 UNKNOWN = "unknown"
 NOT_CONFIGURED = "not configured"
 
@@ -43,23 +46,25 @@ class Readiness:
 
     @property
     def ready(self) -> bool:
-        return all(state in {OK, NOT_CONFIGURED} for state in self.checks.values())
+        return all(state in {OK, NOT_CONFIGURED, AHEAD} for state in self.checks.values())
 
 
-def check(engine: Engine, *, heads: Collection[str], redis: Pingable | None) -> Readiness:
+def check(engine: Engine, *, heads: Collection[str], known: Collection[str],
+          redis: Pingable | None) -> Readiness:
     """Run every check (each on its own: a dead database still reports Redis).
 
     Args:
         engine: the application's engine; one pooled connection is borrowed.
         heads: the Alembic head revision(s) of the migrations this code ships.
+        known: every revision this code ships.
         redis: a client with short socket timeouts, or None when Redis is not configured.
     """
-    checks = _database(engine, set(heads))
+    checks = _database(engine, set(heads), set(known))
     checks["redis"] = NOT_CONFIGURED if redis is None else _redis(redis)
     return Readiness(checks)
 
 
-def _database(engine: Engine, heads: set[str]) -> dict[str, str]:
+def _database(engine: Engine, heads: set[str], known: set[str]) -> dict[str, str]:
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -67,6 +72,8 @@ def _database(engine: Engine, heads: set[str]) -> dict[str, str]:
     except SQLAlchemyError as exc:
         log.warning("readiness: the database does not answer (%s)", type(exc).__name__)
         return {"database": UNREACHABLE, "migrations": UNKNOWN}
+    if current and not current <= known:
+        return {"database": OK, "migrations": AHEAD}
     if current != heads:
         log.warning("readiness: schema at %s, this code expects %s",
                     sorted(current) or "nothing", sorted(heads))

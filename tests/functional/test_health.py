@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import text
 
 from app import create_app
 from app.db import engine_of
-from app.health import migration_heads
+from app.health import migrations
 from tests.conftest import PG_URL, make_app, require
 from tests.e2e.proxies.servers import free_ports
 from tests.support.schema import stamp
@@ -68,12 +69,29 @@ def test_not_ready_when_schema_is_not_at_head(app: Flask, client: FlaskClient,
     assert "0002" not in resp.get_data(as_text=True)  # no revision ids for the world
 
 
+def test_ready_when_the_schema_is_ahead_of_this_code(app: Flask, client: FlaskClient) -> None:
+    """A rolling upgrade migrates first: the instances still on the previous release stay
+    in service."""
+    stamp(engine_of(app), "head")
+    with engine_of(app).begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
+    try:
+        resp = client.get("/readyz")
+    finally:
+        stamp(engine_of(app), None)
+    assert resp.status_code == 200
+    assert resp.get_json()["checks"]["migrations"] == "ahead"
+
+
 def test_the_heads_are_the_shipped_migrations() -> None:
     from alembic.script import ScriptDirectory
 
     from app.cli.dbcmd import alembic_config
 
-    assert migration_heads() == {ScriptDirectory.from_config(alembic_config("")).get_current_head()}
+    heads, known = migrations()
+    scripts = ScriptDirectory.from_config(alembic_config(""))
+    assert heads == {scripts.get_current_head()}
+    assert {"0001", "0002", "0003"} <= known and heads <= known
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
