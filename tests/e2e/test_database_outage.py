@@ -11,69 +11,21 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-import threading
-import time
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import FAST_HASH, PASSWORD, csrf_from, require
+from tests.conftest import FAST_HASH, PASSWORD, require
 from tests.e2e.proxies import servers
 from tests.support import pg_cluster
 from tests.support.cluster import keystile_cli
+from tests.support.load import SignInLoad, wait_until
 from tests.support.web_client import WebClient
 
 #: how long the service may take to come back once PostgreSQL accepts connections again
 RECOVERY_SECONDS = 20
-
-
-class SignInLoad:
-    """Password sign-ins one after another in a thread; every answer's status counted."""
-
-    def __init__(self, base: str, username: str) -> None:
-        self.base, self.username = base, username
-        self.statuses: Counter[int] = Counter()
-        self.signed_in = 0
-        self.bad: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            client = WebClient(self.base, timeout=15)
-            try:
-                page = client.get("/login")
-                self._count(page)
-                if page.status_code != 200:
-                    continue
-                resp = client.post("/login", data={"username": self.username,
-                                                   "password": PASSWORD,
-                                                   "csrf_token": csrf_from(page.text)})
-                self._count(resp)
-                self.signed_in += resp.status_code == 303
-            except httpx.HTTPError as exc:
-                self.bad.append(repr(exc))
-            finally:
-                client.close()
-
-    def _count(self, resp: httpx.Response) -> None:
-        self.statuses[resp.status_code] += 1
-        if resp.status_code == 503 and "Retry-After" not in resp.headers:
-            self.bad.append("503 without Retry-After")
-        if "Traceback" in resp.text:
-            self.bad.append("a trace in a response")
-
-    def __enter__(self) -> SignInLoad:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 @pytest.fixture
@@ -81,13 +33,6 @@ def database() -> Iterator[pg_cluster.PrivateCluster]:
     require(pg_cluster.bin_dir() is not None, "PostgreSQL's initdb is not installed")
     with pg_cluster.private_cluster() as cluster:
         yield cluster
-
-
-def _wait_until(check: Callable[[], bool], seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "not back in time"
-        time.sleep(0.1)
 
 
 def test_postgresql_stopped_under_load_then_back(database: pg_cluster.PrivateCluster,
@@ -113,7 +58,7 @@ def test_postgresql_stopped_under_load_then_back(database: pg_cluster.PrivateClu
         assert browser.get("/readyz").status_code == 200
 
         with SignInLoad(base, "alice") as load:
-            _wait_until(lambda: load.signed_in >= 3, 30)
+            wait_until(lambda: load.signed_in >= 3, 30)
             database.stop()
             during = browser.get("/api/session")  # the sign-in edge
             assert during.status_code == 503, during.text
@@ -124,11 +69,11 @@ def test_postgresql_stopped_under_load_then_back(database: pg_cluster.PrivateClu
             assert browser.post("/logout", data={"csrf_token": token}).status_code == 503
             assert browser.get("/readyz").status_code == 503
             assert browser.get("/healthz").status_code == 200
-            _wait_until(lambda: load.statuses[503] >= 5, 30)
+            wait_until(lambda: load.statuses[503] >= 5, 30)
             database.start()
-            _wait_until(lambda: browser.get("/readyz").status_code == 200, RECOVERY_SECONDS)
+            wait_until(lambda: browser.get("/readyz").status_code == 200, RECOVERY_SECONDS)
             before = load.signed_in
-            _wait_until(lambda: load.signed_in >= before + 3, RECOVERY_SECONDS)
+            wait_until(lambda: load.signed_in >= before + 3, RECOVERY_SECONDS)
 
         print(f"sign-in load: {dict(load.statuses)}, {load.signed_in} signed in")
         assert load.bad == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import signal
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,7 +28,9 @@ from tests.conftest import PASSWORD, PG_URL, require
 from tests.e2e.proxies import servers
 from tests.support import cluster as clusters
 from tests.support.cluster import Cluster
-from tests.support.web_client import WebClient
+from tests.support.load import SignInLoad, wait_until
+from tests.support.soft_authenticator import SoftAuthenticator, SoftCredential, unb64url
+from tests.support.web_client import ORIGIN, WebClient
 
 REDIS_URL = os.environ.get("KEYSTILE_TEST_REDIS_URL", "")
 PREFIX = re.sub(r"\W", "", os.environ.get("KEYSTILE_TEST_DATABASE_PREFIX", "keystile_test_"))
@@ -70,16 +73,26 @@ def _user(cluster: Cluster, *, admin: bool = False) -> str:
     return name
 
 
-def _user_id(cluster: Cluster, name: str) -> int:
+def _scalar(cluster: Cluster, sql: str, **params: Any) -> Any:
     engine = sa.create_engine(cluster.database_url.replace("postgresql://",
                                                            "postgresql+psycopg://", 1))
     try:
         with engine.connect() as conn:
-            found = conn.scalar(sa.text("SELECT id FROM users WHERE username = :n"), {"n": name})
+            return conn.scalar(sa.text(sql), params)
     finally:
         engine.dispose()
+
+
+def _user_id(cluster: Cluster, name: str) -> int:
+    found = _scalar(cluster, "SELECT id FROM users WHERE username = :n", n=name)
     assert isinstance(found, int)
     return found
+
+
+def _audited(cluster: Cluster, tag: str, name: str) -> int:
+    return int(_scalar(cluster, "SELECT count(*) FROM audit_events e JOIN users u "
+                       "ON u.id = e.user_id WHERE e.tag = :t AND u.username = :n",
+                       t=tag, n=name))
 
 
 def _signed_in_on(client: WebClient, cluster: Cluster, name: str) -> WebClient:
@@ -162,6 +175,100 @@ def test_disabling_an_account_on_a_ends_its_session_on_b(
     assert resp.status_code == 303, resp.text
     assert not user.signed_in(base=b.url)
     assert user.login(name, PASSWORD, base=b.url).status_code != 303
+
+
+def test_an_admin_ending_a_session_on_a_is_refused_on_b(
+        cluster: Cluster, browsers: Callable[[], WebClient]) -> None:
+    a, b = cluster.instances
+    admin = _signed_in_on(browsers(), cluster, _user(cluster, admin=True))
+    name = _user(cluster)
+    user = browsers()
+    assert user.login(name, PASSWORD, base=b.url).status_code == 303
+    user_id = _user_id(cluster, name)
+    session_id = _scalar(cluster, "SELECT max(id) FROM sessions WHERE user_id = :u", u=user_id)
+    page = f"/admin/users/{user_id}"
+    token = admin.csrf(page, base=a.url)
+    resp = admin.post(f"{page}/sessions/{session_id}/end", base=a.url,
+                      data={"csrf_token": token})
+    assert resp.status_code == 303, resp.text
+    assert not user.signed_in(base=b.url)
+
+
+def _passkey_for(client: WebClient, base: str) -> tuple[SoftAuthenticator, SoftCredential]:
+    """Register a passkey for the signed-in ``client`` (as the account page's script does)."""
+    authenticator = SoftAuthenticator(origin=ORIGIN, rp_id="localhost")
+    csrf = {"X-CSRFToken": client.csrf("/account", base=base)}
+    options = client.post("/webauthn/register/options", base=base, json={"kind": "passkey"},
+                          headers=csrf).json()
+    response, credential = authenticator.register(
+        challenge=unb64url(options["challenge"]), user_handle=unb64url(options["user"]["id"]))
+    resp = client.post("/webauthn/register/verify", base=base, json=response, headers=csrf)
+    assert resp.status_code == 201, resp.text
+    return authenticator, credential
+
+
+def test_one_passkey_assertion_posted_to_a_and_b_at_once_signs_in_once(
+        cluster: Cluster, browsers: Callable[[], WebClient]) -> None:
+    a, b = cluster.instances
+    name = _user(cluster)
+    authenticator, credential = _passkey_for(_signed_in_on(browsers(), cluster, name), a.url)
+    first = browsers()
+    csrf = {"X-CSRFToken": first.csrf(base=a.url)}
+    options = first.post("/webauthn/login/options", base=a.url, json={}, headers=csrf).json()
+    assertion = authenticator.authenticate(credential,
+                                           challenge=unb64url(options["challenge"]))
+    second = browsers()  # the same browser state, sent twice
+    second.cookies = dict(first.cookies)
+
+    def verify(client: WebClient, base: str) -> Callable[[], httpx.Response]:
+        return lambda: client.post("/webauthn/login/verify", base=base, json=assertion,
+                                   headers=csrf)
+
+    results = _at_once(verify(first, a.url), verify(second, b.url))
+    statuses = sorted(r.status_code for r in results)
+    assert statuses[0] == 200 and statuses[1] >= 400, [r.text for r in results]
+    assert _audited(cluster, "auth:passkey:success", name) == 1
+    winner = (first, second)[[r.status_code for r in results].index(200)]
+    assert winner.signed_in(base=a.url) and winner.signed_in(base=b.url)
+
+
+def test_an_instance_killed_mid_sign_in_the_other_serves(cluster: Cluster) -> None:
+    """SIGKILL to A's whole process group under a stream of sign-ins through nginx: what A
+    had in hand is lost (nginx answers 502 for a request it had already sent there), every
+    later request is served by B, and no half-written sign-in is left."""
+    a, _ = cluster.instances
+    name = _user(cluster)
+    assert a.server is not None
+    try:
+        with SignInLoad(cluster.url, name) as load:
+            wait_until(lambda: load.signed_in >= 4, 60)
+            os.killpg(a.server.pid, signal.SIGKILL)
+            killed_at = sum(load.statuses.values())
+            wait_until(lambda: load.signed_in >= 12, 60)
+        after = sum(load.statuses.values()) - killed_at
+    finally:
+        a.stop()
+        a.start()
+    assert load.bad == [], load.bad
+    # at most the requests in flight when A died were lost; nginx sends the rest to B
+    assert load.statuses[502] <= 2 and set(load.statuses) <= {200, 303, 502}, load.statuses
+    assert after >= 16
+    sessions = _scalar(cluster, "SELECT count(*) FROM sessions s JOIN users u ON "
+                       "u.id = s.user_id WHERE u.username = :n", n=name)
+    assert sessions == _audited(cluster, "auth:password:success", name) >= load.signed_in
+
+
+def test_a_graceful_reload_under_load_loses_no_request(cluster: Cluster) -> None:
+    """gunicorn's HUP starts new workers and lets the old ones finish what they hold."""
+    a, _ = cluster.instances
+    name = _user(cluster)
+    assert a.server is not None
+    with SignInLoad(a.url, name) as load:
+        wait_until(lambda: load.signed_in >= 3, 60)
+        os.kill(a.server.pid, signal.SIGHUP)
+        before = load.signed_in
+        wait_until(lambda: load.signed_in >= before + 10, 60)
+    assert load.bad == [] and set(load.statuses) <= {200, 303}, (load.bad, load.statuses)
 
 
 def test_an_enrolment_link_used_on_a_and_b_at_once_works_once(
