@@ -271,6 +271,36 @@ def test_a_graceful_reload_under_load_loses_no_request(cluster: Cluster) -> None
     assert load.bad == [] and set(load.statuses) <= {200, 303}, (load.bad, load.statuses)
 
 
+def test_failures_spread_over_a_and_b_are_throttled_as_one(
+        cluster: Cluster, browsers: Callable[[], WebClient]) -> None:
+    """The per-account limit (10 a minute by default) counts in Redis: five wrong passwords
+    on each instance spend it, and the next try is refused on either."""
+    a, b = cluster.instances
+    name = _user(cluster)
+    client = browsers()
+    for n in range(10):
+        resp = client.login(name, "not the password", base=(a.url, b.url)[n % 2])
+        assert resp.status_code == 401, (n, resp.status_code)  # the form again, with an error
+    for instance in (a, b):
+        refused = client.login(name, PASSWORD, base=instance.url)
+        assert refused.status_code == 429, refused.status_code
+        assert int(refused.headers["Retry-After"]) > 0
+
+
+def test_a_rolling_restart_under_load_loses_no_request(cluster: Cluster) -> None:
+    """Each instance in turn stopped (SIGTERM: its workers finish what they hold) and started
+    again while sign-ins stream through nginx, which sends new requests to the other."""
+    name = _user(cluster)
+    with SignInLoad(cluster.url, name) as load:
+        for instance in cluster.instances:
+            before = load.signed_in
+            wait_until(lambda: load.signed_in >= before + 3, 60)  # noqa: B023
+            instance.restart()
+        before = load.signed_in
+        wait_until(lambda: load.signed_in >= before + 3, 60)
+    assert load.bad == [] and set(load.statuses) <= {200, 303}, (load.bad, load.statuses)
+
+
 def test_an_enrolment_link_used_on_a_and_b_at_once_works_once(
         cluster: Cluster, browsers: Callable[[], WebClient]) -> None:
     a, b = cluster.instances
