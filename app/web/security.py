@@ -131,8 +131,7 @@ def error_response(status: int, message: str, code: str = "") -> tuple[BaseRespo
             log.exception("error page failed")
             body = Response(message, status=status, mimetype="text/plain")
     if status == 503:
-        if isinstance(body, str):
-            body = Response(body, status=status, mimetype="text/html")
+        assert not isinstance(body, str)
         body.headers["Retry-After"] = str(RETRY_AFTER)
     return body, status
 
@@ -140,7 +139,8 @@ def error_response(status: int, message: str, code: str = "") -> tuple[BaseRespo
 def database_unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` means the database cannot be used right now, so the request may
     simply be retried: the server refused or dropped the connection, the pool had none to
-    give, or SQLite could not open or lock its file. Programming errors and constraint
+    give, or SQLite could not open or lock its file (SQLite also reports a missing table
+    so: a schema that is not there is unavailable too). Programming errors and constraint
     violations are not (they stay 500s)."""
     return isinstance(exc, sa_exc.OperationalError | sa_exc.TimeoutError) or (
         isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated)
