@@ -194,6 +194,25 @@ def test_an_admin_ending_a_session_on_a_is_refused_on_b(
     assert not user.signed_in(base=b.url)
 
 
+def test_an_admin_revoking_a_credential_on_a_ends_its_session_on_b(
+        cluster: Cluster, browsers: Callable[[], WebClient]) -> None:
+    a, b = cluster.instances
+    admin = _signed_in_on(browsers(), cluster, _user(cluster, admin=True))
+    name = _user(cluster)
+    user = browsers()
+    assert user.login(name, PASSWORD, base=b.url).status_code == 303
+    user_id = _user_id(cluster, name)
+    password_id = _scalar(cluster, "SELECT id FROM credentials WHERE user_id = :u AND "
+                          "kind = 'password'", u=user_id)
+    page = f"/admin/users/{user_id}"
+    token = admin.csrf(page, base=a.url)
+    resp = admin.post(f"{page}/credentials/{password_id}/revoke", base=a.url,
+                      data={"csrf_token": token, "reason": "lost laptop"})
+    assert resp.status_code == 303, resp.text
+    assert not user.signed_in(base=b.url)
+    assert user.login(name, PASSWORD, base=b.url).status_code != 303
+
+
 def _passkey_for(client: WebClient, base: str) -> tuple[SoftAuthenticator, SoftCredential]:
     """Register a passkey for the signed-in ``client`` (as the account page's script does)."""
     authenticator = SoftAuthenticator(origin=ORIGIN, rp_id="localhost")
