@@ -128,20 +128,13 @@ def fresh_database(admin_url: str, name: str) -> str:
     return admin_url.rsplit("/", 1)[0] + "/" + name
 
 
-def flush_redis(url: str) -> None:
-    from redis import Redis
-
-    client = Redis.from_url(url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-
-
 @contextlib.contextmanager
 def running(workdir: Path, *, database_url: str, redis_url: str, count: int = 2,
             extra_env: dict[str, str] | None = None) -> Iterator[Cluster]:
-    """Migrate the database, start ``count`` instances and nginx; stop them all on exit."""
+    """Migrate the database, start ``count`` instances and nginx; stop them all on exit.
+
+    Redis is not flushed: other tests may be counting there at the same time. Tests that
+    count (throttling) use names of their own."""
     ports = servers.free_ports(count + 1)
     env = {
         "KEYSTILE_ENV": "production",
@@ -158,7 +151,6 @@ def running(workdir: Path, *, database_url: str, redis_url: str, count: int = 2,
     cluster = Cluster(workdir, database_url, redis_url, nginx_port=ports[0])
     cluster.instances = [Instance(chr(ord("a") + n), port, workdir / f"instance-{n}", dict(env))
                          for n, port in enumerate(ports[1:])]
-    flush_redis(redis_url)
     with contextlib.ExitStack() as stack:
         cluster.cli("db", "upgrade")
         for instance in cluster.instances:
