@@ -48,6 +48,7 @@ def _configure_flask(app: Flask, settings: Settings) -> None:
 
     app.config.update(
         SECRET_KEY=settings.secret_key,
+        SECRET_KEY_FALLBACKS=list(settings.secret_key_fallbacks),
         SESSION_COOKIE_NAME="__Host-keystile",
         SESSION_COOKIE_SECURE=True,
         SESSION_COOKIE_HTTPONLY=True,
@@ -89,6 +90,7 @@ def _wire(app: Flask, settings: Settings) -> None:
     from app.extensions import csrf, limiter, login_manager
     from app.gate import bp as gate_bp
     from app.gate import handoff_bp
+    from app.health import bp as health_bp
     from app.services.access import AccessRules, load_rules
     from app.services.cert_auth import PolicySource
     from app.services.notices import Mailer
@@ -120,7 +122,8 @@ def _wire(app: Flask, settings: Settings) -> None:
         client_ca=settings.client_ca, crls=settings.client_crl, mapping=settings.cert_mapping,
         sunset=CertSunset(settings.cert_sunset, settings.cert_sunset_grace_days),
     )
-    for bp in (auth_bp, account_bp, admin_bp, certs_bp, webauthn_bp, gate_bp, handoff_bp):
+    for bp in (auth_bp, account_bp, admin_bp, certs_bp, webauthn_bp, gate_bp, handoff_bp,
+               health_bp):
         app.register_blueprint(bp)
     throttle.scope_to_limited_views(app, limiter)
     app.context_processor(migration_notice.context)

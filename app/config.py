@@ -68,6 +68,9 @@ class Settings:
 
     env: str = "production"  #: ``development`` relaxes the secret-key rule only
     secret_key: str = ""
+    #: previous secret keys, still accepted on signed cookies while browsers move to the new
+    #: one (Flask's ``SECRET_KEY_FALLBACKS``); comma-separated
+    secret_key_fallbacks: tuple[str, ...] = ()
     database_url: str = ""  #: default: SQLite under ``instance/``
     redis_url: str = ""  #: shared storage for throttling when several instances run
     origin: str = "https://localhost:8443"  #: the public https origin of the main host
@@ -212,6 +215,14 @@ def _validate(s: Settings) -> None:
         )
     if s.env == "production" and (s.secret_key == DEV_SECRET_KEY or _secret_is_weak(s.secret_key)):
         raise ConfigError("KEYSTILE_SECRET_KEY is too weak: use at least 32 random characters")
+    for number, fallback in enumerate(s.secret_key_fallbacks, start=1):
+        # A cookie signed with any of them is accepted: each must be as strong as the key.
+        if s.env == "production" and (fallback == DEV_SECRET_KEY or _secret_is_weak(fallback)):
+            raise ConfigError(f"KEYSTILE_SECRET_KEY_FALLBACKS: key {number} is too weak: "
+                              "use at least 32 random characters")
+        if fallback == s.secret_key:
+            raise ConfigError(f"KEYSTILE_SECRET_KEY_FALLBACKS: key {number} is the current "
+                              "KEYSTILE_SECRET_KEY; list only previous keys")
     parts = urlsplit(s.origin)
     if parts.scheme not in {"https", "http"} or not parts.hostname or parts.path not in {"", "/"}:
         raise ConfigError(

@@ -10,6 +10,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 EXTENSION = "keystile.db"
+#: seconds to wait for a PostgreSQL connection (unless the URL sets ``connect_timeout``)
+CONNECT_TIMEOUT = 5
 
 
 def default_database_url(instance_path: str) -> str:
@@ -33,7 +35,12 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # pool_pre_ping: a connection the server dropped (a restart, a failover) is replaced
+    # before use, so service resumes by itself when the database is back. A bounded connect
+    # time turns an unreachable server into a quick 503 rather than a hung worker.
+    connect_args = {} if "connect_timeout=" in url else {"connect_timeout": CONNECT_TIMEOUT}
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                         connect_args=connect_args)
 
 
 def init_app(app: Flask, url: str) -> None:

@@ -16,7 +16,6 @@ from flask import (
 )
 from flask_limiter import RequestLimit
 from flask_login import current_user
-from sqlalchemy import text
 from werkzeug.wrappers import Response as BaseResponse
 
 from app.auth.forms import LoginForm, RequestAccountForm
@@ -119,15 +118,6 @@ def logout() -> BaseResponse:
 def api_session() -> tuple[BaseResponse, int]:
     row = auth_state.current_session()
     return jsonify(sessions.describe(row)), 200 if row is not None else 401
-
-
-@bp.get("/healthz")
-def healthz() -> tuple[BaseResponse, int]:
-    try:
-        get_db().execute(text("SELECT 1"))
-    except Exception:  # noqa: BLE001 - any database failure means unhealthy
-        return jsonify(status="unavailable", database=False), 503
-    return jsonify(status="ok", database=True), 200
 
 
 @bp.route("/request-account", methods=["GET", "POST"])

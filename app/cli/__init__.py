@@ -17,7 +17,8 @@ def commands() -> list[click.Command]:
     from app.cli import dbcmd, users
 
     found: list[click.Command] = [dbcmd.db, users.user, users.request]
-    for name in ("dev", "ca", "cert", "passkey", "proxy", "audit", "report", "group", "access"):
+    for name in ("dev", "ca", "cert", "passkey", "proxy", "audit", "report", "group", "access",
+                 "housekeeping"):
         found.extend(_optional(name))
     return found
 

@@ -39,7 +39,7 @@ from app.services.cert_auth import PolicySource
 from app.services.notices import Mailer
 from app.services.passkeys import PasskeyPolicy
 from app.services.sessions import Timeouts
-from app.web.security import MESSAGES, error_response
+from app.web.security import MESSAGES, error_response, failure_status
 
 log = logging.getLogger(__name__)
 
@@ -163,12 +163,12 @@ class SignInEdge:
         except HTTPException as exc:  # a body shorter than its Content-Length, say
             failed = True
             response = self._error(exchange, exc.code or 400)
-        except Exception:
+        except Exception as exc:
             # As Flask's own handler of the unexpected: logged, a plain message, no trace.
             log.exception("unhandled error on %s %s", environ.get("REQUEST_METHOD"),
                           environ.get("PATH_INFO"))
             failed = True
-            response = self._error(exchange, 500)
+            response = self._error(exchange, failure_status(exc))
         finally:
             exchange.close(failed=failed)
         if response is None:

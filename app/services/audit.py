@@ -47,6 +47,8 @@ class Event(enum.StrEnum):
     GROUP_MEMBER_ADDED = "account:group:added"
     GROUP_MEMBER_REMOVED = "account:group:removed"
     ADMIN_ACTION = "admin:action"
+    HOUSEKEEPING = "system:housekeeping"
+    AUDIT_PRUNED = "system:audit:pruned"
 
 
 class Identified(Protocol):

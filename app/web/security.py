@@ -13,6 +13,7 @@ import time
 
 from flask import Flask, Response, abort, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -42,7 +43,12 @@ MESSAGES = {
     415: "This address takes a form from the page, not JSON. Please use the page.",
     429: "Too many attempts. Please wait a little and try again.",
     500: "Something went wrong on our side. Nothing was changed; please try again.",
+    503: "Sign-in is unavailable for a moment. Nothing was changed; please try again shortly.",
 }
+
+#: seconds a client is asked to wait (``Retry-After``, RFC 9110 §10.2.3) while the database
+#: is unreachable: long enough not to hammer a recovering server, short enough for a restart
+RETRY_AFTER = 5
 
 
 #: the only places that take JSON bodies
@@ -107,15 +113,47 @@ def wants_json() -> bool:
 
 
 def error_response(status: int, message: str, code: str = "") -> tuple[BaseResponse | str, int]:
+    """The error answer: JSON on the API paths, else the error page; a 503 carries
+    ``Retry-After``."""
+    body: BaseResponse | str
     if wants_json():
-        return jsonify(error=code or str(status), message=message), status
-    try:
-        return render_template("error.html", status=status, message=message), status
-    except Exception:
-        # The error page itself failed (e.g. the body that caused a 413 is read again):
-        # still answer plainly, never with a trace.
-        log.exception("error page failed")
-        return Response(message, status=status, mimetype="text/plain"), status
+        body = jsonify(error=code or ("unavailable" if status == 503 else str(status)),
+                       message=message)
+    elif status == 503:
+        # The error page shows who is signed in, which needs the database that is down.
+        body = Response(message, status=status, mimetype="text/plain")
+    else:
+        try:
+            body = render_template("error.html", status=status, message=message)
+        except Exception:
+            # The error page itself failed (e.g. the body that caused a 413 is read again):
+            # still answer plainly, never with a trace.
+            log.exception("error page failed")
+            body = Response(message, status=status, mimetype="text/plain")
+    if status == 503:
+        assert not isinstance(body, str)
+        body.headers["Retry-After"] = str(RETRY_AFTER)
+    return body, status
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database cannot be used right now, so the request may
+    simply be retried: the server refused or dropped the connection, the pool had none to
+    give, or SQLite could not open or lock its file (SQLite also reports a missing table
+    so: a schema that is not there is unavailable too). Programming errors and constraint
+    violations are not (they stay 500s)."""
+    return isinstance(exc, sa_exc.OperationalError | sa_exc.TimeoutError) or (
+        isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated)
+
+
+def failure_status(exc: BaseException) -> int:
+    """The status of an answer to a request that raised ``exc``: 503 while the database is
+    unavailable (the transaction was rolled back: nothing was written, and the client may
+    retry), 500 for anything else. Flask's handler and the sign-in edge both use it."""
+    if database_unavailable(exc):
+        log.warning("database unavailable: %s", type(getattr(exc, "orig", None) or exc).__name__)
+        return 503
+    return 500
 
 
 def throttled_wait() -> int:
@@ -166,6 +204,22 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[BaseResponse | str, int]:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(500, MESSAGES[500])
+        status = failure_status(exc)
+        if status == 500:
+            log.exception("unhandled error on %s %s", request.method, request.path)
+        _roll_back()
+        return error_response(status, MESSAGES[status])
+
+
+def _roll_back() -> None:
+    """End the request's transaction now: the after-request hooks that still run must not
+    write through it, and nothing of a failed request is kept."""
+    from flask import g
+
+    db = g.get("db")
+    if db is not None:
+        try:
+            db.rollback()
+        except sa_exc.SQLAlchemyError:  # the connection is gone: nothing was committed
+            log.warning("rollback after a failed request failed", exc_info=True)
 

@@ -43,3 +43,22 @@ def test_passkey_benchmark_signs_in() -> None:
     assert _completed(out, "passkey sign-in") > 0
     assert _completed(out, "floor: GET /healthz") > 0
     assert re.search(r"[\d.]+ ms server CPU per sign-in .*, 0 failures", out), out
+
+
+def test_scale_benchmark_reconciles_the_audit_trail() -> None:
+    """One and two instances behind nginx, on PostgreSQL and Redis (tests/support/cluster.py)."""
+    import os
+
+    from tests.conftest import PG_URL, require
+    from tests.e2e.proxies.servers import binary
+
+    require(bool(PG_URL) and bool(os.environ.get("KEYSTILE_TEST_REDIS_URL")),
+            "KEYSTILE_TEST_DATABASE_URL and KEYSTILE_TEST_REDIS_URL are not set")
+    require(binary("nginx") is not None, "nginx is not installed")
+    prefix = re.sub(r"\W", "", os.environ.get("KEYSTILE_TEST_DATABASE_PREFIX", "keystile_test_"))
+    out = _bench("scale.py", "--database-url", PG_URL, "--database-name", f"{prefix}scale",
+                 "--redis-url", os.environ["KEYSTILE_TEST_REDIS_URL"],
+                 "--duration", "2", "--clients", "2", "--users", "8", "--passwords", "2")
+    for kind in ("passkey sign-in", "password sign-in", "session check"):
+        assert out.count(f"  {kind}") == 3, out  # one line per run, and the scaling line
+    assert out.count(": OK") == 2 and "MISMATCH" not in out, out
