@@ -1,4 +1,4 @@
-"""Words for people: audit reason codes and user agents as the account page shows them.
+"""Words for people: audit events, reason codes and user agents as the pages show them.
 
 The audit trail keeps the exact codes and strings; these only phrase them for the person
 whose account it is (the full user agent stays in the element's title).
@@ -48,6 +48,20 @@ def reason_text(code: str | None) -> str:
     if not code:
         return ""
     return REASONS.get(code, code.replace("_", " "))
+
+
+def event_text(tag: str, outcome: str, reason: str | None = None) -> str:
+    """What one ``auth:`` audit row was, for the person whose account it is: a sign-in, a
+    refused one (and why), or a sign-out (``auth:logout`` is a success too, and is no
+    sign-in)."""
+    if tag == "auth:logout":
+        return "signed out"
+    if tag == "auth:certificate:header_ignored":
+        return "certificate ignored: " + (reason_text(reason) or "not from a trusted proxy")
+    if outcome == "success":
+        return "signed in"
+    why = reason_text(reason)
+    return f"sign-in refused: {why}" if why else "sign-in refused"
 
 
 def browser_summary(user_agent: str | None) -> str:
