@@ -14,10 +14,10 @@ from app.web.auth_state import admin_required
 from app.web.context import settings
 
 WINDOWS = (7, 30, 90)
-FUNNEL_LABELS = {None: "no credential", Strength.PASSWORD: "password only",
-                 Strength.CERTIFICATE: "certificate (file)",
-                 Strength.SYNCED_PASSKEY: "passkey (synced)",
-                 Strength.HARDWARE_KEY: "security key (hardware)"}
+#: the funnel's steps: no credential, then each strength in its order (Strength.label)
+FUNNEL_LABELS: dict[Strength | None, str] = {
+    None: "no credential", Strength.PASSWORD: "password only",
+    **{s: s.label for s in Strength if s is not Strength.PASSWORD}}
 
 
 @bp.get("/")
@@ -41,6 +41,5 @@ def dashboard() -> str:
         failures=charts.bar_chart("failures", f"Failed sign-ins by reason, last {days} days",
                                   [(f.label, f.count) for f in failures]),
         funnel=charts.bar_chart("funnel", "Active users by strongest credential", funnel,
-                                css=["strength-0", "strength-1", "strength-2", "strength-3",
-                                     "strength-4"]),
+                                css=[f"strength-{k.value if k else 0}" for k in FUNNEL_LABELS]),
     )

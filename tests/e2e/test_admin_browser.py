@@ -131,7 +131,7 @@ def test_admin_walks_the_dashboard_and_revokes_a_credential(
         page.get_by_role("link", name="bob", exact=True).click()
         page.wait_for_url(re.compile(r"/admin/users/\d+$"))
         assert page.get_by_text("CN=bob,O=<script>alert(1)</script>").count() >= 1
-        assert page.get_by_text("security key (hardware)").count() >= 1
+        assert page.get_by_text("attested hardware key").count() >= 1
         check_accessibility(axe_context, page, axe_script)
 
         # It asks first: declined, nothing happens; accepted, the password is revoked.

@@ -36,6 +36,8 @@ def page(client: FlaskClient, db: Session, app: Flask) -> str:
     factories.passkey(db, sam, synced=True)
     hana = make_user(db, app, "hana", admin=True)
     factories.passkey(db, hana, synced=False, attested=True)
+    dina = make_user(db, app, "dina")  # a laptop's passkey: device-bound, attestation none
+    factories.passkey(db, dina, synced=False, model="Chrome on Mac")
     return client.get("/admin/").get_data(as_text=True)
 
 
@@ -50,8 +52,9 @@ def table(page: str, caption: str) -> dict[str, list[str]]:
 def test_funnel_counts_users_by_strongest_credential(page: str) -> None:
     funnel = table(page, "Active users by strongest credential")
     assert funnel == {"no credential": ["0"], "password only": ["1"],
-                      "certificate (file)": ["2"], "passkey (synced)": ["1"],
-                      "security key (hardware)": ["1"]}
+                      "certificate file": ["2"], "synced passkey": ["1"],
+                      "device-bound key": ["1"], "attested hardware key": ["1"]}
+    assert "security key" not in page  # hardware is counted only where attested
 
 
 def test_policies_show_who_is_affected(page: str) -> None:
@@ -70,7 +73,7 @@ def test_charts_are_svg_with_tables(page: str) -> None:
     assert "<script" not in page.split("</main>")[0].split("<main")[1]
     mix = table(page, "Live credentials by strength, per day")
     today = utcnow().date().isoformat()
-    assert len(mix) == 30 and mix[today] == ["4", "2", "1", "1"]
+    assert len(mix) == 30 and mix[today] == ["5", "2", "1", "1", "1"]
     sign_ins = table(page, "Successful sign-ins per method, per day")
     assert sign_ins[today][0] == "1"  # root's password sign-in
     assert "No failed sign-ins in this period." in page

@@ -49,8 +49,7 @@ def test_users_table_with_badges_and_escaping(client: FlaskClient, admin: User,
     row = page[page.index('href="/admin/users/2"'):]
     row = row[:row.index("</tr>")]
     assert re.findall(r'class="badge strength-(\d)[^"]*">([^<]+)', row) == [
-        ("1", "password"), ("2", "certificate (file)"),
-        ("4", "security key (hardware, attested)")]
+        ("1", "password"), ("2", "certificate file"), ("5", "attested hardware key")]
 
 
 @pytest.mark.parametrize(("query", "shown", "hidden"), [
