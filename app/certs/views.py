@@ -136,9 +136,21 @@ def certificate_context() -> dict[str, Any]:
         query = urlencode({"next": request.args.get("next", ""), "state": session[STATE_KEY]})
         explicit_url = f"{s.cert_login_origin.rstrip('/')}{url_for('certs.start')}?{query}"
     return {"cert_login_mode": s.cert_login, "cert_presented": shown, "cert_match": match,
-            "cert_explicit_url": explicit_url,
+            "cert_explicit_url": explicit_url, "cert_https_url": _https_address(),
             # only a presented certificate has a button (continue, or pin it); no form else
             "cert_action_form": ActionForm(formdata=None) if match is not None else None}
+
+
+def _https_address() -> str | None:
+    """On a plain-http address no browser can present a certificate (the TLS handshake is
+    where it does, RFC 8446 §4.4.2): the same page on the https origin, or None when this
+    request already came over https (or no https origin is configured: "")."""
+    if request.is_secure:
+        return None
+    origin = settings().origin.rstrip("/")
+    if not origin.startswith("https://"):
+        return ""
+    return origin + request.full_path.rstrip("?")
 
 
 @bp.post("/login")
