@@ -28,7 +28,6 @@ from app.services import accounts, ca
 from app.services.audit import SYSTEM
 from app.services.certificates import CertificateError
 
-
 #: what to run, in another terminal, for a certificate: the development settings of
 #: ``make run`` (its secret key, its database and CA under instance/) come with it
 ISSUE_COMMAND = "KEYSTILE_ENV=development .venv/bin/keystile ca issue NAME --p12 NAME.p12"
