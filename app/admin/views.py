@@ -7,17 +7,18 @@ service it calls. The users, audit and dashboard views live in sibling modules.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from app.db import get_db
-from app.models import User, utcnow
+from app.models import AccountRequest, User, utcnow
 from app.services import accounts
 from app.services.accounts import AccountError
 from app.web import auth_state
 from app.web.auth_state import admin_required, current_session, is_recent
 from app.web.client import current_client
+from app.web.context import mailer
 from app.web.forms import ActionForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -57,7 +58,8 @@ def check_action_form() -> None:
 @bp.get("/requests")
 @admin_required
 def requests() -> str:
-    return render_template("admin/requests.html", pending=accounts.pending_requests(get_db()),
+    return render_template("admin/requests.html",
+                           pending=accounts.pending_with_clashes(get_db()),
                            action_form=ActionForm())
 
 
@@ -68,17 +70,21 @@ def decide(request_id: int, decision: str) -> BaseResponse | str:
     if (again := require_recent(url_for("admin.requests"))) is not None:
         return again
     db = get_db()
+    asked = db.get(AccountRequest, request_id)
     try:
         if decision == "approve":
-            user, secret = accounts.approve_request(db, request_id, client=current_client(),
-                                                    now=utcnow(), actor=current_admin())
+            user, secret = accounts.approve_request(
+                db, request_id, client=current_client(), now=utcnow(), actor=current_admin(),
+                username=request.form.get("username", "")[:200] or None, mailer=mailer())
             link = url_for("auth.enroll", token=secret, _external=True)
-            return render_template("admin/approved.html", user=user, link=link, new_account=True)
+            return render_template("admin/approved.html", user=user, link=link, new_account=True,
+                                   asked_for=asked.username if asked else "")
         accounts.reject_request(db, request_id, client=current_client(), now=utcnow(),
                                 actor=current_admin())
     except AccountError as exc:
         db.rollback()
-        flash(exc.message, "error")
+        which = f"The request for {asked.username}" if asked is not None else "That request"
+        flash(f"{which} was not {decision}d: {exc.message}", "error")
         return redirect(url_for("admin.requests"), code=303)
     flash("Request rejected.", "info")
     return redirect(url_for("admin.requests"), code=303)
