@@ -11,6 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
+from app.admin import pending
 from app.db import get_db
 from app.models import AccountRequest, User, utcnow
 from app.services import accounts
@@ -25,9 +26,11 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 @bp.context_processor
-def _waiting() -> dict[str, int]:
-    """How many account requests wait, for the admin navigation."""
-    return {"pending_requests": accounts.pending_count(get_db())}
+def _waiting() -> dict[str, object]:
+    """How many account requests wait, for the admin navigation; an action that waited for
+    a fresh sign-in, to finish."""
+    return {"pending_requests": accounts.pending_count(get_db()),
+            "pending_action": pending.pending_action()}
 
 
 def current_admin() -> User:
@@ -40,12 +43,14 @@ def require_recent(back_to: str) -> BaseResponse | None:
     like a user's own credential changes (threat model F.24): a phished admin password must
     not revoke keys, disable accounts or issue set-up links while the admin holds a key.
 
-    Returns a redirect to sign in again (then back to ``back_to``), or None to go on.
+    Returns a redirect to sign in again, then back to ``back_to`` with this action named in
+    it so that the page offers to finish it (:mod:`app.admin.pending`), or None to go on.
+    The sign-in page says why it asks (no flash repeating it).
     """
+    back = pending.back_with(back_to)
     if not is_recent(current_session()):
-        flash("Please sign in again to confirm it is you.", "info")
-        return redirect(url_for("auth.login", reauth=1, next=back_to), code=303)
-    return auth_state.step_up(back_to=back_to)
+        return redirect(url_for("auth.login", reauth=1, next=back), code=303)
+    return auth_state.step_up(back_to=back)
 
 
 def check_action_form() -> None:
