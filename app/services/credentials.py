@@ -6,6 +6,7 @@ then commits, so a credential never changes without a trace (threat model F.24, 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import bindparam, case, func, select, update
@@ -57,6 +58,13 @@ class WrongCurrentPassword(CredentialError):
 def clean_label(raw: str) -> str:
     label = " ".join(raw.split())[:MAX_LABEL]
     return "".join(ch for ch in label if ch.isprintable())
+
+
+def only_way_in(live: Sequence[Credential]) -> Credential | None:
+    """The one credential of ``live`` that can still sign in, when there is exactly one: the
+    rule of :func:`usable_count`, for the pages (its owner cannot remove it)."""
+    usable = [c for c in live if c.revoked_at is None and c.clone_flagged_at is None]
+    return usable[0] if len(usable) == 1 else None
 
 
 def usable_count(db: Session, user_id: int, *, excluding: int | None = None) -> int:
