@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from app.account.forms import ChangePasswordForm, RenameForm
 from app.db import get_db
 from app.models import AuditEvent, AuthSession, Credential, Notice, User, utcnow
-from app.services import credentials, sessions
+from app.services import accounts, credentials, sessions
 from app.services.audit import Event, record
 from app.services.credentials import CredentialError, WrongCurrentPassword
 from app.services.passwords import PasswordPolicyError
@@ -73,6 +73,7 @@ def render_account(password_form: ChangePasswordForm | None = None,
         rename_form=RenameForm(),
         has_password=credentials.live_password(db, user.id) is not None,
         recent=auth_state.is_recent(auth_state.current_session()),
+        waiting_requests=accounts.pending_count(db) if user.is_admin else 0,
     ), status
 
 
