@@ -43,6 +43,7 @@ from app.web.client import current_client
 from app.web.client_cert import Presented, presented
 from app.web.context import mailer, settings
 from app.web.forms import ActionForm
+from app.web.own_notices import said_by_flash
 from app.web.redirects import safe_next
 
 bp = Blueprint("certs", __name__, url_prefix="/certificate")
@@ -289,6 +290,7 @@ def _pin(facts_cert: Any, *, source: str, proven: bool, label: str) -> BaseRespo
 
 
 @bp.post("/pin-presented")
+@said_by_flash
 @recent_auth_required
 def pin_presented() -> BaseResponse:
     """Link the certificate of this TLS connection: the handshake proved the key."""
@@ -307,6 +309,7 @@ def pin_presented() -> BaseResponse:
 
 
 @bp.route("/upload", methods=["GET", "POST"])
+@said_by_flash
 @recent_auth_required
 def upload() -> BaseResponse | tuple[str, int] | str:
     """Pin an uploaded certificate; unproven until first used in a handshake."""
@@ -336,6 +339,7 @@ def _ca_dir() -> Path:
 
 
 @bp.route("/csr", methods=["GET", "POST"])
+@said_by_flash
 @recent_auth_required
 def csr() -> BaseResponse | tuple[str, int] | str:
     """Sign a CSR with Keystile's CA and link the new certificate."""

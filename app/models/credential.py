@@ -112,6 +112,10 @@ STRENGTH_FLAG_SQL = (
     "WHEN backup_eligible THEN 4 WHEN attestation_trust = 'verified' THEN 16 ELSE 8 END"
 )
 
+#: ``kind_name`` in a sentence, where "this device" would be wrong (an e-mail, another page)
+_NOUNS = {"Passkey on this device": "passkey", "Passkey on a phone": "passkey on a phone",
+          "Certificate file": "certificate"}
+
 #: transports of a roaming authenticator (WebAuthn L3 §5.8.4): a security key
 _ROAMING = frozenset({"usb", "nfc", "ble", "smart-card"})
 
@@ -247,6 +251,12 @@ class Credential(Base):
         if transports == {"hybrid"}:
             return "Passkey on a phone"
         return "Passkey on this device"
+
+    @property
+    def kind_noun(self) -> str:
+        """The kind in a sentence, with its article: "a security key", "a password"."""
+        noun = _NOUNS.get(self.kind_name, self.kind_name.lower())
+        return f"a {noun}"
 
     @property
     def model_text(self) -> str:

@@ -139,12 +139,24 @@ def add(
     record(db, event, client=client, success=True, user=user,
            credential=credential, method=str(credential.kind), actor=actor,
            details={"label": credential.display_name, **(details or {})})
-    verb = "changed" if event is Event.PASSWORD_CHANGED else "added to"
-    notify(db, user, str(event),
-           f"A {credential.kind} was {verb} your account: {credential.display_name}.",
-           mailer=mailer)
+    notify(db, user, str(event), _added_notice(credential, event), mailer=mailer)
     db.commit()
     return credential
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _added_notice(credential: Credential, event: Event) -> str:
+    """"A security key was added to your account: YubiKey 5." (what it is, as the pages
+    name it); a password has no name worth repeating."""
+    if event is Event.PASSWORD_CHANGED:
+        return "Your password was changed."
+    if credential.kind is CredentialKind.PASSWORD:
+        return "A password was added to your account."
+    return (f"{_sentence(credential.kind_noun)} was added to your account: "
+            f"{credential.display_name}.")
 
 
 def set_password(
@@ -235,7 +247,7 @@ def rename(
            credential=credential, method=str(credential.kind),
            details={"from": old, "to": credential.label})
     notify(db, credential.user, str(Event.CREDENTIAL_RENAMED),
-           f"A {credential.kind} of your account was renamed: {old} is now "
+           f"{_sentence(credential.kind_noun)} of your account was renamed: {old} is now "
            f"{credential.display_name}.", mailer=mailer)
     db.commit()
 
@@ -279,9 +291,10 @@ def remove(
     record(db, Event.CREDENTIAL_REMOVED, client=client, success=True, user=user,
            credential=credential, method=str(credential.kind), reason=reason[:64], actor=actor,
            details={"sessions_ended": ended, "label": credential.display_name})
-    notify(db, user, str(Event.CREDENTIAL_REMOVED),
-           f"A {credential.kind} was removed from your account: {credential.display_name}.",
-           mailer=mailer)
+    what = ("Your password was removed" if credential.kind is CredentialKind.PASSWORD else
+            f"{_sentence(credential.kind_noun)} was removed from your account: "
+            f"{credential.display_name}")
+    notify(db, user, str(Event.CREDENTIAL_REMOVED), what + ".", mailer=mailer)
     db.commit()
     return ended
 
