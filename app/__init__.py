@@ -124,6 +124,8 @@ def _wire(app: Flask, settings: Settings) -> None:
     app.add_template_filter(wording.reason_text)
     app.add_template_filter(wording.browser_summary)
     app.add_template_global(wording.event_text)
+    app.add_template_global(wording.attestation_text)
+    app.add_template_filter(wording.pin_source_text)
     app.after_request(auth_state.write_cookie)
     app.after_request(security.add_security_headers)
     app.before_request(security.refuse_nul_bytes)

@@ -50,6 +50,37 @@ def reason_text(code: str | None) -> str:
     return REASONS.get(code, code.replace("_", " "))
 
 
+#: ``credentials.attestation_trust`` (app.services.webauthn.attestation), for administrators
+ATTESTATION_TRUST = {
+    "none": "no attestation: the model is the authenticator's own claim",
+    "self": "self-attested: signed by the key itself, which proves nothing about its maker",
+    "basic-unverified": "signed by a certificate chain that no known maker's root vouches for",
+    "verified": "verified against the maker's root in the FIDO metadata",
+}
+
+#: ``credentials.source``: how a certificate came to be pinned
+PIN_SOURCES = {
+    "handshake": "the user, from the certificate their browser presented",
+    "upload": "the user, by uploading the certificate",
+    "csr": "Keystile's CA, from the user's signing request",
+    "ca": "Keystile's CA (keystile ca issue)",
+    "ca-first-use": "first use of a certificate from a trusted CA",
+    "operator": "an operator (keystile cert pin)",
+}
+
+
+def attestation_text(fmt: str | None, trust: str | None) -> str:
+    """"packed: verified against the maker's root ..." from a passkey's attestation."""
+    words = ATTESTATION_TRUST.get(trust or "none", (trust or "").replace("-", " "))
+    if not fmt or fmt == "none":
+        return ATTESTATION_TRUST["none"]
+    return f"{fmt} format, {words}"
+
+
+def pin_source_text(source: str | None) -> str:
+    return PIN_SOURCES.get(source or "", source or "unknown")
+
+
 def event_text(tag: str, outcome: str, reason: str | None = None) -> str:
     """What one ``auth:`` audit row was, for the person whose account it is: a sign-in, a
     refused one (and why), or a sign-out (``auth:logout`` is a success too, and is no
