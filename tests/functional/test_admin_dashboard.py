@@ -69,7 +69,8 @@ def test_policies_show_who_is_affected(page: str) -> None:
 
 
 def test_charts_are_svg_with_tables(page: str) -> None:
-    assert page.count('<svg class="chart"') == 3 == page.count('role="img"')  # no failures
+    # the funnel, then one small chart per strength (5) and per method (3); no failures yet
+    assert page.count('<svg class="chart"') == 9 == page.count('role="img"')
     assert "<script" not in page.split("</main>")[0].split("<main")[1]
     mix = table(page, "Live credentials by strength, per day")
     today = utcnow().date().isoformat()
@@ -88,7 +89,8 @@ def test_failures_by_reason(client: FlaskClient, page: str, app: Flask) -> None:
     AuthActions(other).login("nobody-here", "whatever it is")
     again = client.get("/admin/").get_data(as_text=True)
     failures = table(again, "Failed sign-ins by reason, last 30 days")
-    assert failures == {"password: wrong_password": ["2"], "password: unknown_user": ["1"]}
+    # in words, not codes
+    assert failures == {"password: wrong password": ["2"], "password: unknown user": ["1"]}
 
 
 @pytest.mark.parametrize(("days", "shown"), [("7", 7), ("90", 90), ("13", 30), ("x", 30)])
@@ -105,3 +107,26 @@ def test_no_policies_configured(client: FlaskClient, db: Session, app: Flask) ->
     admin_signed_in(client, db, app)
     page = client.get("/admin/").get_data(as_text=True)
     assert "Not scheduled" in page and "No role requires one" in page
+
+
+def test_one_active_user_is_one(client: FlaskClient, db: Session, app: Flask) -> None:
+    admin_signed_in(client, db, app)
+    page = client.get("/admin/").get_data(as_text=True)
+    assert 'id="active-users">1 active user,' in page
+
+
+@pytest.mark.parametrize("app_overrides", [{}])
+def test_a_zero_is_no_link(client: FlaskClient, db: Session, app: Flask) -> None:
+    admin_signed_in(client, db, app)
+    page = client.get("/admin/").get_data(as_text=True)
+    sunset = page[page.index('id="policy-cert-sunset"'):page.index('id="policy-hardware-key"')]
+    assert re.findall(r"<dd>([^<]*)</dd>", sunset) == ["0", "0", "0"]
+
+
+def test_equal_series_each_have_their_own_chart(page: str) -> None:
+    """Overlapping lines hid equal counts; each series now has its own panel."""
+    mix = page[page.index('id="credential-mix"'):page.index("</figure>",
+                                                             page.index('id="credential-mix"'))]
+    titles = re.findall(r'class="panel-title"[^>]*>([^<]+)<span', mix)
+    assert [t.strip() for t in titles] == ["password", "certificate file", "synced passkey",
+                                           "device-bound key", "attested hardware key"]
