@@ -110,7 +110,7 @@ def test_admin_walks_the_dashboard_and_revokes_a_credential(
         sign_in_with_password(bob_page, live_server, "bob")
 
         sign_in_with_password(page, live_server, "root")
-        page.get_by_role("link", name="Administration").click()
+        page.get_by_role("link", name="Administration", exact=True).click()
         page.wait_for_url(re.compile(r"/admin/$"))
         assert page.get_by_role("heading", name="Dashboard").is_visible()
         assert page.locator("svg.chart[role=img]").count() >= 3
