@@ -211,7 +211,9 @@ def _validate(s: Settings) -> None:
     if not s.secret_key:
         raise ConfigError(
             "KEYSTILE_SECRET_KEY is required outside development: "
-            'generate one with: python3 -c "import secrets; print(secrets.token_urlsafe(48))"'
+            'generate one with: python3 -c "import secrets; print(secrets.token_urlsafe(48))". '
+            "For the development server of `make run` and commands run beside it, set "
+            "KEYSTILE_ENV=development instead (as the command `make run` prints does)"
         )
     if s.env == "production" and (s.secret_key == DEV_SECRET_KEY or _secret_is_weak(s.secret_key)):
         raise ConfigError("KEYSTILE_SECRET_KEY is too weak: use at least 32 random characters")

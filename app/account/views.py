@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from app.account.forms import ChangePasswordForm, RenameForm
 from app.db import get_db
 from app.models import AuditEvent, AuthSession, Credential, Notice, User, utcnow
-from app.services import credentials, sessions
+from app.services import accounts, credentials, sessions
 from app.services.audit import Event, record
 from app.services.credentials import CredentialError, WrongCurrentPassword
 from app.services.passwords import PasswordPolicyError
@@ -19,10 +19,13 @@ from app.web.auth_state import login_required, recent_auth_required
 from app.web.client import current_client
 from app.web.context import mailer, passwords
 from app.web.forms import ActionForm, NewPasswordForm
+from app.web.own_notices import not_said_here, said_by_flash
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
 RECENT_EVENTS = 20
+#: the newest unread notices shown; the rest wait behind "Mark as read"
+NOTICES_SHOWN = 5
 
 
 def _me() -> User:
@@ -55,23 +58,27 @@ def render_account(password_form: ChangePasswordForm | None = None,
         .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
         .limit(RECENT_EVENTS)
     ).all()
-    notices = db.scalars(
-        select(Notice).where(Notice.user_id == user.id).order_by(Notice.id.desc()).limit(20)
-    ).all()
+    notices = not_said_here(db.scalars(
+        select(Notice).where(Notice.user_id == user.id, Notice.read_at.is_(None))
+        .order_by(Notice.id.desc()).limit(NOTICES_SHOWN + 1)
+    ))
     return render_template(
         "account/index.html",
         user=user,
         credentials=user.active_credentials(),
+        only_way_in=credentials.only_way_in(user.active_credentials()),
         sessions=sessions.live_for_user(db, user.id, now=now),
         current=auth_state.current_session(),
         events=events,
-        notices=notices,
+        notices=notices[:NOTICES_SHOWN],
+        more_notices=len(notices) > NOTICES_SHOWN,
         password_form=password_form or ChangePasswordForm(),
         add_password_form=add_password_form or NewPasswordForm(formdata=None),
         action_form=ActionForm(),
         rename_form=RenameForm(),
         has_password=credentials.live_password(db, user.id) is not None,
         recent=auth_state.is_recent(auth_state.current_session()),
+        waiting_requests=accounts.pending_count(db) if user.is_admin else 0,
     ), status
 
 
@@ -83,6 +90,7 @@ def index() -> tuple[str, int]:
 
 @bp.post("/password")
 @recent_auth_required
+@said_by_flash
 def change_password() -> BaseResponse | tuple[str, int]:
     if (refused := auth_state.step_up()) is not None:
         return refused
@@ -110,6 +118,7 @@ def change_password() -> BaseResponse | tuple[str, int]:
 
 @bp.post("/password/add")
 @recent_auth_required
+@said_by_flash
 def add_password() -> BaseResponse | tuple[str, int]:
     """A first password for an account that signs in with a passkey or certificate: adding a
     credential needs a sign-in as strong as the account's strongest (threat model F.24)."""
@@ -136,6 +145,7 @@ def add_password() -> BaseResponse | tuple[str, int]:
 
 @bp.post("/credentials/<int:credential_id>/rename")
 @login_required
+@said_by_flash
 def rename_credential(credential_id: int) -> BaseResponse | tuple[str, int]:
     cred = _own_credential(credential_id)
     form = RenameForm()
@@ -150,6 +160,7 @@ def rename_credential(credential_id: int) -> BaseResponse | tuple[str, int]:
 
 @bp.post("/credentials/<int:credential_id>/remove")
 @recent_auth_required
+@said_by_flash
 def remove_credential(credential_id: int) -> BaseResponse:
     cred = _own_credential(credential_id)
     if not ActionForm().validate_on_submit():

@@ -12,12 +12,13 @@ from app.services import dashboard as numbers
 from app.services.policy import CertSunset
 from app.web.auth_state import admin_required
 from app.web.context import settings
+from app.web.wording import reason_text
 
 WINDOWS = (7, 30, 90)
-FUNNEL_LABELS = {None: "no credential", Strength.PASSWORD: "password only",
-                 Strength.CERTIFICATE: "certificate (file)",
-                 Strength.SYNCED_PASSKEY: "passkey (synced)",
-                 Strength.HARDWARE_KEY: "security key (hardware)"}
+#: the funnel's steps: no credential, then each strength in its order (Strength.label)
+FUNNEL_LABELS: dict[Strength | None, str] = {
+    None: "no credential", Strength.PASSWORD: "password only",
+    **{s: s.label for s in Strength if s is not Strength.PASSWORD}}
 
 
 @bp.get("/")
@@ -33,14 +34,14 @@ def dashboard() -> str:
     return render_template(
         "admin/dashboard.html",
         days=days, windows=WINDOWS, people=people, sunset=sunset, stage=sunset.stage(now),
-        mix=charts.line_chart("credential-mix", "Live credentials by strength, per day",
-                              numbers.credential_mix(db, now=now, days=days,
-                                                     current=people.live_credentials)),
-        sign_ins=charts.line_chart("sign-ins", "Successful sign-ins per method, per day",
-                                   numbers.sign_ins_per_method(db, now=now, days=days)),
+        mix=charts.small_multiples("credential-mix", "Live credentials by strength, per day",
+                                   numbers.credential_mix(db, now=now, days=days,
+                                                          current=people.live_credentials)),
+        sign_ins=charts.small_multiples("sign-ins", "Successful sign-ins per method, per day",
+                                        numbers.sign_ins_per_method(db, now=now, days=days)),
         failures=charts.bar_chart("failures", f"Failed sign-ins by reason, last {days} days",
-                                  [(f.label, f.count) for f in failures]),
+                                  [(f"{f.method}: {reason_text(f.reason)}", f.count)
+                                   for f in failures]),
         funnel=charts.bar_chart("funnel", "Active users by strongest credential", funnel,
-                                css=["strength-0", "strength-1", "strength-2", "strength-3",
-                                     "strength-4"]),
+                                css=[f"strength-{k.value if k else 0}" for k in FUNNEL_LABELS]),
     )

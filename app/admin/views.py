@@ -7,26 +7,30 @@ service it calls. The users, audit and dashboard views live in sibling modules.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
+from app.admin import pending
 from app.db import get_db
-from app.models import User, utcnow
+from app.models import AccountRequest, User, utcnow
 from app.services import accounts
 from app.services.accounts import AccountError
 from app.web import auth_state
 from app.web.auth_state import admin_required, current_session, is_recent
 from app.web.client import current_client
+from app.web.context import mailer
 from app.web.forms import ActionForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 @bp.context_processor
-def _waiting() -> dict[str, int]:
-    """How many account requests wait, for the admin navigation."""
-    return {"pending_requests": accounts.pending_count(get_db())}
+def _waiting() -> dict[str, object]:
+    """How many account requests wait, for the admin navigation; an action that waited for
+    a fresh sign-in, to finish."""
+    return {"pending_requests": accounts.pending_count(get_db()),
+            "pending_action": pending.pending_action()}
 
 
 def current_admin() -> User:
@@ -39,12 +43,14 @@ def require_recent(back_to: str) -> BaseResponse | None:
     like a user's own credential changes (threat model F.24): a phished admin password must
     not revoke keys, disable accounts or issue set-up links while the admin holds a key.
 
-    Returns a redirect to sign in again (then back to ``back_to``), or None to go on.
+    Returns a redirect to sign in again, then back to ``back_to`` with this action named in
+    it so that the page offers to finish it (:mod:`app.admin.pending`), or None to go on.
+    The sign-in page says why it asks (no flash repeating it).
     """
+    back = pending.back_with(back_to)
     if not is_recent(current_session()):
-        flash("Please sign in again to confirm it is you.", "info")
-        return redirect(url_for("auth.login", reauth=1, next=back_to), code=303)
-    return auth_state.step_up(back_to=back_to)
+        return redirect(url_for("auth.login", reauth=1, next=back), code=303)
+    return auth_state.step_up(back_to=back)
 
 
 def check_action_form() -> None:
@@ -57,7 +63,8 @@ def check_action_form() -> None:
 @bp.get("/requests")
 @admin_required
 def requests() -> str:
-    return render_template("admin/requests.html", pending=accounts.pending_requests(get_db()),
+    return render_template("admin/requests.html",
+                           pending=accounts.pending_with_clashes(get_db()),
                            action_form=ActionForm())
 
 
@@ -68,17 +75,21 @@ def decide(request_id: int, decision: str) -> BaseResponse | str:
     if (again := require_recent(url_for("admin.requests"))) is not None:
         return again
     db = get_db()
+    asked = db.get(AccountRequest, request_id)
     try:
         if decision == "approve":
-            user, secret = accounts.approve_request(db, request_id, client=current_client(),
-                                                    now=utcnow(), actor=current_admin())
+            user, secret = accounts.approve_request(
+                db, request_id, client=current_client(), now=utcnow(), actor=current_admin(),
+                username=request.form.get("username", "")[:200] or None, mailer=mailer())
             link = url_for("auth.enroll", token=secret, _external=True)
-            return render_template("admin/approved.html", user=user, link=link, new_account=True)
+            return render_template("admin/approved.html", user=user, link=link, new_account=True,
+                                   asked_for=asked.username if asked else "")
         accounts.reject_request(db, request_id, client=current_client(), now=utcnow(),
                                 actor=current_admin())
     except AccountError as exc:
         db.rollback()
-        flash(exc.message, "error")
+        which = f"The request for {asked.username}" if asked is not None else "That request"
+        flash(f"{which} was not {decision}d: {exc.message}", "error")
         return redirect(url_for("admin.requests"), code=303)
     flash("Request rejected.", "info")
     return redirect(url_for("admin.requests"), code=303)

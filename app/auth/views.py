@@ -58,8 +58,24 @@ def login() -> str:
     security key that holds no passkey."""
     form = (LoginForm(data={"username": current_user.username})
             if current_user.is_authenticated else LoginForm())
+    reauth = bool(request.args.get("reauth"))
     return render_template("auth/login.html", form=form, next_url=_next_url(),
-                           reauth=bool(request.args.get("reauth")), need=_needed_strength())
+                           reauth=reauth, need=_needed_strength(),
+                           ways=_ways_in() if reauth else None)
+
+
+def _ways_in() -> frozenset[str] | None:
+    """Confirming a change, the signed-in person is offered only the ways in they hold
+    (``password``, ``passkey``, ``security-key``, ``certificate``): no passkey button or
+    security-key advice for someone who has neither. None: offer every way."""
+    if not current_user.is_authenticated:
+        return None
+    ways = set()
+    for cred in current_user.active_credentials():
+        if cred.kind_name == "Security key":
+            ways.add("security-key")
+        ways.add(str(cred.kind))
+    return frozenset(ways)
 
 
 def _needed_strength() -> Strength | None:

@@ -43,6 +43,7 @@ from app.web.client import current_client
 from app.web.client_cert import Presented, presented
 from app.web.context import access_rules, mailer, settings
 from app.web.forms import ActionForm
+from app.web.own_notices import said_by_flash
 from app.web.redirects import safe_next
 
 bp = Blueprint("certs", __name__, url_prefix="/certificate")
@@ -136,9 +137,21 @@ def certificate_context() -> dict[str, Any]:
         query = urlencode({"next": request.args.get("next", ""), "state": session[STATE_KEY]})
         explicit_url = f"{s.cert_login_origin.rstrip('/')}{url_for('certs.start')}?{query}"
     return {"cert_login_mode": s.cert_login, "cert_presented": shown, "cert_match": match,
-            "cert_explicit_url": explicit_url,
+            "cert_explicit_url": explicit_url, "cert_https_url": _https_address(),
             # only a presented certificate has a button (continue, or pin it); no form else
             "cert_action_form": ActionForm(formdata=None) if match is not None else None}
+
+
+def _https_address() -> str | None:
+    """On a plain-http address no browser can present a certificate (the TLS handshake is
+    where it does, RFC 8446 §4.4.2): the same page on the https origin, or None when this
+    request already came over https (or no https origin is configured: "")."""
+    if request.is_secure:
+        return None
+    origin = settings().origin.rstrip("/")
+    if not origin.startswith("https://"):
+        return ""
+    return origin + request.full_path.rstrip("?")
 
 
 @bp.post("/login")
@@ -277,6 +290,7 @@ def _pin(facts_cert: Any, *, source: str, proven: bool, label: str) -> BaseRespo
 
 
 @bp.post("/pin-presented")
+@said_by_flash
 @recent_auth_required
 def pin_presented() -> BaseResponse:
     """Link the certificate of this TLS connection: the handshake proved the key."""
@@ -295,6 +309,7 @@ def pin_presented() -> BaseResponse:
 
 
 @bp.route("/upload", methods=["GET", "POST"])
+@said_by_flash
 @recent_auth_required
 def upload() -> BaseResponse | tuple[str, int] | str:
     """Pin an uploaded certificate; unproven until first used in a handshake."""
@@ -324,6 +339,7 @@ def _ca_dir() -> Path:
 
 
 @bp.route("/csr", methods=["GET", "POST"])
+@said_by_flash
 @recent_auth_required
 def csr() -> BaseResponse | tuple[str, int] | str:
     """Sign a CSR with Keystile's CA and link the new certificate."""

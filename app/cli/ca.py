@@ -53,13 +53,20 @@ def init(name: str) -> None:
 @ca_group.command("issue")
 @click.argument("username")
 @click.option("--p12", "p12_path", type=click.Path(dir_okay=False, path_type=Path),
-              required=True, help="Write certificate and key here (PKCS#12).")
+              required=True,
+              help="Write certificate and key here (PKCS#12); a relative path is taken in "
+                   "the instance folder, beside the database, so the private key never lands "
+                   "in a checkout.")
 @click.option("--password", default="", help="PKCS#12 password (default: a random one).")
 @click.option("--days", default=365, show_default=True, type=click.IntRange(1, MAX_DAYS))
 @with_appcontext
 def issue(username: str, p12_path: Path, password: str, days: int) -> None:
-    """Issue a client certificate for USERNAME and pin it to the account."""
+    """Issue a client certificate for USERNAME and pin it to the account.
+
+    Import the file into the browser as docs/certificates.md describes.
+    """
     refuse_after_sunset()
+    p12_path = in_instance(p12_path)
     authority = load_ca()
     db = get_db()
     user = accounts.find_user(db, username)
@@ -88,6 +95,8 @@ def issue(username: str, p12_path: Path, password: str, days: int) -> None:
                f"SPKI SHA-256 {facts.spki_sha256})")
     if not password:
         click.echo(f"PKCS#12 password: {secret}")
+    click.echo("Import it into the browser (docs/certificates.md), then open the https "
+               "address.")
 
 
 @ca_group.command("crl")
@@ -120,6 +129,20 @@ def crl(out: Path | None, days: int) -> None:
     except OSError as exc:
         raise click.ClickException(f"cannot write {path}: {exc.strerror}") from None
     click.echo(f"wrote {path} ({len(revoked)} revoked)")
+
+
+def in_instance(path: Path) -> Path:
+    """A relative path, taken in the instance folder (created 0700 if missing): the
+    ``.p12`` holds a private key, which belongs beside the database, never in the current
+    directory (a checkout, where git would offer to commit it)."""
+    if path.is_absolute():
+        return path
+    folder = Path(current_app.instance_path)
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.ClickException(f"cannot create {folder}: {exc.strerror}") from None
+    return folder / path
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -28,6 +28,10 @@ from app.services import accounts, ca
 from app.services.audit import SYSTEM
 from app.services.certificates import CertificateError
 
+#: what to run, in another terminal, for a certificate: the development settings of
+#: ``make run`` (its secret key, its database and CA under instance/) come with it
+ISSUE_COMMAND = "KEYSTILE_ENV=development .venv/bin/keystile ca issue NAME --p12 NAME.p12"
+
 
 def _ensure_ca() -> ca.CertificateAuthority:
     try:
@@ -91,8 +95,9 @@ def serve(host: str, https_port: int, http_port: int) -> None:
     click.echo(f"Keystile development server\n"
                f"  https://{host}:{https_port}  certificates (dev CA: {ca_dir() / 'ca.crt'})\n"
                f"  http://{host}:{http_port}   passkeys and passwords\n"
-               "  a client certificate for a user:"
-               " .venv/bin/keystile ca issue NAME --p12 NAME.p12")
+               f"  a client certificate for a user (written to {app.instance_path}):\n"
+               f"    {ISSUE_COMMAND}\n"
+               "  then import it into the browser: docs/certificates.md")
     if secret:
         click.echo(f"Set up the first admin (one-time link):\n"
                    f"  http://{host}:{http_port}/enroll/{secret}")

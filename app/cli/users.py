@@ -137,12 +137,15 @@ def list_requests(as_json: bool) -> None:
 
 @request.command("approve")
 @click.argument("request_id", type=click.IntRange(1, MAX_ID))
+@click.option("--username", default=None,
+              help="Create the account under this username (the requested one is taken).")
 @with_appcontext
-def approve(request_id: int) -> None:
+def approve(request_id: int, username: str | None) -> None:
     """Approve a request: creates the user and prints their enrolment link."""
     db = get_db()
     try:
-        new, secret = accounts.approve_request(db, request_id, client=SYSTEM, now=utcnow())
+        new, secret = accounts.approve_request(db, request_id, client=SYSTEM, now=utcnow(),
+                                               username=username, mailer=mailer())
     except AccountError as exc:
         db.rollback()
         _fail(exc.message)

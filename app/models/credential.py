@@ -39,21 +39,49 @@ class CredentialKind(enum.StrEnum):
 
 
 class Strength(enum.IntEnum):
-    """How hard a credential is to steal, weakest first (the migration funnel's steps)."""
+    """How hard a credential is to steal, weakest first: the one order that step-up, the
+    reports, the dashboard and every page use (docs/credentials.md, "How strong each way in
+    is").
+
+    A passkey's place comes from what is known of it, never from what it might be: backup
+    eligibility (WebAuthn L3 §6.1.3, the BE flag) says whether it can be copied to other
+    devices; only a verified attestation (§6.5) proves what hardware holds a device-bound
+    one. A device-bound passkey with attestation ``none`` may be a security key, a laptop's
+    TPM or software that claims to be either.
+    """
 
     PASSWORD = 1
     CERTIFICATE = 2  #: a key in a file on a computer
     SYNCED_PASSKEY = 3  #: a passkey in a cloud-synced keychain
-    HARDWARE_KEY = 4  #: a device-bound key (security key, TPM, secure enclave)
+    DEVICE_KEY = 4  #: a device-bound passkey or security key; what holds it is unproven
+    HARDWARE_KEY = 5  #: a device-bound key whose attestation proved its make and model
 
     @property
     def label(self) -> str:
-        return {
-            1: "password",
-            2: "certificate (file)",
-            3: "passkey (synced)",
-            4: "security key (hardware)",
-        }[self.value]
+        """The strength's name on every page, report and step-up message."""
+        return _STRENGTH_LABELS[self]
+
+    @property
+    def description(self) -> str:
+        return _STRENGTH_DESCRIPTIONS[self]
+
+
+_STRENGTH_LABELS = {
+    Strength.PASSWORD: "password",
+    Strength.CERTIFICATE: "certificate file",
+    Strength.SYNCED_PASSKEY: "synced passkey",
+    Strength.DEVICE_KEY: "device-bound key",
+    Strength.HARDWARE_KEY: "attested hardware key",
+}
+_STRENGTH_DESCRIPTIONS = {
+    Strength.PASSWORD: "something you know; it can be phished or guessed",
+    Strength.CERTIFICATE: "a private key in a file, which can be copied off the computer",
+    Strength.SYNCED_PASSKEY: "a passkey your password manager copies to your other devices",
+    Strength.DEVICE_KEY: "a passkey that stays on one device or security key, which did "
+                         "not prove what it is",
+    Strength.HARDWARE_KEY: "a passkey that stays on one device whose maker's attestation "
+                           "Keystile verified",
+}
 
 
 class StrengthFlag(enum.IntFlag):
@@ -75,7 +103,7 @@ class StrengthFlag(enum.IntFlag):
 _FLAG_STRENGTH = {StrengthFlag.PASSWORD: Strength.PASSWORD,
                   StrengthFlag.CERTIFICATE: Strength.CERTIFICATE,
                   StrengthFlag.SYNCED_PASSKEY: Strength.SYNCED_PASSKEY,
-                  StrengthFlag.DEVICE_KEY: Strength.HARDWARE_KEY,
+                  StrengthFlag.DEVICE_KEY: Strength.DEVICE_KEY,
                   StrengthFlag.ATTESTED_DEVICE_KEY: Strength.HARDWARE_KEY}
 
 #: the same rule as ``Credential.strength``, computed and stored by the database
@@ -83,6 +111,13 @@ STRENGTH_FLAG_SQL = (
     "CASE WHEN kind = 'password' THEN 1 WHEN kind = 'certificate' THEN 2 "
     "WHEN backup_eligible THEN 4 WHEN attestation_trust = 'verified' THEN 16 ELSE 8 END"
 )
+
+#: ``kind_name`` in a sentence, where "this device" would be wrong (an e-mail, another page)
+_NOUNS = {"Passkey on this device": "passkey", "Passkey on a phone": "passkey on a phone",
+          "Certificate file": "certificate"}
+
+#: transports of a roaming authenticator (WebAuthn L3 §5.8.4): a security key
+_ROAMING = frozenset({"usb", "nfc", "ble", "smart-card"})
 
 _KIND_RULES = {
     "password": "lookup_key IS NULL AND secret_hash IS NOT NULL",
@@ -195,26 +230,49 @@ class Credential(Base):
             return Strength.PASSWORD
         if self.kind is CredentialKind.CERTIFICATE:
             return Strength.CERTIFICATE
-        return Strength.SYNCED_PASSKEY if self.backup_eligible else Strength.HARDWARE_KEY
-
-    def _passkey_kind_name(self) -> str:
-        """A name from what the authenticator said about itself (WebAuthn L3 §5.8.4
-        transports, §6.1.3 backup eligibility), for a passkey nobody named."""
         if self.backup_eligible:
-            return "Passkey (synced)"
+            return Strength.SYNCED_PASSKEY
+        return Strength.HARDWARE_KEY if self.attestation_trust == "verified" else (
+            Strength.DEVICE_KEY)
+
+    @property
+    def kind_name(self) -> str:
+        """What the credential is, from what it said about itself (WebAuthn L3 §5.8.4
+        transports, §6.1.3 backup eligibility): the same words on every page."""
+        if self.kind is CredentialKind.PASSWORD:
+            return "Password"
+        if self.kind is CredentialKind.CERTIFICATE:
+            return "Certificate file"
+        if self.backup_eligible:
+            return "Synced passkey"
         transports = set(self.transports or ())
-        if transports & {"usb", "nfc", "ble", "smart-card"}:
+        if transports & _ROAMING:
             return "Security key"
         if transports == {"hybrid"}:
             return "Passkey on a phone"
         return "Passkey on this device"
 
     @property
+    def kind_noun(self) -> str:
+        """The kind in a sentence, with its article: "a security key", "a password"."""
+        noun = _NOUNS.get(self.kind_name, self.kind_name.lower())
+        return f"a {noun}"
+
+    @property
+    def model_text(self) -> str:
+        """The authenticator's model and how it is known: proven by a verified attestation,
+        or only what the authenticator reports (its AAGUID); empty when unknown."""
+        if self.kind is not CredentialKind.PASSKEY or not self.model_name:
+            return ""
+        how = "attested" if self.attestation_trust == "verified" else "as it reports itself"
+        return f"{self.model_name} ({how})"
+
+    @property
     def display_name(self) -> str:
         if self.label:
             return self.label
         if self.kind is CredentialKind.PASSKEY:
-            return self.model_name or self._passkey_kind_name()
+            return self.model_name or self.kind_name
         if self.kind is CredentialKind.CERTIFICATE:
             return self.subject or "Certificate"
         return "Password"

@@ -24,6 +24,7 @@ from app.models import (
 from app.services import tokens
 from app.services.audit import Client, Event, record
 from app.services.errors import ServiceError
+from app.services.notices import NULL_MAILER, Mailer, notify
 
 ENROLMENT_LIFETIME = timedelta(hours=72)
 #: letters and digits of any script, and . _ - @ inside; 1-64 characters after NFKC
@@ -206,22 +207,53 @@ def pending_requests(db: Session) -> list[AccountRequest]:
     )
 
 
+@dataclass(frozen=True)
+class PendingRequest:
+    """A waiting request, and whether an account already has its username: the visitor got
+    the same answer either way (no enumeration); the administrator must see the clash."""
+
+    request: AccountRequest
+    username_taken: bool
+
+
+def pending_with_clashes(db: Session) -> list[PendingRequest]:
+    waiting = pending_requests(db)
+    names = {r.username_normalized for r in waiting}
+    taken = set(db.scalars(select(User.username_normalized)
+                           .where(User.username_normalized.in_(names)))) if names else set()
+    return [PendingRequest(r, r.username_normalized in taken) for r in waiting]
+
+
 def approve_request(
-    db: Session, request_id: int, *, client: Client, now: datetime, actor: User | None = None
+    db: Session, request_id: int, *, client: Client, now: datetime, actor: User | None = None,
+    username: str | None = None, mailer: Mailer = NULL_MAILER,
 ) -> tuple[User, str]:
-    """Create the account and return it with its enrolment secret."""
+    """Create the account and return it with its enrolment secret.
+
+    ``username``: another name than the one asked for (which an account may already have);
+    the person is told, on their account page and by e-mail when configured, and the
+    set-up page greets them by it.
+    """
     req = db.get(AccountRequest, request_id)
     if req is None or req.status != RequestStatus.PENDING:
         raise AccountError("no_such_request", f"No pending account request #{request_id}.")
-    user = create_user(db, username=req.username, display_name=req.display_name,
+    name = (username or "").strip() or req.username
+    renamed = normalize_username(name) != req.username_normalized
+    user = create_user(db, username=name, display_name=req.display_name,
                        email=req.email, client=client, now=now, actor=actor)
     req.status = RequestStatus.APPROVED
     req.decided_at = now
     req.decided_by_id = actor.id if actor else None
     req.user_id = user.id
     secret = issue_enrolment_link(db, user, client=client, now=now, actor=actor)
+    details: dict[str, object] = {"request_id": req.id}
+    if renamed:
+        details["requested_username"] = req.username
+        notify(db, user, str(Event.ACCOUNT_REQUEST_APPROVED),
+               f"Your account request was approved with the username {user.username}: "
+               f"{req.username}, the one you asked for, was not available.", mailer=mailer)
     record(db, Event.ACCOUNT_REQUEST_APPROVED, client=client, success=True, user=user,
-           actor=actor, details={"request_id": req.id})
+           actor=actor, details=details)
     db.commit()
     return user, secret
 

@@ -6,6 +6,7 @@ then commits, so a credential never changes without a trace (threat model F.24, 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import bindparam, case, func, select, update
@@ -57,6 +58,13 @@ class WrongCurrentPassword(CredentialError):
 def clean_label(raw: str) -> str:
     label = " ".join(raw.split())[:MAX_LABEL]
     return "".join(ch for ch in label if ch.isprintable())
+
+
+def only_way_in(live: Sequence[Credential]) -> Credential | None:
+    """The one credential of ``live`` that can still sign in, when there is exactly one: the
+    rule of :func:`usable_count`, for the pages (its owner cannot remove it)."""
+    usable = [c for c in live if c.revoked_at is None and c.clone_flagged_at is None]
+    return usable[0] if len(usable) == 1 else None
 
 
 def usable_count(db: Session, user_id: int, *, excluding: int | None = None) -> int:
@@ -131,12 +139,24 @@ def add(
     record(db, event, client=client, success=True, user=user,
            credential=credential, method=str(credential.kind), actor=actor,
            details={"label": credential.display_name, **(details or {})})
-    verb = "changed" if event is Event.PASSWORD_CHANGED else "added to"
-    notify(db, user, str(event),
-           f"A {credential.kind} was {verb} your account: {credential.display_name}.",
-           mailer=mailer)
+    notify(db, user, str(event), _added_notice(credential, event), mailer=mailer)
     db.commit()
     return credential
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _added_notice(credential: Credential, event: Event) -> str:
+    """"A security key was added to your account: YubiKey 5." (what it is, as the pages
+    name it); a password has no name worth repeating."""
+    if event is Event.PASSWORD_CHANGED:
+        return "Your password was changed."
+    if credential.kind is CredentialKind.PASSWORD:
+        return "A password was added to your account."
+    return (f"{_sentence(credential.kind_noun)} was added to your account: "
+            f"{credential.display_name}.")
 
 
 def set_password(
@@ -230,7 +250,7 @@ def rename(
            credential=credential, method=str(credential.kind),
            details={"from": old, "to": credential.label})
     notify(db, credential.user, str(Event.CREDENTIAL_RENAMED),
-           f"A {credential.kind} of your account was renamed: {old} is now "
+           f"{_sentence(credential.kind_noun)} of your account was renamed: {old} is now "
            f"{credential.display_name}.", mailer=mailer)
     db.commit()
 
@@ -274,9 +294,10 @@ def remove(
     record(db, Event.CREDENTIAL_REMOVED, client=client, success=True, user=user,
            credential=credential, method=str(credential.kind), reason=reason[:64], actor=actor,
            details={"sessions_ended": ended, "label": credential.display_name})
-    notify(db, user, str(Event.CREDENTIAL_REMOVED),
-           f"A {credential.kind} was removed from your account: {credential.display_name}.",
-           mailer=mailer)
+    what = ("Your password was removed" if credential.kind is CredentialKind.PASSWORD else
+            f"{_sentence(credential.kind_noun)} was removed from your account: "
+            f"{credential.display_name}")
+    notify(db, user, str(Event.CREDENTIAL_REMOVED), what + ".", mailer=mailer)
     db.commit()
     return ended
 

@@ -97,7 +97,7 @@ class UserFilter(enum.StrEnum):
 _FILTER_LABELS = {
     UserFilter.ALL: "Everyone",
     UserFilter.PASSWORD_ONLY: "Password only",
-    UserFilter.CERTIFICATE_NO_HARDWARE_KEY: "Certificate but no hardware key",
+    UserFilter.CERTIFICATE_NO_HARDWARE_KEY: "Certificate but no device-bound key",
     UserFilter.DEPENDS_ON_CERTIFICATE: "Certificate and no passkey (certificate sunset)",
     UserFilter.CERTIFICATE_EXPIRING: "Certificate expiring within 30 days",
     UserFilter.CLONE_FLAGGED: "Possible clone flagged",
@@ -166,16 +166,13 @@ class UserQuery:
 
 @dataclass(frozen=True)
 class Badge:
-    """One badge on the users table: credentials of one strength (hardware: attested or not)."""
+    """One badge on the users table: how many live credentials of one strength."""
 
     strength: Strength
     count: int
-    attested: bool = False
 
     @property
     def label(self) -> str:
-        if self.strength is Strength.HARDWARE_KEY:
-            return "security key (hardware, " + ("attested)" if self.attested else "reported)")
         return self.strength.label
 
 
@@ -243,13 +240,12 @@ def summarize(db: Session, users: Sequence[User]) -> list[UserSummary]:
     for user_id, flag, n, expiry, flagged in rows:
         summary = by_id[user_id]
         bit = StrengthFlag(flag)
-        summary.badges.append(Badge(bit.strength, int(n),
-                                    attested=bit is StrengthFlag.ATTESTED_DEVICE_KEY))
+        summary.badges.append(Badge(bit.strength, int(n)))
         summary.clone_flagged |= bool(flagged)
         if bit is StrengthFlag.CERTIFICATE and expiry is not None:
             summary.earliest_certificate_expiry = expiry
     for summary in by_id.values():
-        summary.badges.sort(key=lambda b: (b.strength, b.attested))
+        summary.badges.sort(key=lambda b: b.strength)
     return [by_id[u.id] for u in users]
 
 
@@ -287,7 +283,8 @@ def credentials_report(db: Session, *, batch: int = 2000) -> Iterator[dict[str, 
             "by_kind": {
                 "password": by_strength["password"],
                 "certificate": by_strength["certificate"],
-                "passkey": by_strength["synced_passkey"] + by_strength["hardware_key"],
+                "passkey": (by_strength["synced_passkey"] + by_strength["device_key"]
+                            + by_strength["hardware_key"]),
             },
             "by_strength": by_strength,
             "strongest": strongest.name.lower() if strongest else None,

@@ -1,4 +1,4 @@
-"""Words for people: audit reason codes and user agents as the account page shows them.
+"""Words for people: audit events, reason codes and user agents as the pages show them.
 
 The audit trail keeps the exact codes and strings; these only phrase them for the person
 whose account it is (the full user agent stays in the element's title).
@@ -48,6 +48,51 @@ def reason_text(code: str | None) -> str:
     if not code:
         return ""
     return REASONS.get(code, code.replace("_", " "))
+
+
+#: ``credentials.attestation_trust`` (app.services.webauthn.attestation), for administrators
+ATTESTATION_TRUST = {
+    "none": "no attestation: the model is the authenticator's own claim",
+    "self": "self-attested: signed by the key itself, which proves nothing about its maker",
+    "basic-unverified": "signed by a certificate chain that no known maker's root vouches for",
+    "verified": "verified against the maker's root in the FIDO metadata",
+}
+
+#: ``credentials.source``: how a certificate came to be pinned
+PIN_SOURCES = {
+    "handshake": "the user, from the certificate their browser presented",
+    "upload": "the user, by uploading the certificate",
+    "csr": "Keystile's CA, from the user's signing request",
+    "ca": "Keystile's CA (keystile ca issue)",
+    "ca-first-use": "first use of a certificate from a trusted CA",
+    "operator": "an operator (keystile cert pin)",
+}
+
+
+def attestation_text(fmt: str | None, trust: str | None) -> str:
+    """"packed: verified against the maker's root ..." from a passkey's attestation."""
+    words = ATTESTATION_TRUST.get(trust or "none", (trust or "").replace("-", " "))
+    if not fmt or fmt == "none":
+        return ATTESTATION_TRUST["none"]
+    return f"{fmt} format, {words}"
+
+
+def pin_source_text(source: str | None) -> str:
+    return PIN_SOURCES.get(source or "", source or "unknown")
+
+
+def event_text(tag: str, outcome: str, reason: str | None = None) -> str:
+    """What one ``auth:`` audit row was, for the person whose account it is: a sign-in, a
+    refused one (and why), or a sign-out (``auth:logout`` is a success too, and is no
+    sign-in)."""
+    if tag == "auth:logout":
+        return "signed out"
+    if tag == "auth:certificate:header_ignored":
+        return "certificate ignored: " + (reason_text(reason) or "not from a trusted proxy")
+    if outcome == "success":
+        return "signed in"
+    why = reason_text(reason)
+    return f"sign-in refused: {why}" if why else "sign-in refused"
 
 
 def browser_summary(user_agent: str | None) -> str:

@@ -32,6 +32,7 @@ from app.web import auth_state, throttle
 from app.web.auth_state import recent_auth_required
 from app.web.client import current_client
 from app.web.context import mailer, settings
+from app.web.own_notices import said_by_flash
 from app.webauthn import bodies, pending
 
 bp = Blueprint("webauthn", __name__, url_prefix="/webauthn")
@@ -159,6 +160,7 @@ def register_options() -> BaseResponse:
 
 
 @bp.post("/register/verify")
+@said_by_flash
 @recent_auth_required
 def register_verify() -> tuple[BaseResponse, int]:
     """``toJSON()`` of the new credential (+ optional ``"label"``) -> 201 and the credential."""
@@ -169,7 +171,7 @@ def register_verify() -> tuple[BaseResponse, int]:
     credential = passkeys.finish_registration(
         get_db(), _policy(), user=_me(), secret=pending.take(session, "registration", body),
         body=body, client=current_client(), now=utcnow(), mailer=mailer())
-    flash(f"Added {credential.display_name}.", "success")
+    flash(f"Added {credential.kind_noun}: {credential.display_name}.", "success")
     return jsonify(ok=True, credential=describe(credential), signal=signal_state(_me())), 201
 
 

@@ -87,7 +87,7 @@ def test_admin_walks_the_dashboard_and_revokes_a_credential(
         sign_in_with_password(bob_page, live_server, "bob")
 
         sign_in_with_password(page, live_server, "root")
-        page.get_by_role("link", name="Administration").click()
+        page.get_by_role("link", name="Administration", exact=True).click()
         page.wait_for_url(re.compile(r"/admin/$"))
         assert page.get_by_role("heading", name="Dashboard").is_visible()
         assert page.locator("svg.chart[role=img]").count() >= 3
@@ -108,7 +108,7 @@ def test_admin_walks_the_dashboard_and_revokes_a_credential(
         page.get_by_role("link", name="bob", exact=True).click()
         page.wait_for_url(re.compile(r"/admin/users/\d+$"))
         assert page.get_by_text("CN=bob,O=<script>alert(1)</script>").count() >= 1
-        assert page.get_by_text("security key (hardware)").count() >= 1
+        assert page.get_by_text("attested hardware key").count() >= 1
         check_accessibility(axe_context, page, axe_script)
 
         # It asks first: declined, nothing happens; accepted, the password is revoked.

@@ -104,7 +104,12 @@ def test_platform_passkey_signs_in_without_a_username(
     platform = authenticators.add("internal")
     sign_in_with_password(page, live_server)
     add_from_account_page(page, "Add a passkey")
-    assert "device-bound" in page.locator(".passkey-facts").inner_text()
+    # A passkey made on the computer itself, attestation none: named for what it is, and
+    # never a security key or hardware (issue 15, item 2).
+    assert page.locator(".passkey-facts").inner_text() == "Passkey on this device"
+    row_text = page.locator("tr", has=page.locator(".passkey-facts")).inner_text()
+    assert "device-bound key" in row_text
+    assert "security key" not in row_text.lower() and "hardware" not in row_text
     [held] = authenticators.credentials(platform)
     assert held["isResidentCredential"]  # residentKey "required": usable without a username
     sign_out_without_autofill(page)
@@ -145,9 +150,10 @@ def test_security_key_with_direct_attestation_then_username_first_sign_in(
     add_from_account_page(page, "Add a security key")
     facts = page.locator(".passkey-facts").inner_text()
     # Chromium's virtual authenticator has an AAGUID but no model name; its self-signed
-    # packed attestation is not verified, so the page says where the claim comes from.
-    assert "Unknown model (reported by the authenticator)" in facts
-    assert "device-bound" in facts
+    # packed attestation is not verified, so it is a security key of unproven make.
+    assert facts == "Security key"
+    row_text = page.locator("tr", has=page.locator(".passkey-facts")).inner_text()
+    assert "device-bound key" in row_text and "hardware" not in row_text
     [row] = cli_passkeys(live_server)
     assert row["attestation_format"] == "packed"
     assert row["attestation_trust"] == "basic-unverified"
@@ -185,9 +191,9 @@ def test_step_up_page_leads_a_password_session_to_its_security_key(
     page.fill("#current_password", PASSWORD)
     page.fill("#new_password", new_password)
     page.get_by_role("button", name="Change password").click()
-    page.wait_for_url(re.compile(r"/login\?reauth=1&need=hardware_key"))
+    page.wait_for_url(re.compile(r"/login\?reauth=1&need=device_key"))
     page.get_by_role("heading", name="Confirm it is you").wait_for()
-    assert "security key (hardware)" in page.locator("#reauth-need").inner_text()
+    assert "device-bound key" in page.locator("#reauth-need").inner_text()
     assert page.locator("input[type=password]").count() == 0
     assert page.input_value("#username") == "alice"
     page.get_by_role("button", name="Use a security key for this username").wait_for()

@@ -32,7 +32,7 @@ def test_account_page_lists_credentials_sessions_and_sign_ins(client: FlaskClien
     auth.login()
     page = client.get("/account").get_data(as_text=True)
     assert "Password" in page and "(this browser)" in page
-    assert "<td>signed in</td>" in page and "<td>refused: wrong password</td>" in page
+    assert "<td>signed in</td>" in page and "<td>sign-in refused: wrong password</td>" in page
 
 
 def test_account_requires_sign_in(client: FlaskClient) -> None:

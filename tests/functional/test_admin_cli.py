@@ -82,7 +82,7 @@ def test_report_credentials_json(runner: Any, db: Session, app: Flask, alice: Us
         "username": "alice", "role": "user", "status": "active",
         "by_kind": {"password": 1, "certificate": 1, "passkey": 1},
         "by_strength": {"password": 1, "certificate": 1, "synced_passkey": 0,
-                        "hardware_key": 1},
+                        "device_key": 0, "hardware_key": 1},
         "strongest": "hardware_key",
         "earliest_certificate_expiry": expiry.isoformat(),
     }

@@ -36,6 +36,8 @@ def page(client: FlaskClient, db: Session, app: Flask) -> str:
     factories.passkey(db, sam, synced=True)
     hana = make_user(db, app, "hana", admin=True)
     factories.passkey(db, hana, synced=False, attested=True)
+    dina = make_user(db, app, "dina")  # a laptop's passkey: device-bound, attestation none
+    factories.passkey(db, dina, synced=False, model="Chrome on Mac")
     return client.get("/admin/").get_data(as_text=True)
 
 
@@ -50,8 +52,9 @@ def table(page: str, caption: str) -> dict[str, list[str]]:
 def test_funnel_counts_users_by_strongest_credential(page: str) -> None:
     funnel = table(page, "Active users by strongest credential")
     assert funnel == {"no credential": ["0"], "password only": ["1"],
-                      "certificate (file)": ["2"], "passkey (synced)": ["1"],
-                      "security key (hardware)": ["1"]}
+                      "certificate file": ["2"], "synced passkey": ["1"],
+                      "device-bound key": ["1"], "attested hardware key": ["1"]}
+    assert "security key" not in page  # hardware is counted only where attested
 
 
 def test_policies_show_who_is_affected(page: str) -> None:
@@ -66,11 +69,12 @@ def test_policies_show_who_is_affected(page: str) -> None:
 
 
 def test_charts_are_svg_with_tables(page: str) -> None:
-    assert page.count('<svg class="chart"') == 3 == page.count('role="img"')  # no failures
+    # the funnel, then one small chart per strength (5) and per method (3); no failures yet
+    assert page.count('<svg class="chart"') == 9 == page.count('role="img"')
     assert "<script" not in page.split("</main>")[0].split("<main")[1]
     mix = table(page, "Live credentials by strength, per day")
     today = utcnow().date().isoformat()
-    assert len(mix) == 30 and mix[today] == ["4", "2", "1", "1"]
+    assert len(mix) == 30 and mix[today] == ["5", "2", "1", "1", "1"]
     sign_ins = table(page, "Successful sign-ins per method, per day")
     assert sign_ins[today][0] == "1"  # root's password sign-in
     assert "No failed sign-ins in this period." in page
@@ -85,7 +89,8 @@ def test_failures_by_reason(client: FlaskClient, page: str, app: Flask) -> None:
     AuthActions(other).login("nobody-here", "whatever it is")
     again = client.get("/admin/").get_data(as_text=True)
     failures = table(again, "Failed sign-ins by reason, last 30 days")
-    assert failures == {"password: wrong_password": ["2"], "password: unknown_user": ["1"]}
+    # in words, not codes
+    assert failures == {"password: wrong password": ["2"], "password: unknown user": ["1"]}
 
 
 @pytest.mark.parametrize(("days", "shown"), [("7", 7), ("90", 90), ("13", 30), ("x", 30)])
@@ -102,3 +107,26 @@ def test_no_policies_configured(client: FlaskClient, db: Session, app: Flask) ->
     admin_signed_in(client, db, app)
     page = client.get("/admin/").get_data(as_text=True)
     assert "Not scheduled" in page and "No role requires one" in page
+
+
+def test_one_active_user_is_one(client: FlaskClient, db: Session, app: Flask) -> None:
+    admin_signed_in(client, db, app)
+    page = client.get("/admin/").get_data(as_text=True)
+    assert 'id="active-users">1 active user,' in page
+
+
+@pytest.mark.parametrize("app_overrides", [{}])
+def test_a_zero_is_no_link(client: FlaskClient, db: Session, app: Flask) -> None:
+    admin_signed_in(client, db, app)
+    page = client.get("/admin/").get_data(as_text=True)
+    sunset = page[page.index('id="policy-cert-sunset"'):page.index('id="policy-hardware-key"')]
+    assert re.findall(r"<dd>([^<]*)</dd>", sunset) == ["0", "0", "0"]
+
+
+def test_equal_series_each_have_their_own_chart(page: str) -> None:
+    """Overlapping lines hid equal counts; each series now has its own panel."""
+    mix = page[page.index('id="credential-mix"'):page.index("</figure>",
+                                                             page.index('id="credential-mix"'))]
+    titles = re.findall(r'class="panel-title"[^>]*>([^<]+)<span', mix)
+    assert [t.strip() for t in titles] == ["password", "certificate file", "synced passkey",
+                                           "device-bound key", "attested hardware key"]

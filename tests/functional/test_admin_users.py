@@ -49,8 +49,7 @@ def test_users_table_with_badges_and_escaping(client: FlaskClient, admin: User,
     row = page[page.index('href="/admin/users/2"'):]
     row = row[:row.index("</tr>")]
     assert re.findall(r'class="badge strength-(\d)[^"]*">([^<]+)', row) == [
-        ("1", "password"), ("2", "certificate (file)"),
-        ("4", "security key (hardware, attested)")]
+        ("1", "password"), ("2", "certificate file"), ("5", "attested hardware key")]
 
 
 @pytest.mark.parametrize(("query", "shown", "hidden"), [
@@ -99,9 +98,14 @@ def test_user_page_shows_every_credential_session_and_event(
     assert "CN=bob,O=&lt;b&gt;Example&lt;/b&gt;" in page and "CN=Example CA" in page
     assert f"<code>{cert.serial}</code>" in page and "Valid</dt>" in page
     assert "YubiKey 5 Series" in page and "(attested)" in page
-    assert "cb69481e-8ff7-4039-93ec-0a2729a154a8" in page and "packed, verified" in page
+    assert "cb69481e-8ff7-4039-93ec-0a2729a154a8" in page
+    assert "<dd>packed format, verified against the maker&#39;s root" in page
+    assert "Attestation</dt><dd>none, none" not in page
+    assert "Pinned by</dt><dd>an operator (keystile cert pin)</dd>" in page
     assert "device-bound" in page and "<dt>Sign count</dt><dd>7</dd>" in page
-    assert "password: Password" in page  # the session, with the credential that opened it
+    # the session, with how it was opened (a password needs no name) and no invented number
+    assert '<td data-label="With">password</td>' in page and "End session 1" not in page
+    assert '<span class="visually-hidden"> the session signed in at ' in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page and "<img src=x" not in page
     assert "auth:password:success" in page and "account:credential:added" in page
 

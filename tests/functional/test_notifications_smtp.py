@@ -80,10 +80,10 @@ def test_password_change_is_mailed(client: FlaskClient, auth: AuthActions, alice
     client.post("/account/password", data={"current_password": PASSWORD, "csrf_token": token,
                                            "new_password": "a new and longer passphrase"})
     assert inbox.to("alice@example.org") == [
-        "Keystile: A password was changed your account: Password."]
+        "Keystile: Your password was changed."]
     message = inbox.messages[-1]
     assert message["From"] == "keystile@example.org"
-    assert "A password was changed" in message.get_content()
+    assert "Your password was changed." in message.get_content()
 
 
 def test_rename_and_new_credentials_are_mailed(client: FlaskClient, auth: AuthActions,
@@ -123,7 +123,7 @@ def test_admin_revocation_is_mailed(client: FlaskClient, db: Session, app: Flask
     post(client, f"/admin/users/{bob.id}/credentials/{bob.credentials[0].id}/revoke")
     post(client, f"/admin/users/{bob.id}/sessions/end-all")
     assert inbox.to("bob@example.org") == [
-        "Keystile: A password was removed from your account: Password.",
+        "Keystile: Your password was removed.",
         "Keystile: An administrator ended all your sessions. Sign in again to continue."]
 
 

@@ -147,7 +147,8 @@ def test_security_key_uses_direct_attestation_and_is_named(
     assert (row.model_name, row.attestation_format, row.attestation_trust, row.transports) == (
         "YubiKey 5 Series", "packed", "basic-unverified", ["nfc", "usb"])
     page = browser.client.get("/account").get_data(as_text=True)
-    assert "YubiKey 5 Series (reported by the authenticator) · device-bound" in page
+    assert "Security key · YubiKey 5 Series (as it reports itself)" in page
+    assert '<span class="badge strength-4">device-bound key</span>' in page
 
 
 def test_existing_passkeys_are_excluded_and_listed_for_the_signal_api(
@@ -692,7 +693,7 @@ def test_hardware_key_role_accepts_a_verified_device_bound_key(
     assert resp.status_code == 201, resp.get_json()
     [row] = passkey_rows(db)
     assert (row.attestation_trust, row.model_name) == ("verified", "YubiKey 5 (from MDS)")
-    assert "YubiKey 5 (from MDS) · device-bound" in browser.client.get("/account").get_data(
+    assert "YubiKey 5 (from MDS) (attested)" in browser.client.get("/account").get_data(
         as_text=True)
     browser.client.post("/logout", data={"csrf_token": browser.csrf()})
     assert browser.login(credential).status_code == 200
@@ -760,7 +761,7 @@ def test_a_password_session_cannot_change_an_account_that_has_a_security_key(
     resp = client.post("/account/password", data=change)
     assert resp.status_code == 302 and "/login?reauth=1" in resp.headers["Location"]
     page = client.get(resp.headers["Location"]).get_data(as_text=True)
-    assert "sign in again with your security key (hardware)" in page
+    assert "sign in again with your device-bound key" in page
     [key] = passkey_rows(db)
     resp = client.post(f"/account/credentials/{key.id}/remove",
                        data={"csrf_token": browser.csrf()})
@@ -789,9 +790,9 @@ def test_the_step_up_page_offers_only_the_ways_in_that_reach_the_level(
     browser.password_login()
     change = {"current_password": PASSWORD, "new_password": "a brand new passphrase here"}
     resp = browser.client.post("/account/password", data={**change, "csrf_token": browser.csrf()})
-    assert "need=hardware_key" in resp.headers["Location"]
+    assert "need=device_key" in resp.headers["Location"]
     page = browser.client.get(resp.headers["Location"]).get_data(as_text=True)
-    assert 'id="reauth-need">For this change, sign in again with your security key ' in page
+    assert 'id="reauth-need">For this change, sign in again with your device-bound key,' in page
     assert 'type="password"' not in page and 'id="password-form"' not in page
     assert 'id="certificate-heading"' not in page
     assert 'id="passkey-signin"' in page and 'id="security-key-signin"' in page

@@ -1,7 +1,8 @@
 """The names of credential strengths in rules and headers, from :class:`app.models.Strength`.
 
-``Strength`` is the one ordered list (password < certificate < synced passkey < hardware
-key) that step-up already uses; these are its members' names in lower case with hyphens.
+``Strength`` is the one ordered list (password < certificate < synced passkey < device-bound
+key < attested hardware key, docs/credentials.md) that step-up and every page use; these are
+its members' names in lower case with hyphens.
 """
 
 from __future__ import annotations

@@ -46,3 +46,27 @@ def test_bar_chart_scales_to_the_largest() -> None:
     assert [b.css for b in chart.bars] == ["a", "b", "series-1"]
     assert chart.height == 3 * (charts.BAR_HEIGHT + charts.BAR_GAP) + charts.BAR_GAP
     assert charts.bar_chart("b", "T", []).bars == []
+
+
+@pytest.mark.parametrize(("value", "most", "ticks"), [
+    (0, 4, [0, 1]), (1, 4, [0, 1]), (5, 4, [0, 2, 4, 6]), (5, 2, [0, 5]), (3, 4, [0, 1, 2, 3]),
+    (7, 2, [0, 5, 10]), (10, 4, [0, 5, 10]), (38, 4, [0, 10, 20, 30, 40]),
+    (1234, 4, [0, 500, 1000, 1500]),
+])
+def test_nice_ticks_are_whole_and_evenly_spaced(value: int, most: int,
+                                                ticks: list[int]) -> None:
+    """Never 0, 2, 5: every step the same, a whole number, 1, 2 or 5 x 10^k."""
+    assert charts.nice_ticks(value, most=most) == ticks
+
+
+def test_small_multiples_share_one_scale() -> None:
+    chart = charts.small_multiples("m", "T", DailySeries(DAYS, {"a": [1, 1, 1, 1, 1],
+                                                                "b": [1, 1, 1, 1, 1],
+                                                                "c": [0, 2, 4, 6, 9]}))
+    assert [p.lines[0].name for p in chart.panels] == ["a", "b", "c"]
+    assert {tuple(t.label for t in p.y_ticks) for p in chart.panels} == {("0", "5", "10")}
+    # equal series no longer hide each other: each is drawn in its own panel
+    assert chart.panels[0].lines[0].points == chart.panels[1].lines[0].points
+    assert [line.css for line in chart.lines] == ["series-1", "series-2", "series-3"]
+    assert chart.lines[2].latest == 9 and chart.lines[2].area.endswith(
+        f"{charts.LEFT:.1f},{chart.panels[2].bottom:.1f}")

@@ -100,29 +100,38 @@ def test_hardware_rule_helpers() -> None:
 # -- F.24: credential changes need a sign-in at the account's level ----------------------
 
 CERT, KEY, SYNCED, OLD_CERT = _cert(), _passkey(False), _passkey(True), _cert(revoked=True)
+ATTESTED = _passkey(False, attested=True)
 UPLOAD = Credential(kind=CredentialKind.CERTIFICATE, proven=False)
 
 
 @pytest.mark.parametrize(("signed_in_with", "live", "removing", "needed"), [
     pytest.param(PASSWORD, [PASSWORD], None, None, id="password-only-account"),
-    pytest.param(PASSWORD, [PASSWORD, KEY], None, Strength.HARDWARE_KEY,
+    pytest.param(PASSWORD, [PASSWORD, KEY], None, Strength.DEVICE_KEY,
                  id="phished-password-cannot-add-or-change"),
     pytest.param(CERT, [CERT], None, None, id="certificate-user-adds-a-key"),
     pytest.param(CERT, [CERT, KEY], CERT, None, id="then-retires-the-certificate"),
-    pytest.param(CERT, [CERT, KEY], KEY, Strength.HARDWARE_KEY,
+    pytest.param(CERT, [CERT, KEY], KEY, Strength.DEVICE_KEY,
                  id="copied-certificate-cannot-remove-the-key"),
-    pytest.param(CERT, [CERT, KEY], None, Strength.HARDWARE_KEY,
+    pytest.param(CERT, [CERT, KEY], None, Strength.DEVICE_KEY,
                  id="nor-add-another-key"),
     pytest.param(PASSWORD, [PASSWORD, CERT], None, Strength.CERTIFICATE,
                  id="a-proven-certificate-sets-the-bar"),
     pytest.param(SYNCED, [PASSWORD, SYNCED], None, None, id="synced-passkey-is-strongest"),
     pytest.param(SYNCED, [SYNCED, KEY], SYNCED, None, id="remove-own-level"),
-    pytest.param(KEY, [PASSWORD, CERT, KEY], KEY, None, id="hardware-key-does-anything"),
+    pytest.param(KEY, [PASSWORD, CERT, KEY], KEY, None, id="device-key-does-anything"),
+    # What the pages call an attested hardware key ranks above a device-bound key whose
+    # make is unproven (docs/credentials.md): the order the pages show is the one enforced.
+    pytest.param(KEY, [KEY, ATTESTED], ATTESTED, Strength.HARDWARE_KEY,
+                 id="unattested-key-cannot-remove-the-attested-one"),
+    pytest.param(KEY, [KEY, ATTESTED], None, Strength.HARDWARE_KEY,
+                 id="nor-add-while-an-attested-key-is-held"),
+    pytest.param(ATTESTED, [PASSWORD, KEY, ATTESTED], KEY, None,
+                 id="attested-key-does-anything"),
     pytest.param(None, [PASSWORD], None, Strength.PASSWORD, id="no-credential-recorded"),
     pytest.param(PASSWORD, [PASSWORD, OLD_CERT], None, None, id="revoked-ones-do-not-count"),
     pytest.param(PASSWORD, [PASSWORD, UPLOAD], None, None, id="unproven-upload-sets-no-bar"),
     pytest.param(PASSWORD, [PASSWORD, UPLOAD], UPLOAD, None, id="and-goes-at-any-level"),
-    pytest.param(OLD_CERT, [PASSWORD, KEY], None, Strength.HARDWARE_KEY,
+    pytest.param(OLD_CERT, [PASSWORD, KEY], None, Strength.DEVICE_KEY,
                  id="revoked-sign-in-counts-as-none"),
     pytest.param(OLD_CERT, [PASSWORD], None, Strength.PASSWORD, id="even-for-a-password"),
 ])

@@ -110,9 +110,10 @@ def test_keyset_pages_forward_and_back(db: Session, people: dict[str, User]) -> 
 def test_badges_by_strength(db: Session, people: dict[str, User]) -> None:
     page = reports.users_page(db, UserQuery(limit=100), now=utcnow())
     labels = {r.user.username: [b.label for b in r.badges] for r in page.rows}
-    assert labels["sam"] == ["password", "certificate (file)", "passkey (synced)"]
-    assert labels["hana"] == ["password", "security key (hardware, attested)"]
-    assert labels["rita"] == ["password", "security key (hardware, reported)"]
+    assert labels["sam"] == ["password", "certificate file", "synced passkey"]
+    assert labels["hana"] == ["password", "attested hardware key"]
+    # a device-bound passkey whose attestation proved nothing is not called hardware
+    assert labels["rita"] == ["password", "device-bound key"]
     assert labels["nobody"] == []
     rows = {r.user.username: r for r in page.rows}
     assert rows["clive"].clone_flagged and not rows["sam"].clone_flagged
@@ -130,11 +131,13 @@ def test_population_funnel_and_policies(db: Session, people: dict[str, User]) ->
     pop = dashboard.population(db, hardware_roles=("admin", "no-such-role"))
     assert pop.active_users == 9  # dis is disabled
     assert pop.funnel == {None: 1, Strength.PASSWORD: 2, Strength.CERTIFICATE: 2,
-                          Strength.SYNCED_PASSKEY: 2, Strength.HARDWARE_KEY: 2}
+                          Strength.SYNCED_PASSKEY: 2, Strength.DEVICE_KEY: 1,
+                          Strength.HARDWARE_KEY: 1}
     assert (pop.certificate_holders, pop.certificate_dependent, pop.certificate_only) == (3, 2, 1)
     assert [(r.role, r.users, r.missing) for r in pop.hardware_roles] == [("admin", 2, 1)]
     assert pop.live_credentials == {Strength.PASSWORD: 7, Strength.CERTIFICATE: 4,
-                                    Strength.SYNCED_PASSKEY: 2, Strength.HARDWARE_KEY: 2}
+                                    Strength.SYNCED_PASSKEY: 2, Strength.DEVICE_KEY: 1,
+                          Strength.HARDWARE_KEY: 1}
 
 
 def test_credential_mix_walks_back_from_today(app: Flask, db: Session) -> None:
@@ -152,8 +155,9 @@ def test_credential_mix_walks_back_from_today(app: Flask, db: Session) -> None:
     assert [d.isoformat() for d in mix.days] == ["2030-01-06", "2030-01-07", "2030-01-08",
                                                  "2030-01-09", "2030-01-10"]
     assert mix.series["password"] == [1, 1, 1, 1, 1]
-    assert mix.series["certificate (file)"] == [0, 1, 1, 0, 0]
-    assert mix.series["security key (hardware)"] == [0, 0, 1, 1, 1]
+    assert mix.series["certificate file"] == [0, 1, 1, 0, 0]
+    assert mix.series["device-bound key"] == [0, 0, 1, 1, 1]
+    assert mix.series["attested hardware key"] == [0, 0, 0, 0, 0]
 
 
 def _event(db: Session, tag: str, when: datetime, *, method: str | None = None,
@@ -192,6 +196,8 @@ def test_credentials_report(db: Session, people: dict[str, User]) -> None:
     assert rows["sam"]["by_kind"] == {"password": 1, "certificate": 1, "passkey": 1}
     assert rows["sam"]["strongest"] == "synced_passkey"
     assert rows["hana"]["by_strength"]["hardware_key"] == 1
+    assert rows["rita"]["by_strength"]["device_key"] == 1
+    assert rows["rita"]["strongest"] == "device_key" and rows["rita"]["by_kind"]["passkey"] == 1
     assert rows["nobody"]["strongest"] is None and rows["nobody"]["by_kind"]["password"] == 0
     assert rows["carl"]["earliest_certificate_expiry"].startswith(
         (utcnow() + timedelta(days=10)).date().isoformat())
