@@ -216,7 +216,7 @@ def test_hardware_key_rule_steps_a_password_user_up(proxy: FlaskClient, auth: Au
     assert not query and then.startswith("/gate/continue?")
     assert next_of(then) == {"next": [f"{WIKI}/admin/x"]}
     page = auth.client.get(resp.headers["Location"].removeprefix("https://localhost"))
-    assert page.status_code == 200 and "security key (hardware)" in page.get_data(as_text=True)
+    assert page.status_code == 200 and "attested hardware key" in page.get_data(as_text=True)
 
 
 def test_hardware_key_session_passes_while_recent(proxy: FlaskClient, app: Flask, db: Session,

@@ -61,7 +61,8 @@ def test_empty_file_is_default_deny() -> None:
 
 def test_strength_names_follow_the_one_strength_order() -> None:
     names = [strength_name(s) for s in sorted(Strength)]
-    assert names == ["password", "certificate", "synced-passkey", "hardware-key"]
+    assert names == ["password", "certificate", "synced-passkey", "device-key",
+                     "hardware-key"]
     assert all(strength_by_name(n) is s for n, s in zip(names, sorted(Strength), strict=True))
     assert strength_by_name("HARDWARE_KEY") is None
 
@@ -103,7 +104,7 @@ def _one(rule: str, default: str = "") -> str:
                  "rule 2: require: must be a table", id="require-not-table"),
     pytest.param(_one('hosts = ["b.example.com"]\nrequire = { strength = "yubikey" }'),
                  "rule 2: require.strength: 'yubikey' is not one of password, certificate, "
-                 "synced-passkey, hardware-key", id="bad-strength"),
+                 "synced-passkey, device-key, hardware-key", id="bad-strength"),
     pytest.param(_one('hosts = ["b.example.com"]\nrequire = { strength = 4 }'),
                  "rule 2: require.strength", id="numeric-strength"),
     pytest.param(_one('hosts = ["b.example.com"]\nrequire = { level = "password" }'),
