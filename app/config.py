@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from limits import parse_many
+
 PREFIX = "KEYSTILE_"
 DEV_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"
 CERT_HEADER_FORMATS = (
@@ -62,6 +64,11 @@ class TrustedPeers:
         return any(addr in net for net in self.networks)
 
 
+#: the settings that hold throttle limits
+LIMIT_SETTINGS = ("login_limit_per_address", "login_limit_per_account",
+                  "request_limit_per_address", "challenge_limit_per_address")
+
+
 @dataclass(frozen=True)
 class Settings:
     """All of Keystile's settings. Field names map to ``KEYSTILE_<NAME upper-case>``."""
@@ -86,7 +93,7 @@ class Settings:
     session_absolute_hours: int = 12
     recent_auth_minutes: int = 10  #: how recent a sign-in must be for sensitive changes
 
-    # Throttling (Flask-Limiter syntax)
+    # Throttling (the `limits` notation: "10/minute;60/hour", every window must have room)
     login_limit_per_address: str = "30/minute;300/hour"
     login_limit_per_account: str = "10/minute;60/hour"
     request_limit_per_address: str = "5/minute;20/hour"
@@ -243,6 +250,12 @@ def _validate(s: Settings) -> None:
         raise ConfigError("session timeouts must be positive")
     if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("KEYSTILE_REDIS_URL must be a redis:// URL")
+    for name in LIMIT_SETTINGS:
+        try:
+            parse_many(getattr(s, name))
+        except ValueError:
+            raise ConfigError(f"{PREFIX}{name.upper()} must be limits like "
+                              "10/minute;60/hour") from None
 
 
 def load_settings(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -15,7 +14,7 @@ from app.services.audit import Event, record
 from app.services.credentials import CredentialError, WrongCurrentPassword
 from app.services.passwords import PasswordPolicyError
 from app.web import auth_state
-from app.web.auth_state import login_required, recent_auth_required
+from app.web.auth_state import current_user, login_required, recent_auth_required
 from app.web.client import current_client
 from app.web.context import mailer, passwords
 from app.web.forms import ActionForm, NewPasswordForm

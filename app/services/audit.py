@@ -26,6 +26,8 @@ class Event(enum.StrEnum):
     PASSKEY_SUCCESS = "auth:passkey:success"
     PASSKEY_FAILURE = "auth:passkey:failure"
     THROTTLED = "auth:throttled"
+    #: the throttle's shared storage failed (failure) or answers again (success)
+    THROTTLE_STORAGE = "system:throttle:storage"
     LOGOUT = "auth:logout"
     SESSIONS_ENDED = "account:sessions:ended"
     CREDENTIAL_ADDED = "account:credential:added"

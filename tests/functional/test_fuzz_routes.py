@@ -737,13 +737,11 @@ def on_backends(values: list[str], on_postgresql: list[str]) -> list[Any]:
     ["nginx", "envoy", "rfc9440"]), indirect=["database_url"])
 def test_fuzz_certificate_headers(database_url: str, tmp_path: Path, capture: _Capture,
                                   fmt: str) -> None:
-    from app.extensions import limiter
     from app.proxy import _ADAPTERS
     from tests.conftest import make_app
 
     app = make_app(database_url, tmp_path, trusted_proxies=PROXY, cert_header_format=fmt,
                    cert_login="auto", login_limit_per_address=LIMIT)
-    limiter.reset()
     from app.db import EXTENSION
 
     db = app.extensions[EXTENSION]()
