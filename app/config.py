@@ -66,7 +66,8 @@ class TrustedPeers:
 
 #: the settings that hold throttle limits
 LIMIT_SETTINGS = ("login_limit_per_address", "login_limit_per_account",
-                  "request_limit_per_address", "challenge_limit_per_address")
+                  "request_limit_per_address", "challenge_limit_per_address",
+                  "login_limit_per_device")
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,10 @@ class Settings:
     #: (autofill), so an office behind one NAT address needs room: this bounds the table's
     #: growth (challenges are pruned an hour after they expire), not guessing
     challenge_limit_per_address: str = "300/minute;3000/hour"
+    #: wrong passwords per account from a browser holding a device token for it, instead of
+    #: the account's limit (issue #17: others' guesses must not lock the owner out)
+    login_limit_per_device: str = "5/minute;30/hour"
+    device_token_days: int = 180  #: how long a browser's device token for an account lives
 
     # Client certificates
     cert_login: str = "auto"  #: auto | explicit | off
@@ -248,6 +253,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("KEYSTILE_ARGON2_TIME_COST (1-20) or _PARALLELISM (1-16) out of range")
     if s.session_idle_minutes < 1 or s.session_absolute_hours < 1:
         raise ConfigError("session timeouts must be positive")
+    if not 1 <= s.device_token_days <= 3650:
+        raise ConfigError("KEYSTILE_DEVICE_TOKEN_DAYS must be between 1 and 3650")
     if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("KEYSTILE_REDIS_URL must be a redis:// URL")
     for name in LIMIT_SETTINGS:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from app.account.forms import ChangePasswordForm, RenameForm
 from app.db import get_db
 from app.models import AuditEvent, AuthSession, Credential, Notice, User, utcnow
-from app.services import credentials, sessions
+from app.services import credentials, devices, sessions
 from app.services.audit import Event, record
 from app.services.credentials import CredentialError, WrongCurrentPassword
 from app.services.passwords import PasswordPolicyError
@@ -62,6 +62,7 @@ def render_account(password_form: ChangePasswordForm | None = None,
         user=user,
         credentials=user.active_credentials(),
         sessions=sessions.live_for_user(db, user.id, now=now),
+        devices=devices.live_for_user(db, user.id, now=now),
         current=auth_state.current_session(),
         events=events,
         notices=notices,
@@ -186,7 +187,9 @@ def end_session(session_id: int) -> BaseResponse:
 @bp.post("/sessions/end-all")
 @login_required
 def end_all_sessions() -> BaseResponse:
-    """Sign out everywhere, this browser included."""
+    """Sign out everywhere, this browser included; the browsers' device tokens too if the
+    box is ticked (without them, those browsers count as new ones against the account's
+    limit on wrong passwords)."""
     if not ActionForm().validate_on_submit():
         abort(400)
     db = get_db()
@@ -194,6 +197,8 @@ def end_all_sessions() -> BaseResponse:
     count = sessions.end_all(db, user_id=user.id, now=utcnow(), reason="signed out everywhere")
     record(db, Event.SESSIONS_ENDED, client=current_client(), success=True, user=user,
            details={"count": count})
+    if request.form.get("forget_devices"):
+        devices.revoke_all(db, user, client=current_client())
     auth_state.sign_out("signed out everywhere")
     db.commit()
     from flask import session
@@ -201,6 +206,18 @@ def end_all_sessions() -> BaseResponse:
     session["signed_out"] = True
     flash(f"Signed out everywhere ({count} sessions ended).", "info")
     return redirect(url_for("auth.login"), code=303)
+
+
+@bp.post("/devices/<int:token_id>/forget")
+@login_required
+def forget_device(token_id: int) -> BaseResponse:
+    """Revoke one browser's device token: it counts as a new browser from now on."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if not devices.revoke(get_db(), _me(), token_id, client=current_client()):
+        abort(404)  # someone else's token is as invisible as a missing one
+    flash("That browser is forgotten.", "success")
+    return redirect(url_for("account.index"), code=303)
 
 
 @bp.post("/notices/read")

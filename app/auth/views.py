@@ -25,7 +25,8 @@ from app.services.accounts import AccountError, RequestForm
 from app.services.audit import Event, record
 from app.services.credentials import CredentialError
 from app.services.passwords import PasswordPolicyError
-from app.web import auth_state, throttle
+from app.services.throttle import Limit
+from app.web import auth_state, devices, throttle
 from app.web.auth_state import current_user
 from app.web.client import current_client, throttle_key
 from app.web.context import mailer, passwords, settings
@@ -38,8 +39,16 @@ GENERIC_FAILURE = "That username and password do not match an account."
 
 
 
-def _account_key() -> str:
-    return "account:" + normalize_username(request.form.get("username", ""))[:256]
+def _account_limit() -> tuple[Limit, str]:
+    """The limit on wrong passwords for the account the form names, and its key: the
+    account's own, or the allowance of this browser's device token for it (issue #17)."""
+    username = normalize_username(request.form.get("username", ""))[:256]
+    device = devices.token_for(username)
+    if device is not None:
+        return (throttle.limit("login-device", settings().login_limit_per_device),
+                f"device:{device.id}")
+    return throttle.limit("login-account", settings().login_limit_per_account), (
+        "account:" + username)
 
 
 @bp.get("/login")
@@ -66,15 +75,15 @@ def _needed_strength() -> Strength | None:
 @bp.post("/login")
 def login_post() -> BaseResponse | tuple[str, int]:
     """Two limits, both checked before anything else (threat model D.18): failed sign-ins
-    per client address, and passwords found wrong per account. A refused request counts
+    per client address, and passwords found wrong per account (or, from a browser that holds
+    a device token for the account, per token). A refused request counts
     against neither; a form that does not validate counts against the address only, a
     password checked and found wrong against both (issue #17: nobody can spend an
     account's allowance with requests that never reached its password)."""
     by_address = throttle.limit("login-address", settings().login_limit_per_address)
     address = throttle_key()
     throttle.check(by_address, address, audit_as="password")
-    by_account = throttle.limit("login-account", settings().login_limit_per_account)
-    account = _account_key()
+    by_account, account = _account_limit()
     throttle.check(by_account, account, audit_as="password")
     form = LoginForm()
     next_url = _next_url()

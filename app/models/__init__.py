@@ -4,6 +4,7 @@ from app.models.account import AccountRequest, Notice, OneTimeToken, RequestStat
 from app.models.audit import AuditEvent
 from app.models.base import Base, table_of, utcnow
 from app.models.credential import Credential, CredentialKind, Strength, StrengthFlag
+from app.models.device import DeviceToken
 from app.models.session import AuthSession
 from app.models.user import Role, User, UserStatus, new_user_handle, normalize_username
 
@@ -14,6 +15,7 @@ __all__ = [
     "Base",
     "Credential",
     "CredentialKind",
+    "DeviceToken",
     "Notice",
     "OneTimeToken",
     "RequestStatus",

@@ -30,6 +30,7 @@ class Event(enum.StrEnum):
     THROTTLE_STORAGE = "system:throttle:storage"
     LOGOUT = "auth:logout"
     SESSIONS_ENDED = "account:sessions:ended"
+    DEVICES_FORGOTTEN = "account:devices:forgotten"
     CREDENTIAL_ADDED = "account:credential:added"
     CREDENTIAL_RENAMED = "account:credential:renamed"
     CREDENTIAL_REMOVED = "account:credential:removed"

@@ -24,6 +24,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from app.db import get_db
 from app.models import AuthSession, Credential, User, utcnow
 from app.services import policy, sessions
+from app.web import devices
 from app.web.client import current_client
 from app.web.context import mailer, session_timeouts, settings
 
@@ -62,6 +63,7 @@ def init_app(app: Flask) -> None:
     request; responses vary with the cookies they were answered for."""
     app.context_processor(lambda: {"current_user": current_user})
     app.after_request(write_cookie)
+    app.after_request(devices.write_cookie)
 
 
 def load_user(req: Any) -> User | None:
@@ -85,8 +87,10 @@ def current_session() -> AuthSession | None:
 
 def sign_in(user: User, credential: Credential | None, method: str, *,
             credential_used_before: bool = False) -> AuthSession:
-    """Start a new session (and end the browser's previous one); commits."""
+    """Start a new session (and end the browser's previous one), and keep or give this
+    browser a device token for ``user``; commits both."""
     db = get_db()
+    devices.remember(user)
     opened = sessions.open_for_sign_in(
         db, user=user, credential=credential, method=method, client=current_client(),
         now=utcnow(), timeouts=session_timeouts(), replacing=current_session(),
