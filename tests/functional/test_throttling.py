@@ -223,3 +223,39 @@ def test_a_throttled_request_writes_the_headers_of_the_window_that_refused(
     assert resp.headers["X-RateLimit-Limit"] == "3"
     assert resp.headers["X-RateLimit-Remaining"] == "0"
     assert 0 < int(resp.headers["Retry-After"]) <= 61
+
+
+def test_sign_in_stays_throttled_when_redis_is_down(tmp_path: Any, database_url: str,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """docs/deployment.md: with Redis unreachable each instance counts in its own memory;
+    sign-in is neither down nor unthrottled, and the outage is logged and audited once."""
+    import socket
+
+    from sqlalchemy import func
+
+    from app.db import EXTENSION
+    from app.web.throttle import storage_healthy
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = make_app(database_url, tmp_path, redis_url=f"redis://127.0.0.1:{port}/0",
+                   login_limit_per_account="3/minute")
+    db = app.extensions[EXTENSION]()
+    from tests.conftest import make_user
+
+    make_user(db, app, "alice")
+    auth = AuthActions(app.test_client())
+    assert [auth.login(password="wrong wrong").status_code for _ in range(5)] == [
+        401, 401, 401, 429, 429]
+    assert auth.login().status_code == 429
+    assert not storage_healthy(app)
+    rows = db.scalars(select(AuditEvent).where(AuditEvent.tag == "system:throttle:storage")
+                      ).all()
+    assert len(rows) == 1 and rows[0].outcome == "failure"
+    assert rows[0].reason == "storage_unavailable"
+    assert db.scalar(select(func.count()).select_from(AuditEvent)
+                     .where(AuditEvent.tag == "auth:throttled")) == 1
+    assert "throttle storage unavailable" in caplog.text
+    assert AuthActions(app.test_client()).login(username="bob").status_code == 401
+    db.close()
