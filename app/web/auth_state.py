@@ -87,10 +87,13 @@ def current_session() -> AuthSession | None:
 
 def sign_in(user: User, credential: Credential | None, method: str, *,
             credential_used_before: bool = False) -> AuthSession:
-    """Start a new session (and end the browser's previous one), and keep or give this
-    browser a device token for ``user``; commits both."""
+    """Start a new session (and end the browser's previous one); commits. A password
+    sign-in also keeps or gives this browser a device token for ``user``, in the same
+    transaction (only password sign-ins are limited per account, so only they need one;
+    the sign-in edge, which answers passkey and certificate sign-ins, issues none either)."""
     db = get_db()
-    devices.remember(user)
+    if method == "password":
+        devices.remember(user)
     opened = sessions.open_for_sign_in(
         db, user=user, credential=credential, method=method, client=current_client(),
         now=utcnow(), timeouts=session_timeouts(), replacing=current_session(),
