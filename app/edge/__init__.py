@@ -38,7 +38,7 @@ from app.services.passkeys import PasskeyPolicy
 from app.services.sessions import Timeouts
 from app.services.throttle import Limit, Throttle
 from app.web.security import MESSAGES, error_response
-from app.web.throttle import throttle_of
+from app.web.throttle import throttle_of, view_limit
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +74,9 @@ class Edge:
         s = self.settings
         self.timeouts = Timeouts(idle=timedelta(minutes=s.session_idle_minutes),
                                  absolute=timedelta(hours=s.session_absolute_hours))
-        #: the views' limits (:func:`app.web.throttle.limit`: ``<endpoint>:<name>``)
-        self.challenge_limit = Limit.of("webauthn.login_options:challenge-address",
-                                        s.challenge_limit_per_address)
-        self.passkey_login_limit = Limit.of("webauthn.login_verify:login-address",
-                                            s.login_limit_per_address)
+        #: the views' own limits, counted alike
+        self.challenge_limit: Limit = view_limit(app, "webauthn.login_options")
+        self.passkey_login_limit: Limit = view_limit(app, "webauthn.login_verify")
 
 
 def _csrf_secret_reader(app: Flask) -> Callable[[str], str | None]:

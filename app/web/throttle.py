@@ -95,6 +95,14 @@ def charge(limit: Limit, key: str) -> None:
     _throttle().charge(limit, key)
 
 
+def view_limit(app: Flask, endpoint: str) -> Limit:
+    """The limit a view's :func:`limited` puts on it, as the view counts it: for the
+    sign-in edge, which answers some of that view's requests and counts them alike."""
+    view: Any = app.view_functions[endpoint]
+    name, setting = view.keystile_limit
+    return Limit.of(f"{endpoint}:{name}", setting(app.extensions["keystile.settings"]))
+
+
 def limited(name: str, setting: Setting, *, failures_only: bool = False,
             audit_as: str | None = None, methods: frozenset[str] | None = None,
             ) -> Callable[[F], F]:
@@ -129,6 +137,7 @@ def limited(name: str, setting: Setting, *, failures_only: bool = False,
                 charge(this, key)
             return response
 
+        wrapped.keystile_limit = (name, setting)  # type: ignore[attr-defined]  # view_limit
         return cast(F, wrapped)
 
     return decorate
