@@ -515,7 +515,7 @@ def valid_values(world: World, role: str) -> dict[str, str]:
     cred = world.bob_passkey_id if role == "admin" else world.alice_password_id
     return {"user_id": str(owner.id), "credential_id": str(cred), "session_id": "1",
             "request_id": str(world.request_id), "decision": "reject", "action": "enable",
-            "token": world.enrol_token, "filename": "css/site.css"}
+            "token": world.enrol_token, "filename": "css/site.css", "token_id": "1"}
 
 
 def build(rule: str, values: dict[str, str]) -> str:
@@ -555,6 +555,7 @@ def rules(app: Flask) -> list[tuple[str, str, frozenset[str]]]:
 
 ROUTES = [  # kept in step with app.url_map by test_the_fuzz_knows_every_route
     "/", "/account", "/account/credentials/<int:credential_id>/remove",
+    "/account/devices/<int:token_id>/forget",
     "/account/credentials/<int:credential_id>/rename", "/account/notices/read",
     "/account/password", "/account/password/add", "/account/sessions/<int:session_id>/end",
     "/account/sessions/end-all",
