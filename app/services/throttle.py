@@ -259,6 +259,8 @@ def _storage(uri: str) -> Storage:
         ValueError: a storage that cannot keep moving windows, or an unknown scheme.
     """
     options: dict[str, float | str | bool] = {}
+    if uri.startswith("unix://"):  # KEYSTILE_REDIS_URL's socket form; limits names it so
+        uri = "redis+" + uri
     if uri.startswith("redis"):
         options = {"socket_connect_timeout": REDIS_TIMEOUT, "socket_timeout": REDIS_TIMEOUT}
     try:

@@ -163,3 +163,12 @@ def test_counts_add_up_in_the_real_redis() -> None:
     assert b.hit(THREE, key) is not None
     assert isinstance(a.storage, type(b.storage)) and not isinstance(a.storage,
                                                                      BoundedMemoryStorage)
+
+
+def test_a_unix_socket_url_is_a_redis_storage(tmp_path: Path) -> None:
+    """``KEYSTILE_REDIS_URL=unix:///...`` (the socket form the settings accept) is limits'
+    ``redis+unix://``; nobody listens on this one, so the throttle says it is unhealthy."""
+    throttle = Throttle(f"unix://{tmp_path}/redis.sock")
+    assert type(throttle.storage).__name__ == "RedisStorage"
+    assert not throttle.healthy()
+    assert isinstance(throttle.storage, BoundedMemoryStorage)
