@@ -42,8 +42,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 def _configure_flask(app: Flask, settings: Settings) -> None:
     from urllib.parse import urlsplit
 
-    from app.edge import THROTTLE_PREFIX
-    from app.web import throttle_memory
     from app.web.cookie_session import CookieSessions
 
     app.config.update(
@@ -59,10 +57,6 @@ def _configure_flask(app: Flask, settings: Settings) -> None:
         WTF_CSRF_TIME_LIMIT=None,  # bound to the session cookie instead
         WTF_CSRF_SSL_STRICT=False,  # Origin and SameSite cover it; see docs/security.md
         PREFERRED_URL_SCHEME=urlsplit(settings.origin).scheme,
-        RATELIMIT_STORAGE_URI=settings.redis_url or f"{throttle_memory.SCHEME}://",
-        RATELIMIT_STRATEGY="moving-window",
-        RATELIMIT_HEADERS_ENABLED=True,
-        RATELIMIT_KEY_PREFIX=THROTTLE_PREFIX,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.session_interface = CookieSessions()
@@ -87,7 +81,7 @@ def _wire(app: Flask, settings: Settings) -> None:
     from app.auth import bp as auth_bp
     from app.certs import bp as certs_bp
     from app.edge import SignInEdge
-    from app.extensions import csrf, limiter, login_manager
+    from app.extensions import csrf
     from app.gate import bp as gate_bp
     from app.gate import handoff_bp
     from app.health import bp as health_bp
@@ -110,11 +104,8 @@ def _wire(app: Flask, settings: Settings) -> None:
     db.init_app(app, settings.database_url or db.default_database_url(app.instance_path))
 
     csrf.init_app(app)
-    limiter.init_app(app)
-    login_manager.init_app(app)
-    login_manager.session_protection = None
-    login_manager.user_loader(lambda _id: None)
-    login_manager.request_loader(auth_state.load_user)
+    throttle.init_app(app, settings)
+    auth_state.init_app(app)
 
     app.extensions["keystile.access_rules"] = (
         load_rules(settings.access_rules) if settings.access_rules else AccessRules())
@@ -125,7 +116,6 @@ def _wire(app: Flask, settings: Settings) -> None:
     for bp in (auth_bp, account_bp, admin_bp, certs_bp, webauthn_bp, gate_bp, handoff_bp,
                health_bp):
         app.register_blueprint(bp)
-    throttle.scope_to_limited_views(app, limiter)
     app.context_processor(migration_notice.context)
     app.add_template_global(forms.render_input)
     app.add_template_global(forms.first_error)
@@ -135,12 +125,11 @@ def _wire(app: Flask, settings: Settings) -> None:
     app.add_template_global(wording.event_text)
     app.add_template_global(wording.attestation_text)
     app.add_template_filter(wording.pin_source_text)
-    app.after_request(auth_state.write_cookie)
     app.after_request(security.add_security_headers)
     app.before_request(security.refuse_nul_bytes)
     app.before_request(security.refuse_json_on_forms)
     security.register_error_handlers(app)
     cli.register(app)
-    edge = SignInEdge(app, limiter, app.wsgi_app)
+    edge = SignInEdge(app, app.wsgi_app)
     app.wsgi_app = TrustedProxyScheme(edge, settings.trusted_proxies)  # type: ignore[method-assign]
     logging.getLogger("app").setLevel(logging.INFO)

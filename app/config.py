@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from limits import parse_many
+
 PREFIX = "KEYSTILE_"
 DEV_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"
 CERT_HEADER_FORMATS = (
@@ -62,6 +64,12 @@ class TrustedPeers:
         return any(addr in net for net in self.networks)
 
 
+#: the settings that hold throttle limits
+LIMIT_SETTINGS = ("login_limit_per_address", "login_limit_per_account",
+                  "request_limit_per_address", "challenge_limit_per_address",
+                  "login_limit_per_device")
+
+
 @dataclass(frozen=True)
 class Settings:
     """All of Keystile's settings. Field names map to ``KEYSTILE_<NAME upper-case>``."""
@@ -89,7 +97,7 @@ class Settings:
     session_absolute_hours: int = 12
     recent_auth_minutes: int = 10  #: how recent a sign-in must be for sensitive changes
 
-    # Throttling (Flask-Limiter syntax)
+    # Throttling (the `limits` notation: "10/minute;60/hour", every window must have room)
     login_limit_per_address: str = "30/minute;300/hour"
     login_limit_per_account: str = "10/minute;60/hour"
     request_limit_per_address: str = "5/minute;20/hour"
@@ -97,6 +105,10 @@ class Settings:
     #: (autofill), so an office behind one NAT address needs room: this bounds the table's
     #: growth (challenges are pruned an hour after they expire), not guessing
     challenge_limit_per_address: str = "300/minute;3000/hour"
+    #: wrong passwords per account from a browser holding a device token for it, instead of
+    #: the account's limit (issue #17: others' guesses must not lock the owner out)
+    login_limit_per_device: str = "5/minute;30/hour"
+    device_token_days: int = 180  #: how long a browser's device token for an account lives
 
     # Client certificates
     cert_login: str = "auto"  #: auto | explicit | off
@@ -257,6 +269,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("KEYSTILE_ARGON2_TIME_COST (1-20) or _PARALLELISM (1-16) out of range")
     if s.session_idle_minutes < 1 or s.session_absolute_hours < 1:
         raise ConfigError("session timeouts must be positive")
+    if not 1 <= s.device_token_days <= 3650:
+        raise ConfigError("KEYSTILE_DEVICE_TOKEN_DAYS must be between 1 and 3650")
     if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("KEYSTILE_REDIS_URL must be a redis:// URL")
     if s.access_rules:
@@ -266,6 +280,12 @@ def _validate(s: Settings) -> None:
             load_rules(s.access_rules)
         except AccessRulesError as exc:
             raise ConfigError(f"KEYSTILE_ACCESS_RULES: {exc}") from None
+    for name in LIMIT_SETTINGS:
+        try:
+            parse_many(getattr(s, name))
+        except ValueError:
+            raise ConfigError(f"{PREFIX}{name.upper()} must be limits like "
+                              "10/minute;60/hour") from None
 
 
 def load_settings(

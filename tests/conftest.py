@@ -120,9 +120,6 @@ def app_overrides() -> dict[str, Any]:
 @pytest.fixture
 def app(database_url: str, tmp_path: Any, app_overrides: dict[str, Any]) -> Iterator[Flask]:
     application = make_app(database_url, tmp_path, **app_overrides)
-    from app.extensions import limiter
-
-    limiter.reset()
     yield application
     engine_of(application).dispose()
 

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from flask_login import current_user
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from app.account.forms import ChangePasswordForm, RenameForm
 from app.db import get_db
 from app.models import AuditEvent, AuthSession, Credential, Notice, User, utcnow
-from app.services import accounts, credentials, sessions
+from app.services import accounts, credentials, devices, sessions
 from app.services.audit import Event, record
 from app.services.credentials import CredentialError, WrongCurrentPassword
 from app.services.passwords import PasswordPolicyError
 from app.web import auth_state
-from app.web.auth_state import login_required, recent_auth_required
+from app.web.auth_state import current_user, login_required, recent_auth_required
 from app.web.client import current_client
 from app.web.context import mailer, passwords
 from app.web.forms import ActionForm, NewPasswordForm
@@ -68,6 +67,7 @@ def render_account(password_form: ChangePasswordForm | None = None,
         credentials=user.active_credentials(),
         only_way_in=credentials.only_way_in(user.active_credentials()),
         sessions=sessions.live_for_user(db, user.id, now=now),
+        devices=devices.live_for_user(db, user.id, now=now),
         current=auth_state.current_session(),
         events=events,
         notices=notices[:NOTICES_SHOWN],
@@ -198,7 +198,9 @@ def end_session(session_id: int) -> BaseResponse:
 @bp.post("/sessions/end-all")
 @login_required
 def end_all_sessions() -> BaseResponse:
-    """Sign out everywhere, this browser included."""
+    """Sign out everywhere, this browser included; the browsers' device tokens too if the
+    box is ticked (without them, those browsers count as new ones against the account's
+    limit on wrong passwords)."""
     if not ActionForm().validate_on_submit():
         abort(400)
     db = get_db()
@@ -206,6 +208,8 @@ def end_all_sessions() -> BaseResponse:
     count = sessions.end_all(db, user_id=user.id, now=utcnow(), reason="signed out everywhere")
     record(db, Event.SESSIONS_ENDED, client=current_client(), success=True, user=user,
            details={"count": count})
+    if request.form.get("forget_devices"):
+        devices.revoke_all(db, user, client=current_client())
     auth_state.sign_out("signed out everywhere")
     db.commit()
     from flask import session
@@ -213,6 +217,18 @@ def end_all_sessions() -> BaseResponse:
     session["signed_out"] = True
     flash(f"Signed out everywhere ({count} sessions ended).", "info")
     return redirect(url_for("auth.login"), code=303)
+
+
+@bp.post("/devices/<int:token_id>/forget")
+@login_required
+def forget_device(token_id: int) -> BaseResponse:
+    """Revoke one browser's device token: it counts as a new browser from now on."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if not devices.revoke(get_db(), _me(), token_id, client=current_client()):
+        abort(404)  # someone else's token is as invisible as a missing one
+    flash("That browser is forgotten.", "success")
+    return redirect(url_for("account.index"), code=303)
 
 
 @bp.post("/notices/read")

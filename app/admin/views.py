@@ -8,7 +8,6 @@ service it calls. The users, audit and dashboard views live in sibling modules.
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from app.admin import pending
@@ -17,7 +16,7 @@ from app.models import AccountRequest, User, utcnow
 from app.services import accounts
 from app.services.accounts import AccountError
 from app.web import auth_state
-from app.web.auth_state import admin_required, current_session, is_recent
+from app.web.auth_state import admin_required, current_session, current_user, is_recent
 from app.web.client import current_client
 from app.web.context import mailer
 from app.web.forms import ActionForm

@@ -14,21 +14,20 @@ from flask import (
     session,
     url_for,
 )
-from flask_limiter import RequestLimit
-from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from app.auth.forms import LoginForm, RequestAccountForm
 from app.db import get_db
-from app.extensions import limiter
 from app.models import Strength, TokenPurpose, User, normalize_username, utcnow
 from app.services import accounts, credentials, sessions, signin, tokens
 from app.services.accounts import AccountError, RequestForm
 from app.services.audit import Event, record
 from app.services.credentials import CredentialError
 from app.services.passwords import PasswordPolicyError
-from app.web import auth_state, throttle
-from app.web.client import current_client
+from app.services.throttle import Limit
+from app.web import auth_state, devices, throttle
+from app.web.auth_state import current_user
+from app.web.client import current_client, throttle_key
 from app.web.context import access_rules, mailer, passwords, settings
 from app.web.forms import NewPasswordForm
 from app.web.redirects import safe_next
@@ -39,16 +38,16 @@ GENERIC_FAILURE = "That username and password do not match an account."
 
 
 
-def _account_key() -> str:
-    return "account:" + normalize_username(request.form.get("username", ""))[:256]
-
-
-def _failed(response: BaseResponse) -> bool:
-    return response.status_code != 303
-
-
-def _audit_throttle(limit: RequestLimit) -> None:
-    throttle.audit_breach(limiter, limit, method="password")
+def _account_limit() -> tuple[Limit, str]:
+    """The limit on wrong passwords for the account the form names, and its key: the
+    account's own, or the allowance of this browser's device token for it (issue #17)."""
+    username = normalize_username(request.form.get("username", ""))[:256]
+    device = devices.token_for(username)
+    if device is not None:
+        return (throttle.limit("login-device", settings().login_limit_per_device),
+                f"device:{device.id}")
+    return throttle.limit("login-account", settings().login_limit_per_account), (
+        "account:" + username)
 
 
 @bp.get("/login")
@@ -89,20 +88,30 @@ def _needed_strength() -> Strength | None:
 
 
 @bp.post("/login")
-@limiter.limit(lambda: settings().login_limit_per_address, deduct_when=_failed,
-               on_breach=_audit_throttle, scope="login-address")
-@limiter.limit(lambda: settings().login_limit_per_account, key_func=_account_key,
-               deduct_when=_failed, on_breach=_audit_throttle, scope="login-account")
 def login_post() -> BaseResponse | tuple[str, int]:
+    """Two limits, both checked before anything else (threat model D.18): failed sign-ins
+    per client address, and passwords found wrong per account (or, from a browser that holds
+    a device token for the account, per token). A refused request counts
+    against neither; a form that does not validate counts against the address only, a
+    password checked and found wrong against both (issue #17: nobody can spend an
+    account's allowance with requests that never reached its password)."""
+    by_address = throttle.limit("login-address", settings().login_limit_per_address)
+    address = throttle_key()
+    throttle.check(by_address, address, audit_as="password")
+    by_account, account = _account_limit()
+    throttle.check(by_account, account, audit_as="password")
     form = LoginForm()
     next_url = _next_url()
     if not form.validate_on_submit():
+        throttle.charge(by_address, address)
         return render_template("auth/login.html", form=form, next_url=next_url), 400
     result = signin.password_sign_in(
         get_db(), passwords(), username=form.username.data or "",
         password=form.password.data or "", client=current_client(), now=utcnow(),
     )
     if result.user is None:
+        throttle.charge(by_address, address)
+        throttle.charge(by_account, account)
         form.password.errors = [GENERIC_FAILURE]
         return render_template("auth/login.html", form=form, next_url=next_url), 401
     auth_state.sign_in(result.user, result.credential, "password",
@@ -137,8 +146,8 @@ def api_session() -> tuple[BaseResponse, int]:
 
 
 @bp.route("/request-account", methods=["GET", "POST"])
-@limiter.limit(lambda: settings().request_limit_per_address, methods=["POST"],
-               on_breach=_audit_throttle, scope="request-account")
+@throttle.limited("request-account", lambda s: s.request_limit_per_address,
+                  methods=frozenset({"POST"}), audit_as="password")
 def request_account() -> str | BaseResponse | tuple[str, int]:
     form = RequestAccountForm()
     if request.method == "POST":
@@ -170,7 +179,7 @@ def _enrolment_user(token: str) -> User:
 
 
 @bp.route("/enroll/<token>", methods=["GET", "POST"])
-@limiter.limit(lambda: settings().login_limit_per_address, scope="enroll")
+@throttle.limited("enroll", lambda s: s.login_limit_per_address)
 def enroll(token: str) -> str | BaseResponse | tuple[str, int]:
     """A one-time link: choose a password (or, with JavaScript, a passkey) for a new account."""
     user = _enrolment_user(token)

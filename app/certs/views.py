@@ -26,7 +26,6 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from app.certs.forms import CsrForm, UploadForm
@@ -38,7 +37,7 @@ from app.services.cert_auth import CertificateMatch, PolicySource
 from app.services.certificates import CertificateError, describe, load_certificate
 from app.services.credentials import CredentialError
 from app.web import auth_state, client_cert
-from app.web.auth_state import recent_auth_required
+from app.web.auth_state import current_user, recent_auth_required
 from app.web.client import current_client
 from app.web.client_cert import Presented, presented
 from app.web.context import access_rules, mailer, settings

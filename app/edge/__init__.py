@@ -20,15 +20,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
 from flask import Flask, url_for
-from flask_limiter import Limiter
 from itsdangerous import BadData, URLSafeTimedSerializer
-from limits import RateLimitItem, parse_many
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -39,34 +36,18 @@ from app.services.cert_auth import PolicySource
 from app.services.notices import Mailer
 from app.services.passkeys import PasskeyPolicy
 from app.services.sessions import Timeouts
+from app.services.throttle import Limit, Throttle
 from app.web.security import MESSAGES, error_response, failure_status
+from app.web.throttle import throttle_of, view_limit
 
 log = logging.getLogger(__name__)
 
 #: a handler answers, or returns None to hand the request to Flask
 Handler = Callable[[Exchange], Response | None]
-#: Flask-Limiter's storage key prefix (``RATELIMIT_KEY_PREFIX``)
-THROTTLE_PREFIX = "keystile"
-
-
-@dataclass(frozen=True)
-class EdgeLimit:
-    """A view's ``@limiter.limit``, as Flask-Limiter keys it: the scope of a limit that is
-    not shared is ``"<endpoint>:<scope>"`` (``RuntimeLimit.scope_for``)."""
-
-    scope: str
-    items: tuple[RateLimitItem, ...]
-
-    @classmethod
-    def of(cls, endpoint: str, scope: str, setting: str) -> EdgeLimit:
-        """Windows shortest first, the order Flask-Limiter checks them in."""
-        return cls(f"{endpoint}:{scope}", tuple(sorted(parse_many(setting))))
-
-
 class Edge:
     """What every handler shares: the application's settings, services and extensions."""
 
-    def __init__(self, app: Flask, limiter: Limiter) -> None:
+    def __init__(self, app: Flask) -> None:
         from app.db import EXTENSION, engine_of
         from app.webauthn.views import POLICY
 
@@ -89,16 +70,13 @@ class Edge:
         with app.test_request_context():
             #: below the request's script root (``SCRIPT_NAME``)
             self.account_path = url_for("account.index")
-        self.limiter = limiter
-        self.rate_limit_headers = bool(app.config.get("RATELIMIT_HEADERS_ENABLED"))
-        self.throttle_prefix = THROTTLE_PREFIX
+        self.throttle: Throttle = throttle_of(app)
         s = self.settings
         self.timeouts = Timeouts(idle=timedelta(minutes=s.session_idle_minutes),
                                  absolute=timedelta(hours=s.session_absolute_hours))
-        self.challenge_limit = EdgeLimit.of("webauthn.login_options", "challenge-address",
-                                            s.challenge_limit_per_address)
-        self.passkey_login_limit = EdgeLimit.of("webauthn.login_verify", "login-address",
-                                                s.login_limit_per_address)
+        #: the views' own limits, counted alike
+        self.challenge_limit: Limit = view_limit(app, "webauthn.login_options")
+        self.passkey_login_limit: Limit = view_limit(app, "webauthn.login_verify")
 
 
 def _csrf_secret_reader(app: Flask) -> Callable[[str], str | None]:
@@ -139,10 +117,10 @@ def _require_flask_wtf_defaults(app: Flask) -> None:
 class SignInEdge:
     """WSGI middleware in front of Flask's ``wsgi_app`` (see the module's docstring)."""
 
-    def __init__(self, app: Flask, limiter: Limiter, wsgi_app: Any) -> None:
+    def __init__(self, app: Flask, wsgi_app: Any) -> None:
         from app.edge import certificate, passkey, session_api
 
-        self.edge = Edge(app, limiter)
+        self.edge = Edge(app)
         self.wsgi_app = wsgi_app
         self.routes: dict[tuple[str, str], Handler] = {
             ("POST", "/webauthn/login/options"): passkey.options,

@@ -3,15 +3,14 @@
 Everything here reads the WSGI environ through Werkzeug's ``Request`` and reuses the pieces
 Flask's side is made of, so that both sides agree to the byte: Flask's own cookie-session
 interface (the signed ``__Host-keystile`` cookie holding the CSRF secret and the pending
-WebAuthn challenges), Flask-WTF's token format, the limiter's storage and keys, the same
-security headers and session cookie.
+WebAuthn challenges), Flask-WTF's token format, the views' throttle (its limits, keys and
+headers), the same security headers and session cookie.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
-import time
 from typing import TYPE_CHECKING, Any
 
 from flask.sessions import SecureCookieSession
@@ -29,9 +28,11 @@ from app.web.client import (
     user_agent_of,
 )
 from app.web.security import security_headers
+from app.web.throttle import rate_limit_headers
 
 if TYPE_CHECKING:
-    from app.edge import Edge, EdgeLimit
+    from app.edge import Edge
+    from app.services.throttle import Limit
 
 #: Flask-WTF's defaults (``WTF_CSRF_HEADERS``, ``WTF_CSRF_FIELD_NAME``), which Keystile keeps
 CSRF_HEADERS = ("X-CSRFToken", "X-CSRF-Token")
@@ -43,8 +44,8 @@ FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-dat
 class Exchange:
     """A request the edge may answer. Nothing reaches the database or the response before
     the handler commits to answering (and :meth:`finish` builds the response), so until then
-    it can hand the request to Flask untouched; throttle counts are Flask-Limiter's own, so
-    Flask sees them as if it had made them."""
+    it can hand the request to Flask untouched; throttle counts are the views' own
+    (:mod:`app.web.throttle`), so Flask sees them as if it had made them."""
 
     def __init__(self, edge: Edge, environ: dict[str, Any]) -> None:
         self.edge = edge
@@ -57,7 +58,7 @@ class Exchange:
         self._body: bytes | None = None
         self._new_sign_in: str | None = None
         self._signed_out = False
-        self._reported: EdgeLimit | None = None
+        self._reported: Limit | None = None
         self._throttle_key: str | None = None
 
     # -- what the request carries -------------------------------------------------------
@@ -133,58 +134,38 @@ class Exchange:
                 self._conn.execution_options(**self.edge.plain_options)
         return self._conn
 
-    # -- throttling, as Flask-Limiter counts it -----------------------------------------
+    # -- throttling, as the views count it (app.web.throttle) ---------------------------
 
-    def _identifiers(self, limit: EdgeLimit) -> tuple[str, str, str]:
+    def _throttle_key_of_client(self) -> str:
         if self._throttle_key is None:
             self._throttle_key = throttle_key_of(self.client.address)
-        return (self.edge.throttle_prefix, self._throttle_key, limit.scope)
+        return self._throttle_key
 
-    def within(self, limit: EdgeLimit) -> bool:
+    def within(self, limit: Limit) -> bool:
         """Whether every window of ``limit`` has room for this request, nothing counted (a
-        limit with ``deduct_when``: Flask-Limiter tests first and counts after the view)."""
+        limit on failures: tested first, counted after)."""
         self._reported = limit
-        if not self.edge.limiter.enabled:
-            return True
-        strategy = self.edge.limiter.limiter
-        ids = self._identifiers(limit)
-        return all(strategy.test(item, *ids) for item in limit.items)
+        return self.edge.throttle.test(limit, self._throttle_key_of_client()) is None
 
-    def take(self, limit: EdgeLimit) -> bool:
+    def take(self, limit: Limit) -> bool:
         """Count this request in every window of ``limit``, shortest first, stopping at the
-        first that is full (Flask-Limiter's ``hit``: one atomic step per window, so requests
-        arriving together cannot all pass). False: hand the request to Flask, which refuses
-        it (counting the windows before the full one once more, erring towards the limit)."""
+        first that is full (:meth:`app.services.throttle.Throttle.hit`). False: hand the
+        request to Flask, which refuses it (counting the windows before the full one once
+        more, erring towards the limit)."""
         self._reported = limit
-        return self._hit(limit, stop_at_full=True)
+        return self.edge.throttle.hit(limit, self._throttle_key_of_client()) is None
 
-    def count(self, limit: EdgeLimit) -> None:
-        """Count a request :meth:`within` let through (a refusal, for ``deduct_when``)."""
-        self._hit(limit, stop_at_full=False)
-
-    def _hit(self, limit: EdgeLimit, *, stop_at_full: bool) -> bool:
-        if not self.edge.limiter.enabled:
-            return True
-        strategy = self.edge.limiter.limiter
-        ids = self._identifiers(limit)
-        if stop_at_full:
-            return all(strategy.hit(item, *ids) for item in limit.items)
-        return all([strategy.hit(item, *ids) for item in limit.items])  # every window counts
+    def count(self, limit: Limit) -> None:
+        """Count a request :meth:`within` let through (a refusal)."""
+        self.edge.throttle.charge(limit, self._throttle_key_of_client())
 
     def _rate_limit_headers(self, response: Response) -> None:
-        """Flask-Limiter's ``X-RateLimit-*`` and ``Retry-After`` for the shortest window, as
-        its after-request hook reports a limit that was not breached."""
-        limit = self._reported
-        if limit is None or not self.edge.limiter.enabled or not self.edge.rate_limit_headers:
+        """The views' ``X-RateLimit-*`` and ``Retry-After`` for the shortest window."""
+        if self._reported is None:
             return
-        item = limit.items[0]
-        reset, remaining = self.edge.limiter.limiter.get_window_stats(
-            item, *self._identifiers(limit))
-        reset_at = int(reset + 1)
-        response.headers["X-RateLimit-Limit"] = str(item.amount)
-        response.headers["X-RateLimit-Remaining"] = str(remaining)
-        response.headers["X-RateLimit-Reset"] = str(reset_at)
-        response.headers["Retry-After"] = str(int(reset_at - time.time()))
+        window = self.edge.throttle.window(self._reported, self._throttle_key_of_client())
+        if window is not None:
+            response.headers.extend(rate_limit_headers(window))
 
     # -- the answer ---------------------------------------------------------------------
 

@@ -57,7 +57,7 @@ def verify(x: Exchange) -> Response | None:
         x.count(limit)
         return x.json(exc.body(x.edge.passkeys.rp.id), exc.status)
     except Exception:
-        x.count(limit)  # as Flask-Limiter counts the 400 or 500 that follows
+        x.count(limit)  # as the view counts the 400 or 500 that follows
         raise
     x.signed_in(opened.secret)
     return x.json({"ok": True, "username": result.user.username})

@@ -4,6 +4,7 @@ from app.models.account import AccountRequest, Notice, OneTimeToken, RequestStat
 from app.models.audit import AuditEvent
 from app.models.base import Base, table_of, utcnow
 from app.models.credential import Credential, CredentialKind, Strength, StrengthFlag
+from app.models.device import DeviceToken
 from app.models.gate_session import GateSession
 from app.models.group import GROUP_NAME, GroupMembership
 from app.models.session import AuthSession
@@ -17,6 +18,7 @@ __all__ = [
     "Base",
     "Credential",
     "CredentialKind",
+    "DeviceToken",
     "GateSession",
     "GroupMembership",
     "Notice",

@@ -26,9 +26,12 @@ class Event(enum.StrEnum):
     PASSKEY_SUCCESS = "auth:passkey:success"
     PASSKEY_FAILURE = "auth:passkey:failure"
     THROTTLED = "auth:throttled"
+    #: the throttle's shared storage failed (failure) or answers again (success)
+    THROTTLE_STORAGE = "system:throttle:storage"
     LOGOUT = "auth:logout"
     GATE_HANDOFF = "auth:gate:handoff"
     SESSIONS_ENDED = "account:sessions:ended"
+    DEVICES_FORGOTTEN = "account:devices:forgotten"
     CREDENTIAL_ADDED = "account:credential:added"
     CREDENTIAL_RENAMED = "account:credential:renamed"
     CREDENTIAL_REMOVED = "account:credential:removed"

@@ -3,6 +3,11 @@
 The cookie holds only a random id (ASVS V7.2); every sign-in gets a new one and ends the
 session the browser had (threat model E.20); logout deletes the server-side row, so a
 replayed cookie finds nothing.
+
+:data:`current_user` is read from that cookie alone, once per request. (Flask-Login did this
+before, but it read a ``remember_token`` cookie *instead of* Keystile's whenever one was
+present, whatever its value: one such cookie, which a sibling subdomain can set, made a
+signed-in browser anonymous, so that logging out, or a new sign-in, ended nothing.)
 """
 
 from __future__ import annotations
@@ -12,13 +17,14 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar, cast
 
-from flask import Response, abort, g, redirect, request, session, url_for
-from flask_login import current_user
+from flask import Flask, Response, abort, g, redirect, request, session, url_for
+from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response as BaseResponse
 
 from app.db import get_db
 from app.models import AuthSession, Credential, User, utcnow
 from app.services import policy, sessions
+from app.web import devices
 from app.web.client import current_client
 from app.web.context import mailer, session_timeouts, settings
 
@@ -26,8 +32,42 @@ COOKIE = "__Host-keystile-session"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class Anonymous:
+    """Who :data:`current_user` is without a live session (what templates and views ask)."""
+
+    is_authenticated = False
+    is_anonymous = True
+    is_active = False
+    is_admin = False
+    username = ""
+
+    def get_id(self) -> None:
+        return None
+
+
+ANONYMOUS = Anonymous()
+
+
+def _current_user() -> User | Anonymous:
+    if "current_user" not in g:
+        g.current_user = load_user(request) or ANONYMOUS
+    return cast(User | Anonymous, g.current_user)
+
+
+#: the signed-in user of this request, or :data:`ANONYMOUS`
+current_user: Any = LocalProxy(_current_user)
+
+
+def init_app(app: Flask) -> None:
+    """``current_user`` in every template; the session cookie set or cleared after each
+    request; responses vary with the cookies they were answered for."""
+    app.context_processor(lambda: {"current_user": current_user})
+    app.after_request(write_cookie)
+    app.after_request(devices.write_cookie)
+
+
 def load_user(req: Any) -> User | None:
-    """Flask-Login's request loader: the user of a live session cookie, or None."""
+    """The user of a live session cookie, or None."""
     secret = req.cookies.get(COOKIE, "")
     if not secret:
         return None
@@ -47,8 +87,13 @@ def current_session() -> AuthSession | None:
 
 def sign_in(user: User, credential: Credential | None, method: str, *,
             credential_used_before: bool = False) -> AuthSession:
-    """Start a new session (and end the browser's previous one); commits."""
+    """Start a new session (and end the browser's previous one); commits. A password
+    sign-in also keeps or gives this browser a device token for ``user``, in the same
+    transaction (only password sign-ins are limited per account, so only they need one;
+    the sign-in edge, which answers passkey and certificate sign-ins, issues none either)."""
     db = get_db()
+    if method == "password":
+        devices.remember(user)
     opened = sessions.open_for_sign_in(
         db, user=user, credential=credential, method=method, client=current_client(),
         now=utcnow(), timeouts=session_timeouts(), replacing=current_session(),
@@ -56,6 +101,7 @@ def sign_in(user: User, credential: Credential | None, method: str, *,
     row = opened.row(db, user, credential)
     g.new_session_cookie = opened.secret
     g.auth_session = row
+    g.current_user = user
     # The anonymous cookie session (CSRF token, ceremony state) starts afresh too.
     if session:
         session.clear()
@@ -73,6 +119,7 @@ def sign_out(reason: str = "logout") -> AuthSession | None:
 
 def write_cookie(response: BaseResponse) -> BaseResponse:
     """after_request: set or clear the session cookie as this request decided."""
+    response.vary.add("Cookie")
     secret = g.get("new_session_cookie")
     if secret:
         set_session_cookie(response, secret, session_timeouts())

@@ -85,7 +85,7 @@ def client_address() -> str:
 
 
 def throttle_key() -> str:
-    """Flask-Limiter's key function: :func:`throttle_key_of` this request's client."""
+    """The key of per-address limits: :func:`throttle_key_of` this request's client."""
     return throttle_key_of(client_address())
 
 

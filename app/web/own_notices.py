@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
 
 from flask import session
-from flask_login import current_user
 from sqlalchemy import func, select
 
 from app.db import get_db
 from app.models import Notice
+from app.web.auth_state import current_user
 
 F = TypeVar("F", bound=Callable[..., Any])
 KEY = "own_notices"

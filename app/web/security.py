@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 
 from flask import Flask, Response, abort, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -157,21 +156,14 @@ def failure_status(exc: BaseException) -> int:
 
 
 def throttled_wait() -> int:
-    """Seconds until the limit that refused this request resets.
+    """Seconds until the limit that refused this request has room again (0: not known).
 
-    Flask-Limiter stops at the first limit it finds spent, so a longer window of the same
-    setting (``10/minute;60/hour``) may still refuse after this: the page says "at least".
+    A hit stops at the first full window, so a longer window of the same setting
+    (``10/minute;60/hour``) may still refuse after this: the page says "at least".
     """
-    from app.extensions import limiter
+    from app.web.throttle import refusal_wait
 
-    now = time.time()
-    try:
-        resets = [limit.reset_at for limit in limiter.current_limits
-                  if limit.breached or limit.remaining <= 0]
-    except Exception:  # the storage failed: the page says "a little" instead
-        log.warning("could not read the throttle's window", exc_info=True)
-        return 0
-    return max((int(reset - now) for reset in resets), default=0)
+    return refusal_wait()
 
 
 def _throttled_message(wait: int) -> str:
@@ -197,7 +189,7 @@ def register_error_handlers(app: Flask) -> None:
             wait = throttled_wait()
             body, status = error_response(429, _throttled_message(wait), "throttled")
             resp = app.make_response((body, status))
-            if wait > 0:  # Flask-Limiter's own header hook keeps the later of its and this
+            if wait > 0:
                 resp.headers["Retry-After"] = str(wait)
             return resp
         return error_response(status, MESSAGES.get(status, exc.description or "Error."))

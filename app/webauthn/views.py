@@ -15,23 +15,20 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, jsonify, request, session, url_for
 from flask.blueprints import BlueprintSetupState
-from flask_limiter import RequestLimit
-from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response as BaseResponse
 
 from app.db import get_db
-from app.extensions import limiter
 from app.models import Credential, TokenPurpose, User, utcnow
 from app.services import passkeys, stored, tokens
 from app.services.audit import Event, record
 from app.services.passkeys import Ceremony, PasskeyError, PasskeyPolicy
 from app.services.webauthn import MAX_RESPONSE_BYTES, AuthenticatorKind
 from app.web import auth_state, throttle
-from app.web.auth_state import recent_auth_required
+from app.web.auth_state import current_user, recent_auth_required
 from app.web.client import current_client
-from app.web.context import mailer, settings
+from app.web.context import mailer
 from app.web.own_notices import said_by_flash
 from app.webauthn import bodies, pending
 
@@ -187,7 +184,7 @@ def _enrolment_user(token: str) -> User:
     return user
 
 
-_enrol_limit = limiter.limit(lambda: settings().login_limit_per_address, scope="enroll")
+_enrol_limit = throttle.limited("enroll", lambda s: s.login_limit_per_address)
 
 
 @bp.post("/enrol/<token>/options")
@@ -217,13 +214,9 @@ def enrol_verify(token: str) -> tuple[BaseResponse, int]:
 # -- signing in (§7.2) ------------------------------------------------------------------
 
 
-def _audit_throttle(limit: RequestLimit) -> None:
-    throttle.audit_breach(limiter, limit, method="passkey")
-
-
 @bp.post("/login/options")
-@limiter.limit(lambda: settings().challenge_limit_per_address, scope="challenge-address",
-               on_breach=_audit_throttle)
+@throttle.limited("challenge-address", lambda s: s.challenge_limit_per_address,
+                  audit_as="passkey")
 def login_options() -> BaseResponse:
     """``{}`` (discoverable, autofill) or ``{"username": ...}`` (security keys) -> options."""
     username = bodies.login_username(_options_body())
@@ -233,9 +226,8 @@ def login_options() -> BaseResponse:
 
 
 @bp.post("/login/verify")
-@limiter.limit(lambda: settings().login_limit_per_address, scope="login-address",
-               deduct_when=lambda response: response.status_code != 200,
-               on_breach=_audit_throttle)
+@throttle.limited("login-address", lambda s: s.login_limit_per_address, failures_only=True,
+                  audit_as="passkey")
 def login_verify() -> BaseResponse:
     """``toJSON()`` of the assertion -> a new session (the account page then signals)."""
     body = request.get_data()

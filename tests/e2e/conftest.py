@@ -99,9 +99,6 @@ def serve(tmp_path: Path, **overrides: Any) -> Iterator[LiveServer]:
     app = make_app(f"sqlite:///{tmp_path / 'e2e.sqlite3'}", tmp_path,
                    origin=f"http://localhost:{port}", **overrides)
     server.app = app
-    from app.extensions import limiter
-
-    limiter.reset()  # the limiter's memory storage is process-wide
     thread = threading.Thread(target=server.serve_forever, name=f"live-server-{port}",
                               kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()

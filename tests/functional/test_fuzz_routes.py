@@ -515,7 +515,7 @@ def valid_values(world: World, role: str) -> dict[str, str]:
     cred = world.bob_passkey_id if role == "admin" else world.alice_password_id
     return {"user_id": str(owner.id), "credential_id": str(cred), "session_id": "1",
             "request_id": str(world.request_id), "decision": "reject", "action": "enable",
-            "token": world.enrol_token, "filename": "css/site.css"}
+            "token": world.enrol_token, "filename": "css/site.css", "token_id": "1"}
 
 
 def build(rule: str, values: dict[str, str]) -> str:
@@ -555,6 +555,7 @@ def rules(app: Flask) -> list[tuple[str, str, frozenset[str]]]:
 
 ROUTES = [  # kept in step with app.url_map by test_the_fuzz_knows_every_route
     "/", "/.keystile/handoff", "/account", "/account/credentials/<int:credential_id>/remove",
+    "/account/devices/<int:token_id>/forget",
     "/account/credentials/<int:credential_id>/rename", "/account/notices/read",
     "/account/password", "/account/password/add", "/account/sessions/<int:session_id>/end",
     "/account/sessions/end-all",
@@ -739,13 +740,11 @@ def on_backends(values: list[str], on_postgresql: list[str]) -> list[Any]:
     ["nginx", "envoy", "rfc9440"]), indirect=["database_url"])
 def test_fuzz_certificate_headers(database_url: str, tmp_path: Path, capture: _Capture,
                                   fmt: str) -> None:
-    from app.extensions import limiter
     from app.proxy import _ADAPTERS
     from tests.conftest import make_app
 
     app = make_app(database_url, tmp_path, trusted_proxies=PROXY, cert_header_format=fmt,
                    cert_login="auto", login_limit_per_address=LIMIT)
-    limiter.reset()
     from app.db import EXTENSION
 
     db = app.extensions[EXTENSION]()

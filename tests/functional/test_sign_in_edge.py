@@ -225,7 +225,7 @@ def test_anything_but_the_plain_case_goes_to_flask(
 
 def test_limits_count_on_both_sides(browser: Browser, enrolled: SoftCredential,
                                     flask_answered: list[str], db: Session) -> None:
-    """The edge counts in Flask-Limiter's own keys: its requests use up the view's limit, and
+    """The edge counts in the views' own keys: its requests use up the view's limit, and
     the refusal, its page and its audit row come from Flask."""
     for _ in range(5):
         browser.request_options()
@@ -237,12 +237,12 @@ def test_limits_count_on_both_sides(browser: Browser, enrolled: SoftCredential,
 
 def test_only_refused_assertions_count_to_the_sign_in_limit(
         app: Flask, browser: Browser, enrolled: SoftCredential, db: Session) -> None:
-    from app.extensions import limiter
+    from app.web.throttle import throttle_of
 
-    for _ in range(4):  # successes do not count (deduct_when status != 200)
+    for _ in range(4):  # successes do not count (only answers other than 200 do)
         assert browser.login(enrolled).status_code == 200
         browser.client.delete_cookie("__Host-keystile-session", domain="localhost")
-    limiter.reset()  # the options requests above count to their own limit
+    throttle_of(app).reset()  # the options requests above count to their own limit
     for _ in range(3):
         assert browser.post("/webauthn/login/verify", {"id": "x"}).status_code in {400, 401}
     assert browser.post("/webauthn/login/verify", {"id": "x"}).status_code == 429
@@ -347,18 +347,17 @@ def test_a_first_passkey_sign_in_is_told_once(browser: Browser, enrolled: SoftCr
 def test_concurrent_options_cannot_exceed_the_challenge_limit(
         app: Flask, browser: Browser, enrolled: SoftCredential,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Flask-Limiter counts an options request with one atomic ``hit`` per window; the edge
-    asks ``test`` and only then ``hit``s (ignoring its result), so requests that arrive
-    together all pass the check. Limit 5/minute: 4 used, 2 concurrent -> one must be 429."""
-    from app.extensions import limiter
+    """An options request is counted with one atomic ``hit`` per window; an edge that asked
+    ``test`` and only then ``hit`` (ignoring its result) let requests that arrive together
+    all pass the check. Limit 5/minute: 4 used, 2 concurrent -> one must be 429."""
+    from limits.strategies import MovingWindowRateLimiter
 
     for _ in range(4):
         browser.request_options()
     token = browser.csrf()
     cookie = browser.client.get_cookie("__Host-keystile")
     assert cookie is not None
-    strategy = limiter.limiter
-    original_test = strategy.test
+    original_test = MovingWindowRateLimiter.test
     barrier = threading.Barrier(2, timeout=2)
 
     def test_then_wait(*args: Any, **kwargs: Any) -> bool:
@@ -368,7 +367,7 @@ def test_concurrent_options_cannot_exceed_the_challenge_limit(
             barrier.wait()
         return bool(ok)
 
-    monkeypatch.setattr(strategy, "test", test_then_wait)
+    monkeypatch.setattr(MovingWindowRateLimiter, "test", test_then_wait)
     statuses: list[int] = []
 
     def one() -> None:
@@ -395,13 +394,13 @@ def test_a_truncated_body_is_flasks_400_and_counts(
                 environ_overrides={"CONTENT_LENGTH": "100"})  # the client went away
             assert resp.status_code == 400, (path + query, resp.get_json())
     assert "unhandled error" not in caplog.text
-    # login limit 3/minute: Flask counted its 400 (deduct_when: status != 200); the edge's
+    # login limit 3/minute: Flask counted its 400 (anything but 200 counts); the edge's
     # refusal must count too, so one more refusal reaches the limit.
     browser.post("/webauthn/login/verify", {"id": "x"})
     assert browser.post("/webauthn/login/verify", {"id": "x"}).status_code == 429
 
 
-def test_edge_answers_carry_flask_limiters_headers(browser: Browser,
+def test_edge_answers_carry_the_views_limit_headers(browser: Browser,
                                                    enrolled: SoftCredential) -> None:
     edge = browser.post("/webauthn/login/options", {})
     flask = browser.client.post("/webauthn/login/options?via=flask", data=b"{}", headers={
@@ -469,8 +468,6 @@ def test_logout_ends_the_session_whatever_other_cookies_come_with_it(
                                      {"WTF_CSRF_FIELD_NAME": "token"}])
 def test_the_edge_refuses_to_start_on_csrf_settings_it_does_not_follow(
         app: Flask, setting: dict[str, Any]) -> None:
-    from app.extensions import limiter
-
     app.config.update(setting)
     with pytest.raises(RuntimeError, match="CSRF"):
-        SignInEdge(app, limiter, app.wsgi_app)
+        SignInEdge(app, app.wsgi_app)

@@ -75,9 +75,6 @@ def test_redis_shares_limits_between_instances(tmp_path: Any, database_url: str)
     settings = {"redis_url": url, "login_limit_per_account": "2/minute"}
     first = make_app(database_url, tmp_path, **settings)
     second = make_app(database_url, tmp_path, **settings)
-    from app.extensions import limiter
-
-    limiter.reset()
     a1, a2 = AuthActions(first.test_client()), AuthActions(second.test_client())
     name = "user-" + prefix[:8]
     assert a1.login(username=name, password=PASSWORD).status_code == 401
@@ -161,3 +158,104 @@ def test_the_page_says_how_long_to_wait(auth: AuthActions, alice: User) -> None:
         as_text=True)
     assert 3500 < int(resp.headers["Retry-After"]) <= 3600
 
+
+
+def _from(address: str) -> dict[str, Any]:
+    return {"environ_base": {"REMOTE_ADDR": address}}
+
+
+def _login(client: FlaskClient, address: str, username: str, password: str) -> int:
+    from tests.conftest import csrf_from
+
+    page = client.get("/login", **_from(address)).get_data(as_text=True)
+    return client.post("/login", data={"username": username, "password": password,
+                                       "csrf_token": csrf_from(page)},
+                       **_from(address)).status_code
+
+
+def test_a_request_refused_by_its_address_limit_charges_no_account(
+        client: FlaskClient, alice: User) -> None:
+    """Issue #17: one address flooding pushed every account it named past its limit."""
+    noisy, owner = "203.0.113.50", "198.51.100.7"
+    assert [_login(client, noisy, f"nobody{i}", "wrong") for i in range(5)] == [401] * 5
+    assert [_login(client, noisy, "alice", "wrong wrong") for _ in range(10)] == [429] * 10
+    # alice's allowance (3/minute) is untouched: three wrong passwords are checked...
+    assert [_login(client, owner, "alice", "wrong wrong") for _ in range(3)] == [401] * 3
+    # ...and only then is the account's limit reached
+    assert _login(client, owner, "alice", PASSWORD) == 429
+
+
+def test_a_request_refused_by_the_account_limit_charges_no_address(
+        client: FlaskClient, alice: User) -> None:
+    address = "203.0.113.51"
+    assert [_login(client, address, "alice", "wrong wrong") for _ in range(3)] == [401] * 3
+    assert [_login(client, address, "alice", "wrong") for _ in range(5)] == [429] * 5
+    # the address (5/minute) has spent three: two more failures, then its own limit
+    assert [_login(client, address, f"nobody{i}", "x") for i in range(3)] == [401, 401, 429]
+
+
+def test_a_form_that_does_not_validate_charges_the_address_not_the_account(
+        client: FlaskClient, alice: User, db: Session) -> None:
+    """No password was checked: nothing for the account's count."""
+    from tests.conftest import csrf_from
+
+    for n in range(6):
+        address = f"203.0.113.{60 + n}"
+        page = client.get("/login", **_from(address)).get_data(as_text=True)
+        resp = client.post("/login", data={"username": "alice", "password": "",
+                                           "csrf_token": csrf_from(page)}, **_from(address))
+        assert resp.status_code == 400
+    assert [_login(client, "198.51.100.8", "alice", "wrong wrong")
+            for _ in range(3)] == [401] * 3
+    assert db.scalar(select(AuditEvent).where(AuditEvent.tag == "auth:throttled")) is None
+
+
+def test_a_throttled_request_writes_the_headers_of_the_window_that_refused(
+        client: FlaskClient, alice: User) -> None:
+    for _ in range(3):
+        _login(client, "203.0.113.52", "alice", "wrong wrong")
+    page = client.get("/login", **_from("203.0.113.52")).get_data(as_text=True)
+    from tests.conftest import csrf_from
+
+    resp = client.post("/login", data={"username": "alice", "password": "x",
+                                       "csrf_token": csrf_from(page)}, **_from("203.0.113.52"))
+    assert resp.status_code == 429
+    assert resp.headers["X-RateLimit-Limit"] == "3"
+    assert resp.headers["X-RateLimit-Remaining"] == "0"
+    assert 0 < int(resp.headers["Retry-After"]) <= 61
+
+
+def test_sign_in_stays_throttled_when_redis_is_down(tmp_path: Any, database_url: str,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """docs/deployment.md: with Redis unreachable each instance counts in its own memory;
+    sign-in is neither down nor unthrottled, and the outage is logged and audited once."""
+    import socket
+
+    from sqlalchemy import func
+
+    from app.db import EXTENSION
+    from app.web.throttle import storage_healthy
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = make_app(database_url, tmp_path, redis_url=f"redis://127.0.0.1:{port}/0",
+                   login_limit_per_account="3/minute")
+    db = app.extensions[EXTENSION]()
+    from tests.conftest import make_user
+
+    make_user(db, app, "alice")
+    auth = AuthActions(app.test_client())
+    assert [auth.login(password="wrong wrong").status_code for _ in range(5)] == [
+        401, 401, 401, 429, 429]
+    assert auth.login().status_code == 429
+    assert not storage_healthy(app)
+    rows = db.scalars(select(AuditEvent).where(AuditEvent.tag == "system:throttle:storage")
+                      ).all()
+    assert len(rows) == 1 and rows[0].outcome == "failure"
+    assert rows[0].reason == "storage_unavailable"
+    assert db.scalar(select(func.count()).select_from(AuditEvent)
+                     .where(AuditEvent.tag == "auth:throttled")) == 1
+    assert "throttle storage unavailable" in caplog.text
+    assert AuthActions(app.test_client()).login(username="bob").status_code == 401
+    db.close()
