@@ -88,6 +88,7 @@ def _wire(app: Flask, settings: Settings) -> None:
     from app.edge import SignInEdge
     from app.extensions import csrf, limiter, login_manager
     from app.services.cert_auth import PolicySource
+    from app.services.hash_budget import HashBudget, default_slots
     from app.services.notices import Mailer
     from app.services.passwords import HashParameters, Passwords
     from app.services.policy import CertSunset
@@ -100,6 +101,8 @@ def _wire(app: Flask, settings: Settings) -> None:
         HashParameters(settings.argon2_memory_kib, settings.argon2_time_cost,
                        settings.argon2_parallelism)
     )
+    app.extensions["keystile.hash_budget"] = HashBudget(
+        settings.hash_slots or default_slots(), settings.hash_wait_ms / 1000)
     app.extensions["keystile.mailer"] = Mailer(settings.smtp_url, settings.mail_from)
     db.init_app(app, settings.database_url or db.default_database_url(app.instance_path))
 

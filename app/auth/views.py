@@ -27,8 +27,9 @@ from app.services import accounts, credentials, sessions, signin, tokens
 from app.services.accounts import AccountError, RequestForm
 from app.services.audit import Event, record
 from app.services.credentials import CredentialError
+from app.services.hash_budget import NoHashSlot
 from app.services.passwords import PasswordPolicyError
-from app.web import auth_state, throttle
+from app.web import auth_state, hash_gate, throttle
 from app.web.client import current_client
 from app.web.context import mailer, passwords, settings
 from app.web.forms import NewPasswordForm
@@ -83,10 +84,14 @@ def login_post() -> BaseResponse | tuple[str, int]:
     next_url = _next_url()
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form, next_url=next_url), 400
-    result = signin.password_sign_in(
-        get_db(), passwords(), username=form.username.data or "",
-        password=form.password.data or "", client=current_client(), now=utcnow(),
-    )
+    try:
+        with hash_gate.password_slot(form.username.data or ""):
+            result = signin.password_sign_in(
+                get_db(), passwords(), username=form.username.data or "",
+                password=form.password.data or "", client=current_client(), now=utcnow(),
+            )
+    except NoHashSlot as refusal:
+        return hash_gate.refused(refusal)
     if result.user is None:
         form.password.errors = [GENERIC_FAILURE]
         return render_template("auth/login.html", form=form, next_url=next_url), 401

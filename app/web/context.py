@@ -7,6 +7,7 @@ from datetime import timedelta
 from flask import current_app
 
 from app.config import Settings
+from app.services.hash_budget import HashBudget
 from app.services.notices import Mailer
 from app.services.passwords import Passwords
 from app.services.sessions import Timeouts
@@ -20,6 +21,11 @@ def settings() -> Settings:
 def passwords() -> Passwords:
     p: Passwords = current_app.extensions["keystile.passwords"]
     return p
+
+
+def hash_budget() -> HashBudget:
+    b: HashBudget = current_app.extensions["keystile.hash_budget"]
+    return b
 
 
 def mailer() -> Mailer:
