@@ -10,8 +10,11 @@ and otherwise refuses at once, before any hashing.
 The slots are shared fairly (in the manner of fair queueing, RFC 970): while others
 contend, no address (an IPv6 client by its /64) and no account holds more than its share of
 the slots, a freed slot goes to the longest waiter whose address and account are under their
-share, and an address queues no more waiters than there are slots. One address flooding
-therefore gets its share, and everyone else the rest.
+share, and an address queues no more waiters than there are slots. The queue itself is
+short (as many waiters as slots, by default), so waiting sign-ins hold few of the server's
+threads; when it is full, a newcomer from an address with fewer waiters takes the place of
+the newest waiter of the address with the most. One address flooding therefore gets its
+share, and everyone else the rest.
 
 Plain Python and thread-safe: one lock guards the counts, and each waiter waits on its own
 event, so a release wakes the one it grants and nobody else.
@@ -51,6 +54,9 @@ def default_slots() -> int:
 class _Waiter:
     address: str
     account: str
+    priority: bool = False
+    #: woken to be refused: a waiter with a better claim took its place in the queue
+    evicted: bool = False
     granted: threading.Event = field(default_factory=threading.Event)
 
 
@@ -60,13 +66,16 @@ class HashBudget:
     Args:
         slots: how many verifications run at once.
         wait: seconds a request waits for a slot before it is refused.
+        max_waiting: how many requests wait at once (default: ``slots``), so that waiting
+            sign-ins hold at most that many of the server's threads.
     """
 
-    def __init__(self, slots: int, wait: float) -> None:
+    def __init__(self, slots: int, wait: float, *, max_waiting: int | None = None) -> None:
         if slots < 1 or wait < 0:
             raise ValueError("a hash budget needs at least one slot and a wait of 0 or more")
         self.slots = slots
         self.wait = wait
+        self.max_waiting = slots if max_waiting is None else max(1, max_waiting)
         self._lock = threading.Lock()
         self._busy = 0
         self._held: Counter[str] = Counter()
@@ -80,43 +89,70 @@ class HashBudget:
             return self._busy
 
     @contextmanager
-    def slot(self, *, address: str, account: str) -> Iterator[None]:
+    def slot(self, *, address: str, account: str, priority: bool = False) -> Iterator[None]:
         """Hold one slot for the block.
 
         Args:
             address: the client's throttle key (``app.web.client.throttle_key_of``).
             account: the account the request names (normalised username), or ``""``.
+            priority: a client with a better claim (a browser that signed in to this
+                account before) is served before the others that wait, and takes the
+                place of one of them when the queue is full.
 
         Raises:
             NoHashSlot: no slot within ``wait``, or this address or account is over its
                 share; raised on entry, before the block runs.
         """
-        self._acquire("a:" + address, "u:" + account if account else "")
+        address, account = "a:" + address, "u:" + account if account else ""
+        self._acquire(_Waiter(address, account, priority))
         try:
             yield
         finally:
-            self._release("a:" + address, "u:" + account if account else "")
+            self._release(address, account)
 
     # -- the bookkeeping, under the lock ------------------------------------------------------
 
-    def _acquire(self, address: str, account: str) -> None:
+    def _acquire(self, waiter: _Waiter) -> None:
         with self._lock:
-            if self._queued[address] >= self.slots or (
-                    account and self._queued[account] >= self.slots):
+            if self._queued[waiter.address] >= self.slots or (
+                    waiter.account and self._queued[waiter.account] >= self.slots):
                 raise NoHashSlot("share")
-            waiter = _Waiter(address, account)
             self._waiters.append(waiter)
             self._count(self._queued, waiter, +1)
             self._grant()
-        if waiter.granted.is_set() or waiter.granted.wait(self.wait):
-            return
+            if not waiter.granted.is_set() and len(self._waiters) > self.max_waiting:
+                victim = self._displaced_by(waiter)
+                self._drop(victim)
+                if victim is waiter:
+                    raise NoHashSlot("busy")
+                victim.evicted = True
+                victim.granted.set()
+        waiter.granted.wait(self.wait)
         with self._lock:
-            if waiter.granted.is_set():  # granted as the wait ran out: keep it
+            if waiter.evicted:
+                raise NoHashSlot("share")
+            if waiter.granted.is_set():  # granted, perhaps just as the wait ran out
                 return
-            self._waiters.remove(waiter)
-            self._count(self._queued, waiter, -1)
+            self._drop(waiter)
             self._grant()
         raise NoHashSlot("busy")
+
+    def _displaced_by(self, newcomer: _Waiter) -> _Waiter:
+        """Who leaves a full queue: the newest waiter without priority when a priority
+        client comes, else the newest of the address with the most waiters if it has more
+        than the newcomer's, else the newcomer itself."""
+        if newcomer.priority:
+            return next((w for w in reversed(self._waiters) if not w.priority), newcomer)
+        longest = max(self._waiters, key=lambda w: (self._queued[w.address], not w.priority))
+        if (not longest.priority
+                and self._queued[longest.address] > self._queued[newcomer.address]):
+            return next(w for w in reversed(self._waiters)
+                        if w.address == longest.address and not w.priority)
+        return newcomer
+
+    def _drop(self, waiter: _Waiter) -> None:
+        self._waiters.remove(waiter)
+        self._count(self._queued, waiter, -1)
 
     def _release(self, address: str, account: str) -> None:
         with self._lock:
@@ -125,13 +161,13 @@ class HashBudget:
             self._grant()
 
     def _grant(self) -> None:
-        """Give free slots to the longest waiters that are under their share."""
-        for waiter in list(self._waiters):
+        """Give free slots to the longest waiters that are under their share, those with
+        priority first."""
+        for waiter in sorted(self._waiters, key=lambda w: not w.priority):
             if self._busy >= self.slots:
                 return
             if self._may_take(waiter.address, waiter.account):
-                self._waiters.remove(waiter)
-                self._count(self._queued, waiter, -1)
+                self._drop(waiter)
                 self._take(waiter.address, waiter.account)
                 waiter.granted.set()
 

@@ -144,6 +144,59 @@ def test_accounts_have_shares_too() -> None:
     assert order == ["a4", "a3"]
 
 
+def test_a_full_queue_makes_room_for_an_address_with_fewer_waiters() -> None:
+    """Two slots, two waiters at most: the flood's newest waiter is refused for the owner."""
+    budget = HashBudget(2, 5.0)
+    order: list[str] = []
+    refused: list[str] = []
+    with holding(budget, "flood"), holding(budget, "other"):
+        floods = [threading.Thread(target=_try, args=(budget, "flood", order, "", refused))
+                  for _ in range(2)]
+        for n, t in enumerate(floods, 1):
+            t.start()
+            _until(lambda n=n: budget._queued["a:flood"] == n)
+        owner = threading.Thread(target=_try, args=(budget, "owner", order))
+        owner.start()
+        _until(lambda: refused == ["flood"])
+        assert budget._queued["a:owner"] == 1 and budget._queued["a:flood"] == 1
+    for t in (*floods, owner):
+        t.join(5)
+    assert sorted(order) == ["flood", "owner"]
+
+
+def test_a_full_queue_of_equals_refuses_the_newcomer_at_once() -> None:
+    budget = HashBudget(1, 5.0)
+    with holding(budget, "a1"):
+        waiter = threading.Thread(target=_try, args=(budget, "a2"))
+        waiter.start()
+        _until(lambda: budget._queued["a:a2"] == 1)
+        started = time.monotonic()
+        with pytest.raises(NoHashSlot) as refusal, budget.slot(address="a3", account=""):
+            pytest.fail("ran without a slot")
+        assert refusal.value.reason == "busy" and time.monotonic() - started < 0.5
+    waiter.join(5)
+
+
+def test_priority_is_served_first_and_takes_a_place_in_a_full_queue() -> None:
+    budget = HashBudget(1, 5.0, max_waiting=2)
+    order: list[str] = []
+    refused: list[str] = []
+    with holding(budget, "a0") as release:
+        plain = [threading.Thread(target=_try, args=(budget, f"a{n}", order, "", refused))
+                 for n in (1, 2)]
+        for n, t in enumerate(plain, 1):
+            t.start()
+            _until(lambda n=n: budget._queued[f"a:a{n}"] == 1)
+        known = threading.Thread(target=lambda: _try_priority(budget, "owner", order))
+        known.start()
+        _until(lambda: refused == ["a2"])
+        release.set()
+        _until(lambda: len(order) == 2)
+    for t in (*plain, known):
+        t.join(5)
+    assert order == ["owner", "a1"]
+
+
 def test_under_a_flood_the_cap_holds_and_another_address_is_never_refused() -> None:
     """Eight threads of one address against one of another, each hash 20 ms."""
     budget = HashBudget(2, 0.25)
@@ -192,10 +245,20 @@ def test_once_per_window() -> None:
 
 
 def _try(budget: HashBudget, address: str, order: list[str] | None = None,
-         account: str = "") -> None:
-    with budget.slot(address=address, account=account):
-        if order is not None:
-            order.append(address)
+         account: str = "", refused: list[str] | None = None) -> None:
+    try:
+        with budget.slot(address=address, account=account):
+            if order is not None:
+                order.append(address)
+    except NoHashSlot:
+        if refused is None:
+            raise
+        refused.append(address)
+
+
+def _try_priority(budget: HashBudget, address: str, order: list[str]) -> None:
+    with budget.slot(address=address, account="", priority=True):
+        order.append(address)
 
 
 def _until(condition: object, timeout: float = 5.0) -> None:
