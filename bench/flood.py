@@ -1,23 +1,31 @@
 """A password-spraying flood against Keystile, while legitimate people sign in (issue 17).
 
-Keystile runs under gunicorn with a server layout (``--layout``):
+Keystile runs as the deployment guide says: gunicorn with ``app.gunicorn_conf`` (or, with
+``--layout sync``, the four sync workers the guide recommended before), Redis for the
+throttles when ``KEYSTILE_REDIS_URL`` is set, and nginx in front running the configuration
+``keystile proxy-config nginx`` prints, unmodified (``--proxy none``: gunicorn alone, the
+client's address in ``X-Forwarded-For`` from the trusted loopback).
 
-* ``gthread`` (default): ``app.gunicorn_conf`` as deployed: one gthread worker per core,
-  eight threads each, the hash budget's slots split between the workers;
-* ``sync``: four sync workers, the layout the deployment guide recommended before.
+The argon2id capacity of this machine (every core) is measured first. Then each scenario
+runs for ``--duration`` seconds while a legitimate client signs in once a second with each
+method: a password (page, form, session check, from a new browser each time), a passkey
+(options, software authenticator, verify, session check), a client certificate (a new TLS
+handshake, ``GET /login``, session check; through nginx only), and a browser already signed
+in asks ``GET /api/session``:
 
-The flood sends wrong passwords for random usernames (most unknown, some real) at a multiple
-of this machine's argon2id capacity (measured first, on every core), each guess from one of
-1,000 client addresses given in ``X-Forwarded-For`` (the loopback client is a trusted proxy,
-as nginx is in a deployment). Beside it, once a second each, a legitimate client signs in
-with a password (page, form, session check), with a passkey (options, software
-authenticator, verify, session check), and a signed-in browser asks ``GET /api/session``.
+1. idle;
+2. spraying: wrong passwords for random usernames (most unknown) at 1x, 3x and 10x the
+   capacity, each guess from one of 1,000 client addresses: the client socket is bound to
+   127.0.x.y, and nginx tells Keystile in ``X-Forwarded-For``;
+3. a targeted account: one guess a second naming the password user, from rotating
+   addresses, while it signs in;
+4. one address, 16 connections guessing as fast as they are answered.
 
-Each scenario prints p50, p99 and success for each of the three, and what the flood got
-back (status counts). It is a benchmark, not a test: run it on a quiet machine.
+For each it prints p50, p99 and success per method, and what the flood got back (5xx from
+Keystile or nginx would show here). It is a benchmark, not a test.
 
-Usage: python bench/flood.py [--duration 20] [--layout gthread|sync] [--rates 0,1,3,10]
-                             [--flood-threads 48]
+Usage: python bench/flood.py [--duration 60] [--layout gthread|sync] [--proxy nginx|none]
+                             [--rates 1,3,10] [--scenarios idle,spray,targeted,one-address]
 
 Results: docs/deployment.md, "Sizing for a flood".
 """
@@ -27,11 +35,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import json
 import os
 import random
-import signal
+import re
+import secrets
+import ssl
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -45,13 +55,55 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._bare import PASSWORD
-from bench._harness import ROOT, free_port, wait_for_port
-from bench.passkey_login import ORIGIN, Browser, seed
 from bench.password_login import CSRF, argon2_floor
-from tests.support.soft_authenticator import SoftAuthenticator
+from tests.e2e.proxies import servers
+from tests.support.pki import make_pki
+from tests.support.soft_authenticator import SoftAuthenticator, SoftCredential, unb64url
 
-ADDRESSES = [f"10.{n // 250}.{n % 250}.{1 + n % 7}" for n in range(1000)]
-OWNER_ADDRESS = "192.0.2.1"
+SESSION = "__Host-keystile-session"
+META_CSRF = re.compile(rb'name="csrf-token" content="([^"]+)"')
+Jar = dict[str, str]
+
+
+@dataclass
+class Target:
+    """Where clients connect: nginx over TLS, or gunicorn over plain http."""
+
+    port: int
+    tls: ssl.SSLContext | None = None
+    #: a context presenting the pinned client certificate
+    cert_tls: ssl.SSLContext | None = None
+
+    def connect(self, source: str | None = None, *, with_certificate: bool = False,
+                timeout: float = 30) -> http.client.HTTPConnection:
+        bind = (source, 0) if source and self.tls else None
+        if self.tls is None:
+            return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        context = self.cert_tls if with_certificate else self.tls
+        return http.client.HTTPSConnection("localhost", self.port, timeout=timeout,
+                                           context=context, source_address=bind)
+
+    def call(self, method: str, path: str, jar: Jar, *, body: bytes | None = None,
+             source: str = "127.200.0.1", headers: dict[str, str] | None = None,
+             timeout: float = 30) -> tuple[int, bytes]:
+        conn = self.connect(source, timeout=timeout)
+        sent = {"User-Agent": "keystile-flood", **(headers or {})}
+        if self.tls is None:  # no proxy: say who the client is, as nginx would
+            sent["X-Forwarded-For"] = source
+        if jar:
+            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items() if v)
+        if body is not None and "Content-Type" not in sent:
+            sent["Content-Type"] = "application/x-www-form-urlencoded"
+        try:
+            conn.request(method, path, body=body, headers=sent)
+            resp = conn.getresponse()
+            data = resp.read()
+            for value in resp.headers.get_all("Set-Cookie") or []:
+                name, _, rest = value.partition("=")
+                jar[name] = rest.split(";", 1)[0]
+            return resp.status, data
+        finally:
+            conn.close()
 
 
 @dataclass
@@ -66,139 +118,185 @@ class Probe:
         done = len(self.latencies) + self.failures
         if not self.latencies:
             return f"  {self.label:<22} no success in {done}"
-        q = statistics.quantiles(self.latencies, n=100, method="inclusive") if len(
-            self.latencies) > 1 else [self.latencies[0]] * 99
+        q = (statistics.quantiles(self.latencies, n=100, method="inclusive")
+             if len(self.latencies) > 1 else [self.latencies[0]] * 99)
         return (f"  {self.label:<22} p50 {q[49] * 1000:8.1f} ms  p99 {q[98] * 1000:8.1f} ms  "
-                f"success {len(self.latencies)}/{done}")
+                f"success {len(self.latencies)}/{done} ({len(self.latencies) / done:.0%})")
 
 
-def seed_owner(url: str) -> None:
-    """``owner``, who signs in with a password."""
+# -- the deployment ----------------------------------------------------------------------------
+
+
+def prepare(directory: Path, *, origin: str, port: int, app_port: int,
+            users: int) -> tuple[dict[str, str], str, list[SoftCredential], ssl.SSLContext,
+                                 ssl.SSLContext]:
+    """The database (``owner`` with a password and a pinned certificate, ``bench<n>`` with a
+    passkey each), the proxy configuration and the clients' TLS contexts."""
+    from cryptography.hazmat.primitives import serialization
     from sqlalchemy.orm import Session
 
-    from app.db import make_engine
-    from app.models import Credential, CredentialKind, User, normalize_username, utcnow
-    from app.services.passwords import HashParameters, Passwords
+    from app import create_app
+    from app.db import engine_of
+    from app.models import (
+        Credential,
+        CredentialKind,
+        User,
+        new_user_handle,
+        normalize_username,
+        utcnow,
+    )
+    from app.services import ca
 
-    engine = make_engine(url)
-    with Session(engine) as db:
-        user = User(username="owner", username_normalized=normalize_username("owner"),
-                    created_at=utcnow())
-        user.credentials.append(Credential(
-            kind=CredentialKind.PASSWORD, secret_hash=Passwords(HashParameters()).hash(PASSWORD),
-            created_at=utcnow()))
-        db.add(user)
+    pki = make_pki(directory / "pki")
+    cert, key = ca.issue_server_certificate(pki.ca.as_authority(), hostnames=["localhost"])
+    tls_cert, tls_key = directory / "server.crt", directory / "server.key"
+    tls_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    tls_key.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                          serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    env = {"KEYSTILE_ENV": "production", "KEYSTILE_SECRET_KEY": secrets.token_urlsafe(48),
+           "KEYSTILE_DATABASE_URL": f"sqlite:///{directory / 'flood.sqlite3'}",
+           "KEYSTILE_INSTANCE_PATH": str(directory / "instance"),
+           "KEYSTILE_ORIGIN": origin, "KEYSTILE_CERT_HEADER_FORMAT": "nginx",
+           "KEYSTILE_TRUSTED_PROXIES": "127.0.0.1", "KEYSTILE_CERT_LOGIN": "auto"}
+    if os.environ.get("KEYSTILE_REDIS_URL"):
+        env["KEYSTILE_REDIS_URL"] = os.environ["KEYSTILE_REDIS_URL"]
+    app = create_app({name.removeprefix("KEYSTILE_").lower(): v for name, v in env.items()})
+    cli = app.test_cli_runner()
+    config = ""
+    for args in (["db", "upgrade"], ["user", "create", "owner", "--password-stdin"],
+                 ["cert", "pin", "owner", str(pki.self_signed.cert_path)],
+                 ["proxy-config", "nginx", "--listen", f"127.0.0.1:{port}",
+                  "--upstream", f"127.0.0.1:{app_port}", "--tls-cert", str(tls_cert),
+                  "--tls-key", str(tls_key), "--prefix", str(directory / "nginx")]):
+        result = cli.invoke(args=args, input=PASSWORD + "\n")
+        if result.exit_code != 0:
+            raise SystemExit(f"keystile {' '.join(args)}: {result.output}")
+        config = str(result.stdout)
+    authenticator = SoftAuthenticator(origin=origin, rp_id="localhost")
+    creds = []
+    with Session(engine_of(app)) as db:
+        for i in range(users):
+            name = f"bench{i}"
+            user = User(username=name, username_normalized=normalize_username(name),
+                        user_handle=new_user_handle(), created_at=utcnow())
+            _, cred = authenticator.register(challenge=bytes(32), user_handle=user.user_handle)
+            user.credentials.append(Credential(
+                kind=CredentialKind.PASSKEY, lookup_key=cred.id_b64url, public_key=cred.cose_key,
+                sign_count=0, transports=["internal"], aaguid="00000000-0000-0000-0000-"
+                "000000000000", backup_eligible=False, backup_state=False,
+                attestation_format="none", attestation_trust="none", created_at=utcnow()))
+            db.add(user)
+            creds.append(cred)
         db.commit()
-    engine.dispose()
+    engine_of(app).dispose()
+    tls = ssl.create_default_context(cafile=str(pki.ca.cert_path))
+    cert_tls = ssl.create_default_context(cafile=str(pki.ca.cert_path))
+    cert_tls.load_cert_chain(pki.self_signed.cert_path, pki.self_signed.key_path)
+    return env, config, creds, tls, cert_tls
 
 
 @contextlib.contextmanager
-def keystile(env: dict[str, str], layout: str) -> Iterator[int]:
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        shape = (["--worker-class", "sync", "--threads", "1", "--workers", "4"]
-                 if layout == "sync"
-                 else ["-c", "python:app.gunicorn_conf"])
-        cmd = [sys.executable, "-m", "gunicorn", *shape, "--bind", f"127.0.0.1:{port}",
-               "--no-control-socket", "--log-level", "error", "--worker-tmp-dir", tmp,
-               "app:create_app()"]
-        proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env})
-        try:
-            wait_for_port(port, proc)
-            yield port
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+def deployment(directory: Path, *, layout: str, proxy: str,
+               users: int) -> Iterator[tuple[Target, list[SoftCredential], int]]:
+    """Keystile (and nginx) running; yields the target, the passkeys and Keystile's pid."""
+    port, app_port = servers.free_ports(2)
+    front = port if proxy == "nginx" else app_port
+    origin = f"https://localhost:{port}" if proxy == "nginx" else "http://localhost"
+    env, config, creds, tls, cert_tls = prepare(directory, origin=origin, port=port,
+                                                app_port=app_port, users=users)
+    shape = (["--worker-class", "sync", "--threads", "1", "--workers", "4"]
+             if layout == "sync" else ["-c", "python:app.gunicorn_conf"])
+    cmd = [sys.executable, "-m", "gunicorn", *shape, "--bind", f"127.0.0.1:{app_port}",
+           "--no-control-socket", "--log-level", "error", "--worker-tmp-dir", str(directory),
+           "app:create_app()"]
+    with contextlib.ExitStack() as running:
+        app = running.enter_context(servers.Server(
+            cmd, what="gunicorn", log=directory / "gunicorn.log", env=env,
+            probe=lambda: servers.answers(app_port)))
+        app.wait()
+        if proxy == "nginx":
+            running.enter_context(servers.proxy("nginx", config, port=port,
+                                                prefix=directory / "nginx",
+                                                trust=tls)).wait()
+            yield Target(front, tls, cert_tls), creds, app.pid
+        else:
+            yield Target(front), creds, app.pid
 
 
-def call(port: int, method: str, path: str, jar: dict[str, str], *, body: bytes | None = None,
-         headers: dict[str, str] | None = None, timeout: float = 30) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    sent = {"Host": "localhost", "User-Agent": "keystile-flood", **(headers or {})}
-    if jar:
-        sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items() if v)
-    if body is not None and "Content-Type" not in sent:
-        sent["Content-Type"] = "application/x-www-form-urlencoded"
+# -- the legitimate clients -------------------------------------------------------------------
+
+
+def page(target: Target, source: str) -> tuple[Jar, str, str]:
+    """A new browser's sign-in page: its cookies, the form's and the page's CSRF tokens."""
+    jar: Jar = {}
+    status, body = target.call("GET", "/login", jar, source=source)
+    form, meta = CSRF.search(body), META_CSRF.search(body)
+    if status != 200 or form is None:
+        raise RuntimeError(f"sign-in page answered {status}")
+    return jar, form.group(1).decode(), (meta or form).group(1).decode()
+
+
+def password_sign_in(target: Target, username: str = "owner",
+                     source: str = "127.200.0.1") -> bool:
+    jar, token, _ = page(target, source)
+    form = urlencode({"username": username, "password": PASSWORD, "csrf_token": token})
+    status, _ = target.call("POST", "/login", jar, body=form.encode(), source=source)
+    if status != 303:
+        return False
+    status, body = target.call("GET", "/api/session", jar, source=source)
+    return status == 200 and b'"method":"password"' in body
+
+
+def passkey_sign_in(target: Target, cred: SoftCredential,
+                    authenticator: SoftAuthenticator) -> bool:
+    jar, _, token = page(target, "127.200.0.2")
+    headers = {"Content-Type": "application/json", "X-CSRFToken": token}
+    status, options = target.call("POST", "/webauthn/login/options", jar, body=b"{}",
+                                  headers=headers, source="127.200.0.2")
+    if status != 200:
+        return False
+    assertion = authenticator.authenticate(cred, challenge=unb64url(
+        json.loads(options)["challenge"]))
+    status, _ = target.call("POST", "/webauthn/login/verify", jar,
+                            body=json.dumps(assertion).encode(), headers=headers,
+                            source="127.200.0.2")
+    if status != 200:
+        return False
+    status, body = target.call("GET", "/api/session", jar, source="127.200.0.2")
+    return status == 200 and b'"method":"passkey"' in body
+
+
+def certificate_sign_in(target: Target) -> bool:
+    conn = target.connect("127.200.0.3", with_certificate=True)
     try:
-        conn.request(method, path, body=body, headers=sent)
+        conn.request("GET", "/login")
         resp = conn.getresponse()
-        data = resp.read()
-        for value in resp.headers.get_all("Set-Cookie") or []:
-            name, _, rest = value.partition("=")
-            jar[name] = rest.split(";", 1)[0]
-        return resp.status, data
+        resp.read()
+        cookies = [c.split(";", 1)[0] for c in resp.headers.get_all("Set-Cookie") or []
+                   if c.startswith(SESSION + "=")]
+        if resp.status != 303 or not cookies:
+            return False
+        conn.request("GET", "/api/session", headers={"Cookie": cookies[0]})
+        resp = conn.getresponse()
+        return resp.status == 200 and b'"method":"certificate"' in resp.read()
     finally:
         conn.close()
 
 
-def page(port: int, address: str) -> tuple[dict[str, str], str]:
-    jar: dict[str, str] = {}
-    status, body = call(port, "GET", "/login", jar, headers={"X-Forwarded-For": address})
-    token = CSRF.search(body)
-    if status != 200 or token is None:
-        raise RuntimeError(f"sign-in page answered {status}")
-    return jar, token.group(1).decode()
-
-
-def password_sign_in(port: int) -> bool:
-    headers = {"X-Forwarded-For": OWNER_ADDRESS}
-    jar, token = page(port, OWNER_ADDRESS)
+def signed_in_jar(target: Target) -> Jar:
+    """The cookies of a browser that signed in with its passkey-less password, before any
+    flood."""
+    jar, token, _ = page(target, "127.200.0.4")
     form = urlencode({"username": "owner", "password": PASSWORD, "csrf_token": token})
-    status, _ = call(port, "POST", "/login", jar, body=form.encode(), headers=headers)
-    if status != 303:
-        return False
-    status, body = call(port, "GET", "/api/session", jar, headers=headers)
-    return status == 200 and b'"method":"password"' in body
-
-
-def signed_in_jar(port: int) -> dict[str, str]:
-    """The cookies of a browser that signed in (once, before any flood)."""
-    jar, token = page(port, OWNER_ADDRESS)
-    form = urlencode({"username": "owner", "password": PASSWORD, "csrf_token": token})
-    status, _ = call(port, "POST", "/login", jar, body=form.encode(),
-                     headers={"X-Forwarded-For": OWNER_ADDRESS})
+    status, _ = target.call("POST", "/login", jar, body=form.encode(), source="127.200.0.4")
     if status != 303:
         raise SystemExit(f"warm-up sign-in answered {status}")
     return jar
 
 
-def flood(port: int, rate: float, threads: int, stop: threading.Event,
-          statuses: Counter[int]) -> list[threading.Thread]:
-    """Guesses at ``rate`` per second in all, paced per thread; a slow server slows them."""
-    lock = threading.Lock()
-
-    def guesser(n: int) -> None:
-        rng = random.Random(n)
-        jar, token = page(port, ADDRESSES[n % len(ADDRESSES)])
-        interval = threads / rate
-        due = time.monotonic() + rng.random() * interval
-        while not stop.is_set():
-            time.sleep(max(0.0, due - time.monotonic()))
-            due = max(due + interval, time.monotonic() - interval)
-            user = (f"bench{rng.randrange(8)}" if rng.random() < 0.1
-                    else f"user{rng.randrange(50000)}")
-            form = urlencode({"username": user, "password": f"guess{rng.random()}",
-                              "csrf_token": token}).encode()
-            try:
-                status, _ = call(port, "POST", "/login", dict(jar), body=form, timeout=10,
-                                 headers={"X-Forwarded-For": rng.choice(ADDRESSES)})
-            except OSError:
-                status = 0
-            with lock:
-                statuses[status] += 1
-
-    workers = [threading.Thread(target=guesser, args=(n,), daemon=True) for n in range(threads)]
-    for w in workers:
-        w.start()
-    return workers
-
-
-def probe(label: str, op: Callable[[], bool], stop: threading.Event) -> tuple[Probe,
-                                                                               threading.Thread]:
+def probe(label: str, op: Callable[[], bool], stop: threading.Event,
+          every: float = 1.0) -> tuple[Probe, threading.Thread]:
     result = Probe(label)
 
     def run() -> None:
@@ -206,87 +304,157 @@ def probe(label: str, op: Callable[[], bool], stop: threading.Event) -> tuple[Pr
             started = time.monotonic()
             try:
                 ok = op()
-            except (OSError, RuntimeError, http.client.HTTPException):
+            except (OSError, RuntimeError, http.client.HTTPException, ValueError):
                 ok = False
             took = time.monotonic() - started
             if ok:
                 result.latencies.append(took)
             else:
                 result.failures += 1
-            stop.wait(max(0.0, 1.0 - took))
+            stop.wait(max(0.0, every - took))
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return result, thread
 
 
-def scenario(port: int, creds: list[object], *, rate: float, duration: float,
-             flood_threads: int, session_jar: dict[str, str]) -> tuple[list[Probe],
-                                                                         Counter[int]]:
+# -- the attackers -----------------------------------------------------------------------------
+
+
+def guessers(target: Target, *, rate: float, threads: int, addresses: list[str],
+             username: Callable[[random.Random], str], stop: threading.Event,
+             statuses: Counter[int]) -> list[threading.Thread]:
+    """Guesses at ``rate`` a second in all (0: as fast as answered), paced per thread."""
+    lock = threading.Lock()
+
+    def guesser(n: int) -> None:
+        rng = random.Random(n)
+        try:
+            jar, token, _ = page(target, addresses[n % len(addresses)])
+        except (OSError, RuntimeError, http.client.HTTPException):
+            with lock:
+                statuses[0] += 1
+            return
+        interval = threads / rate if rate else 0.0
+        due = time.monotonic() + rng.random() * interval
+        while not stop.is_set():
+            if interval:
+                stop.wait(max(0.0, due - time.monotonic()))
+                due = max(due + interval, time.monotonic() - interval)
+            form = urlencode({"username": username(rng), "password": f"guess{rng.random()}",
+                              "csrf_token": token}).encode()
+            try:
+                status, _ = target.call("POST", "/login", dict(jar), body=form, timeout=30,
+                                        source=rng.choice(addresses))
+            except (OSError, http.client.HTTPException):
+                status = 0
+            with lock:
+                statuses[status] += 1
+
+    started = [threading.Thread(target=guesser, args=(n,), daemon=True) for n in range(threads)]
+    for t in started:
+        t.start()
+    return started
+
+
+SPRAY_ADDRESSES = [f"127.{1 + n // 250}.{n % 250}.{1 + n % 5}" for n in range(1000)]
+
+
+def spray_name(rng: random.Random) -> str:
+    return f"bench{rng.randrange(50)}" if rng.random() < 0.1 else f"user{rng.randrange(50000)}"
+
+
+def scenario(target: Target, creds: list[SoftCredential], session_jar: Jar, *,
+             duration: float, attack: Callable[[threading.Event, Counter[int]],
+                                               list[threading.Thread]] | None,
+             ) -> tuple[list[Probe], Counter[int]]:
     stop = threading.Event()
     statuses: Counter[int] = Counter()
-    guessers = flood(port, rate, flood_threads, stop, statuses) if rate else []
-    authenticator = SoftAuthenticator(origin=ORIGIN, rp_id="localhost")
-    browser = Browser(port)
+    attackers = attack(stop, statuses) if attack else []
+    authenticator = SoftAuthenticator(origin=_origin(target), rp_id="localhost")
     turn = iter(range(10**9))
 
-    def passkey() -> bool:
-        return browser.load_page() and browser.sign_in(
-            creds[next(turn) % len(creds)], authenticator)  # type: ignore[arg-type]
-
     def signed_in() -> bool:
-        status, body = call(port, "GET", "/api/session", session_jar)
+        status, body = target.call("GET", "/api/session", session_jar, source="127.200.0.4")
         return status == 200 and b'"authenticated":true' in body
 
-    probes = [probe("password sign-in", lambda: password_sign_in(port), stop),
-              probe("passkey sign-in", passkey, stop),
-              probe("signed-in request", signed_in, stop)]
-    time.sleep(duration)
+    ops: list[tuple[str, Callable[[], bool]]] = [
+        ("password sign-in", lambda: password_sign_in(target)),
+        ("passkey sign-in", lambda: passkey_sign_in(
+            target, creds[next(turn) % len(creds)], authenticator)),
+        ("signed-in request", signed_in)]
+    if target.tls is not None:
+        ops.insert(2, ("certificate sign-in", lambda: certificate_sign_in(target)))
+    probes = [probe(label, op, stop) for label, op in ops]
+    stop.wait(duration)
     stop.set()
     for _, thread in probes:
-        thread.join(35)
-    for g in guessers:
-        g.join(15)
+        thread.join(60)
+    for t in attackers:
+        t.join(60)
     return [p for p, _ in probes], statuses
 
 
+def _origin(target: Target) -> str:
+    return f"https://localhost:{target.port}" if target.tls else "http://localhost"
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=float, default=60.0, help="seconds per scenario")
     ap.add_argument("--layout", choices=["gthread", "sync"], default="gthread")
-    ap.add_argument("--rates", default="0,1,3,10",
-                    help="flood rates, as multiples of the argon2id capacity (0: idle)")
-    ap.add_argument("--flood-threads", type=int, default=48)
+    ap.add_argument("--proxy", choices=["nginx", "none"], default="nginx")
+    ap.add_argument("--rates", default="1,3,10",
+                    help="spray rates, as multiples of the argon2id capacity")
+    ap.add_argument("--scenarios", default="idle,spray,targeted,one-address")
+    ap.add_argument("--flood-threads", type=int, default=64)
     args = ap.parse_args()
+    if args.proxy == "nginx" and servers.binary("nginx") is None:
+        raise SystemExit("nginx is not installed (apt install nginx)")
+    wanted = set(args.scenarios.split(","))
 
     cores = len(os.sched_getaffinity(0))
     capacity = argon2_floor(2.0) * cores
-    print(f"argon2id capacity: {capacity:.0f} verifications/s on {cores} cores; "
-          f"layout {args.layout}")
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{Path(tmp) / 'flood.sqlite3'}"
-        creds: list[object] = list(seed(url, 8))
-        seed_owner(url)
-        env = {"KEYSTILE_ENV": "testing", "KEYSTILE_SECRET_KEY": "f" * 8 + "loodbench-" * 6,
-               "KEYSTILE_DATABASE_URL": url, "KEYSTILE_ORIGIN": ORIGIN,
-               "KEYSTILE_TRUSTED_PROXIES": "127.0.0.1"}
-        if os.environ.get("KEYSTILE_REDIS_URL"):
-            env["KEYSTILE_REDIS_URL"] = os.environ["KEYSTILE_REDIS_URL"]
-        with keystile(env, args.layout) as port:
-            session_jar = signed_in_jar(port)
+    print(f"argon2id capacity: {capacity:.0f} verifications/s on {cores} cores; gunicorn "
+          f"{args.layout}, proxy {args.proxy}, Redis "
+          f"{'yes' if os.environ.get('KEYSTILE_REDIS_URL') else 'no (memory)'}", flush=True)
+    with (tempfile.TemporaryDirectory(prefix="keystile-flood-") as tmp,
+          deployment(Path(tmp), layout=args.layout, proxy=args.proxy,
+                     users=50) as (target, creds, _pid)):
+        session_jar = signed_in_jar(target)
+        runs: list[tuple[str, Callable[[threading.Event, Counter[int]],
+                                       list[threading.Thread]] | None]] = []
+        if "idle" in wanted:
+            runs.append(("idle", None))
+        if "spray" in wanted:
             for multiple in (float(r) for r in args.rates.split(",")):
-                label = "idle" if not multiple else (
-                    f"spray {multiple:g}x ({multiple * capacity:.0f}/s)")
-                probes, statuses = scenario(port, creds, rate=multiple * capacity,
-                                            duration=args.duration,
-                                            flood_threads=args.flood_threads,
-                                            session_jar=session_jar)
-                print(label)
-                for p in probes:
-                    print(p.line())
-                if statuses:
-                    got = ", ".join(f"{s or 'no answer'}: {n}" for s, n in sorted(statuses.items()))
-                    print(f"  flood answers          {got}")
+                runs.append((f"spray {multiple:g}x ({multiple * capacity:.0f}/s, 1,000 "
+                             "addresses)",
+                             lambda stop, st, m=multiple: guessers(
+                                 target, rate=m * capacity, threads=args.flood_threads,
+                                 addresses=SPRAY_ADDRESSES, username=spray_name, stop=stop,
+                                 statuses=st)))
+        if "targeted" in wanted:
+            runs.append(("targeted: 1 guess/s naming owner, rotating addresses",
+                         lambda stop, st: guessers(
+                             target, rate=1.0, threads=1, addresses=SPRAY_ADDRESSES,
+                             username=lambda _rng: "owner", stop=stop, statuses=st)))
+        if "one-address" in wanted:
+            runs.append(("one address, 16 connections",
+                         lambda stop, st: guessers(
+                             target, rate=0.0, threads=16, addresses=["127.9.9.9"],
+                             username=spray_name, stop=stop, statuses=st)))
+        for label, attack in runs:
+            probes, statuses = scenario(target, creds, session_jar, duration=args.duration,
+                                        attack=attack)
+            print(label)
+            for p in probes:
+                print(p.line())
+            if statuses:
+                got = ", ".join(f"{s or 'no answer'}: {n}" for s, n in sorted(statuses.items()))
+                print(f"  attack answers         {got}")
+            sys.stdout.flush()
 
 
 if __name__ == "__main__":
