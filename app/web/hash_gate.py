@@ -32,14 +32,16 @@ _AUDITED = "keystile.hash_refusals_audited"
 
 
 @contextmanager
-def password_slot(username: str) -> Iterator[None]:
-    """Hold a verification slot for this request's address and the account it names.
+def password_slot(username: str, *, priority: bool = False) -> Iterator[None]:
+    """Hold a verification slot for this request's address and the account it names;
+    ``priority`` for a client with a better claim to it (a browser that signed in to this
+    account before), served before the others that wait.
 
     Raises:
         NoHashSlot: see :meth:`app.services.hash_budget.HashBudget.slot`.
     """
     with hash_budget().slot(address=throttle_key(),
-                            account=normalize_username(username)[:256]):
+                            account=normalize_username(username)[:256], priority=priority):
         yield
 
 
