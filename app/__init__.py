@@ -87,6 +87,7 @@ def _wire(app: Flask, settings: Settings) -> None:
     from app.health import bp as health_bp
     from app.services.access import AccessRules, load_rules
     from app.services.cert_auth import PolicySource
+    from app.services.hash_budget import HashBudget, default_slots
     from app.services.notices import Mailer
     from app.services.passwords import HashParameters, Passwords
     from app.services.policy import CertSunset
@@ -100,6 +101,8 @@ def _wire(app: Flask, settings: Settings) -> None:
                        settings.argon2_parallelism),
         site_name=settings.rp_name,
     )
+    app.extensions["keystile.hash_budget"] = HashBudget(
+        settings.hash_slots or default_slots(), settings.hash_wait_ms / 1000)
     app.extensions["keystile.mailer"] = Mailer(settings.smtp_url, settings.mail_from)
     db.init_app(app, settings.database_url or db.default_database_url(app.instance_path))
 

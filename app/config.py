@@ -92,6 +92,10 @@ class Settings:
     argon2_time_cost: int = 2
     argon2_parallelism: int = 1
 
+    # The password-hashing budget (app/services/hash_budget.py)
+    hash_slots: int = 0  #: concurrent argon2id verifications per process; 0: its cores
+    hash_wait_ms: int = 250  #: how long a sign-in waits for a slot before it is refused
+
     # Sessions
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
@@ -267,6 +271,9 @@ def _validate(s: Settings) -> None:
         raise ConfigError("KEYSTILE_ARGON2_MEMORY_KIB must be between 8192 and 4194304")
     if not 1 <= s.argon2_time_cost <= 20 or not 1 <= s.argon2_parallelism <= 16:
         raise ConfigError("KEYSTILE_ARGON2_TIME_COST (1-20) or _PARALLELISM (1-16) out of range")
+    if not 0 <= s.hash_slots <= 1024 or not 0 <= s.hash_wait_ms <= 10_000:
+        raise ConfigError("KEYSTILE_HASH_SLOTS (0-1024, 0: the process's cores) or "
+                          "KEYSTILE_HASH_WAIT_MS (0-10000) out of range")
     if s.session_idle_minutes < 1 or s.session_absolute_hours < 1:
         raise ConfigError("session timeouts must be positive")
     if not 1 <= s.device_token_days <= 3650:

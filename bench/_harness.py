@@ -59,7 +59,7 @@ def gunicorn(env: dict[str, str], *, workers: int = 1,
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "gunicorn", "--workers", str(workers),
-               "--worker-class", "sync", "--bind", f"127.0.0.1:{port}",
+               "--worker-class", "sync", "--threads", "1", "--bind", f"127.0.0.1:{port}",
                "--no-control-socket", "--log-level", "warning",
                "--worker-tmp-dir", tmp, app]
         proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env})

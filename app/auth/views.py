@@ -23,9 +23,10 @@ from app.services import accounts, credentials, sessions, signin, tokens
 from app.services.accounts import AccountError, RequestForm
 from app.services.audit import Event, record
 from app.services.credentials import CredentialError
+from app.services.hash_budget import NoHashSlot
 from app.services.passwords import PasswordPolicyError
 from app.services.throttle import Limit
-from app.web import auth_state, devices, throttle
+from app.web import auth_state, devices, hash_gate, throttle
 from app.web.auth_state import current_user
 from app.web.client import current_client, throttle_key
 from app.web.context import access_rules, mailer, passwords, settings
@@ -38,16 +39,17 @@ GENERIC_FAILURE = "That username and password do not match an account."
 
 
 
-def _account_limit() -> tuple[Limit, str]:
-    """The limit on wrong passwords for the account the form names, and its key: the
-    account's own, or the allowance of this browser's device token for it (issue #17)."""
+def _account_limit() -> tuple[Limit, str, bool]:
+    """The limit on wrong passwords for the account the form names, its key, and whether
+    this browser signed in to the account before: the account's own limit, or the allowance
+    of this browser's device token for it (issue #17), which also goes first for a hash slot."""
     username = normalize_username(request.form.get("username", ""))[:256]
     device = devices.token_for(username)
     if device is not None:
         return (throttle.limit("login-device", settings().login_limit_per_device),
-                f"device:{device.id}")
-    return throttle.limit("login-account", settings().login_limit_per_account), (
-        "account:" + username)
+                f"device:{device.id}", True)
+    return (throttle.limit("login-account", settings().login_limit_per_account),
+            "account:" + username, False)
 
 
 @bp.get("/login")
@@ -98,17 +100,21 @@ def login_post() -> BaseResponse | tuple[str, int]:
     by_address = throttle.limit("login-address", settings().login_limit_per_address)
     address = throttle_key()
     throttle.check(by_address, address, audit_as="password")
-    by_account, account = _account_limit()
+    by_account, account, known_browser = _account_limit()
     throttle.check(by_account, account, audit_as="password")
     form = LoginForm()
     next_url = _next_url()
     if not form.validate_on_submit():
         throttle.charge(by_address, address)
         return render_template("auth/login.html", form=form, next_url=next_url), 400
-    result = signin.password_sign_in(
-        get_db(), passwords(), username=form.username.data or "",
-        password=form.password.data or "", client=current_client(), now=utcnow(),
-    )
+    try:
+        with hash_gate.password_slot(form.username.data or "", priority=known_browser):
+            result = signin.password_sign_in(
+                get_db(), passwords(), username=form.username.data or "",
+                password=form.password.data or "", client=current_client(), now=utcnow(),
+            )
+    except NoHashSlot as refusal:
+        return hash_gate.refused(refusal)
     if result.user is None:
         throttle.charge(by_address, address)
         throttle.charge(by_account, account)

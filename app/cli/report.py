@@ -39,3 +39,36 @@ def credentials(as_json: bool) -> None:
 
 
 COMMANDS = [report_group]
+
+
+@report_group.command("attacks")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--minutes", type=click.IntRange(1, 7 * 24 * 60), default=60, show_default=True,
+              help="How far back to look.")
+@with_appcontext
+def attacks(as_json: bool, minutes: int) -> None:
+    """Password guessing over the last hour: failed sign-ins and their rate, refusals by
+    reason, the addresses sending most failures and the accounts most guessed at."""
+    from datetime import timedelta
+
+    from app.models import utcnow
+    from app.services.attacks import attack_report
+
+    report = attack_report(get_db(), now=utcnow(), window=timedelta(minutes=minutes))
+    out = sys.stdout
+    if as_json:
+        out.write(json_text(report.as_dict()) + "\n")
+        return
+    out.write(f"since {report.since:%Y-%m-%d %H:%M} UTC: {report.failures} failed password "
+              f"sign-ins ({report.failures_per_minute}/minute), {report.unknown_usernames} "
+              f"naming no account\n")
+    refusals = ", ".join(f"{reason} {count}" for reason, count in report.refusals) or "none"
+    out.write(f"refused (keys per window): {refusals}\n")
+    # Usernames here are whatever the guesses named: shown with control characters made visible.
+    for a in report.top_addresses:
+        out.write(terminal_text(f"address  {a.address:<40} {a.failures:>7} failures  "
+                                f"{a.accounts} accounts") + "\n")
+    for u in report.targeted_accounts:
+        out.write(terminal_text(f"account  {u.username:<40} {u.failures:>7} failures  "
+                                f"{u.addresses} addresses  since {u.first_at:%Y-%m-%d %H:%M}")
+                  + "\n")

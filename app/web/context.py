@@ -9,6 +9,7 @@ from flask import current_app
 from app.config import Settings
 from app.services.access import AccessRules
 from app.services.cert_auth import PolicySource
+from app.services.hash_budget import HashBudget
 from app.services.notices import Mailer
 from app.services.passwords import Passwords
 from app.services.sessions import Timeouts
@@ -22,6 +23,11 @@ def settings() -> Settings:
 def passwords() -> Passwords:
     p: Passwords = current_app.extensions["keystile.passwords"]
     return p
+
+
+def hash_budget() -> HashBudget:
+    b: HashBudget = current_app.extensions["keystile.hash_budget"]
+    return b
 
 
 def mailer() -> Mailer:

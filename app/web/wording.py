@@ -13,6 +13,7 @@ REASONS = {
     "too_long": "password too long",
     "no_password": "this account has no password",
     "throttled": "too many attempts",
+    "busy": "sign-in was too busy",
     "wrong_current_password": "wrong current password",
     "unknown_certificate": "certificate not linked to this account",
     "revoked_pin": "certificate was removed",

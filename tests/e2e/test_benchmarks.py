@@ -62,3 +62,27 @@ def test_scale_benchmark_reconciles_the_audit_trail() -> None:
     for kind in ("passkey sign-in", "password sign-in", "session check"):
         assert out.count(f"  {kind}") == 3, out  # one line per run, and the scaling line
     assert out.count(": OK") == 2 and "MISMATCH" not in out, out
+
+
+def test_flood_benchmark_runs_its_scenarios() -> None:
+    """nginx from ``keystile proxy-config`` in front, a spray and one address flooding: every
+    method signs in at least once, and no guess is answered with a 5xx other than the hash
+    budget's 503."""
+    from tests.conftest import require
+    from tests.e2e.proxies import servers
+
+    require(servers.binary("nginx") is not None, "nginx is not installed (apt install nginx)")
+    out = _bench("flood.py", "--duration", "3", "--rates", "1",
+                 "--scenarios", "idle,spray,one-address", "--flood-threads", "8")
+    for scenario in ("idle", "spray 1x", "one address, 16 connections"):
+        assert f"\n{scenario}" in out, out
+    for method in ("password sign-in", "passkey sign-in", "certificate sign-in",
+                   "signed-in request"):
+        lines = [line for line in out.splitlines() if line.strip().startswith(method)]
+        assert len(lines) == 3, out
+        assert "no success" not in lines[0] and " success 0/" not in lines[0], lines[0]
+    answers = re.findall(r"attack answers +(.*)", out)
+    assert len(answers) == 2, out
+    for line in answers:
+        codes = {int(code) for code in re.findall(r"(\d{3}): \d+", line)}
+        assert codes <= {401, 429, 503}, line

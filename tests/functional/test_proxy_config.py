@@ -69,3 +69,43 @@ class TestWithProxySecret:
         assert "http-request del-header X-From-Proxy\n" in result.stdout
         assert "#   KEYSTILE_PROXY_SECRET_HEADER=X-From-Proxy\n" in result.stdout
         assert "chmod 600" in result.stderr
+
+
+def _rendered(proxy: str) -> str:
+    return render(ProxyOptions.parse(proxy, listen="0.0.0.0:443", upstream="127.0.0.1:8000",
+                                     tls_cert="/etc/keystile/tls/server.crt",
+                                     tls_key="/etc/keystile/tls/server.key"))
+
+
+def _setting(text: str, name: str) -> list[str]:
+    """The values of every uncommented ``name`` directive."""
+    import re
+
+    return re.findall(rf"^\s*{re.escape(name)}\s+([^;\n]+);?$", text, re.MULTILINE)
+
+
+def test_nginx_has_room_for_a_flood_and_fails_fast() -> None:
+    """Issue 17: 1024 connections ran out at 100 guesses a second and nginx answered 500."""
+    text = _rendered("nginx")
+    connections = int(_setting(text, "worker_connections")[0])
+    assert connections >= 4096
+    assert int(_setting(text, "worker_rlimit_nofile")[0]) >= connections
+    assert _setting(text, "proxy_connect_timeout") == ["2s"]
+    assert _setting(text, "proxy_read_timeout") == ["15s"]
+    # Keystile's own 429 and 503 reach the client as they are
+    assert _setting(text, "proxy_intercept_errors") == ["off"]
+    assert "error_page 5" not in text
+    # the request-rate lines are there to uncomment, and off by default
+    assert "# limit_req_zone $keystile_password_guess zone=keystile_login:10m rate=2r/s;" in text
+    assert "#     limit_req zone=keystile_login burst=20 nodelay;" in text
+    assert not _setting(text, "limit_req_zone") and not _setting(text, "limit_req")
+
+
+def test_haproxy_has_room_for_a_flood_and_fails_fast() -> None:
+    text = _rendered("haproxy")
+    assert [int(v) for v in _setting(text, "maxconn")] == [8192, 4096]
+    for name, value in [("timeout connect", "2s"), ("timeout server", "15s"),
+                        ("timeout queue", "5s")]:
+        assert _setting(text, name) == [value], name
+    assert "errorfile" not in text
+    assert "# http-request deny deny_status 429 if { method POST } { path /login }" in text

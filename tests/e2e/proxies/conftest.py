@@ -61,9 +61,12 @@ class StackSpec:
     proxy: str
     variant: Variant
     upstream: Upstream = "tcp"
+    #: the configuration's optional request-rate lines uncommented
+    rate_limited: bool = False
 
     def __str__(self) -> str:
-        return f"{self.proxy}-{self.variant}" + ("-unix" if self.upstream == "unix" else "")
+        return (f"{self.proxy}-{self.variant}" + ("-unix" if self.upstream == "unix" else "")
+                + ("-rate-limited" if self.rate_limited else ""))
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,19 @@ class KeystileCli:
         return {names[row["spki_sha256"]]: int(row["id"]) for row in listed}
 
 
+#: the optional request-rate lines of the nginx and HAProxy configurations, commented out
+_RATE_LINES = re.compile(r"^(\s*)# ((?:map \$request_method|limit_req_zone|location = /login|"
+                         r"    limit_req|    proxy_pass|\}$|stick-table|"
+                         r"http-request track-sc0|http-request deny).*)$", re.MULTILINE)
+
+
+def with_request_rate_lines(config: str) -> str:
+    """The configuration with its optional request-rate lines in force."""
+    changed, count = _RATE_LINES.subn(r"\1\2", config)
+    assert count >= 3, "no request-rate lines to uncomment"
+    return changed
+
+
 @pytest.fixture
 def stack(request: pytest.FixtureRequest, tls: Tls, tmp_path: Path,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
@@ -243,6 +259,8 @@ def stack(request: pytest.FixtureRequest, tls: Tls, tmp_path: Path,
             app_socket, app_port = running.enter_context(directory) / "app.sock", None
         upstream = f"unix:{app_socket}" if app_socket else f"127.0.0.1:{app_port}"
         config = cli.proxy_config(spec, tls, port=port, upstream=upstream, prefix=prefix)
+        if spec.rate_limited:
+            config = with_request_rate_lines(config)
         # gunicorn runs with exactly the settings the configuration says to pair it with,
         # and boots while the database is seeded.
         settings = {**base, **dict(_PAIRED.findall(config))}

@@ -218,7 +218,9 @@ def keystile(env: dict[str, str], directory: Path, *, port: int | None = None,
         where, bind = port, f"127.0.0.1:{port}"
     else:
         raise ValueError("gunicorn binds to a port or to a unix socket: give exactly one")
+    # One thread: the sync worker, as before app.gunicorn_conf chose gthread workers.
     cmd = [sys.executable, "-m", "gunicorn", "--bind", bind,
+           "--worker-class", "sync" if threads == 1 else "gthread",
            "--workers", str(workers), "--threads", str(threads), "--no-control-socket",
            "--worker-tmp-dir", str(directory), "--log-level", "warning", "app:create_app()"]
     return Server(cmd, what="gunicorn", log=directory / "gunicorn.log", env=env,

@@ -1,0 +1,66 @@
+"""The password sign-in's way through the hash budget (``app.services.hash_budget``).
+
+A sign-in that finds no slot is answered at once with 503 and ``Retry-After``, on the error
+page (or JSON) every refusal uses, without reading the account or hashing anything. One
+``auth:throttled`` audit row (reason ``busy``) is written per address per window, not one
+per refused request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import current_app, make_response
+from werkzeug.wrappers import Response as BaseResponse
+
+from app.db import get_db
+from app.models import normalize_username
+from app.services.audit import Event, record
+from app.services.hash_budget import NoHashSlot, OncePerWindow
+from app.web.client import current_client, throttle_key
+from app.web.context import hash_budget
+from app.web.security import error_response
+
+#: seconds a refused client is asked to wait; slots turn over in tens of milliseconds
+RETRY_AFTER = 1
+#: one audit row per refused address per this many seconds (and per process)
+AUDIT_WINDOW = 60.0
+MESSAGE = ("Sign-in by password is very busy right now. Please try again in a moment; "
+           "a passkey or a certificate signs in at once.")
+_AUDITED = "keystile.hash_refusals_audited"
+
+
+@contextmanager
+def password_slot(username: str, *, priority: bool = False) -> Iterator[None]:
+    """Hold a verification slot for this request's address and the account it names;
+    ``priority`` for a client with a better claim to it (a browser that signed in to this
+    account before), served before the others that wait.
+
+    Raises:
+        NoHashSlot: see :meth:`app.services.hash_budget.HashBudget.slot`.
+    """
+    with hash_budget().slot(address=throttle_key(),
+                            account=normalize_username(username)[:256], priority=priority):
+        yield
+
+
+def refused(refusal: NoHashSlot, *, method: str = "password") -> BaseResponse:
+    """503 with ``Retry-After``; audited once per address per window."""
+    key = throttle_key()
+    if _audited().first(key):
+        db = get_db()
+        record(db, Event.THROTTLED, client=current_client(), success=False, method=method,
+               reason="busy", details={"limit": "hash budget", "key": key[:100],
+                                       "why": refusal.reason})
+        db.commit()
+    response = make_response(error_response(503, MESSAGE, "busy"))
+    response.headers["Retry-After"] = str(RETRY_AFTER)
+    return response
+
+
+def _audited() -> OncePerWindow:
+    once: OncePerWindow | None = current_app.extensions.get(_AUDITED)
+    if once is None:
+        once = current_app.extensions.setdefault(_AUDITED, OncePerWindow(AUDIT_WINDOW))
+    return once
