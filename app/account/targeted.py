@@ -4,12 +4,11 @@ wrong passwords, from how many addresses, since when; never the addresses."""
 
 from __future__ import annotations
 
-from flask_login import current_user
-
 from app.account.views import bp
 from app.db import get_db
 from app.models import utcnow
 from app.services.attacks import TargetedNotice, targeted_notice
+from app.web.auth_state import current_user
 
 
 @bp.app_template_global()
