@@ -6,7 +6,6 @@ from flask import current_app, request
 from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_login.signals import user_accessed
-from flask_wtf.csrf import CSRFProtect
 
 from app.web.client import throttle_key
 
@@ -27,7 +26,6 @@ class SessionRowLogins(LoginManager):  # type: ignore[misc]  # Flask-Login is un
         self._update_request_context_with_user(self._load_user_from_request(request))
 
 
-csrf = CSRFProtect()
 login_manager = SessionRowLogins()
 limiter = Limiter(key_func=throttle_key, default_limits=[], headers_enabled=True,
                   swallow_errors=False)

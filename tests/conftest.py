@@ -99,8 +99,17 @@ def app_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path: Any, app_overrides: dict[str, Any]) -> Iterator[Flask]:
-    application = make_app(database_url, tmp_path, **app_overrides)
+def sign_in_edge() -> bool:
+    """Whether the app answers the plain sign-in requests at its edge (app/edge); the
+    sign-in test modules run both ways (tests/functional/conftest.py)."""
+    return True
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Any, app_overrides: dict[str, Any],
+        sign_in_edge: bool) -> Iterator[Flask]:
+    application = make_app(database_url, tmp_path,
+                           **{"sign_in_edge": sign_in_edge, **app_overrides})
     from app.extensions import limiter
 
     limiter.reset()

@@ -16,6 +16,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from wtforms.widgets import EmailInput, PasswordInput, SearchInput, TextInput
 
 from app.services.passwords import MAX_LENGTH
+from app.web.csrf import SessionCSRF
 
 _FROM_REQUEST: Any = object()
 
@@ -29,6 +30,9 @@ class PostedForm(FlaskForm):
     the throttles, which read ``request.form``, counted another username than the one the
     form checked.
     """
+
+    class Meta:
+        csrf_class = SessionCSRF  # the one CSRF check (app.web.csrf), not Flask-WTF's own
 
     #: names of the fields that take an uploaded file
     file_fields: ClassVar[frozenset[str]] = frozenset()

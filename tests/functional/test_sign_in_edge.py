@@ -462,15 +462,3 @@ def test_logout_ends_the_session_whatever_other_cookies_come_with_it(
     assert client.post("/logout", data={"csrf_token": token}).status_code == 303
     db.expire_all()
     assert db.scalar(select(AuthSession.revoked_reason)) is not None
-
-
-@pytest.mark.parametrize("setting", [{"WTF_CSRF_TIME_LIMIT": 3600},
-                                     {"WTF_CSRF_SECRET_KEY": "another key"},
-                                     {"WTF_CSRF_FIELD_NAME": "token"}])
-def test_the_edge_refuses_to_start_on_csrf_settings_it_does_not_follow(
-        app: Flask, setting: dict[str, Any]) -> None:
-    from app.extensions import limiter
-
-    app.config.update(setting)
-    with pytest.raises(RuntimeError, match="CSRF"):
-        SignInEdge(app, limiter, app.wsgi_app)
