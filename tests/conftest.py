@@ -92,6 +92,15 @@ def make_app(database_url: str, tmp_path: Any, **overrides: Any) -> Flask:
     return app
 
 
+def fresh_app(database_url: str, tmp_path: Any, **overrides: Any) -> Flask:
+    """:func:`make_app` with every throttle count forgotten."""
+    application = make_app(database_url, tmp_path, **overrides)
+    from app.extensions import limiter
+
+    limiter.reset()
+    return application
+
+
 @pytest.fixture
 def app_overrides() -> dict[str, Any]:
     """Override in a test module to change settings for every app it builds."""
@@ -108,11 +117,8 @@ def sign_in_edge() -> bool:
 @pytest.fixture
 def app(database_url: str, tmp_path: Any, app_overrides: dict[str, Any],
         sign_in_edge: bool) -> Iterator[Flask]:
-    application = make_app(database_url, tmp_path,
-                           **{"sign_in_edge": sign_in_edge, **app_overrides})
-    from app.extensions import limiter
-
-    limiter.reset()
+    application = fresh_app(database_url, tmp_path,
+                            **{"sign_in_edge": sign_in_edge, **app_overrides})
     yield application
     engine_of(application).dispose()
 

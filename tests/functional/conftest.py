@@ -11,7 +11,6 @@ from tests.conftest import make_user
 from tests.functional.test_passkeys import Browser
 from tests.support.soft_authenticator import SoftCredential
 
-
 #: the sign-in test modules: each of their tests runs with the sign-in edge and without it
 #: (Flask answering every request), which must give the same outcomes
 BOTH_SIGN_IN_PATHS = frozenset({"test_passkeys", "test_certificates", "test_password_login",

@@ -462,3 +462,88 @@ def test_logout_ends_the_session_whatever_other_cookies_come_with_it(
     assert client.post("/logout", data={"csrf_token": token}).status_code == 303
     db.expire_all()
     assert db.scalar(select(AuthSession.revoked_reason)) is not None
+
+
+# -- the controls Flask applies reach the edge's requests too -----------------------------
+
+
+def test_a_foreign_origin_goes_to_flask_which_refuses_it(
+        browser: Browser, enrolled: SoftCredential, flask_answered: list[str]) -> None:
+    resp = browser.client.post("/webauthn/login/options", data=b"{}", headers={
+        "X-CSRFToken": browser.csrf(), "Content-Type": "application/json",
+        "Origin": "https://evil.example"})
+    assert resp.status_code == 403 and resp.get_json()["error"] == "origin"
+    assert "POST /webauthn/login/options" in flask_answered
+    flask_answered.clear()
+    assert browser.post("/webauthn/login/options", {}).status_code == 200
+    assert flask_answered == ["GET /login"]  # the CSRF token's page; the edge answered
+
+
+def test_trusted_hosts_apply_to_the_edge_s_requests(
+        app: Flask, browser: Browser, enrolled: SoftCredential,
+        flask_answered: list[str]) -> None:
+    app.config["TRUSTED_HOSTS"] = ["keystile.example"]
+    assert browser.client.get("/api/session").status_code == 400
+    assert flask_answered == ["GET /api/session"]
+    flask_answered.clear()
+    resp = browser.client.get("/api/session", base_url="https://keystile.example")
+    assert resp.status_code == 401 and flask_answered == []
+
+
+@pytest.fixture
+def hook_saw(app: Flask) -> list[str]:
+    """The paths a ``before_request`` hook of a deployment's own saw (added, as Flask
+    requires, before the app's first request)."""
+    seen: list[str] = []
+
+    @app.before_request
+    def monitor() -> None:
+        from flask import request
+
+        seen.append(request.path)
+
+    return seen
+
+
+def test_a_before_request_hook_the_edge_does_not_know_sends_every_request_to_flask(
+        hook_saw: list[str], browser: Browser, enrolled: SoftCredential,
+        flask_answered: list[str]) -> None:
+    assert browser.login(enrolled).status_code == 200
+    assert browser.session()["method"] == "passkey"
+    for path in ("/webauthn/login/options", "/webauthn/login/verify", "/api/session"):
+        assert path in hook_saw
+        assert any(answered.endswith(path) for answered in flask_answered)
+
+
+def test_got_request_exception_is_sent_from_either_side(
+        app: Flask, browser: Browser, enrolled: SoftCredential,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What error reporting listens to (Flask's ``got_request_exception``)."""
+    from flask import got_request_exception
+
+    from app.services import passkeys
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(passkeys, "begin_discoverable_authentication", broken)
+    monkeypatch.setattr(passkeys, "begin_authentication", broken)
+    reported: list[BaseException] = []
+
+    def report(sender: Flask, exception: BaseException, **_: Any) -> None:
+        reported.append(exception)
+
+    with got_request_exception.connected_to(report, app):
+        for path in ("/webauthn/login/options", "/webauthn/login/options?via=flask"):
+            resp = browser.client.post(path, data=b"{}", headers={
+                "X-CSRFToken": browser.csrf(), "Content-Type": "application/json"})
+            assert resp.status_code == 500, path
+    assert [str(e) for e in reported] == ["database on fire"] * 2
+
+
+@pytest.mark.parametrize("sign_in_edge", [False])
+def test_the_edge_can_be_switched_off(app: Flask, browser: Browser,
+                                      enrolled: SoftCredential) -> None:
+    assert not isinstance(app.wsgi_app.wsgi_app, SignInEdge)  # type: ignore[attr-defined]
+    assert browser.login(enrolled).status_code == 200
+    assert browser.session()["method"] == "passkey"
