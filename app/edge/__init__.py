@@ -77,9 +77,8 @@ class Edge:
         self.engine = engine_of(app)
         #: A plain connection's options. On PostgreSQL each statement of a one-statement
         #: request runs in autocommit, sparing a BEGIN and a COMMIT or ROLLBACK round trip
-        #: (passkey bench: 14 % of the floor before, 19-20 % after); SQLite has no round
-        #: trips, and switching its connection's isolation level and back costs more than
-        #: the transaction (about 0.9 million instructions per passkey sign-in, callgrind).
+        #: to the server; SQLite has no round trips, and switching its connection's
+        #: isolation level and back costs more than the transaction it would spare.
         self.plain_options: dict[str, str] = (
             {"isolation_level": "AUTOCOMMIT"} if self.engine.dialect.name == "postgresql"
             else {})

@@ -116,7 +116,7 @@ class Exchange:
     @property
     def conn(self) -> Connection:
         """A plain connection, for a request that loads no ORM objects (an ORM session
-        costs about as much again as the query it runs) and writes at most one row (the
+        costs more than the query it runs) and writes at most one row (the
         options' challenge, the session's last-seen time); in autocommit where that spares
         round trips (:attr:`Edge.plain_options`)."""
         if self._conn is None:

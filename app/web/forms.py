@@ -100,8 +100,8 @@ def render_input(field: Field, **attrs: Any) -> Markup:
 
     Such an input, holding no value and no error, renders the same every time: only its
     definition (id, name, widget, flags, ``render_kw``) and ``attrs`` go in. WTForms' widget
-    rendering was a third of the sign-in page's time, so that HTML is kept per definition;
-    any other field, or one with a value or an error, renders as usual.
+    rendering is a large part of the sign-in page's time, so that HTML is kept per
+    definition; any other field, or one with a value or an error, renders as usual.
     """
     widget = type(field.widget)
     if widget not in _PLAIN_INPUTS or field.errors or field.raw_data or field.data:
