@@ -100,6 +100,12 @@ class Edge:
                                                 s.login_limit_per_address)
 
 
+def _hook_scopes(endpoint: str) -> tuple[str | None, ...]:
+    """``"a.b.view"`` -> ``(None, "a", "a.b")``: whose ``before_request`` hooks run for it."""
+    parents = endpoint.split(".")[:-1]
+    return (None, *(".".join(parents[:i]) for i in range(1, len(parents) + 1)))
+
+
 def _covered_hooks() -> frozenset[Callable[[], Any]]:
     """The ``before_request`` hooks whose work the edge's handlers do by calling the same
     function, or that cannot apply to a request the edge answers. A hook not listed here
@@ -128,18 +134,25 @@ class SignInEdge:
         self.edge = Edge(app, limiter)
         self.wsgi_app = wsgi_app
         self.covered_hooks = _covered_hooks()
-        self.routes: dict[tuple[str, str], Handler] = {
+        handlers: dict[tuple[str, str], Handler] = {
             ("POST", "/webauthn/login/options"): passkey.options,
             ("POST", "/webauthn/login/verify"): passkey.verify,
             ("GET", "/api/session"): session_api.current,
             ("GET", "/login"): certificate.auto_sign_in,
         }
+        urls = app.url_map.bind("localhost")
+        #: each route's handler, and the keys of ``before_request_funcs`` Flask would run
+        #: for its view: the app's (None) and its blueprint's (and their parents')
+        self.routes: dict[tuple[str, str], tuple[Handler, tuple[str | None, ...]]] = {
+            (method, path): (handler, _hook_scopes(urls.match(path, method)[0]))
+            for (method, path), handler in handlers.items()}
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "")
-        handler = self.routes.get((method, environ.get("PATH_INFO", "")))
-        if handler is None or not self._routable(environ, method):
+        route = self.routes.get((method, environ.get("PATH_INFO", "")))
+        if route is None or not self._routable(environ, method, route[1]):
             return self.wsgi_app(environ, start_response)  # type: ignore[no-any-return]
+        handler = route[0]
         exchange = Exchange(self.edge, environ)
         failed = False
         try:
@@ -153,7 +166,8 @@ class SignInEdge:
             return self.wsgi_app(environ, start_response)  # type: ignore[no-any-return]
         return response(environ, start_response)
 
-    def _routable(self, environ: dict[str, Any], method: str) -> bool:
+    def _routable(self, environ: dict[str, Any], method: str,
+                  hook_scopes: tuple[str | None, ...]) -> bool:
         """Whether the edge may answer: no query string, a host in Flask's
         ``TRUSTED_HOSTS``, no foreign ``Origin`` (:func:`app.web.origin.foreign_origin`)
         and no ``before_request`` hook it does not cover; else Flask answers (and refuses)."""
@@ -161,7 +175,8 @@ class SignInEdge:
             return False
         app = self.edge.app
         hooks = app.before_request_funcs
-        if any(hook not in self.covered_hooks for funcs in hooks.values() for hook in funcs):
+        if any(hook not in self.covered_hooks
+               for scope in hook_scopes for hook in hooks.get(scope, ())):
             return False
         trusted_hosts = app.config["TRUSTED_HOSTS"]
         if trusted_hosts is not None:

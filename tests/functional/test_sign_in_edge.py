@@ -547,3 +547,29 @@ def test_the_edge_can_be_switched_off(app: Flask, browser: Browser,
     assert not isinstance(app.wsgi_app.wsgi_app, SignInEdge)  # type: ignore[attr-defined]
     assert browser.login(enrolled).status_code == 200
     assert browser.session()["method"] == "passkey"
+
+
+@pytest.mark.parametrize("scope", ["webauthn", "admin"])
+def test_a_blueprint_s_hook_counts_only_for_its_own_views(
+        scope: str, app: Flask, browser: Browser, enrolled: SoftCredential,
+        flask_answered: list[str]) -> None:
+    """Flask runs a blueprint's ``before_request`` hooks for that blueprint's views only."""
+    seen: list[str] = []
+
+    def monitor() -> None:
+        from flask import request
+
+        seen.append(request.path)
+
+    app.before_request_funcs.setdefault(scope, []).append(monitor)
+    flask_answered.clear()
+    assert browser.login(enrolled).status_code == 200
+    assert browser.session()["method"] == "passkey"
+    passkey_paths = {"/webauthn/login/options", "/webauthn/login/verify"}
+    if scope == "webauthn":
+        assert set(seen) == passkey_paths
+        assert {f"POST {p}" for p in passkey_paths} <= set(flask_answered)
+    else:
+        assert seen == []
+        assert not {f"POST {p}" for p in passkey_paths} & set(flask_answered)
+    assert "GET /api/session" not in flask_answered  # the auth blueprint's: no new hook
