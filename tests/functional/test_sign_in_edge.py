@@ -1,8 +1,9 @@
 """The sign-in edge (app/edge): which requests it answers, which it hands to Flask, and that
 an answer is the same whichever side gave it.
 
-Every other functional test of passkey sign-in and ``/api/session`` runs through the edge
-too; these pin down the seam itself.
+The passkey, certificate and password tests run with the edge and without it
+(tests/functional/conftest.py), and test_sign_in_paths_agree.py compares both apps' answers;
+these pin down the seam itself.
 """
 
 from __future__ import annotations
