@@ -185,6 +185,7 @@ class SignInEdge:
             except SecurityError:
                 return False
         return not origin.foreign_origin(method, environ.get("HTTP_ORIGIN"),
+                                         environ.get("HTTP_SEC_FETCH_SITE"),
                                          self.edge.settings)
 
     def _error(self, exchange: Exchange, exc: Exception) -> Response:

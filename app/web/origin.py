@@ -1,12 +1,20 @@
 """The Origin check on state-changing requests: defence in depth beside the CSRF token.
 
 A browser names the page's origin in the ``Origin`` header of every ``POST`` (and of any
-other unsafe method) it sends (Fetch standard, "append a request `Origin` header"); a page of
-another site cannot change it. A request whose ``Origin`` is not Keystile's own origin (or one
-of its ``extra_origins``) is refused with a 403 before any view reads it (OWASP CSRF
-Prevention Cheat Sheet, "verifying origin with standard headers"). A request without the
-header (an old browser, a command-line client) is left to the CSRF token, which every such
-request needs anyway; ``Origin: null`` (a sandboxed or privacy-redirected page) is refused.
+other unsafe method) it sends (Fetch standard, "append a request `Origin` header"), and says
+where the request comes from in ``Sec-Fetch-Site`` (W3C Fetch Metadata); a page cannot set
+either. A state-changing request is refused with a 403 before any view reads it (OWASP CSRF
+Prevention Cheat Sheet, "verifying origin with standard headers" and "Fetch Metadata") when
+
+- its ``Origin`` names an origin that is not Keystile's own (``origin`` or one of
+  ``extra_origins``), or
+- it names none (``Origin: null``, or no header) and ``Sec-Fetch-Site`` says another site
+  (``cross-site`` or ``same-site``).
+
+``Origin: null`` alone proves nothing: the Fetch standard has a browser send it for every
+form a page posts under ``Referrer-Policy: no-referrer``, which Keystile's own pages set.
+A request with neither header (an old browser, a command-line client) is left to the CSRF
+token, which every such request needs anyway.
 
 The refusal is logged, not audited: it names no account, and a hostile page can make its
 visitors' browsers send any number of them.
@@ -64,12 +72,19 @@ def allowed_origins(s: Settings) -> frozenset[str]:
     return _allowed(s.webauthn_origins)
 
 
-def foreign_origin(method: str, sent: str | None, s: Settings) -> bool:
-    """Whether a request of ``method`` carrying ``Origin: sent`` (None: no header) came
-    from a page that is not Keystile's."""
-    if method not in UNSAFE_METHODS or sent is None:
+#: ``Sec-Fetch-Site`` values of a request another site's page made
+_OTHER_SITE = frozenset({"cross-site", "same-site"})
+
+
+def foreign_origin(method: str, sent: str | None, fetch_site: str | None,
+                   s: Settings) -> bool:
+    """Whether a request of ``method`` carrying ``Origin: sent`` and ``Sec-Fetch-Site:
+    fetch_site`` (None: no such header) came from a page that is not Keystile's."""
+    if method not in UNSAFE_METHODS:
         return False
-    return serialize(sent) not in allowed_origins(s)
+    if sent is not None and sent.strip() != "null":
+        return serialize(sent) not in allowed_origins(s)
+    return (fetch_site or "").strip().lower() in _OTHER_SITE
 
 
 def refuse_foreign_origin() -> None:
@@ -79,7 +94,8 @@ def refuse_foreign_origin() -> None:
         ForeignOrigin: the request came from another origin.
     """
     sent = request.headers.get("Origin")
-    if foreign_origin(request.method, sent, settings()):
-        log.warning("refused %s %s from origin %r", request.method, request.path,
-                    (sent or "")[:100])
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if foreign_origin(request.method, sent, fetch_site, settings()):
+        log.warning("refused %s %s from origin %r (Sec-Fetch-Site %r)", request.method,
+                    request.path, (sent or "")[:100], (fetch_site or "")[:20])
         raise ForeignOrigin()

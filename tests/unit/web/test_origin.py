@@ -31,21 +31,30 @@ SETTINGS = Settings(origin="https://login.example.org",
                     extra_origins=("http://localhost:5000",))
 
 
-@pytest.mark.parametrize(("method", "sent", "foreign"), [
-    pytest.param("POST", None, False, id="no-header"),
-    pytest.param("POST", "https://login.example.org", False, id="own"),
-    pytest.param("DELETE", "https://login.example.org:443", False, id="own-default-port"),
-    pytest.param("POST", "http://localhost:5000", False, id="extra"),
-    pytest.param("POST", "https://evil.example", True, id="other-site"),
-    pytest.param("PUT", "https://login.example.org:8443", True, id="other-port"),
-    pytest.param("PATCH", "http://login.example.org", True, id="other-scheme"),
-    pytest.param("POST", "null", True, id="opaque"),
-    pytest.param("POST", "", True, id="empty"),
-    pytest.param("GET", "https://evil.example", False, id="safe-method"),
-    pytest.param("HEAD", "null", False, id="safe-head"),
+@pytest.mark.parametrize(("method", "sent", "fetch_site", "foreign"), [
+    pytest.param("POST", None, None, False, id="no-headers"),
+    pytest.param("POST", "https://login.example.org", "same-origin", False, id="own"),
+    pytest.param("DELETE", "https://login.example.org:443", None, False, id="own-default-port"),
+    pytest.param("POST", "http://localhost:5000", "cross-site", False, id="extra"),
+    pytest.param("POST", "https://evil.example", "cross-site", True, id="other-site"),
+    pytest.param("POST", "https://evil.example", None, True, id="other-site-no-metadata"),
+    pytest.param("PUT", "https://login.example.org:8443", None, True, id="other-port"),
+    pytest.param("PATCH", "http://login.example.org", None, True, id="other-scheme"),
+    pytest.param("POST", "", None, True, id="empty"),
+    # Origin: null is what a browser sends for a form posted under Referrer-Policy:
+    # no-referrer (Keystile's own pages); Fetch Metadata says whose page it was.
+    pytest.param("POST", "null", "same-origin", False, id="null-own-page"),
+    pytest.param("POST", "null", None, False, id="null-no-metadata"),
+    pytest.param("POST", "null", "cross-site", True, id="null-other-site"),
+    pytest.param("POST", "null", "Same-Site", True, id="null-sibling-site"),
+    pytest.param("POST", None, "cross-site", True, id="no-origin-other-site"),
+    pytest.param("POST", None, "none", False, id="user-initiated"),
+    pytest.param("GET", "https://evil.example", "cross-site", False, id="safe-method"),
+    pytest.param("HEAD", "null", "cross-site", False, id="safe-head"),
 ])
-def test_foreign_origin(method: str, sent: str | None, foreign: bool) -> None:
-    assert foreign_origin(method, sent, SETTINGS) is foreign
+def test_foreign_origin(method: str, sent: str | None, fetch_site: str | None,
+                        foreign: bool) -> None:
+    assert foreign_origin(method, sent, fetch_site, SETTINGS) is foreign
 
 
 def test_allowed_origins_are_the_webauthn_origins() -> None:
