@@ -54,8 +54,6 @@ def _configure_flask(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_PATH="/",
         MAX_CONTENT_LENGTH=256 * 1024,
         MAX_FORM_MEMORY_SIZE=256 * 1024,
-        WTF_CSRF_TIME_LIMIT=None,  # bound to the session cookie instead
-        WTF_CSRF_SSL_STRICT=False,  # Origin and SameSite cover it; see docs/security.md
         PREFERRED_URL_SCHEME=urlsplit(settings.origin).scheme,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -81,7 +79,6 @@ def _wire(app: Flask, settings: Settings) -> None:
     from app.auth import bp as auth_bp
     from app.certs import bp as certs_bp
     from app.edge import SignInEdge
-    from app.extensions import csrf
     from app.gate import bp as gate_bp
     from app.gate import handoff_bp
     from app.health import bp as health_bp
@@ -91,7 +88,16 @@ def _wire(app: Flask, settings: Settings) -> None:
     from app.services.notices import Mailer
     from app.services.passwords import HashParameters, Passwords
     from app.services.policy import CertSunset
-    from app.web import auth_state, forms, migration_notice, security, throttle, wording
+    from app.web import (
+        auth_state,
+        csrf,
+        forms,
+        migration_notice,
+        origin,
+        security,
+        throttle,
+        wording,
+    )
     from app.web.proxy_scheme import TrustedProxyScheme
     from app.webauthn import bp as webauthn_bp
 
@@ -106,7 +112,10 @@ def _wire(app: Flask, settings: Settings) -> None:
     app.extensions["keystile.mailer"] = Mailer(settings.smtp_url, settings.mail_from)
     db.init_app(app, settings.database_url or db.default_database_url(app.instance_path))
 
-    csrf.init_app(app)
+    # Origin first: a request from another site is refused as that, not as a missing token.
+    app.before_request(origin.refuse_foreign_origin)
+    app.before_request(csrf.protect)
+    app.add_template_global(csrf.page_token, "csrf_token")
     throttle.init_app(app, settings)
     auth_state.init_app(app)
 
@@ -133,6 +142,6 @@ def _wire(app: Flask, settings: Settings) -> None:
     app.before_request(security.refuse_json_on_forms)
     security.register_error_handlers(app)
     cli.register(app)
-    edge = SignInEdge(app, app.wsgi_app)
-    app.wsgi_app = TrustedProxyScheme(edge, settings.trusted_proxies)  # type: ignore[method-assign]
+    inner = SignInEdge(app, app.wsgi_app) if settings.sign_in_edge else app.wsgi_app
+    app.wsgi_app = TrustedProxyScheme(inner, settings.trusted_proxies)  # type: ignore[method-assign]
     logging.getLogger("app").setLevel(logging.INFO)

@@ -100,6 +100,8 @@ class Settings:
     session_idle_minutes: int = 30
     session_absolute_hours: int = 12
     recent_auth_minutes: int = 10  #: how recent a sign-in must be for sensitive changes
+    #: answer the plain sign-in requests beneath Flask (app/edge); off: Flask answers all
+    sign_in_edge: bool = True
 
     # Throttling (the `limits` notation: "10/minute;60/hour", every window must have room)
     login_limit_per_address: str = "30/minute;300/hour"

@@ -40,11 +40,11 @@ def post_fork(server: Any, worker: Any) -> None:
 
 def post_worker_init(worker: Any) -> None:
     """Move everything the freshly loaded app holds (modules, the app, compiled statements and
-    templates: about 130,000 objects) into the collector's permanent generation.
+    templates) into the collector's permanent generation.
 
-    Python's cyclic collector otherwise walks all of them in every full collection: one pause
-    of about 70 ms per thousand passkey sign-ins (bench/passkey_login.py, measured in-process
-    with ``gc.callbacks``), landing on whichever request is running. ``gc.freeze()`` is the
+    Python's cyclic collector otherwise walks all of them in every full collection: a pause
+    that grows with the app and lands on whichever request is running (``gc.callbacks``
+    shows it under bench/passkey_login.py). ``gc.freeze()`` is the
     interpreter's own remedy for long-lived objects loaded before serving starts.
     """
     gc.freeze()

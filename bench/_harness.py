@@ -53,16 +53,17 @@ def process_tree_cpu_seconds(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def gunicorn(env: dict[str, str], *, workers: int = 1,
-             app: str = "app:create_app()") -> Iterator[tuple[int, int]]:
-    """Serve ``app`` (Keystile by default) under gunicorn; yields (port, master pid)."""
+def gunicorn(env: dict[str, str], *, workers: int = 1, app: str = "app:create_app()",
+             root: Path = ROOT) -> Iterator[tuple[int, int]]:
+    """Serve ``app`` (Keystile by default, from the source tree ``root``) under gunicorn;
+    yields (port, master pid)."""
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "gunicorn", "--workers", str(workers),
                "--worker-class", "sync", "--threads", "1", "--bind", f"127.0.0.1:{port}",
                "--no-control-socket", "--log-level", "warning",
                "--worker-tmp-dir", tmp, app]
-        proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env})
+        proc = subprocess.Popen(cmd, cwd=root, env={**os.environ, **env})
         try:
             wait_for_port(port, proc)
             yield port, proc.pid

@@ -38,9 +38,12 @@ runs made within 40 minutes:
       with GET /login each       178 /s      4.87 ms server CPU    14.0 % of floor
 
 (Seven runs in 40 minutes: 2.68-3.05 ms, 21.3-23.0 % of the floor. Earlier the same day,
-before the sign-in's statements ran on the driver's cursor (app/models/prepared.py) and its
-credential was read as a plain row (app/services/stored.py): 3.81-5.28 ms, median
-4.26, in fourteen runs. Before the sign-in edge: 11.5 %, 8.1 ms.)
+before the sign-in's statements ran on the driver's cursor (a module removed again by issue
+#13: it bypassed SQLAlchemy's execution layer, cursor events and logging included; it saved
+0.3-0.5 ms of CPU per sign-in in-process, and beside the code without it under gunicorn
+5-25 % of the server CPU with no throughput gain beyond the noise of a shared machine)
+and its credential was read as a plain row (app/services/stored.py): 3.81-5.28 ms,
+median 4.26, in fourteen runs. Before the sign-in edge: 11.5 %, 8.1 ms.)
 
 Both targets are met (>= 12 %, <= 4 ms). The three requests are answered by the sign-in edge
 (app/edge), beneath Flask. What is left (cProfile in-process; user and system time of the

@@ -111,6 +111,12 @@ def make_app(database_url: str, tmp_path: Any, **overrides: Any) -> Flask:
     return app
 
 
+def fresh_app(database_url: str, tmp_path: Any, **overrides: Any) -> Flask:
+    """:func:`make_app`: a new app counts in a throttle storage of its own (in memory), so
+    it starts with no throttle counts."""
+    return make_app(database_url, tmp_path, **overrides)
+
+
 @pytest.fixture
 def app_overrides() -> dict[str, Any]:
     """Override in a test module to change settings for every app it builds."""
@@ -118,8 +124,17 @@ def app_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path: Any, app_overrides: dict[str, Any]) -> Iterator[Flask]:
-    application = make_app(database_url, tmp_path, **app_overrides)
+def sign_in_edge() -> bool:
+    """Whether the app answers the plain sign-in requests at its edge (app/edge); the
+    sign-in test modules run both ways (tests/functional/conftest.py)."""
+    return True
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Any, app_overrides: dict[str, Any],
+        sign_in_edge: bool) -> Iterator[Flask]:
+    application = fresh_app(database_url, tmp_path,
+                            **{"sign_in_edge": sign_in_edge, **app_overrides})
     yield application
     engine_of(application).dispose()
 

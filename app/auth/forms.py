@@ -1,4 +1,4 @@
-"""Forms of the sign-in area (Flask-WTF: CSRF token included)."""
+"""Forms of the sign-in area (CSRF token included: app.web.csrf)."""
 
 from __future__ import annotations
 

@@ -70,13 +70,13 @@ def _match() -> tuple[Presented | None, CertificateMatch | None]:
 
 def _sign_in(match: CertificateMatch) -> bool:
     db = get_db()
-    used_before = match.credential is not None and match.credential.last_used_at is not None
-    cred = cert_auth.complete_sign_in(db, match, client=current_client(), now=utcnow(),
-                                      mailer=mailer())
-    if cred is None or match.user is None:
+    accepted = client_cert.accept(db, match, client=current_client(), now=utcnow(),
+                                  mailer=mailer())
+    if accepted is None:
         return False
-    user, credential = stored.loaded(db, match.user, cred)
-    auth_state.sign_in(user, credential, "certificate", credential_used_before=used_before)
+    user, credential = stored.loaded(db, accepted.user, accepted.credential)
+    auth_state.sign_in(user, credential, "certificate",
+                       credential_used_before=accepted.used_before)
     return True
 
 
@@ -95,9 +95,10 @@ def _is_cert_host() -> bool:
 def auto_sign_in() -> BaseResponse | None:
     """``auto`` mode: a visitor presenting a pinned certificate on the sign-in page is
     signed in without a form, unless this browser signed out."""
-    s = settings()
-    if (s.cert_login != "auto" or request.method != "GET" or request.endpoint != "auth.login"
-            or current_user.is_authenticated or session.get("signed_out")):
+    if (request.method != "GET" or request.endpoint != "auth.login"
+            or not client_cert.may_sign_in_automatically(
+                settings(), signed_in=current_user.is_authenticated,
+                signed_out=bool(session.get("signed_out")))):
         return None
     shown, match = _match()
     if shown is None:

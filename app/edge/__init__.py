@@ -1,34 +1,37 @@
-"""The sign-in edge: the requests of every sign-in, answered beneath Flask.
+"""The sign-in edge: the requests of every sign-in, routed beneath Flask.
 
 A passkey sign-in is three requests (options, verify, ``/api/session``), a certificate
-sign-in two (``GET /login``, ``/api/session``); each cost the same through Flask's request
-context, Flask-Login, Flask-WTF and Flask-Limiter's hooks (about 0.5 ms of server CPU on the
-benchmark machines) before any sign-in work started, which alone was a third of the 4 ms a
-passkey sign-in may cost (issue #4). The edge is WSGI middleware that answers the plain case
-of those requests itself (:mod:`.passkey`, :mod:`.session_api`, :mod:`.certificate`), with
-the same services, the same cookie formats, the same limits and the same headers; every
-other case (a missing or stale CSRF token, a throttled client, a browser already signed in,
-a query string, a body Flask would refuse, a certificate that is not a known pin) goes to
-Flask unchanged, before the edge has read the body or written anything, and Flask answers
-it as before. The functional suite runs every sign-in test through both.
+sign-in two (``GET /login``, ``/api/session``); through Flask each paid for its request
+context and every extension's hooks before any sign-in work started, a large share of a
+passkey sign-in's server time (see the README's performance section). The edge is WSGI
+middleware that answers the plain case of those requests itself (:mod:`.passkey`,
+:mod:`.session_api`, :mod:`.certificate`). It only routes and calls: every security
+control it applies is the one the Flask views use, called the same way (the Origin check
+:mod:`app.web.origin`, the CSRF check :mod:`app.web.csrf`, the session opened and its
+cookie written by :mod:`app.web.auth_state`, a certificate read, judged and accepted by
+:mod:`app.web.client_cert`, the headers of :func:`app.web.security.apply_security_headers`,
+an unexpected error answered by the app's own error handler, which sends Flask's
+``got_request_exception``). Every other case (a missing or stale CSRF token, a foreign
+origin, a host outside ``TRUSTED_HOSTS``, a throttled client, a browser already signed in,
+a query string, a body Flask would refuse, a certificate that is not a known pin, a
+``before_request`` hook the edge does not know) goes to Flask unchanged, before the edge
+has read the body or written anything, and Flask answers it as before.
 
-Flask keeps the routes (``url_for``, the error pages, the fallbacks); the edge only ever
-answers requests Flask would answer the same way.
+``sign_in_edge = False`` (``KEYSTILE_SIGN_IN_EDGE=0``) leaves every request to Flask; the
+functional suite runs the sign-in tests both ways.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from functools import lru_cache
 from typing import Any
 
 from flask import Flask, url_for
-from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import SecurityError
 from werkzeug.wrappers import Response
+from werkzeug.wsgi import get_host
 
 from app.config import Settings
 from app.edge.exchange import Exchange
@@ -37,13 +40,13 @@ from app.services.notices import Mailer
 from app.services.passkeys import PasskeyPolicy
 from app.services.sessions import Timeouts
 from app.services.throttle import Limit, Throttle
-from app.web.security import MESSAGES, error_response, failure_status
+from app.web import origin
 from app.web.throttle import throttle_of, view_limit
-
-log = logging.getLogger(__name__)
 
 #: a handler answers, or returns None to hand the request to Flask
 Handler = Callable[[Exchange], Response | None]
+
+
 class Edge:
     """What every handler shares: the application's settings, services and extensions."""
 
@@ -53,14 +56,12 @@ class Edge:
 
         self.app = app
         self.settings: Settings = app.extensions["keystile.settings"]
-        self.csrf_secret = _csrf_secret_reader(app)
         self.sessionmaker: sessionmaker[Session] = app.extensions[EXTENSION]
         self.engine = engine_of(app)
         #: A plain connection's options. On PostgreSQL each statement of a one-statement
         #: request runs in autocommit, sparing a BEGIN and a COMMIT or ROLLBACK round trip
-        #: (passkey bench: 14 % of the floor before, 19-20 % after); SQLite has no round
-        #: trips, and switching its connection's isolation level and back costs more than
-        #: the transaction (about 0.9 million instructions per passkey sign-in, callgrind).
+        #: to the server; SQLite has no round trips, and switching its connection's
+        #: isolation level and back costs more than the transaction it would spare.
         self.plain_options: dict[str, str] = (
             {"isolation_level": "AUTOCOMMIT"} if self.engine.dialect.name == "postgresql"
             else {})
@@ -79,39 +80,29 @@ class Edge:
         self.passkey_login_limit: Limit = view_limit(app, "webauthn.login_verify")
 
 
-def _csrf_secret_reader(app: Flask) -> Callable[[str], str | None]:
-    """Flask-WTF's tokens (``generate_csrf``): the cookie session's secret, signed with the
-    app's key. The reader gives the secret a token signs, or None if the signature is not
-    the app's; its answers are kept per token (a page's token comes back with each of the
-    page's requests, and the answer is a function of the token alone: no time limit)."""
-    _require_flask_wtf_defaults(app)
-    tokens = URLSafeTimedSerializer(str(app.config["SECRET_KEY"]), salt="wtf-csrf-token")
-
-    @lru_cache(maxsize=4096)
-    def csrf_secret(token: str) -> str | None:
-        try:
-            value = tokens.loads(token)
-        except BadData:
-            return None
-        return value if isinstance(value, str) else None
-
-    return csrf_secret
+def _hook_scopes(endpoint: str) -> tuple[str | None, ...]:
+    """``"a.b.view"`` -> ``(None, "a", "a.b")``: whose ``before_request`` hooks run for it."""
+    parents = endpoint.split(".")[:-1]
+    return (None, *(".".join(parents[:i]) for i in range(1, len(parents) + 1)))
 
 
-def _require_flask_wtf_defaults(app: Flask) -> None:
-    """The edge checks CSRF tokens as Flask-WTF does with Keystile's settings: signed with
-    ``SECRET_KEY``, the secret under ``csrf_token``, no time limit (the token lives as long as
-    the cookie session). Anything else would make the two sides disagree: refuse to start.
+def _covered_hooks() -> frozenset[Callable[[], Any]]:
+    """The ``before_request`` hooks whose work the edge's handlers do by calling the same
+    function, or that cannot apply to a request the edge answers. A hook not listed here
+    (one a deployment or a later change adds) makes the edge hand every request to Flask,
+    so that the hook runs."""
+    from app.certs.views import auto_sign_in
+    from app.web import csrf, origin, security
+    from app.webauthn.views import _limit_body
 
-    Raises:
-        RuntimeError: a Flask-WTF setting the edge does not follow.
-    """
-    config = app.config
-    if (config.get("WTF_CSRF_TIME_LIMIT") is not None
-            or config.get("WTF_CSRF_SECRET_KEY") not in (None, config["SECRET_KEY"])
-            or config.get("WTF_CSRF_FIELD_NAME", "csrf_token") != "csrf_token"):
-        raise RuntimeError("the sign-in edge checks CSRF tokens with Flask-WTF's defaults "
-                           "(no time limit, SECRET_KEY, csrf_token)")
+    return frozenset({
+        origin.refuse_foreign_origin,  # SignInEdge calls origin.foreign_origin
+        csrf.protect,  # the POST handlers call csrf.check_csrf
+        auto_sign_in,  # GET /login: certificate.auto_sign_in calls the same acceptance
+        security.refuse_nul_bytes,  # the edge takes no query string and no form body
+        security.refuse_json_on_forms,  # the edge's POSTs are JSON paths
+        _limit_body,  # Exchange.plain_body takes at most MAX_RESPONSE_BYTES
+    })
 
 
 class SignInEdge:
@@ -122,42 +113,66 @@ class SignInEdge:
 
         self.edge = Edge(app)
         self.wsgi_app = wsgi_app
-        self.routes: dict[tuple[str, str], Handler] = {
+        self.covered_hooks = _covered_hooks()
+        handlers: dict[tuple[str, str], Handler] = {
             ("POST", "/webauthn/login/options"): passkey.options,
             ("POST", "/webauthn/login/verify"): passkey.verify,
             ("GET", "/api/session"): session_api.current,
             ("GET", "/login"): certificate.auto_sign_in,
         }
+        urls = app.url_map.bind("localhost")
+        #: each route's handler, and the keys of ``before_request_funcs`` Flask would run
+        #: for its view: the app's (None) and its blueprint's (and their parents')
+        self.routes: dict[tuple[str, str], tuple[Handler, tuple[str | None, ...]]] = {
+            (method, path): (handler, _hook_scopes(urls.match(path, method)[0]))
+            for (method, path), handler in handlers.items()}
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        handler = self.routes.get((environ.get("REQUEST_METHOD", ""),
-                                   environ.get("PATH_INFO", "")))
-        if handler is None or environ.get("QUERY_STRING"):
+        method = environ.get("REQUEST_METHOD", "")
+        route = self.routes.get((method, environ.get("PATH_INFO", "")))
+        if route is None or not self._routable(environ, method, route[1]):
             return self.wsgi_app(environ, start_response)  # type: ignore[no-any-return]
+        handler = route[0]
         exchange = Exchange(self.edge, environ)
         failed = False
         try:
             response = handler(exchange)
-        except HTTPException as exc:  # a body shorter than its Content-Length, say
+        except Exception as exc:  # noqa: BLE001 - as Flask: the app's handlers answer any error
             failed = True
-            response = self._error(exchange, exc.code or 400)
-        except Exception as exc:
-            # As Flask's own handler of the unexpected: logged, a plain message, no trace.
-            log.exception("unhandled error on %s %s", environ.get("REQUEST_METHOD"),
-                          environ.get("PATH_INFO"))
-            failed = True
-            response = self._error(exchange, failure_status(exc))
+            response = self._error(exchange, exc)
         finally:
             exchange.close(failed=failed)
         if response is None:
             return self.wsgi_app(environ, start_response)  # type: ignore[no-any-return]
         return response(environ, start_response)
 
-    def _error(self, exchange: Exchange, status: int) -> Response:
-        """Flask's error answer (:func:`app.web.security.error_response`): JSON on the API
-        paths, the error page elsewhere."""
+    def _routable(self, environ: dict[str, Any], method: str,
+                  hook_scopes: tuple[str | None, ...]) -> bool:
+        """Whether the edge may answer: no query string, a host in Flask's
+        ``TRUSTED_HOSTS``, no foreign ``Origin`` (:func:`app.web.origin.foreign_origin`)
+        and no ``before_request`` hook it does not cover; else Flask answers (and refuses)."""
+        if environ.get("QUERY_STRING"):
+            return False
+        app = self.edge.app
+        hooks = app.before_request_funcs
+        if any(hook not in self.covered_hooks
+               for scope in hook_scopes for hook in hooks.get(scope, ())):
+            return False
+        trusted_hosts = app.config["TRUSTED_HOSTS"]
+        if trusted_hosts is not None:
+            try:
+                get_host(environ, trusted_hosts)
+            except SecurityError:
+                return False
+        return not origin.foreign_origin(method, environ.get("HTTP_ORIGIN"),
+                                         environ.get("HTTP_SEC_FETCH_SITE"),
+                                         self.edge.settings)
+
+    def _error(self, exchange: Exchange, exc: Exception) -> Response:
+        """The app's own answer to ``exc`` (:meth:`Flask.handle_user_exception`, so its
+        error handlers run as for a view: logged, ``got_request_exception`` sent, a page or
+        JSON with a plain message, never a trace)."""
         app = self.edge.app
         with app.request_context(exchange.environ):
-            body, status = error_response(status, MESSAGES.get(status, MESSAGES[400]))
-            response = app.make_response((body, status))
+            response = app.make_response(app.handle_user_exception(exc))
         return exchange.finish(response, failed=True)

@@ -17,33 +17,28 @@ from werkzeug.wrappers import Response
 
 from app.edge.exchange import Exchange
 from app.models import utcnow
-from app.services import cert_auth, sessions
 from app.web import client_cert
 from app.web.client_cert import Presented
 
 
 def auto_sign_in(x: Exchange) -> Response | None:
     s = x.edge.settings
-    if s.cert_login != "auto" or x.auth_cookie:
+    if s.cert_login != "auto" or x.auth_cookie:  # (a cheap first look: no certificate read)
         return None
     try:
         shown = client_cert.read(x.environ, x.request.headers, s)
     except (ValueError, ssl.SSLError):
         return None
-    if not isinstance(shown, Presented) or x.session.get("signed_out"):
+    if not isinstance(shown, Presented) or not client_cert.may_sign_in_automatically(
+            s, signed_in=False, signed_out=bool(x.session.get("signed_out"))):
         return None
     now = utcnow()
     match = client_cert.judge(x.db, shown, x.edge.cert_policy.policy(), s, now=now)
-    if match is None or not match.ok or match.user is None or match.credential is None:
+    if match is None or not match.ok:
         return None
-    used_before = match.credential.last_used_at is not None
-    credential = cert_auth.complete_sign_in(x.db, match, client=x.client, now=now,
-                                            mailer=x.edge.mailer)
-    if credential is None:
+    accepted = client_cert.accept(x.db, match, client=x.client, now=now, mailer=x.edge.mailer)
+    if accepted is None:
         return None
-    opened = sessions.open_for_sign_in(
-        x.db, user=match.user, credential=credential, method="certificate", client=x.client,
-        now=now, timeouts=x.edge.timeouts, mailer=x.edge.mailer,
-        credential_used_before=used_before)
-    x.signed_in(opened.secret)
+    x.sign_in(user=accepted.user, credential=accepted.credential, method="certificate",
+              used_before=accepted.used_before)
     return x.finish(redirect(x.request.root_path + x.edge.account_path, 303))

@@ -1,15 +1,15 @@
 """One request at the sign-in edge: what it carries, and the answer being built.
 
-Everything here reads the WSGI environ through Werkzeug's ``Request`` and reuses the pieces
-Flask's side is made of, so that both sides agree to the byte: Flask's own cookie-session
-interface (the signed ``__Host-keystile`` cookie holding the CSRF secret and the pending
-WebAuthn challenges), Flask-WTF's token format, the views' throttle (its limits, keys and
-headers), the same security headers and session cookie.
+Everything here reads the WSGI environ through Werkzeug's ``Request`` and calls what Flask's
+side calls: Flask's own cookie-session interface (the signed ``__Host-keystile`` cookie
+holding the CSRF secret and the pending WebAuthn challenges), :func:`app.web.csrf.check_csrf`,
+:func:`app.web.auth_state.open_session` and ``write_session_cookie``,
+:func:`app.web.security.apply_security_headers`, and the views' throttle (its limits, keys
+and headers).
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -18,8 +18,9 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Request, Response
 
-from app.services.audit import Client
-from app.web import auth_state
+from app.models import utcnow
+from app.services.audit import Client, Identified
+from app.web import auth_state, csrf
 from app.web.client import (
     address_of,
     raw_peer_of,
@@ -27,16 +28,13 @@ from app.web.client import (
     throttle_key_of,
     user_agent_of,
 )
-from app.web.security import security_headers
+from app.web.security import apply_security_headers
 from app.web.throttle import rate_limit_headers
 
 if TYPE_CHECKING:
     from app.edge import Edge
     from app.services.throttle import Limit
 
-#: Flask-WTF's defaults (``WTF_CSRF_HEADERS``, ``WTF_CSRF_FIELD_NAME``), which Keystile keeps
-CSRF_HEADERS = ("X-CSRFToken", "X-CSRF-Token")
-CSRF_SESSION_KEY = "csrf_token"
 #: bodies Flask reads as forms (and checks for NUL bytes); the edge leaves them to Flask
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
@@ -78,14 +76,9 @@ class Exchange:
         return self.request.cookies.get(auth_state.COOKIE, "")
 
     def csrf_ok(self) -> bool:
-        """Flask-WTF's check (``flask_wtf.csrf.validate_csrf``): the header's token, signed
-        with the app's key, names the secret this browser's cookie session holds."""
-        sent = next((v for h in CSRF_HEADERS if (v := self.request.headers.get(h))), "")
-        secret = self.session.get(CSRF_SESSION_KEY)
-        if not sent or not isinstance(secret, str):
-            return False
-        signed = self.edge.csrf_secret(sent)
-        return signed is not None and hmac.compare_digest(secret, signed)
+        """:func:`app.web.csrf.check_csrf` on the header's token (the edge takes no forms)."""
+        return csrf.check_csrf(self.edge.app, csrf.sent_token(self.request.headers),
+                               self.session)
 
     def plain_body(self, limit: int) -> bool:
         """Whether the body is one Flask would read as this edge does: no form, no chunked
@@ -125,7 +118,7 @@ class Exchange:
     @property
     def conn(self) -> Connection:
         """A plain connection, for a request that loads no ORM objects (an ORM session
-        costs about as much again as the query it runs) and writes at most one row (the
+        costs more than the query it runs) and writes at most one row (the
         options' challenge, the session's last-seen time); in autocommit where that spares
         round trips (:attr:`Edge.plain_options`)."""
         if self._conn is None:
@@ -169,12 +162,16 @@ class Exchange:
 
     # -- the answer ---------------------------------------------------------------------
 
-    def signed_in(self, secret: str) -> None:
-        """The response opens this new session; the anonymous cookie session (CSRF secret,
-        ceremony state) starts afresh, as :func:`app.web.auth_state.sign_in` does."""
-        self._new_sign_in = secret
-        if self.session:
-            self.session.clear()
+    def sign_in(self, *, user: Identified, credential: Identified, method: str,
+                used_before: bool) -> None:
+        """Open the new session (:func:`app.web.auth_state.open_session`, as the views'
+        ``auth_state.sign_in``); the response sets its cookie. A browser the edge signs in
+        had no live session (a browser with a session cookie goes to Flask)."""
+        opened = auth_state.open_session(
+            self.db, user=user, credential=credential, method=method, client=self.client,
+            now=utcnow(), timeouts=self.edge.timeouts, cookie_session=self.session,
+            mailer=self.edge.mailer, credential_used_before=used_before)
+        self._new_sign_in = opened.secret
 
     def signed_out(self) -> None:
         """The session cookie named nothing live: the response deletes it."""
@@ -190,8 +187,7 @@ class Exchange:
         """What Flask's response hooks add: security headers, the limit's headers, the
         cookie session, the session cookie (set or deleted); a failed request changes no
         cookie."""
-        response.headers.extend(security_headers(secure=self.request.is_secure,
-                                                 cacheable=False))
+        apply_security_headers(response, secure=self.request.is_secure, cacheable=False)
         response.vary.add("Cookie")
         self._rate_limit_headers(response)
         if failed:
@@ -199,10 +195,8 @@ class Exchange:
         if self._session is not None:
             app = self.edge.app
             app.session_interface.save_session(app, self._session, response)  # type: ignore[arg-type]
-        if self._new_sign_in:
-            auth_state.set_session_cookie(response, self._new_sign_in, self.edge.timeouts)
-        elif self._signed_out:
-            auth_state.clear_session_cookie(response)
+        auth_state.write_session_cookie(response, opened=self._new_sign_in,
+                                        ended=self._signed_out, timeouts=self.edge.timeouts)
         return response
 
     def close(self, *, failed: bool = False) -> None:

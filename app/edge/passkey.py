@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from app.edge.exchange import Exchange
 from app.models import utcnow
-from app.services import passkeys, sessions
+from app.services import passkeys
 from app.services.passkeys import PasskeyError
 from app.services.webauthn import MAX_RESPONSE_BYTES
 from app.webauthn import bodies, pending
@@ -49,15 +49,12 @@ def verify(x: Exchange) -> Response | None:
         result = passkeys.finish_authentication(
             x.db, x.edge.passkeys, secret=pending.take(x.session, "authentication", body),
             body=body, client=x.client, now=utcnow(), mailer=x.edge.mailer)
-        opened = sessions.open_for_sign_in(
-            x.db, user=result.user, credential=result.credential, method="passkey",
-            client=x.client, now=utcnow(), timeouts=x.edge.timeouts, mailer=x.edge.mailer,
-            credential_used_before=result.used_before)
+        x.sign_in(user=result.user, credential=result.credential, method="passkey",
+                  used_before=result.used_before)
     except PasskeyError as exc:
         x.count(limit)
         return x.json(exc.body(x.edge.passkeys.rp.id), exc.status)
     except Exception:
         x.count(limit)  # as the view counts the 400 or 500 that follows
         raise
-    x.signed_in(opened.secret)
     return x.json({"ok": True, "username": result.user.username})

@@ -62,3 +62,10 @@ def table_of(model: type[Base]) -> Table:
 #: where plain statements run: an ORM session (on its connection) or a plain connection
 Executor = Session | Connection
 
+
+def connection_of(db: Executor) -> Connection:
+    """Where a plain statement (one that loads no ORM objects) runs: ``db`` itself, or the
+    connection of the ORM session's transaction. ``Connection.execute`` spares such a
+    statement the ORM's own execution layer, which has nothing to do for it."""
+    return db if isinstance(db, Connection) else db.connection()
+

@@ -81,8 +81,8 @@ def find_user(db: Session, username: str) -> User | None:
 
 #: built once: building an ORM statement costs as much as running it
 _PASSWORD = aliased(Credential)
-#: The live password is joined by its id from a correlated subquery: SQLite plans the join
-#: with the credential conditions in it about five times slower (bench/password_login.py).
+#: The live password is joined by its id from a correlated subquery: SQLite plans a join
+#: with the credential conditions in it far worse (bench/password_login.py shows it).
 _USER_WITH_PASSWORD = (
     select(User, Credential)
     .outerjoin(Credential, Credential.id == (

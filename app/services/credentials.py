@@ -14,8 +14,7 @@ from sqlalchemy.orm import Session, aliased, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.models import Credential, CredentialKind, User, table_of
-from app.models.base import Executor
-from app.models.prepared import Prepared
+from app.models.base import Executor, connection_of
 from app.services import sessions
 from app.services.audit import Client, Event, record
 from app.services.errors import ServiceError
@@ -25,7 +24,7 @@ from app.services.passwords import PasswordPolicyError, Passwords, check_policy
 MAX_LABEL = 100
 
 _CREDENTIALS, _USERS = table_of(Credential), table_of(User)
-_RECORD_USE = Prepared(
+_RECORD_USE = (
     update(_CREDENTIALS)
     .where(_CREDENTIALS.c.id == bindparam("credential_id"))
     .values(
@@ -38,7 +37,7 @@ _RECORD_USE = Prepared(
                          bindparam("sign_count")), else_=_CREDENTIALS.c.sign_count),
     )
 )
-_RECORD_SIGN_IN = Prepared(update(_USERS).where(_USERS.c.id == bindparam("user_id")))
+_RECORD_SIGN_IN = update(_USERS).where(_USERS.c.id == bindparam("user_id"))
 
 
 class CredentialError(ServiceError):
@@ -79,8 +78,8 @@ def usable_count(db: Session, user_id: int, *, excluding: int | None = None) -> 
 
 
 _BY_KEY = aliased(Credential)
-#: The row is picked by id from a subquery on the (kind, lookup_key) key: SQLite plans the
-#: join with the key condition in it about six times slower (bench/passkey_login.py).
+#: The row is picked by id from a subquery on the (kind, lookup_key) key: SQLite plans a
+#: join with the key condition in it far worse (bench/passkey_login.py shows it).
 _FIND = (
     select(Credential)
     .options(joinedload(Credential.user))
@@ -335,10 +334,10 @@ def record_use(db: Executor, *, credential_id: int, user_id: int, client: Client
         "sign_count": sign_count,
         "backup_state": backup_state,
     }
-    _RECORD_USE.run(db, {"credential_id": credential_id, **values})
-    # updated_at given, as its onupdate would set it: a statement that needs a Python-side
-    # default leaves the driver's fast path (app.models.prepared)
-    _RECORD_SIGN_IN.run(db, {"user_id": user_id, "last_sign_in_at": now, "updated_at": now})
+    conn = connection_of(db)
+    conn.execute(_RECORD_USE, {"credential_id": credential_id, **values})
+    conn.execute(_RECORD_SIGN_IN, {"user_id": user_id, "last_sign_in_at": now,
+                                   "updated_at": now})
     return values
 
 

@@ -101,7 +101,7 @@ def _range_counts(db: Session, stamp: Any, key: Any, keys: Sequence[Any],
     """The same for dense rows (sign-ins: thousands a day): one statement with a VALUES list
     of (day start, day end, key) and a correlated count for each, which an index on
     ``(key, stamp)`` answers as range counts. A GROUP BY would sort every row of the window
-    (three times slower on SQLite for 90 days of sign-ins; even on PostgreSQL)."""
+    (slower on SQLite and on PostgreSQL: bench/admin_scale.py)."""
     rows = [(datetime.combine(d, time(), UTC), datetime.combine(d + _DAY, time(), UTC), k)
             for d in window.days for k in keys]
     bounds = values(column("lo", UTCDateTime()), column("hi", UTCDateTime()),

@@ -14,13 +14,12 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from app.models import GROUP_NAME, GroupMembership, User
-from app.models.prepared import Prepared
 from app.services.audit import Client, Event, Identified, record
 from app.services.errors import ServiceError
 
-_OF_USER = Prepared(select(GroupMembership.name)
-                    .where(GroupMembership.user_id == bindparam("user_id"))
-                    .order_by(GroupMembership.name))
+_OF_USER = (select(GroupMembership.name)
+            .where(GroupMembership.user_id == bindparam("user_id"))
+            .order_by(GroupMembership.name))
 
 
 class GroupError(ServiceError):
@@ -42,7 +41,7 @@ def group_name(raw: str) -> str:
 
 def of_user(db: Session, user_id: int) -> list[str]:
     """The names of ``user_id``'s groups, sorted (one indexed query)."""
-    return [row.name for row in _OF_USER.run(db, {"user_id": user_id})]
+    return list(db.scalars(_OF_USER, {"user_id": user_id}))
 
 
 def members(db: Session) -> dict[str, list[str]]:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.models import AuthSession, Credential, User, UserStatus, table_of
-from app.models.prepared import Prepared
+from app.models.base import connection_of
 from app.services import sign_in_notices, tokens
 from app.services.audit import Client, Identified
 from app.services.notices import NULL_MAILER, Mailer
@@ -19,16 +19,16 @@ from app.services.notices import NULL_MAILER, Mailer
 TOUCH_INTERVAL = timedelta(seconds=60)
 
 _SESSIONS = table_of(AuthSession)
-_INSERT = Prepared(insert(_SESSIONS).returning(_SESSIONS.c.id))
+_INSERT = insert(_SESSIONS).returning(_SESSIONS.c.id)
 #: the session with its user (``AuthSession.user`` is loaded joined), in one query
 _BY_TOKEN = select(AuthSession).where(AuthSession.token_hash == bindparam("token_hash"))
-_PEEK = Prepared(select(AuthSession.id, AuthSession.method, AuthSession.credential_id,
+_PEEK = (select(AuthSession.id, AuthSession.method, AuthSession.credential_id,
                 AuthSession.revoked_at, AuthSession.expires_at, AuthSession.last_seen_at,
                 User.username, User.status)
          .join(User, User.id == AuthSession.user_id)
          .where(AuthSession.token_hash == bindparam("token_hash")))
-_TOUCH = Prepared(update(_SESSIONS).where(_SESSIONS.c.id == bindparam("session_id"))
-                  .values(last_seen_at=bindparam("now")))
+_TOUCH = (update(_SESSIONS).where(_SESSIONS.c.id == bindparam("session_id"))
+          .values(last_seen_at=bindparam("now")))
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def start(
         "revoked_at": None,
         "revoked_reason": None,
     }
-    session_id = _INSERT.run(db, values)[0].id
+    session_id = connection_of(db).execute(_INSERT, values).scalar_one()
     return Opened(secret, session_id, values)
 
 
@@ -145,15 +145,14 @@ def peek(conn: Connection, secret: str, *, now: datetime,
     """
     if not secret or len(secret) > 128:
         return None
-    rows = _PEEK.run(conn, {"token_hash": tokens.digest(secret)})
-    found = rows[0] if rows else None
+    found = conn.execute(_PEEK, {"token_hash": tokens.digest(secret)}).first()
     if found is None or not _is_live(revoked_at=found.revoked_at, expires_at=found.expires_at,
                                      last_seen_at=found.last_seen_at,
                                      user_active=found.status is UserStatus.ACTIVE, now=now,
                                      timeouts=timeouts):
         return None
     if now - found.last_seen_at >= TOUCH_INTERVAL:
-        _TOUCH.run(conn, {"session_id": found.id, "now": now})
+        conn.execute(_TOUCH, {"session_id": found.id, "now": now})
         conn.commit()
     return _described(found.username, found.method, found.credential_id)
 

@@ -1,9 +1,9 @@
 """Credentials as a sign-in reads them: the row an assertion or a certificate names, with its
 owner, as one plain row (§7.2 steps 5-6 for a passkey; the key pin for a certificate).
 
-Not ORM objects: loading a credential and its user through the ORM cost about 0.15 ms of a
-passkey sign-in's 4 ms budget (issue #4), and as much again of a certificate sign-in, for
-objects the sign-in only reads. The few paths that change them (a counter regression flags
+Not ORM objects: loading a credential and its user through the ORM costs a sign-in more
+than the query that reads them (bench/passkey_login.py and cert_login.py), for objects the
+sign-in only reads. The few paths that change them (a counter regression flags
 the passkey, a handshake proves a pin, a first sign-in by a method notifies the user, the
 Flask views' sessions) load the ORM objects they need with :func:`loaded`.
 """
@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, aliased
 
 from app.models import Credential, CredentialKind, Role, User, UserStatus
-from app.models.base import Executor
-from app.models.prepared import Prepared
+from app.models.base import Executor, connection_of
 from app.services.audit import Identified
 
 
@@ -81,18 +80,17 @@ def loaded(db: Session, user: Identified, credential: Identified) -> tuple[User,
 _BY_KEY = aliased(Credential)
 
 
-def _by_key(*columns: Any) -> Prepared:
+def _by_key(*columns: Any) -> Select[Any]:
     """The credential of a ``(kind, lookup_key)`` with its owner. The row is picked by id
-    from a subquery on the key: SQLite plans the join with the key condition in it about six
-    times slower (bench/passkey_login.py)."""
-    return Prepared(
-        select(Credential.id, *columns, User.id.label("owner_id"), User.username,
-               User.user_handle, User.role, User.status)
-        .join(User, User.id == Credential.user_id)
-        .where(Credential.id == select(_BY_KEY.id)
-               .where(_BY_KEY.kind == bindparam("kind"),
-                      _BY_KEY.lookup_key == bindparam("lookup_key"))
-               .scalar_subquery()))
+    from a subquery on the key: SQLite plans a join with the key condition in it far worse
+    (bench/passkey_login.py shows it)."""
+    return (select(Credential.id, *columns, User.id.label("owner_id"), User.username,
+                   User.user_handle, User.role, User.status)
+            .join(User, User.id == Credential.user_id)
+            .where(Credential.id == select(_BY_KEY.id)
+                   .where(_BY_KEY.kind == bindparam("kind"),
+                          _BY_KEY.lookup_key == bindparam("lookup_key"))
+                   .scalar_subquery()))
 
 
 _PASSKEY = _by_key(Credential.lookup_key, Credential.public_key, Credential.sign_count,
@@ -103,9 +101,8 @@ _CERTIFICATE = _by_key(Credential.proven, Credential.certificate_der, Credential
                        Credential.last_used_at)
 
 
-def _row(db: Executor, statement: Prepared, kind: CredentialKind, lookup_key: str) -> Any:
-    rows = statement.run(db, {"kind": kind, "lookup_key": lookup_key})
-    return rows[0] if rows else None
+def _row(db: Executor, statement: Select[Any], kind: CredentialKind, lookup_key: str) -> Any:
+    return connection_of(db).execute(statement, {"kind": kind, "lookup_key": lookup_key}).first()
 
 
 def _owner(row: Any) -> Account:

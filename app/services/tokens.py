@@ -12,14 +12,13 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.models import OneTimeToken, TokenPurpose, table_of
-from app.models.base import Executor
-from app.models.prepared import Prepared
+from app.models.base import Executor, connection_of
 
-# Plain statements, prepared once: a token is written and spent on every WebAuthn ceremony,
+# Plain statements, built once: a token is written and spent on every WebAuthn ceremony,
 # and neither needs the ORM's unit of work.
 _TABLE = table_of(OneTimeToken)
-_INSERT = Prepared(insert(_TABLE))
-_SPEND = Prepared(
+_INSERT = insert(_TABLE)
+_SPEND = (
     update(_TABLE)
     .where(
         _TABLE.c.token_hash == bindparam("spent_hash"),
@@ -63,7 +62,7 @@ def issue(
 ) -> str:
     """Store a new one-time token and return its secret (shown once, never stored)."""
     secret = new_secret()
-    _INSERT.run(db, {
+    connection_of(db).execute(_INSERT, {
         "token_hash": digest(secret),
         "purpose": str(purpose),
         "user_id": user_id,
@@ -101,9 +100,8 @@ def consume(
     if not secret or len(secret) > 128:
         return None
     # One UPDATE ... RETURNING: the database decides which of two racing calls wins.
-    rows = _SPEND.run(db, {"spent_hash": digest(secret), "spent_purpose": str(purpose),
-                           "spent_at": now})
-    if not rows:
+    row = connection_of(db).execute(_SPEND, {
+        "spent_hash": digest(secret), "spent_purpose": str(purpose), "spent_at": now}).first()
+    if row is None:
         return None
-    row = rows[0]
     return SpentToken(row.user_id, row.credential_id, dict(row.payload or {}))

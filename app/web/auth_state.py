@@ -13,17 +13,20 @@ signed-in browser anonymous, so that logging out, or a new sign-in, ended nothin
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Callable, MutableMapping
+from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from flask import Flask, Response, abort, g, redirect, request, session, url_for
+from sqlalchemy.orm import Session
 from werkzeug.local import LocalProxy
 from werkzeug.wrappers import Response as BaseResponse
 
 from app.db import get_db
 from app.models import AuthSession, Credential, User, utcnow
 from app.services import policy, sessions
+from app.services.audit import Client, Identified
+from app.services.notices import NULL_MAILER, Mailer
 from app.web import devices
 from app.web.client import current_client
 from app.web.context import mailer, session_timeouts, settings
@@ -94,18 +97,35 @@ def sign_in(user: User, credential: Credential | None, method: str, *,
     db = get_db()
     if method == "password":
         devices.remember(user)
-    opened = sessions.open_for_sign_in(
+    opened = open_session(
         db, user=user, credential=credential, method=method, client=current_client(),
-        now=utcnow(), timeouts=session_timeouts(), replacing=current_session(),
-        mailer=mailer(), credential_used_before=credential_used_before)
+        now=utcnow(), timeouts=session_timeouts(), cookie_session=session,
+        replacing=current_session(), mailer=mailer(),
+        credential_used_before=credential_used_before)
     row = opened.row(db, user, credential)
     g.new_session_cookie = opened.secret
     g.auth_session = row
     g.current_user = user
-    # The anonymous cookie session (CSRF token, ceremony state) starts afresh too.
-    if session:
-        session.clear()
     return row
+
+
+def open_session(db: Session, *, user: Identified,
+                 credential: Identified | None, method: str, client: Client,
+                 now: datetime, timeouts: sessions.Timeouts,
+                 cookie_session: MutableMapping[str, Any],
+                 replacing: AuthSession | None = None, mailer: Mailer = NULL_MAILER,
+                 credential_used_before: bool = False) -> sessions.Opened:
+    """Establish a sign-in, for the Flask views and the sign-in edge alike: a new session
+    row (ending ``replacing``, the browser's previous one: E.20), and the anonymous cookie
+    session (the signed-out page's CSRF secret and ceremony state) started afresh. The
+    response then sets the new session's cookie (:func:`write_session_cookie`)."""
+    opened = sessions.open_for_sign_in(
+        db, user=user, credential=credential, method=method, client=client, now=now,
+        timeouts=timeouts, replacing=replacing, mailer=mailer,
+        credential_used_before=credential_used_before)
+    if cookie_session:
+        cookie_session.clear()
+    return opened
 
 
 def sign_out(reason: str = "logout") -> AuthSession | None:
@@ -119,13 +139,21 @@ def sign_out(reason: str = "logout") -> AuthSession | None:
 
 def write_cookie(response: BaseResponse) -> BaseResponse:
     """after_request: set or clear the session cookie as this request decided."""
-    response.vary.add("Cookie")
-    secret = g.get("new_session_cookie")
-    if secret:
-        set_session_cookie(response, secret, session_timeouts())
-    elif g.get("clear_session_cookie"):
-        clear_session_cookie(response)
+    write_session_cookie(response, opened=g.get("new_session_cookie"),
+                         ended=bool(g.get("clear_session_cookie")), timeouts=session_timeouts())
     return response
+
+
+def write_session_cookie(response: BaseResponse, *, opened: str | None, ended: bool,
+                         timeouts: sessions.Timeouts) -> None:
+    """The session cookie as the request left it: set to a session it opened, deleted when
+    it ended one (or the cookie named nothing live), else untouched. Either way the answer
+    depends on the cookies it was given (``Vary: Cookie``)."""
+    response.vary.add("Cookie")
+    if opened:
+        set_session_cookie(response, opened, timeouts)
+    elif ended:
+        clear_session_cookie(response)
 
 
 def set_session_cookie(response: BaseResponse, secret: str, timeouts: sessions.Timeouts) -> None:

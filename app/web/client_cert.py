@@ -34,8 +34,9 @@ from app.proxy import (
     get_adapter,
 )
 from app.services import cert_auth
-from app.services.audit import Event, record
+from app.services.audit import Client, Event, Identified, record
 from app.services.cert_auth import CertificateMatch, CertificatePolicy
+from app.services.notices import Mailer
 from app.web.client import current_client, raw_peer_of
 from app.web.context import settings
 
@@ -148,6 +149,34 @@ def judge(db: Session, shown: Presented, policy: CertificatePolicy, s: Settings,
         match.reason = "proxy_verify_failed"
         match.message = "The proxy could not verify this certificate."
     return match
+
+
+def may_sign_in_automatically(s: Settings, *, signed_in: bool, signed_out: bool) -> bool:
+    """Whether a certificate may sign this browser in without a click: ``auto`` mode, a
+    browser not signed in, and not one that signed out (the sign-out hold, E.23: after a
+    sign-out only an explicit "Continue as ..." signs it in again)."""
+    return s.cert_login == "auto" and not signed_in and not signed_out
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A certificate accepted for a sign-in: its owner and pin, stored as used."""
+
+    user: Identified
+    credential: Identified
+    used_before: bool  #: whether the pin had signed in before (no new-method notice)
+
+
+def accept(db: Session, match: CertificateMatch, *, client: Client, now: datetime,
+           mailer: Mailer) -> Accepted | None:
+    """Accept a judged certificate for a sign-in, for the Flask views and the sign-in edge
+    alike (:func:`app.services.cert_auth.complete_sign_in` writes the pin's use and the audit
+    row, or audits the refusal). None: refused."""
+    used_before = match.credential is not None and match.credential.last_used_at is not None
+    credential = cert_auth.complete_sign_in(db, match, client=client, now=now, mailer=mailer)
+    if credential is None or match.user is None:
+        return None
+    return Accepted(match.user, credential, used_before)
 
 
 def _ignore(reason: str) -> None:

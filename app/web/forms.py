@@ -16,6 +16,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from wtforms.widgets import EmailInput, PasswordInput, SearchInput, TextInput
 
 from app.services.passwords import MAX_LENGTH
+from app.web.csrf import SessionCSRF
 
 _FROM_REQUEST: Any = object()
 
@@ -29,6 +30,9 @@ class PostedForm(FlaskForm):
     the throttles, which read ``request.form``, counted another username than the one the
     form checked.
     """
+
+    class Meta:
+        csrf_class = SessionCSRF  # the one CSRF check (app.web.csrf), not Flask-WTF's own
 
     #: names of the fields that take an uploaded file
     file_fields: ClassVar[frozenset[str]] = frozenset()
@@ -96,8 +100,8 @@ def render_input(field: Field, **attrs: Any) -> Markup:
 
     Such an input, holding no value and no error, renders the same every time: only its
     definition (id, name, widget, flags, ``render_kw``) and ``attrs`` go in. WTForms' widget
-    rendering was a third of the sign-in page's time, so that HTML is kept per definition;
-    any other field, or one with a value or an error, renders as usual.
+    rendering is a large part of the sign-in page's time, so that HTML is kept per
+    definition; any other field, or one with a value or an error, renders as usual.
     """
     widget = type(field.widget)
     if widget not in _PLAIN_INPUTS or field.errors or field.raw_data or field.data:

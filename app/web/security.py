@@ -10,7 +10,15 @@ from __future__ import annotations
 import logging
 import math
 
-from flask import Flask, Response, abort, jsonify, render_template, request
+from flask import (
+    Flask,
+    Response,
+    abort,
+    got_request_exception,
+    jsonify,
+    render_template,
+    request,
+)
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
@@ -97,12 +105,21 @@ def security_headers(*, secure: bool, cacheable: bool) -> list[tuple[str, str]]:
     return wanted
 
 
-def add_security_headers(response: BaseResponse) -> BaseResponse:
-    wanted = security_headers(secure=request.is_secure, cacheable=request.endpoint == "static")
+def apply_security_headers(response: BaseResponse, *, secure: bool,
+                           cacheable: bool) -> BaseResponse:
+    """Add :func:`security_headers` that the response does not set itself: every answer,
+    the Flask views' and the sign-in edge's, goes through here."""
+    wanted = security_headers(secure=secure, cacheable=cacheable)
     # One pass over what the view set (a lookup per missing header costs an exception each).
     present = {name.lower() for name in response.headers.keys()}  # noqa: SIM118
     response.headers.extend([(k, v) for k, v in wanted if k.lower() not in present])
     return response
+
+
+def add_security_headers(response: BaseResponse) -> BaseResponse:
+    """after_request: :func:`apply_security_headers`; only static files may be cached."""
+    return apply_security_headers(response, secure=request.is_secure,
+                                  cacheable=request.endpoint == "static")
 
 
 def wants_json() -> bool:
@@ -175,6 +192,12 @@ def _throttled_message(wait: int) -> str:
 
 
 def register_error_handlers(app: Flask) -> None:
+    from app.web.origin import ForeignOrigin
+
+    @app.errorhandler(ForeignOrigin)
+    def foreign_origin(exc: ForeignOrigin) -> tuple[BaseResponse | str, int]:
+        return error_response(403, exc.description or MESSAGES[403], "origin")
+
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> tuple[BaseResponse | str, int]:
         return error_response(
@@ -199,6 +222,9 @@ def register_error_handlers(app: Flask) -> None:
         status = failure_status(exc)
         if status == 500:
             log.exception("unhandled error on %s %s", request.method, request.path)
+        # Flask sends the signal error reporting listens to only for an exception no
+        # handler takes, and this handler takes them all: send it here.
+        got_request_exception.send(app, _async_wrapper=app.ensure_sync, exception=exc)
         _roll_back()
         return error_response(status, MESSAGES[status])
 

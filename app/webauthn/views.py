@@ -1,6 +1,6 @@
 """Thin JSON views over :mod:`app.services.passkeys`.
 
-Every endpoint takes the CSRF token in the ``X-CSRFToken`` header (Flask-WTF, global);
+Every endpoint takes the CSRF token in the ``X-CSRFToken`` header (:mod:`app.web.csrf`);
 options responses are the JSON for ``PublicKeyCredential.parseCreationOptionsFromJSON`` /
 ``parseRequestOptionsFromJSON`` (WebAuthn L3 §5.1.9-§5.1.10); verify endpoints take the
 raw ``PublicKeyCredential.toJSON()`` body (at most 64 KiB). Every refusal is

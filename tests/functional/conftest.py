@@ -11,6 +11,17 @@ from tests.conftest import make_user
 from tests.support.browser import Browser
 from tests.support.soft_authenticator import SoftCredential
 
+#: the sign-in test modules: each of their tests runs with the sign-in edge and without it
+#: (Flask answering every request), which must give the same outcomes
+BOTH_SIGN_IN_PATHS = frozenset({"test_passkeys", "test_certificates", "test_password_login",
+                                "test_csrf", "test_origin"})
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    module = metafunc.module.__name__.rsplit(".", 1)[-1]
+    if module in BOTH_SIGN_IN_PATHS and "sign_in_edge" in metafunc.fixturenames:
+        metafunc.parametrize("sign_in_edge", [True, False], ids=["edge", "flask"])
+
 
 @pytest.fixture
 def browser(client: FlaskClient) -> Browser:

@@ -1,8 +1,9 @@
 """The sign-in edge (app/edge): which requests it answers, which it hands to Flask, and that
 an answer is the same whichever side gave it.
 
-Every other functional test of passkey sign-in and ``/api/session`` runs through the edge
-too; these pin down the seam itself.
+The passkey, certificate and password tests run with the edge and without it
+(tests/functional/conftest.py), and test_sign_in_paths_agree.py compares both apps' answers;
+these pin down the seam itself.
 """
 
 from __future__ import annotations
@@ -463,11 +464,112 @@ def test_logout_ends_the_session_whatever_other_cookies_come_with_it(
     assert db.scalar(select(AuthSession.revoked_reason)) is not None
 
 
-@pytest.mark.parametrize("setting", [{"WTF_CSRF_TIME_LIMIT": 3600},
-                                     {"WTF_CSRF_SECRET_KEY": "another key"},
-                                     {"WTF_CSRF_FIELD_NAME": "token"}])
-def test_the_edge_refuses_to_start_on_csrf_settings_it_does_not_follow(
-        app: Flask, setting: dict[str, Any]) -> None:
-    app.config.update(setting)
-    with pytest.raises(RuntimeError, match="CSRF"):
-        SignInEdge(app, app.wsgi_app)
+# -- the controls Flask applies reach the edge's requests too -----------------------------
+
+
+def test_a_foreign_origin_goes_to_flask_which_refuses_it(
+        browser: Browser, enrolled: SoftCredential, flask_answered: list[str]) -> None:
+    resp = browser.client.post("/webauthn/login/options", data=b"{}", headers={
+        "X-CSRFToken": browser.csrf(), "Content-Type": "application/json",
+        "Origin": "https://evil.example"})
+    assert resp.status_code == 403 and resp.get_json()["error"] == "origin"
+    assert "POST /webauthn/login/options" in flask_answered
+    flask_answered.clear()
+    assert browser.post("/webauthn/login/options", {}).status_code == 200
+    assert flask_answered == ["GET /login"]  # the CSRF token's page; the edge answered
+
+
+def test_trusted_hosts_apply_to_the_edge_s_requests(
+        app: Flask, browser: Browser, enrolled: SoftCredential,
+        flask_answered: list[str]) -> None:
+    app.config["TRUSTED_HOSTS"] = ["keystile.example"]
+    assert browser.client.get("/api/session").status_code == 400
+    assert flask_answered == ["GET /api/session"]
+    flask_answered.clear()
+    resp = browser.client.get("/api/session", base_url="https://keystile.example")
+    assert resp.status_code == 401 and flask_answered == []
+
+
+@pytest.fixture
+def hook_saw(app: Flask) -> list[str]:
+    """The paths a ``before_request`` hook of a deployment's own saw (added, as Flask
+    requires, before the app's first request)."""
+    seen: list[str] = []
+
+    @app.before_request
+    def monitor() -> None:
+        from flask import request
+
+        seen.append(request.path)
+
+    return seen
+
+
+def test_a_before_request_hook_the_edge_does_not_know_sends_every_request_to_flask(
+        hook_saw: list[str], browser: Browser, enrolled: SoftCredential,
+        flask_answered: list[str]) -> None:
+    assert browser.login(enrolled).status_code == 200
+    assert browser.session()["method"] == "passkey"
+    for path in ("/webauthn/login/options", "/webauthn/login/verify", "/api/session"):
+        assert path in hook_saw
+        assert any(answered.endswith(path) for answered in flask_answered)
+
+
+def test_got_request_exception_is_sent_from_either_side(
+        app: Flask, browser: Browser, enrolled: SoftCredential,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """What error reporting listens to (Flask's ``got_request_exception``)."""
+    from flask import got_request_exception
+
+    from app.services import passkeys
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(passkeys, "begin_discoverable_authentication", broken)
+    monkeypatch.setattr(passkeys, "begin_authentication", broken)
+    reported: list[BaseException] = []
+
+    def report(sender: Flask, exception: BaseException, **_: Any) -> None:
+        reported.append(exception)
+
+    with got_request_exception.connected_to(report, app):
+        for path in ("/webauthn/login/options", "/webauthn/login/options?via=flask"):
+            resp = browser.client.post(path, data=b"{}", headers={
+                "X-CSRFToken": browser.csrf(), "Content-Type": "application/json"})
+            assert resp.status_code == 500, path
+    assert [str(e) for e in reported] == ["database on fire"] * 2
+
+
+@pytest.mark.parametrize("sign_in_edge", [False])
+def test_the_edge_can_be_switched_off(app: Flask, browser: Browser,
+                                      enrolled: SoftCredential) -> None:
+    assert not isinstance(app.wsgi_app.wsgi_app, SignInEdge)  # type: ignore[attr-defined]
+    assert browser.login(enrolled).status_code == 200
+    assert browser.session()["method"] == "passkey"
+
+
+@pytest.mark.parametrize("scope", ["webauthn", "admin"])
+def test_a_blueprint_s_hook_counts_only_for_its_own_views(
+        scope: str, app: Flask, browser: Browser, enrolled: SoftCredential,
+        flask_answered: list[str]) -> None:
+    """Flask runs a blueprint's ``before_request`` hooks for that blueprint's views only."""
+    seen: list[str] = []
+
+    def monitor() -> None:
+        from flask import request
+
+        seen.append(request.path)
+
+    app.before_request_funcs.setdefault(scope, []).append(monitor)
+    flask_answered.clear()
+    assert browser.login(enrolled).status_code == 200
+    assert browser.session()["method"] == "passkey"
+    passkey_paths = {"/webauthn/login/options", "/webauthn/login/verify"}
+    if scope == "webauthn":
+        assert set(seen) == passkey_paths
+        assert {f"POST {p}" for p in passkey_paths} <= set(flask_answered)
+    else:
+        assert seen == []
+        assert not {f"POST {p}" for p in passkey_paths} & set(flask_answered)
+    assert "GET /api/session" not in flask_answered  # the auth blueprint's: no new hook

@@ -1,7 +1,0 @@
-"""Flask extensions, created unbound and wired by create_app()."""
-
-from __future__ import annotations
-
-from flask_wtf.csrf import CSRFProtect
-
-csrf = CSRFProtect()
