@@ -31,10 +31,13 @@ from app.web.context import settings
               help="Explicit mode: the host name that asks for the certificate.")
 @click.option("--prefix", metavar="DIR",
               help="The proxy's pid file, logs and state [default: /var/lib/keystile/PROXY].")
+@click.option("--protect", multiple=True, metavar="HOST=UPSTREAM",
+              help="A site to put behind the forward-auth gate (repeatable; nginx so far), "
+                   "e.g. wiki.example.com=127.0.0.1:3000.")
 @with_appcontext
 def proxy_config(proxy: str, listen: str, upstream: str, tls_cert: str, tls_key: str,
                  client_ca: str | None, mode: str, cert_host: str | None,
-                 prefix: str | None) -> None:
+                 prefix: str | None, protect: tuple[str, ...]) -> None:
     """Print a complete PROXY (nginx, apache, haproxy, caddy) configuration for Keystile."""
     s = settings()
     try:
@@ -42,6 +45,7 @@ def proxy_config(proxy: str, listen: str, upstream: str, tls_cert: str, tls_key:
             proxy, listen=listen, upstream=upstream, tls_cert=tls_cert, tls_key=tls_key,
             client_ca=client_ca, mode=mode, cert_host=cert_host, prefix=prefix,
             secret=s.proxy_secret or None, secret_header=s.proxy_secret_header,
+            protect=protect,
         )
     except DeployError as exc:
         raise click.UsageError(str(exc)) from None

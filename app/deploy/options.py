@@ -75,6 +75,32 @@ class UnixSocket:
 
 #: Where the proxy sends requests: a loopback TCP address or a unix socket.
 Upstream: TypeAlias = Endpoint | UnixSocket
+#: The proxies whose configuration can protect other sites with the forward-auth gate.
+PROTECTING_PROXIES = ("nginx",)
+
+
+@dataclass(frozen=True)
+class Protected:
+    """``--protect HOST=UPSTREAM``: a site the gate stands in front of."""
+
+    host: str
+    upstream: Endpoint
+
+    def __str__(self) -> str:
+        return f"{self.host}={self.upstream}"
+
+
+def protected_site(value: str) -> Protected:
+    """``--protect wiki.example.com=127.0.0.1:3000``.
+
+    Raises:
+        DeployError: no ``=``, not a DNS host name, or not ``HOST:PORT``.
+    """
+    host, equals, upstream = value.partition("=")
+    if not equals:
+        raise DeployError(f"--protect must be HOST=UPSTREAM, e.g. wiki.example.com="
+                          f"127.0.0.1:3000, not {value!r}")
+    return Protected(hostname("--protect", host), parse_endpoint("--protect", upstream))
 
 
 def parse_endpoint(option: str, value: str) -> Endpoint:
@@ -211,6 +237,8 @@ class ProxyOptions:
     #: the ``KEYSTILE_PROXY_SECRET`` the proxy adds to every request, when one is configured
     secret: str | None = None
     secret_header: str = DEFAULT_SECRET_HEADER
+    #: sites behind the forward-auth gate (``--protect``)
+    protect: tuple[Protected, ...] = ()
 
     @classmethod
     def parse(
@@ -227,6 +255,7 @@ class ProxyOptions:
         prefix: str | None = None,
         secret: str | None = None,
         secret_header: str = DEFAULT_SECRET_HEADER,
+        protect: tuple[str, ...] = (),
     ) -> ProxyOptions:
         """Check every option; see the module docstring for why values are so constrained.
 
@@ -239,6 +268,13 @@ class ProxyOptions:
             raise DeployError(f"--mode must be auto or explicit, not {mode!r}")
         if (mode == "explicit") != (cert_host is not None):
             raise DeployError("--cert-host NAME is required with --mode explicit, and only then")
+        if protect and proxy not in PROTECTING_PROXIES:
+            raise DeployError(f"--protect is rendered for {', '.join(PROTECTING_PROXIES)} "
+                              f"only so far, not {proxy}")
+        sites = tuple(protected_site(p) for p in protect)
+        if len({site.host for site in sites}) != len(sites) or (
+                cert_host in {site.host for site in sites}):
+            raise DeployError("--protect: each host once, and not the certificate host")
         if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", secret_header):
             raise DeployError(f"KEYSTILE_PROXY_SECRET_HEADER {secret_header!r} is not a token")
         options = cls(
@@ -253,6 +289,7 @@ class ProxyOptions:
             prefix=absolute_path("--prefix", prefix or f"/var/lib/keystile/{proxy}"),
             secret=proxy_secret(secret) if secret else None,
             secret_header=secret_header,
+            protect=sites,
         )
         if proxy == "haproxy":
             _check_haproxy(options)

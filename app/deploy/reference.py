@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from app.deploy.options import PROXIES, ProxyOptions
 from app.deploy.render import FILE_NAMES, render
 
 DEPLOY_DIR = Path(__file__).resolve().parents[2] / "deploy"
-EXAMPLE = {
+EXAMPLE: dict[str, Any] = {
     "listen": "0.0.0.0:443",
     "upstream": "127.0.0.1:8000",
     "tls_cert": "/etc/keystile/tls/server.crt",
@@ -25,7 +26,7 @@ EXAMPLE = {
 EXAMPLE_CLIENT_CA = "/etc/keystile/tls/client-ca.pem"
 EXAMPLE_CERT_HOST = "cert.login.example.org"
 #: file-name suffix -> what it changes from the default (auto mode, pinned keys)
-VARIANTS: dict[str, dict[str, str]] = {
+VARIANTS: dict[str, dict[str, Any]] = {
     "": {},
     "-explicit": {"mode": "explicit", "cert_host": EXAMPLE_CERT_HOST},
     "-ca": {"client_ca": EXAMPLE_CLIENT_CA},

@@ -22,6 +22,7 @@ from app.proxy import FORMATS, all_known_certificate_headers, get_adapter
 from app.proxy import apache as apache_format
 from app.proxy import haproxy as haproxy_format
 from app.proxy import nginx as nginx_format
+from app.services.gate import HEADERS as GATE_HEADERS
 
 #: The headers each proxy sets besides the certificate header, by role, as the adapter of
 #: its own format reads them.
@@ -116,6 +117,8 @@ def command_line(options: ProxyOptions) -> str:
     if options.mode == "explicit":
         parts += ["--mode", "explicit", "--cert-host", options.cert_host or ""]
     parts += ["--prefix", options.prefix]
+    for site in options.protect:
+        parts += ["--protect", str(site)]
     return " ".join(parts)
 
 
@@ -127,4 +130,5 @@ def render(options: ProxyOptions) -> str:
         headers=headers_for(options),
         settings=paired_settings(options),
         command=command_line(options),
+        gate_headers=GATE_HEADERS,
     )

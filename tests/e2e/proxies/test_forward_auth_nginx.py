@@ -13,8 +13,8 @@ import re
 import secrets
 import ssl
 import sys
-from collections.abc import Iterator
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -204,8 +204,10 @@ class Gate:
                             transport=Loopback(verify=self.tls.trust(who)))
 
 
-@pytest.fixture
-def gate(tls: Tls, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gate]:
+@contextmanager
+def running_gate(tls: Tls, tmp_path: Path, prefix: Path,
+                 config: Callable[..., str]) -> Iterator[Gate]:
+    """Keystile (gunicorn), the echo site and nginx running ``config(**ports and files)``."""
     require(servers.binary("nginx") is not None, "nginx is not installed (apt install nginx)")
     port, app_port, echo_port = servers.free_ports(3)
     rules = tmp_path / "rules.toml"
@@ -219,7 +221,6 @@ def gate(tls: Tls, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         "KEYSTILE_TRUSTED_PROXIES": "127.0.0.1", "KEYSTILE_CERT_LOGIN": "auto",
         "KEYSTILE_ACCESS_RULES": str(rules),
     }
-    prefix = tmp_path_factory.mktemp("nginx-gate")
     cert, key = ca.issue_server_certificate(tls.pki.ca.as_authority(),
                                             hostnames=["localhost", OTHER_HOST])
     server_cert, server_key = prefix / "server.crt", prefix / "server.key"
@@ -246,14 +247,45 @@ def gate(tls: Tls, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> 
             probe=lambda: servers.answers_any(echo_port)))
         keystile.wait()
         echo.wait()
-        config = prefix / "nginx.conf"
-        config.write_text(nginx_config(prefix=prefix, cert=server_cert, key=server_key, port=port,
-                                       app_port=app_port, echo_port=echo_port))
-        cmd, env = servers.foreground_command("nginx", config, prefix)
+        path = prefix / "nginx.conf"
+        path.write_text(config(cli=cli, prefix=prefix, cert=server_cert, key=server_key,
+                               port=port, app_port=app_port, echo_port=echo_port))
+        cmd, env = servers.foreground_command("nginx", path, prefix)
         running.enter_context(servers.Server(
             cmd, what="nginx", log=prefix / "stdout.log", env=env,
             probe=lambda: servers.answers(port, tls=tls.trust()))).wait()
         yield Gate(port, tls, engine, keystile)
+
+
+def handwritten(*, cli: Any, **values: Any) -> str:
+    return nginx_config(**values)
+
+
+def from_proxy_config(*, cli: Any, prefix: Path, cert: Path, key: Path, port: int,
+                      app_port: int, echo_port: int) -> str:
+    """What ``keystile proxy-config nginx --protect`` renders, as an operator would run it."""
+    result = cli.invoke(args=[
+        "proxy-config", "nginx", "--listen", f"127.0.0.1:{port}", "--upstream",
+        f"127.0.0.1:{app_port}", "--tls-cert", str(cert), "--tls-key", str(key), "--prefix",
+        str(prefix), "--protect", f"{OTHER_HOST}=127.0.0.1:{echo_port}"])
+    assert result.exit_code == 0, result.output
+    return str(result.stdout)
+
+
+@pytest.fixture
+def gate(tls: Tls, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gate]:
+    """The walk-through's configuration: /wiki/ on Keystile's host, and another host."""
+    with running_gate(tls, tmp_path, tmp_path_factory.mktemp("nginx-gate"), handwritten) as up:
+        yield up
+
+
+@pytest.fixture
+def rendered_gate(tls: Tls, tmp_path: Path,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gate]:
+    """``keystile proxy-config nginx --protect wiki.localhost=...`` as it is printed."""
+    with running_gate(tls, tmp_path, tmp_path_factory.mktemp("nginx-rendered"),
+                      from_proxy_config) as up:
+        yield up
 
 
 def echoed(resp: httpx.Response) -> dict[str, str]:
@@ -366,3 +398,30 @@ def test_one_sign_in_covers_another_host_through_the_hand_off(gate: Gate) -> Non
         assert token and browser.post("/logout", data={"csrf_token": token.group(1)}
                                       ).status_code == 303
         assert browser.get(wanted).status_code == 302
+
+
+def test_the_rendered_protect_configuration_signs_in_once_and_strips_forgeries(
+        rendered_gate: Gate) -> None:
+    gate = rendered_gate
+    wanted = f"{gate.other_origin}/docs/?q=1"
+    forged = {"Remote-User": "admin", "Remote_User": "admin", "Remote.User": "admin",
+              "X-SSL-Client-Cert": "forged", "X-Forwarded-Tls-Client-Cert": "forged"}
+    with gate.client() as browser:
+        first = browser.get(wanted, headers={"Accept": "text/html", **forged})
+        assert first.status_code == 302
+        to_host = sign_in(browser, first.headers["Location"])
+        assert to_host.headers["Location"].startswith(f"{gate.other_origin}/.keystile/handoff?")
+        landed = browser.get(to_host.headers["Location"])
+        assert landed.status_code == 303 and landed.headers["Location"] == wanted
+        seen = echoed(browser.get(wanted, headers=forged))
+        assert seen["remote-user"] == "alice" and seen["remote-auth-method"] == "password"
+        assert not {"remote_user", "remote.user", "x-ssl-client-cert",
+                    "x-forwarded-tls-client-cert"} & set(seen)
+    with gate.client("self_signed") as curl:
+        seen = echoed(curl.get(f"{gate.other_origin}/api/items"))
+        assert seen["remote-user"] == "alice" and seen["remote-auth-method"] == "certificate"
+        assert "x-ssl-client-cert" not in seen  # the site never gets the certificate header
+    with gate.client() as nobody:
+        # Forged certificate headers without a handshake sign nobody in.
+        resp = nobody.get(f"{gate.other_origin}/api/items", headers=forged)
+        assert resp.status_code == 302
