@@ -35,7 +35,7 @@ def readyz() -> tuple[BaseResponse, int]:
     heads, known = migrations()
     result = readiness.check(engine_of(current_app), heads=heads, known=known,
                              redis=_redis_client())
-    return (jsonify(status="ready" if result.ready else "unavailable", checks=result.checks),
+    return (jsonify(status=result.status, checks=result.checks),
             200 if result.ready else 503)
 
 

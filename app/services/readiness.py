@@ -1,10 +1,11 @@
 """Readiness: whether this instance can serve sign-ins now (``GET /readyz``).
 
 Liveness (``/healthz``) only says the process answers; readiness says that what every
-sign-in needs is there: the database answers a trivial query, its schema is at the newest
-Alembic revision this code ships (an instance started before ``keystile db upgrade`` ran, or
-after a downgrade, would fail on its first write), and Redis answers a ping when the
-throttle counts are kept there. Each check is bounded in time and reports a word, never an
+sign-in needs is there: the database answers a trivial query, and its schema is at the
+newest Alembic revision this code ships (an instance started before ``keystile db upgrade``
+ran, or after a downgrade, would fail on its first write). Redis, when the throttle counts
+are kept there, is pinged too; without it the instance still serves, counting in its own
+memory, and says ``degraded``. Each check is bounded in time and reports a word, never an
 error's text: the answer is seen by load balancers and possibly by anyone.
 """
 
@@ -38,6 +39,11 @@ class Pingable(Protocol):
     def ping(self) -> object: ...
 
 
+#: the checks an instance cannot serve sign-ins without; Redis is not one of them: without
+#: it each process throttles in its own memory (docs/deployment.md, "When Redis is down")
+REQUIRED = ("database", "migrations")
+
+
 @dataclass(frozen=True)
 class Readiness:
     """The result of every check, by name (``database``, ``migrations``, ``redis``)."""
@@ -46,7 +52,15 @@ class Readiness:
 
     @property
     def ready(self) -> bool:
-        return all(state in {OK, NOT_CONFIGURED, AHEAD} for state in self.checks.values())
+        return all(self.checks[name] in {OK, AHEAD} for name in REQUIRED)
+
+    @property
+    def status(self) -> str:
+        """``ready``; ``degraded`` (ready, but Redis does not answer: throttle counts are
+        kept per process until it does); ``unavailable``."""
+        if not self.ready:
+            return "unavailable"
+        return "degraded" if self.checks.get("redis") == UNREACHABLE else "ready"
 
 
 def check(engine: Engine, *, heads: Collection[str], known: Collection[str],
