@@ -8,10 +8,8 @@ between hosts. The configuration is the one docs/forward-auth.md shows.
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
-import ssl
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -31,6 +29,7 @@ from app.services import ca
 from tests.conftest import PASSWORD, require
 from tests.e2e.proxies import servers
 from tests.e2e.proxies.conftest import Tls
+from tests.support.browsing import Loopback, echoed, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -159,30 +158,6 @@ def nginx_config(*, echo_port: int, app_port: int, **values: Any) -> str:
                         other_host=OTHER_HOST, **values)
 
 
-class Loopback(httpx.BaseTransport):
-    """Connects every name to 127.0.0.1, with the name as SNI and Host (curl's
-    ``--resolve``), so cookies stay with the name the browser would see. Each name has
-    connections of its own: nginx refuses a request whose Host is not its connection's SNI
-    (421) when client certificates are asked for."""
-
-    def __init__(self, verify: ssl.SSLContext) -> None:
-        self.verify = verify
-        self.by_name: dict[str, httpx.HTTPTransport] = {}
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        name = request.url.host
-        if name not in self.by_name:
-            self.by_name[name] = httpx.HTTPTransport(verify=self.verify)
-        direct = httpx.Request(request.method, request.url.copy_with(host="127.0.0.1"),
-                               headers=request.headers, stream=request.stream,
-                               extensions={**request.extensions, "sni_hostname": name})
-        return self.by_name[name].handle_request(direct)
-
-    def close(self) -> None:
-        for transport in self.by_name.values():
-            transport.close()
-
-
 @dataclass
 class Gate:
     port: int
@@ -254,24 +229,6 @@ def gate(tls: Tls, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> 
             cmd, what="nginx", log=prefix / "stdout.log", env=env,
             probe=lambda: servers.answers(port, tls=tls.trust()))).wait()
         yield Gate(port, tls, engine, keystile)
-
-
-def echoed(resp: httpx.Response) -> dict[str, str]:
-    """The upstream's view of the request's headers (lower-case names)."""
-    assert resp.status_code == 200, (resp.status_code, resp.text[:300])
-    return {k.lower(): v for k, v in json.loads(resp.text)["headers"]}
-
-
-def sign_in(client: httpx.Client, location: str) -> httpx.Response:
-    """Follow ``location`` to the sign-in page, fill in its password form, and follow the
-    answer back to where the gate was asked about (returns that last redirect)."""
-    page = client.get(location, follow_redirects=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text)
-    assert page.status_code == 200 and token, page.text[:300]
-    done = client.post(page.url, data={"username": "alice", "password": PASSWORD,
-                                       "csrf_token": token.group(1)})
-    assert done.status_code == 303 and done.headers["Location"].startswith("/gate/continue?")
-    return client.get(done.headers["Location"])
 
 
 def test_a_browser_signs_in_and_comes_back_with_its_identity(gate: Gate) -> None:
