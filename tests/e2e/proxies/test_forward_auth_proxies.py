@@ -12,6 +12,7 @@ the test that stops Keystile starts it again before it ends.
 
 from __future__ import annotations
 
+import http.client
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -135,6 +136,25 @@ def test_hop_by_hop_tricks_on_forwarded_headers_gain_nothing(deployment: Deploym
     with deployment.client("self_signed") as curl:
         resp = curl.get(deployment.url(WIKI, "/admin/"), headers={**XHR, **tricks})
         assert resp.status_code in (401, 403)
+
+
+@pytest.mark.parametrize(("authority", "host"), [(WIKI, "localhost"), ("localhost", WIKI)])
+def test_an_absolute_form_target_never_reaches_the_site_unchecked(
+        deployment: Deployment, authority: str, host: str) -> None:
+    """``GET https://A/ HTTP/1.1`` with ``Host: B``: whichever name the proxy goes by, the
+    site is reached only through the check (RFC 9112 §3.2.2 says the target wins)."""
+    conn = http.client.HTTPSConnection("localhost", deployment.port, timeout=15,
+                                       context=deployment.tls.trust())
+    try:
+        conn.putrequest("GET", deployment.url(authority, "/page"), skip_host=True)
+        conn.putheader("Host", f"{host}:{deployment.port}")
+        conn.putheader("Accept", "application/json")
+        conn.endheaders()
+        resp = conn.getresponse()
+        body = resp.read()
+    finally:
+        conn.close()
+    assert not (resp.status == 200 and b'"headers"' in body), (resp.status, body[:200])
 
 
 @pytest.mark.parametrize("target", ["/%2e%2e/admin/", "/a%2fb", "/%252e/",
