@@ -10,12 +10,12 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from app.deploy import PROXIES, DeployError, ProxyOptions, render
+from app.deploy import GATE_PROXIES, PROXIES, DeployError, ProxyOptions, render
 from app.web.context import settings
 
 
 @click.command("proxy-config")
-@click.argument("proxy", type=click.Choice(PROXIES))
+@click.argument("proxy", type=click.Choice(list(dict.fromkeys(PROXIES + GATE_PROXIES))))
 @click.option("--listen", required=True, metavar="HOST:PORT",
               help="Where the proxy accepts https, e.g. 0.0.0.0:443.")
 @click.option("--upstream", required=True, metavar="HOST:PORT|unix:PATH",
@@ -32,13 +32,15 @@ from app.web.context import settings
 @click.option("--prefix", metavar="DIR",
               help="The proxy's pid file, logs and state [default: /var/lib/keystile/PROXY].")
 @click.option("--protect", multiple=True, metavar="HOST=UPSTREAM",
-              help="A site to put behind the forward-auth gate (repeatable; nginx so far), "
-                   "e.g. wiki.example.com=127.0.0.1:3000.")
+              help="Protect the site at UPSTREAM (HOST:PORT, plain http) as https://HOST "
+                   "with Keystile's forward-auth gate; repeatable. nginx, caddy, traefik "
+                   "and haproxy; see docs/forward-auth.md.")
 @with_appcontext
 def proxy_config(proxy: str, listen: str, upstream: str, tls_cert: str, tls_key: str,
                  client_ca: str | None, mode: str, cert_host: str | None,
                  prefix: str | None, protect: tuple[str, ...]) -> None:
-    """Print a complete PROXY (nginx, apache, haproxy, caddy) configuration for Keystile."""
+    """Print a complete PROXY (nginx, apache, haproxy, caddy; traefik with --protect)
+    configuration for Keystile."""
     s = settings()
     try:
         options = ProxyOptions.parse(

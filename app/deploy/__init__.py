@@ -10,19 +10,31 @@ Usage::
                                  tls_key="/etc/keystile/tls/server.key")
     print(render(options))
 
-``upstream`` may also be a unix socket, ``unix:/run/keystile/app.sock``.
+``upstream`` may also be a unix socket, ``unix:/run/keystile/app.sock``. ``protect``
+(``["wiki.example.com=127.0.0.1:3000"]``) adds the sites the forward-auth gate protects
+(docs/forward-auth.md); Traefik is rendered only with it.
 """
 
 from __future__ import annotations
 
-from app.deploy.options import PROXIES, DeployError, Endpoint, ProxyOptions, UnixSocket
+from app.deploy.options import (
+    GATE_PROXIES,
+    PROXIES,
+    DeployError,
+    Endpoint,
+    Protected,
+    ProxyOptions,
+    UnixSocket,
+)
 from app.deploy.render import FILE_NAMES, paired_settings, render
 
 __all__ = [
     "FILE_NAMES",
+    "GATE_PROXIES",
     "PROXIES",
     "DeployError",
     "Endpoint",
+    "Protected",
     "ProxyOptions",
     "UnixSocket",
     "paired_settings",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Literal, TypeAlias
@@ -16,6 +17,9 @@ from typing import Literal, TypeAlias
 from app.config import Settings
 
 PROXIES: tuple[str, ...] = ("nginx", "apache", "haproxy", "caddy")
+#: The proxies that can protect other sites with Keystile's forward-auth gate (``--protect``).
+#: Traefik is rendered only as a gate, with Keystile's own pages on its catch-all router.
+GATE_PROXIES: tuple[str, ...] = ("nginx", "caddy", "traefik", "haproxy")
 Mode = Literal["auto", "explicit"]
 
 #: A DNS name (RFC 1123 labels), as used in server_name, ServerName, SNI and site addresses.
@@ -75,32 +79,6 @@ class UnixSocket:
 
 #: Where the proxy sends requests: a loopback TCP address or a unix socket.
 Upstream: TypeAlias = Endpoint | UnixSocket
-#: The proxies whose configuration can protect other sites with the forward-auth gate.
-PROTECTING_PROXIES = ("nginx",)
-
-
-@dataclass(frozen=True)
-class Protected:
-    """``--protect HOST=UPSTREAM``: a site the gate stands in front of."""
-
-    host: str
-    upstream: Endpoint
-
-    def __str__(self) -> str:
-        return f"{self.host}={self.upstream}"
-
-
-def protected_site(value: str) -> Protected:
-    """``--protect wiki.example.com=127.0.0.1:3000``.
-
-    Raises:
-        DeployError: no ``=``, not a DNS host name, or not ``HOST:PORT``.
-    """
-    host, equals, upstream = value.partition("=")
-    if not equals:
-        raise DeployError(f"--protect must be HOST=UPSTREAM, e.g. wiki.example.com="
-                          f"127.0.0.1:3000, not {value!r}")
-    return Protected(hostname("--protect", host), parse_endpoint("--protect", upstream))
 
 
 def parse_endpoint(option: str, value: str) -> Endpoint:
@@ -218,6 +196,32 @@ def proxy_secret(value: str) -> str:
     return value
 
 
+@dataclass(frozen=True)
+class Protected:
+    """A site behind the gate (``--protect HOST=UPSTREAM``): requests for ``host`` are
+    checked with Keystile, then passed to ``upstream``."""
+
+    host: str
+    upstream: Endpoint
+
+    def __str__(self) -> str:
+        return f"{self.host}={self.upstream}"
+
+
+def protected_site(value: str) -> Protected:
+    """``--protect HOST=UPSTREAM``: a DNS name and the site's ``HOST:PORT`` (plain http; the
+    site may be on another machine, it never sees a certificate header).
+
+    Raises:
+        DeployError: not of that shape.
+    """
+    host, sep, upstream = value.partition("=")
+    if not sep or not host or not upstream:
+        raise DeployError(f"--protect {value!r}: expected HOST=UPSTREAM, e.g. "
+                          "wiki.example.com=127.0.0.1:3000")
+    return Protected(hostname("--protect", host), parse_endpoint("--protect", upstream))
+
+
 @dataclass(frozen=True, kw_only=True)
 class ProxyOptions:
     """Everything a reference configuration depends on. Build it with ``ProxyOptions.parse``."""
@@ -237,7 +241,7 @@ class ProxyOptions:
     #: the ``KEYSTILE_PROXY_SECRET`` the proxy adds to every request, when one is configured
     secret: str | None = None
     secret_header: str = DEFAULT_SECRET_HEADER
-    #: sites behind the forward-auth gate (``--protect``)
+    #: the sites the gate protects, in the order given
     protect: tuple[Protected, ...] = ()
 
     @classmethod
@@ -255,26 +259,20 @@ class ProxyOptions:
         prefix: str | None = None,
         secret: str | None = None,
         secret_header: str = DEFAULT_SECRET_HEADER,
-        protect: tuple[str, ...] = (),
+        protect: Sequence[str] = (),
     ) -> ProxyOptions:
         """Check every option; see the module docstring for why values are so constrained.
 
         Raises:
             DeployError: the first option that is wrong, by name.
         """
-        if proxy not in PROXIES:
-            raise DeployError(f"unknown proxy {proxy!r}; expected one of {', '.join(PROXIES)}")
+        if proxy not in PROXIES + GATE_PROXIES:
+            known = ", ".join(dict.fromkeys(PROXIES + GATE_PROXIES))
+            raise DeployError(f"unknown proxy {proxy!r}; expected one of {known}")
         if mode not in ("auto", "explicit"):
             raise DeployError(f"--mode must be auto or explicit, not {mode!r}")
         if (mode == "explicit") != (cert_host is not None):
             raise DeployError("--cert-host NAME is required with --mode explicit, and only then")
-        if protect and proxy not in PROTECTING_PROXIES:
-            raise DeployError(f"--protect is rendered for {', '.join(PROTECTING_PROXIES)} "
-                              f"only so far, not {proxy}")
-        sites = tuple(protected_site(p) for p in protect)
-        if len({site.host for site in sites}) != len(sites) or (
-                cert_host in {site.host for site in sites}):
-            raise DeployError("--protect: each host once, and not the certificate host")
         if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", secret_header):
             raise DeployError(f"KEYSTILE_PROXY_SECRET_HEADER {secret_header!r} is not a token")
         options = cls(
@@ -289,8 +287,10 @@ class ProxyOptions:
             prefix=absolute_path("--prefix", prefix or f"/var/lib/keystile/{proxy}"),
             secret=proxy_secret(secret) if secret else None,
             secret_header=secret_header,
-            protect=sites,
+            protect=tuple(protected_site(value) for value in
+                          ([protect] if isinstance(protect, str) else protect)),
         )
+        _check_protected(options)
         if proxy == "haproxy":
             _check_haproxy(options)
         return options
@@ -303,6 +303,33 @@ class ProxyOptions:
     def haproxy_socket(self, name: str) -> str:
         """Explicit mode, HAProxy: the unix socket of the ``main`` or ``cert`` frontend."""
         return f"{self.prefix}/{name}.sock"
+
+
+def _check_protected(options: ProxyOptions) -> None:
+    """``--protect`` is rendered for the gate's proxies only, each host once, and never for
+    Keystile's own certificate host; Traefik is rendered only as a gate (auto mode)."""
+    if options.protect and options.proxy not in GATE_PROXIES:
+        raise DeployError(f"--protect: {options.proxy} is not rendered as a gate; use one of "
+                          f"{', '.join(GATE_PROXIES)}")
+    if options.proxy not in PROXIES and not options.protect:
+        raise DeployError(f"{options.proxy} is rendered only as a gate: name the sites it "
+                          "protects with --protect HOST=UPSTREAM")
+    if options.proxy not in PROXIES and options.mode == "explicit":
+        raise DeployError(f"--mode explicit is not rendered for {options.proxy}; use auto")
+    if options.proxy not in PROXIES and options.upstream_socket:
+        raise DeployError(f"--upstream {options.upstream}: {options.proxy} is rendered for a "
+                          "loopback HOST:PORT only")
+    if options.protect and options.proxy == "haproxy" and (
+            options.mode == "explicit" or options.upstream_socket):
+        raise DeployError("--protect: HAProxy's gate is rendered for --mode auto and a "
+                          "loopback --upstream HOST:PORT only")
+    seen: set[str] = set()
+    for site in options.protect:
+        if site.host in seen:
+            raise DeployError(f"--protect {site}: {site.host} is protected twice")
+        if site.host == options.cert_host:
+            raise DeployError(f"--protect {site}: {site.host} is Keystile's certificate host")
+        seen.add(site.host)
 
 
 def _check_haproxy(options: ProxyOptions) -> None:

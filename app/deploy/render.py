@@ -8,12 +8,15 @@ The templates (``app/deploy/templates``) hold each proxy's grammar; this module 
   header, threat model A.4), every format's verdict headers and the shared-secret header;
 - which headers it sets itself, named exactly as the matching ``app.proxy`` adapter reads
   them, so a renamed default can never drift from the configuration;
-- which ``KEYSTILE_*`` settings the configuration is meant to be paired with.
+- which ``KEYSTILE_*`` settings the configuration is meant to be paired with;
+- for each site given with ``--protect``, where the gate is asked, which identity headers are
+  copied from its answer, and which path on that host belongs to Keystile (``GATE``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import jinja2
 
@@ -22,7 +25,7 @@ from app.proxy import FORMATS, all_known_certificate_headers, get_adapter
 from app.proxy import apache as apache_format
 from app.proxy import haproxy as haproxy_format
 from app.proxy import nginx as nginx_format
-from app.services.gate import HEADERS as GATE_HEADERS
+from app.services.gate import HEADERS as IDENTITY_HEADERS
 
 #: The headers each proxy sets besides the certificate header, by role, as the adapter of
 #: its own format reads them.
@@ -32,12 +35,13 @@ _COMPANIONS: dict[str, dict[str, str]] = {
     "haproxy": {"used": haproxy_format.USED_HEADER, "chain": haproxy_format.CHAIN_HEADER,
                 "verify": haproxy_format.VERIFY_HEADER},
     "caddy": {},
+    "traefik": {},
 }
 #: Spelled in capitals where the formats' documentation does.
 _ACRONYMS = {"ssl": "SSL", "der": "DER"}
 #: Each proxy's own file name in ``deploy/`` and in its documentation.
 FILE_NAMES = {"nginx": "nginx.conf", "apache": "apache.conf", "haproxy": "haproxy.cfg",
-              "caddy": "Caddyfile"}
+              "caddy": "Caddyfile", "traefik": "traefik.yml"}
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("app.deploy", "templates"),
@@ -47,6 +51,28 @@ _ENV = jinja2.Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What every ``--protect`` rendering shares: the contract of docs/forward-auth.md."""
+
+    #: nginx ``auth_request``: 401 + Location for a sign-in, which nginx turns into a redirect
+    auth_request: str = "/api/authz/auth-request"
+    #: Caddy, Traefik and HAProxy: a redirect for browser navigations, 401 for the rest
+    forward_auth: str = "/api/authz/forward-auth"
+    #: the single sign-on hand-off, on the protected host, answered by Keystile
+    handoff: str = "/.keystile/handoff"
+    #: copied from the gate's 200 onto the upstream request, always replacing the client's
+    identity: tuple[str, ...] = IDENTITY_HEADERS
+    #: every client spelling of an identity header: ``-``, ``_`` and ``.`` separators, which
+    #: CGI, WSGI and PHP all read as ``REMOTE_USER`` and the like
+    identity_pattern: str = "^remote[-_.]"
+
+
+GATE = Gate()
+#: HAProxy's forward-auth action, loaded by a rendered configuration where it is installed.
+HAPROXY_LUA = str(Path(__file__).resolve().parent / "templates" / "keystile_gate.lua")
 
 
 def display_name(header: str) -> str:
@@ -130,5 +156,6 @@ def render(options: ProxyOptions) -> str:
         headers=headers_for(options),
         settings=paired_settings(options),
         command=command_line(options),
-        gate_headers=GATE_HEADERS,
+        gate=GATE,
+        lua=HAPROXY_LUA,
     )

@@ -7,11 +7,17 @@ needs no hand-off: the browser goes straight back.
 
 ``GET /.keystile/handoff?code=...`` on the protected host (the proxy routes that path to
 Keystile): spends the code, sets that host's own ``__Host-`` cookie, goes on to the URL.
+
+A password sign-in is a form whose answer redirects, through ``/gate/continue``, to the
+protected host; browsers hold every redirect of a form submission to the page's
+``form-action`` (CSP Level 3, §6.4.1), so Keystile's pages name the hosts the rules protect
+there (:func:`allow_forms_to_protected_hosts`), https only.
 """
 
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, redirect, request, url_for
@@ -20,11 +26,12 @@ from werkzeug.wrappers import Response as BaseResponse
 from app.db import get_db
 from app.models import utcnow
 from app.services import handoff
-from app.services.access import BadHost, request_host
+from app.services.access import AccessRules, BadHost, request_host
 from app.web import auth_state
 from app.web.client import current_client
 from app.web.context import access_rules, session_timeouts, settings
 from app.web.redirects import safe_next
+from app.web.security import CSP
 
 log = logging.getLogger(__name__)
 bp = Blueprint("handoff", __name__)
@@ -32,6 +39,29 @@ bp = Blueprint("handoff", __name__)
 #: the protected host's own session cookie (host-only: RFC 6265bis §4.1.3.2)
 GATE_COOKIE = "__Host-keystile-gate"
 HANDOFF_PATH = "/.keystile/handoff"
+_SELF_ONLY = "form-action 'self'"
+
+
+@lru_cache(maxsize=4)
+def _form_action(rules: AccessRules) -> str:
+    """``form-action 'self'`` and every host a rule names, on any port, https only
+    (``*.example.com`` as CSP's own wildcard host source, CSP Level 3 §2.3.1)."""
+    hosts = sorted({pattern for rule in rules.rules for pattern in rule.hosts})
+    return " ".join([_SELF_ONLY, *(f"https://{host}:*" for host in hosts)])
+
+
+@bp.after_app_request
+def allow_forms_to_protected_hosts(response: BaseResponse) -> BaseResponse:
+    """Widen the page's ``form-action`` to the protected hosts, so that signing in with a
+    password can end on the page the user asked for (see the module docstring)."""
+    rules = access_rules()
+    if not rules.rules or response.mimetype != "text/html":
+        return response
+    policy = response.headers.get("Content-Security-Policy", CSP)
+    if _SELF_ONLY + ";" in policy + ";":
+        response.headers["Content-Security-Policy"] = policy.replace(
+            _SELF_ONLY, _form_action(rules), 1)
+    return response
 
 
 def continue_url(next_url: str) -> str:

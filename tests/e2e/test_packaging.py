@@ -79,6 +79,8 @@ def test_installed_wheel_migrates_and_serves_every_resource(installed: Path,
                  cwd=tmp_path)
     assert Path(where.strip()).is_relative_to(installed), "the checkout's app was imported"
     assert not (installed / "templates").exists(), "resources belong inside the package"
+    # HAProxy's gate action, loaded by `keystile proxy-config haproxy --protect` from here.
+    assert (Path(where.strip()).parent / "deploy" / "templates" / "keystile_gate.lua").is_file()
 
     script = installed / "bin" / "keystile"
     out = _run([sys.executable, str(script), "db", "upgrade"], env=env, cwd=tmp_path)

@@ -46,7 +46,8 @@ def test_unix_socket_upstream(runner: Any, proxy: str) -> None:
     (["apache", *ARGS[:2], "--upstream", "unix:/run/app.sock|http://192.0.2.10/", *ARGS[4:]],
      "misread"),
     (["nginx", *ARGS, "--mode", "explicit"], "--cert-host"),
-    (["traefik", *ARGS], "Invalid value"),
+    (["traefik", *ARGS], "--protect HOST=UPSTREAM"),
+    (["envoy", *ARGS], "Invalid value"),
     (["nginx", "--listen", "0.0.0.0:443"], "Missing option"),
 ])
 def test_bad_options_are_usage_errors(runner: Any, args: list[str], message: str) -> None:
@@ -109,3 +110,26 @@ def test_haproxy_has_room_for_a_flood_and_fails_fast() -> None:
         assert _setting(text, name) == [value], name
     assert "errorfile" not in text
     assert "# http-request deny deny_status 429 if { method POST } { path /login }" in text
+
+
+@pytest.mark.parametrize("proxy", ["nginx", "caddy", "traefik", "haproxy"])
+def test_protect_renders_the_gate(runner: Any, proxy: str) -> None:
+    sites = ["wiki.example.com=127.0.0.1:3000", "tools.example.org=127.0.0.1:3001"]
+    result = runner.invoke(args=["proxy-config", proxy, *ARGS, "--protect", sites[0],
+                                 "--protect", sites[1]])
+    assert result.exit_code == 0, result.output
+    expected = ProxyOptions.parse(proxy, listen="0.0.0.0:443", upstream="127.0.0.1:8000",
+                                  tls_cert="/etc/keystile/tls/server.crt",
+                                  tls_key="/etc/keystile/tls/server.key", protect=sites)
+    assert result.stdout == render(expected)
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("wiki.example.com", "expected HOST=UPSTREAM"),
+    ("wiki.example.com=127.0.0.1:99999", "is not a TCP port"),
+    ("wiki/x=127.0.0.1:3000", "is not a DNS host name"),
+])
+def test_a_bad_protect_is_a_usage_error(runner: Any, value: str, message: str) -> None:
+    result = runner.invoke(args=["proxy-config", "caddy", *ARGS, "--protect", value])
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output

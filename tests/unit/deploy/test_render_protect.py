@@ -1,4 +1,5 @@
-"""``keystile proxy-config nginx --protect HOST=UPSTREAM``: each site behind the gate."""
+"""``keystile proxy-config nginx --protect HOST=UPSTREAM``: each site behind the gate, in
+nginx's rendering (every proxy's: test_protect.py)."""
 
 from __future__ import annotations
 
@@ -36,35 +37,32 @@ def locations(block: str) -> dict[str, str]:
 
 def test_each_site_gets_a_server_that_checks_every_request() -> None:
     text = rendered()
-    assert "--protect wiki.example.com=127.0.0.1:3000 --protect tools.example.org=[::1]:3001" \
-        in text
     for host, upstream in (("wiki.example.com", "127.0.0.1:3000"),
                            ("tools.example.org", "[::1]:3001")):
         where = locations(block_of(text, host))
-        assert set(where) == {"/", "@site", "/.keystile/", "= /.keystile/check",
+        assert set(where) == {"/", "= /.keystile/handoff", "= /.keystile-check",
                               "@keystile_sign_in"}
-        for name in ("/", "@site"):
-            body = where[name]
-            assert "auth_request /.keystile/check;" in body
-            assert f"proxy_pass http://{upstream};" in body
-            for header in HEADERS:
-                # always set, from the gate's answer: a client's own value never passes
-                assert re.search(rf"\n *proxy_set_header {header} \$keystile_\w+;", body)
-            assert "$remote_user" not in body  # nginx's own variable (basic auth)
-            assert 'proxy_set_header X-SSL-Client-Cert "";' in body
-        check = where["= /.keystile/check"]
+        body = where["/"]
+        assert "auth_request /.keystile-check;" in body
+        assert f"proxy_pass http://{upstream};" in body
+        for header in HEADERS:
+            # always set, from the gate's answer: a client's own value never passes
+            assert re.search(rf"\n *proxy_set_header {header} \$keystile_\w+;", body)
+        assert "$remote_user" not in body  # nginx's own variable (basic auth)
+        assert 'proxy_set_header X-SSL-Client-Cert "";' in body
+        check = where["= /.keystile-check"]
         assert "internal;" in check and "proxy_pass_request_body off;" in check
         assert "proxy_pass http://127.0.0.1:8000/api/authz/auth-request;" in check
         assert "X-Original-URL $scheme://$http_host$request_uri;" in check
         assert "X-SSL-Client-Cert $ssl_client_escaped_cert;" in check
-        assert "proxy_pass http://127.0.0.1:8000;" in where["/.keystile/"]
+        assert "proxy_pass http://127.0.0.1:8000;" in where["= /.keystile/handoff"]
         assert "return 302 $keystile_location;" in where["@keystile_sign_in"]
 
 
 def test_the_shared_secret_goes_to_keystile_never_to_the_site() -> None:
     where = locations(block_of(rendered(secret=SECRET), "wiki.example.com"))
-    assert SECRET in where["= /.keystile/check"] and SECRET in where["/.keystile/"]
-    assert SECRET not in where["/"] and SECRET not in where["@site"]
+    assert SECRET in where["= /.keystile-check"] and SECRET in where["= /.keystile/handoff"]
+    assert SECRET not in where["/"]
 
 
 def test_without_protect_nothing_changes() -> None:
@@ -73,13 +71,14 @@ def test_without_protect_nothing_changes() -> None:
 
 
 @pytest.mark.parametrize(("proxy", "changes", "message"), [
-    ("caddy", {}, "--protect is rendered for nginx only so far"),
+    ("apache", {}, "apache is not rendered as a gate"),
     ("nginx", {"protect": ("wiki.example.com",)}, "HOST=UPSTREAM"),
     ("nginx", {"protect": ("wiki example=127.0.0.1:1",)}, "not a DNS host name"),
     ("nginx", {"protect": ("wiki.example.com=127.0.0.1",)}, "HOST:PORT"),
     ("nginx", {"protect": ("a.example.com=127.0.0.1:1", "a.example.com=127.0.0.1:2")},
-     "each host once"),
-    ("nginx", {"mode": "explicit", "cert_host": "wiki.example.com"}, "not the certificate host"),
+     "protected twice"),
+    ("nginx", {"mode": "explicit", "cert_host": "wiki.example.com"},
+     "is Keystile's certificate host"),
 ])
 def test_bad_protect_options(proxy: str, changes: dict[str, object], message: str) -> None:
     with pytest.raises(DeployError, match=message):
