@@ -121,6 +121,10 @@ class Settings:
 
     # The forward-auth gate
     access_rules: str = ""  #: TOML file of access rules for protected hosts (empty: none)
+    #: a signed JWT in ``Remote-Assertion`` on every allow (keys at /.well-known/jwks.json)
+    gate_assertion: bool = False
+    gate_assertion_key: str = ""  #: PEM file of the EC P-256 signing key (empty: generated)
+    gate_assertion_previous_keys: tuple[str, ...] = ()  #: PEM files published, not used
 
     dev_tls_ports: tuple[int, int] = field(default=(8443, 8080))
 
@@ -246,6 +250,13 @@ def _validate(s: Settings) -> None:
         raise ConfigError("session timeouts must be positive")
     if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("KEYSTILE_REDIS_URL must be a redis:// URL")
+    if s.gate_assertion_key or s.gate_assertion_previous_keys:
+        from app.services.assertion import AssertionKeyError, check_key_files
+
+        try:  # a named key is read now: a bad file stops start-up, not the first check
+            check_key_files(s.gate_assertion_key, s.gate_assertion_previous_keys)
+        except AssertionKeyError as exc:
+            raise ConfigError(f"KEYSTILE_GATE_ASSERTION_KEY: {exc}") from None
     if s.access_rules:
         from app.services.access import AccessRulesError, load_rules
 
