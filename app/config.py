@@ -107,6 +107,9 @@ class Settings:
     client_crl: tuple[str, ...] = ()  #: CRL files (PEM or DER), comma-separated
     cert_mapping: str = "pin"  #: pin (pin on first use) | email | upn
     cert_sunset: date | None = None
+    #: a session opened with a certificate holds only with its key, where the proxy
+    #: forwards the certificate with every request (the gate; ``auto`` mode's pages)
+    cert_bound_sessions: bool = True
     cert_sunset_grace_days: int = 30
     ca_dir: str = ""  #: where ``keystile ca init`` keeps the built-in CA
 

@@ -28,6 +28,8 @@ class Event(enum.StrEnum):
     THROTTLED = "auth:throttled"
     LOGOUT = "auth:logout"
     GATE_HANDOFF = "auth:gate:handoff"
+    #: a certificate-bound session's cookie came without that certificate's key
+    SESSION_KEY_MISMATCH = "auth:session:binding_mismatch"
     SESSIONS_ENDED = "account:sessions:ended"
     CREDENTIAL_ADDED = "account:credential:added"
     CREDENTIAL_RENAMED = "account:credential:renamed"
