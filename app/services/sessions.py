@@ -157,8 +157,8 @@ def keeps_key(db: Session, row: AuthSession, *, binding: KeyBinding | None,
               now: datetime) -> bool:
     """:func:`holds_key` for a loaded session; when it does not hold, the first time for
     this session writes ``auth:session:binding_mismatch`` (commits)."""
-    if binding is None:
-        return True
+    if binding is None or row.method != "certificate":
+        return True  # without loading the credential: most sessions are not bound
     credential = row.credential
     if holds_key(method=row.method, kind=credential.kind if credential else None,
                  lookup_key=credential.lookup_key if credential else None, binding=binding):
