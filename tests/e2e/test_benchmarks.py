@@ -11,6 +11,8 @@ import re
 import subprocess
 import sys
 
+from tests.conftest import require
+from tests.e2e.proxies import servers
 from tests.e2e.proxies.servers import ROOT
 
 
@@ -43,3 +45,13 @@ def test_passkey_benchmark_signs_in() -> None:
     assert _completed(out, "passkey sign-in") > 0
     assert _completed(out, "floor: GET /healthz") > 0
     assert re.search(r"[\d.]+ ms server CPU per sign-in .*, 0 failures", out), out
+
+
+def test_forward_auth_benchmark_checks_through_nginx() -> None:
+    require(servers.binary("nginx") is not None, "nginx is not installed (apt install nginx)")
+    out = _bench("forward_auth.py", "--duration", "1", "--rounds", "1")
+    for label in ("floor (bare WSGI 200)", "signed-in cookie", "pinned certificate",
+                  "cookie, 1,000 rules same host", "cookie, 1,000 rules other hosts"):
+        assert _completed(out, label) > 0
+    assert re.search(r"signed-in cookie: [\d.]+% of the floor, 0 failures", out), out
+    assert re.search(r"1,000 rules other hosts: [+-][\d.]+% time per check", out), out
