@@ -256,10 +256,14 @@ def _validate(s: Settings) -> None:
     if s.gate_assertion_key or s.gate_assertion_previous_keys:
         from app.services.assertion import AssertionKeyError, check_key_files
 
-        try:  # a named key is read now: a bad file stops start-up, not the first check
-            check_key_files(s.gate_assertion_key, s.gate_assertion_previous_keys)
-        except AssertionKeyError as exc:
-            raise ConfigError(f"KEYSTILE_GATE_ASSERTION_KEY: {exc}") from None
+        # Named keys are read now: a bad file stops start-up, not the first check.
+        for name, key, previous in (("GATE_ASSERTION_KEY", s.gate_assertion_key, ()),
+                                    ("GATE_ASSERTION_PREVIOUS_KEYS", "",
+                                     s.gate_assertion_previous_keys)):
+            try:
+                check_key_files(key, previous)
+            except AssertionKeyError as exc:
+                raise ConfigError(f"{PREFIX}{name}: {exc}") from None
     if s.access_rules:
         from app.services.access import AccessRulesError, load_rules
 

@@ -203,7 +203,7 @@ def test_a_key_file_that_cannot_sign_es256_stops_start_up(
     with pytest.raises(AssertionKeyError, match=message):
         AssertionKeys(key_file=str(path), instance_path="").signing()
     for name in ("GATE_ASSERTION_KEY", "GATE_ASSERTION_PREVIOUS_KEYS"):
-        with pytest.raises(ConfigError, match=f"KEYSTILE_GATE_ASSERTION_KEY: .*{message}"):
+        with pytest.raises(ConfigError, match=f"KEYSTILE_{name}: .*{message}"):
             load_settings({"KEYSTILE_ENV": "development", f"KEYSTILE_{name}": str(path)})
     with pytest.raises(ConfigError, match="No such file"):
         load_settings({"KEYSTILE_ENV": "development",
