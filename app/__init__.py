@@ -80,9 +80,10 @@ def _wire(app: Flask, settings: Settings) -> None:
     from app.certs import bp as certs_bp
     from app.edge import SignInEdge
     from app.gate import bp as gate_bp
-    from app.gate import handoff_bp
+    from app.gate import handoff_bp, jwks_bp
     from app.health import bp as health_bp
     from app.services.access import AccessRules, load_rules
+    from app.services.assertion import AssertionKeys
     from app.services.cert_auth import PolicySource
     from app.services.hash_budget import HashBudget, default_slots
     from app.services.notices import Mailer
@@ -121,12 +122,15 @@ def _wire(app: Flask, settings: Settings) -> None:
 
     app.extensions["keystile.access_rules"] = (
         load_rules(settings.access_rules) if settings.access_rules else AccessRules())
+    app.extensions["keystile.assertion_keys"] = AssertionKeys(
+        key_file=settings.gate_assertion_key, instance_path=settings.instance_path,
+        previous=settings.gate_assertion_previous_keys)
     app.extensions["keystile.cert_policy"] = PolicySource(
         client_ca=settings.client_ca, crls=settings.client_crl, mapping=settings.cert_mapping,
         sunset=CertSunset(settings.cert_sunset, settings.cert_sunset_grace_days),
     )
     for bp in (auth_bp, account_bp, admin_bp, certs_bp, webauthn_bp, gate_bp, handoff_bp,
-               health_bp):
+               health_bp, jwks_bp):
         app.register_blueprint(bp)
     app.context_processor(migration_notice.context)
     app.add_template_global(forms.render_input)

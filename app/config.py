@@ -128,6 +128,9 @@ class Settings:
     client_crl: tuple[str, ...] = ()  #: CRL files (PEM or DER), comma-separated
     cert_mapping: str = "pin"  #: pin (pin on first use) | email | upn
     cert_sunset: date | None = None
+    #: a session opened with a certificate holds only with its key, where the proxy
+    #: forwards the certificate with every request (the gate; ``auto`` mode's pages)
+    cert_bound_sessions: bool = True
     cert_sunset_grace_days: int = 30
     ca_dir: str = ""  #: where ``keystile ca init`` keeps the built-in CA
 
@@ -142,6 +145,10 @@ class Settings:
 
     # The forward-auth gate
     access_rules: str = ""  #: TOML file of access rules for protected hosts (empty: none)
+    #: a signed JWT in ``Remote-Assertion`` on every allow (keys at /.well-known/jwks.json)
+    gate_assertion: bool = False
+    gate_assertion_key: str = ""  #: PEM file of the EC P-256 signing key (empty: generated)
+    gate_assertion_previous_keys: tuple[str, ...] = ()  #: PEM files published, not used
 
     dev_tls_ports: tuple[int, int] = field(default=(8443, 8080))
 
@@ -282,6 +289,17 @@ def _validate(s: Settings) -> None:
         raise ConfigError("KEYSTILE_DEVICE_TOKEN_DAYS must be between 1 and 3650")
     if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("KEYSTILE_REDIS_URL must be a redis:// URL")
+    if s.gate_assertion_key or s.gate_assertion_previous_keys:
+        from app.services.assertion import AssertionKeyError, check_key_files
+
+        # Named keys are read now: a bad file stops start-up, not the first check.
+        for name, key, previous in (("GATE_ASSERTION_KEY", s.gate_assertion_key, ()),
+                                    ("GATE_ASSERTION_PREVIOUS_KEYS", "",
+                                     s.gate_assertion_previous_keys)):
+            try:
+                check_key_files(key, previous)
+            except AssertionKeyError as exc:
+                raise ConfigError(f"{PREFIX}{name}: {exc}") from None
     if s.access_rules:
         from app.services.access import AccessRulesError, load_rules
 

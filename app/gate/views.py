@@ -25,15 +25,19 @@ from app.gate.handoff import continue_url
 from app.gate.original import Original, UnreadableCheck
 from app.gate.who import identify
 from app.models import utcnow
-from app.services import access, gate
+from app.services import access, assertion, gate
 from app.services.access import Decision, Outcome
 from app.web import client_cert
 from app.web.client import raw_peer
-from app.web.context import access_rules, settings
+from app.web.context import access_rules, assertion_keys, settings
 from app.web.redirects import safe_next
 
 log = logging.getLogger(__name__)
 bp = Blueprint("gate", __name__, url_prefix="/api/authz")
+
+
+#: the signed assertion (:mod:`app.services.assertion`), sent on every 200, empty when off
+ASSERTION_HEADER = "Remote-Assertion"
 
 
 class Style(enum.Enum):
@@ -79,7 +83,9 @@ def _answer(style: Style, decision: Decision, identity: gate.Identity | None,
             asked: Original) -> Response:
     if decision.allowed:
         resp = _plain(200, "")
-        resp.headers.update(gate.identity_headers(None if decision.bypass else identity))
+        known = None if decision.bypass else identity
+        resp.headers.update(gate.identity_headers(known))
+        resp.headers[ASSERTION_HEADER] = _assertion(known, asked)
         return resp
     if decision.outcome is Outcome.DENY:
         return _plain(403, "Forbidden.")
@@ -90,6 +96,16 @@ def _answer(style: Style, decision: Decision, identity: gate.Identity | None,
         resp = _plain(401, "Sign in first.")
     resp.headers["Location"] = location
     return resp
+
+
+def _assertion(identity: gate.Identity | None, asked: Original) -> str:
+    """The signed assertion, when it is on and someone is known; else empty, so that a
+    proxy copying the header always overwrites whatever a client sent."""
+    s = settings()
+    if identity is None or not s.gate_assertion:
+        return ""
+    return assertion.sign(assertion_keys(), identity, issuer=s.origin,
+                          audience=assertion.origin_of(asked.scheme, asked.host), now=utcnow())
 
 
 def _sign_in_url(decision: Decision, asked: Original) -> str:

@@ -40,7 +40,7 @@ def identify(asked: Original) -> Identity | None:
     db = get_db()
     if row is None and (host_secret := request.cookies.get(GATE_COOKIE)):
         row = handoff.resolve(db, host_secret, host=request_host(asked.host), now=utcnow(),
-                              timeouts=session_timeouts())
+                              timeouts=session_timeouts(), binding=auth_state.key_binding())
     if row is not None:
         return gate.identity_of(db, row.user, strength=gate.credential_strength(row.credential),
                                 method=row.method, signed_in_at=row.created_at)

@@ -31,6 +31,9 @@ class AuthSession(Base):
     user_agent: Mapped[str] = mapped_column(String(512), default="")
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_reason: Mapped[str | None] = mapped_column(String(64))
+    #: a session opened with a certificate, first presented without that certificate's key
+    #: (certificate-bound sessions: it counts as signed out; audited once, then this is set)
+    key_mismatch_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship(lazy="joined")
     credential: Mapped[Credential | None] = relationship()

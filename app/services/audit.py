@@ -30,6 +30,8 @@ class Event(enum.StrEnum):
     THROTTLE_STORAGE = "system:throttle:storage"
     LOGOUT = "auth:logout"
     GATE_HANDOFF = "auth:gate:handoff"
+    #: a certificate-bound session's cookie came without that certificate's key
+    SESSION_KEY_MISMATCH = "auth:session:binding_mismatch"
     SESSIONS_ENDED = "account:sessions:ended"
     DEVICES_FORGOTTEN = "account:devices:forgotten"
     CREDENTIAL_ADDED = "account:credential:added"

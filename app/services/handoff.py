@@ -69,11 +69,13 @@ def redeem(db: Session, code: str, *, host: str, client: Client, now: datetime,
 
 
 def resolve(db: Session, secret: str, *, host: str, now: datetime,
-            timeouts: sessions.Timeouts) -> AuthSession | None:
+            timeouts: sessions.Timeouts,
+            binding: sessions.KeyBinding | None = None) -> AuthSession | None:
     """The live Keystile session behind a host session's cookie on ``host``, or None.
 
     Both must be live: the host session within its own idle timeout, the Keystile session
-    as :func:`sessions.resolve` judges it. Activity on a protected host keeps the Keystile
+    as :func:`sessions.resolve` judges it (its certificate's key shown, where ``binding``
+    asks for it). Activity on a protected host keeps the Keystile
     session from idling out, as activity on Keystile's pages does.
     """
     if not secret or len(secret) > 128:
@@ -84,6 +86,8 @@ def resolve(db: Session, secret: str, *, host: str, now: datetime,
         return None
     parent = row.parent
     if not sessions.is_live(parent, now=now, timeouts=timeouts):
+        return None
+    if not sessions.keeps_key(db, parent, binding=binding, now=now):
         return None
     if now - row.last_seen_at >= sessions.TOUCH_INTERVAL:
         row.last_seen_at = now

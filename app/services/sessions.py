@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -9,10 +10,10 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.models import AuthSession, Credential, User, UserStatus, table_of
+from app.models import AuthSession, Credential, CredentialKind, User, UserStatus, table_of
 from app.models.base import connection_of
 from app.services import sign_in_notices, tokens
-from app.services.audit import Client, Identified
+from app.services.audit import Client, Event, Identified, record
 from app.services.notices import NULL_MAILER, Mailer
 
 #: how stale ``last_seen_at`` may get before a request writes it again
@@ -24,8 +25,9 @@ _INSERT = insert(_SESSIONS).returning(_SESSIONS.c.id)
 _BY_TOKEN = select(AuthSession).where(AuthSession.token_hash == bindparam("token_hash"))
 _PEEK = (select(AuthSession.id, AuthSession.method, AuthSession.credential_id,
                 AuthSession.revoked_at, AuthSession.expires_at, AuthSession.last_seen_at,
-                User.username, User.status)
+                User.username, User.status, Credential.kind, Credential.lookup_key)
          .join(User, User.id == AuthSession.user_id)
+         .outerjoin(Credential, Credential.id == AuthSession.credential_id)
          .where(AuthSession.token_hash == bindparam("token_hash")))
 _TOUCH = (update(_SESSIONS).where(_SESSIONS.c.id == bindparam("session_id"))
           .values(last_seen_at=bindparam("now")))
@@ -35,6 +37,23 @@ _TOUCH = (update(_SESSIONS).where(_SESSIONS.c.id == bindparam("session_id"))
 class Timeouts:
     idle: timedelta
     absolute: timedelta
+
+
+@dataclass(frozen=True)
+class KeyBinding:
+    """A request on which a session opened with a certificate holds only if the request
+    shows that certificate's key: where the proxy forwards the client certificate with every
+    request (the gate; Keystile's pages in ``auto`` mode). A cookie copied off the browser
+    is then worth nothing without the private key (RFC 8705 §3 binds tokens to a client
+    certificate the same way). ``presented`` gives the SPKI SHA-256 (hex) of the
+    certificate the request shows (None: none); both are asked only when needed."""
+
+    presented: Callable[[], str | None]
+    client: Callable[[], Client]
+
+
+class KeyNotPresented(Exception):
+    """:func:`peek` found a live session bound to a key this request does not show."""
 
 
 @dataclass(frozen=True)
@@ -122,8 +141,45 @@ def _is_live(*, revoked_at: datetime | None, expires_at: datetime, last_seen_at:
             and user_active)
 
 
-def resolve(db: Session, secret: str, *, now: datetime, timeouts: Timeouts) -> AuthSession | None:
-    """The live session for a cookie value, or None (expired, idle, revoked, unknown)."""
+def holds_key(*, method: str, kind: CredentialKind | None, lookup_key: str | None,
+              binding: KeyBinding) -> bool:
+    """Whether a session opened by ``method`` with that credential holds on a request that
+    enforces ``binding``: any session not opened with a certificate does; one opened with a
+    certificate only when the request shows the same key (SPKI SHA-256, the credential's
+    ``lookup_key``). A certificate session whose credential is gone holds nowhere."""
+    if method != "certificate":
+        return True
+    return (kind == CredentialKind.CERTIFICATE and lookup_key is not None
+            and binding.presented() == lookup_key)
+
+
+def keeps_key(db: Session, row: AuthSession, *, binding: KeyBinding | None,
+              now: datetime) -> bool:
+    """:func:`holds_key` for a loaded session; when it does not hold, the first time for
+    this session writes ``auth:session:binding_mismatch`` (commits)."""
+    if binding is None or row.method != "certificate":
+        return True  # without loading the credential: most sessions are not bound
+    credential = row.credential
+    if holds_key(method=row.method, kind=credential.kind if credential else None,
+                 lookup_key=credential.lookup_key if credential else None, binding=binding):
+        return True
+    # Once per session, also with several workers: only the update that sets the mark audits.
+    marked = db.execute(update(AuthSession)
+                        .where(AuthSession.id == row.id, AuthSession.key_mismatch_at.is_(None))
+                        .values(key_mismatch_at=now)
+                        .execution_options(synchronize_session=False))
+    if getattr(marked, "rowcount", 0) == 1:
+        record(db, Event.SESSION_KEY_MISMATCH, client=binding.client(), success=False,
+               user=row.user, credential=credential, method=row.method,
+               reason="key_not_presented", details={"session": row.id})
+    db.commit()
+    return False
+
+
+def resolve(db: Session, secret: str, *, now: datetime, timeouts: Timeouts,
+            binding: KeyBinding | None = None) -> AuthSession | None:
+    """The live session for a cookie value, or None (expired, idle, revoked, unknown, or
+    bound to a certificate's key this request does not show: :func:`keeps_key`)."""
     if not secret or len(secret) > 128:
         return None
     row = db.scalar(_BY_TOKEN, {"token_hash": tokens.digest(secret)})
@@ -131,17 +187,23 @@ def resolve(db: Session, secret: str, *, now: datetime, timeouts: Timeouts) -> A
                                    last_seen_at=row.last_seen_at,
                                    user_active=row.user.is_active, now=now, timeouts=timeouts):
         return None
+    if not keeps_key(db, row, binding=binding, now=now):
+        return None
     if now - row.last_seen_at >= TOUCH_INTERVAL:
         row.last_seen_at = now
         db.commit()
     return row
 
 
-def peek(conn: Connection, secret: str, *, now: datetime,
-         timeouts: Timeouts) -> dict[str, object] | None:
+def peek(conn: Connection, secret: str, *, now: datetime, timeouts: Timeouts,
+         binding: KeyBinding | None = None) -> dict[str, object] | None:
     """:func:`describe` of the session :func:`resolve` would find, from one plain query on a
     plain connection (``GET /api/session`` needs five columns, not two loaded objects in an
     ORM session); None if none is live.
+
+    Raises:
+        KeyNotPresented: the session is live but bound to a key this request does not show;
+            the caller hands the request to :func:`resolve`, which audits it.
     """
     if not secret or len(secret) > 128:
         return None
@@ -151,6 +213,9 @@ def peek(conn: Connection, secret: str, *, now: datetime,
                                      user_active=found.status is UserStatus.ACTIVE, now=now,
                                      timeouts=timeouts):
         return None
+    if binding is not None and not holds_key(method=found.method, kind=found.kind,
+                                             lookup_key=found.lookup_key, binding=binding):
+        raise KeyNotPresented
     if now - found.last_seen_at >= TOUCH_INTERVAL:
         conn.execute(_TOUCH, {"session_id": found.id, "now": now})
         conn.commit()

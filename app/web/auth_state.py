@@ -27,7 +27,7 @@ from app.models import AuthSession, Credential, User, utcnow
 from app.services import policy, sessions
 from app.services.audit import Client, Identified
 from app.services.notices import NULL_MAILER, Mailer
-from app.web import devices
+from app.web import client_cert, devices
 from app.web.client import current_client
 from app.web.context import mailer, session_timeouts, settings
 
@@ -74,12 +74,21 @@ def load_user(req: Any) -> User | None:
     secret = req.cookies.get(COOKIE, "")
     if not secret:
         return None
-    row = sessions.resolve(get_db(), secret, now=utcnow(), timeouts=session_timeouts())
+    row = sessions.resolve(get_db(), secret, now=utcnow(), timeouts=session_timeouts(),
+                           binding=key_binding())
     if row is None:
         g.clear_session_cookie = True
         return None
     g.auth_session = row
     return row.user
+
+
+def key_binding() -> sessions.KeyBinding | None:
+    """Whether, and how, this request binds certificate sessions to their key
+    (:func:`app.web.client_cert.key_binding`; the gate's checks always forward the
+    certificate)."""
+    return client_cert.key_binding(request.environ, request.headers, settings(),
+                                   gate=request.blueprint == "gate", client=current_client)
 
 
 def current_session() -> AuthSession | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hmac
 import logging
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -36,7 +36,9 @@ from app.proxy import (
 from app.services import cert_auth
 from app.services.audit import Client, Event, Identified, record
 from app.services.cert_auth import CertificateMatch, CertificatePolicy
+from app.services.certificates import describe
 from app.services.notices import Mailer
+from app.services.sessions import KeyBinding
 from app.web.client import current_client, raw_peer_of
 from app.web.context import settings
 
@@ -177,6 +179,37 @@ def accept(db: Session, match: CertificateMatch, *, client: Client, now: datetim
     if credential is None or match.user is None:
         return None
     return Accepted(match.user, credential, used_before)
+
+
+def key_binding(environ: Mapping[str, Any], headers: Headers, s: Settings, *, gate: bool,
+                client: Callable[[], Client]) -> KeyBinding | None:
+    """The certificate-key binding of sessions this request enforces
+    (:class:`app.services.sessions.KeyBinding`), or None where it does not apply.
+
+    It applies only where the trusted proxy forwards the client certificate with every
+    request: a forward-auth check (``gate``), and Keystile's own pages in ``auto`` mode.
+    Not in ``explicit`` mode (the certificate is shown to a separate host only), not to
+    requests from anyone but the trusted proxy (no proxy: Keystile's own TLS serves only
+    one of its addresses), and not when ``KEYSTILE_CERT_BOUND_SESSIONS`` is off or
+    certificate sign-in is.
+    """
+    if not s.cert_bound_sessions or s.cert_login == "off":
+        return None
+    if not gate and s.cert_login != "auto":
+        return None
+    if not from_trusted_proxy(environ, headers, s):
+        return None
+
+    def presented() -> str | None:
+        try:
+            shown = read(environ, headers, s)
+        except (ValueError, ssl.SSLError):
+            return None
+        if not isinstance(shown, Presented) or shown.cert is None:
+            return None
+        return describe(shown.cert).spki_sha256
+
+    return KeyBinding(presented, client)
 
 
 def _ignore(reason: str) -> None:

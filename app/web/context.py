@@ -8,6 +8,7 @@ from flask import current_app
 
 from app.config import Settings
 from app.services.access import AccessRules
+from app.services.assertion import AssertionKeys
 from app.services.cert_auth import PolicySource
 from app.services.hash_budget import HashBudget
 from app.services.notices import Mailer
@@ -47,6 +48,12 @@ def access_rules() -> AccessRules:
     """``KEYSTILE_ACCESS_RULES`` as parsed at start-up (no rules: nothing is protected)."""
     rules: AccessRules = current_app.extensions["keystile.access_rules"]
     return rules
+
+
+def assertion_keys() -> AssertionKeys:
+    """The keys of the gate's signed assertion (loaded, or generated, on first use)."""
+    keys: AssertionKeys = current_app.extensions["keystile.assertion_keys"]
+    return keys
 
 
 def cert_policy() -> PolicySource:

@@ -11,6 +11,8 @@ import re
 import subprocess
 import sys
 
+from tests.conftest import require
+from tests.e2e.proxies import servers
 from tests.e2e.proxies.servers import ROOT
 
 
@@ -86,3 +88,13 @@ def test_flood_benchmark_runs_its_scenarios() -> None:
     for line in answers:
         codes = {int(code) for code in re.findall(r"(\d{3}): \d+", line)}
         assert codes <= {401, 429, 503}, line
+
+
+def test_forward_auth_benchmark_checks_through_nginx() -> None:
+    require(servers.binary("nginx") is not None, "nginx is not installed (apt install nginx)")
+    out = _bench("forward_auth.py", "--duration", "1", "--rounds", "1")
+    for label in ("floor (bare WSGI 200)", "signed-in cookie", "pinned certificate",
+                  "cookie, 1,000 rules same host", "cookie, 1,000 rules other hosts"):
+        assert _completed(out, label) > 0
+    assert re.search(r"signed-in cookie: [\d.]+% of the floor, 0 failures", out), out
+    assert re.search(r"1,000 rules other hosts: [+-][\d.]+% time per check", out), out

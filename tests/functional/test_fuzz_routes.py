@@ -554,8 +554,8 @@ def rules(app: Flask) -> list[tuple[str, str, frozenset[str]]]:
 
 
 ROUTES = [  # kept in step with app.url_map by test_the_fuzz_knows_every_route
-    "/", "/.keystile/handoff", "/account", "/account/credentials/<int:credential_id>/remove",
-    "/account/devices/<int:token_id>/forget",
+    "/", "/.keystile/handoff", "/.well-known/jwks.json", "/account",
+    "/account/credentials/<int:credential_id>/remove", "/account/devices/<int:token_id>/forget",
     "/account/credentials/<int:credential_id>/rename", "/account/notices/read",
     "/account/password", "/account/password/add", "/account/sessions/<int:session_id>/end",
     "/account/sessions/end-all",

@@ -14,16 +14,14 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from cryptography import x509
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import AuditEvent, AuthSession, User, utcnow
-from app.services import cert_auth, credentials, groups, sessions
+from app.services import groups, sessions
 from app.services.audit import SYSTEM
-from app.services.certificates import describe
 from app.services.gate import HEADERS
 from app.web.auth_state import COOKIE
 from tests.conftest import AuthActions
@@ -36,6 +34,7 @@ from tests.support.gate import (
     gate_settings,
     next_of,
     nginx,
+    pin,
     session_cookie,
     signed_in,
 )
@@ -262,12 +261,6 @@ def test_identity_headers_cannot_be_split(proxy: FlaskClient, auth: AuthActions,
 
 
 # -- certificates at the gate --------------------------------------------------------------
-
-
-def pin(db: Session, user: User, cert: x509.Certificate) -> None:
-    credentials.add(db, cert_auth.certificate_credential(describe(cert), source="operator",
-                                                         proven=True),
-                    user=user, client=SYSTEM, now=utcnow())
 
 
 def test_a_pinned_certificate_passes_with_no_cookie(proxy: FlaskClient, db: Session,

@@ -16,8 +16,9 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from app.models import AuthSession, User, utcnow
-from app.services import sessions
-from app.services.audit import Client
+from app.services import cert_auth, credentials, sessions
+from app.services.audit import SYSTEM, Client
+from app.services.certificates import describe
 from app.web.auth_state import COOKIE
 from app.web.context import session_timeouts
 from tests.conftest import AuthActions
@@ -96,6 +97,13 @@ def cert_header(cert: x509.Certificate) -> dict[str, str]:
     """nginx's format: the URL-encoded PEM, and nginx's own verdict."""
     pem = cert.public_bytes(Encoding.PEM).decode()
     return {"X-SSL-Client-Cert": quote(pem, safe=""), "X-SSL-Client-Verify": "FAILED:self-signed"}
+
+
+def pin(db: Session, user: User, cert: x509.Certificate) -> None:
+    """Pin ``cert``'s key to ``user``, as an operator does (``keystile cert pin``)."""
+    credentials.add(db, cert_auth.certificate_credential(describe(cert), source="operator",
+                                                         proven=True),
+                    user=user, client=SYSTEM, now=utcnow())
 
 
 def next_of(location: str) -> dict[str, list[str]]:

@@ -1,7 +1,7 @@
 """user_groups and gate_sessions: the forward-auth gate's group memberships, and the
 sessions single sign-on opens on protected hosts
 
-Revision ID: 0004_i12_gate
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-07 13:30:00.000000
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 import app.models.base
 
-revision = '0004_i12_gate'
+revision = '0004'
 down_revision = '0003'
 branch_labels = None
 depends_on = None

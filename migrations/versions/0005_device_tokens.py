@@ -1,7 +1,7 @@
 """device_tokens: browsers that signed in to an account before (issue #17)
 
-Revision ID: 0004_i13_throttle
-Revises: 0004_i12_gate
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-07 14:00:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from app.models.base import UTCDateTime
 
-revision = '0004_i13_throttle'
-down_revision = '0004_i12_gate'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
