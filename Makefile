@@ -23,6 +23,7 @@ run: $(STAMP)
 ## make test: set up .venv and run the whole suite (unit, functional, end-to-end).
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 

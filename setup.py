@@ -10,8 +10,9 @@ def packages() -> list[str]:
     found = find_namespace_packages(include=["app", "app.*"], exclude=IGNORED)
     for name in RESOURCES:
         found.append(f"app.{name}")
-        found += [f"app.{name}.{sub}" for sub in find_namespace_packages(where=name,
-                                                                           exclude=IGNORED)]
+        found += [
+            f"app.{name}.{sub}" for sub in find_namespace_packages(where=name, exclude=IGNORED)
+        ]
     return found
 
 

@@ -25,11 +25,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """
     from app.resources import STATIC, TEMPLATES
 
-    app = Flask(__name__, instance_relative_config=True, static_folder=STATIC,
-                template_folder=TEMPLATES)
+    app = Flask(
+        __name__, instance_relative_config=True, static_folder=STATIC, template_folder=TEMPLATES
+    )
     try:
-        settings = load_settings(overrides={"instance_path": app.instance_path,
-                                            **(test_config or {})})
+        settings = load_settings(
+            overrides={"instance_path": app.instance_path, **(test_config or {})}
+        )
     except ConfigError as exc:
         print(f"keystile: invalid configuration: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -104,12 +106,14 @@ def _wire(app: Flask, settings: Settings) -> None:
 
     app.extensions["keystile.settings"] = settings
     app.extensions["keystile.passwords"] = Passwords(
-        HashParameters(settings.argon2_memory_kib, settings.argon2_time_cost,
-                       settings.argon2_parallelism),
+        HashParameters(
+            settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
+        ),
         site_name=settings.rp_name,
     )
     app.extensions["keystile.hash_budget"] = HashBudget(
-        settings.hash_slots or default_slots(), settings.hash_wait_ms / 1000)
+        settings.hash_slots or default_slots(), settings.hash_wait_ms / 1000
+    )
     app.extensions["keystile.mailer"] = Mailer(settings.smtp_url, settings.mail_from)
     db.init_app(app, settings.database_url or db.default_database_url(app.instance_path))
 
@@ -121,16 +125,30 @@ def _wire(app: Flask, settings: Settings) -> None:
     auth_state.init_app(app)
 
     app.extensions["keystile.access_rules"] = (
-        load_rules(settings.access_rules) if settings.access_rules else AccessRules())
+        load_rules(settings.access_rules) if settings.access_rules else AccessRules()
+    )
     app.extensions["keystile.assertion_keys"] = AssertionKeys(
-        key_file=settings.gate_assertion_key, instance_path=settings.instance_path,
-        previous=settings.gate_assertion_previous_keys)
+        key_file=settings.gate_assertion_key,
+        instance_path=settings.instance_path,
+        previous=settings.gate_assertion_previous_keys,
+    )
     app.extensions["keystile.cert_policy"] = PolicySource(
-        client_ca=settings.client_ca, crls=settings.client_crl, mapping=settings.cert_mapping,
+        client_ca=settings.client_ca,
+        crls=settings.client_crl,
+        mapping=settings.cert_mapping,
         sunset=CertSunset(settings.cert_sunset, settings.cert_sunset_grace_days),
     )
-    for bp in (auth_bp, account_bp, admin_bp, certs_bp, webauthn_bp, gate_bp, handoff_bp,
-               health_bp, jwks_bp):
+    for bp in (
+        auth_bp,
+        account_bp,
+        admin_bp,
+        certs_bp,
+        webauthn_bp,
+        gate_bp,
+        handoff_bp,
+        health_bp,
+        jwks_bp,
+    ):
         app.register_blueprint(bp)
     app.context_processor(migration_notice.context)
     app.add_template_global(forms.render_input)

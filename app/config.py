@@ -25,7 +25,14 @@ from limits import parse_many
 PREFIX = "KEYSTILE_"
 DEV_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"
 CERT_HEADER_FORMATS = (
-    "nginx", "apache", "haproxy", "caddy", "envoy", "traefik", "aws-alb", "rfc9440",
+    "nginx",
+    "apache",
+    "haproxy",
+    "caddy",
+    "envoy",
+    "traefik",
+    "aws-alb",
+    "rfc9440",
 )
 
 
@@ -65,9 +72,13 @@ class TrustedPeers:
 
 
 #: the settings that hold throttle limits
-LIMIT_SETTINGS = ("login_limit_per_address", "login_limit_per_account",
-                  "request_limit_per_address", "challenge_limit_per_address",
-                  "login_limit_per_device")
+LIMIT_SETTINGS = (
+    "login_limit_per_address",
+    "login_limit_per_account",
+    "request_limit_per_address",
+    "challenge_limit_per_address",
+    "login_limit_per_device",
+)
 
 
 @dataclass(frozen=True)
@@ -245,11 +256,15 @@ def _validate(s: Settings) -> None:
     for number, fallback in enumerate(s.secret_key_fallbacks, start=1):
         # A cookie signed with any of them is accepted: each must be as strong as the key.
         if s.env == "production" and (fallback == DEV_SECRET_KEY or _secret_is_weak(fallback)):
-            raise ConfigError(f"KEYSTILE_SECRET_KEY_FALLBACKS: key {number} is too weak: "
-                              "use at least 32 random characters")
+            raise ConfigError(
+                f"KEYSTILE_SECRET_KEY_FALLBACKS: key {number} is too weak: "
+                "use at least 32 random characters"
+            )
         if fallback == s.secret_key:
-            raise ConfigError(f"KEYSTILE_SECRET_KEY_FALLBACKS: key {number} is the current "
-                              "KEYSTILE_SECRET_KEY; list only previous keys")
+            raise ConfigError(
+                f"KEYSTILE_SECRET_KEY_FALLBACKS: key {number} is the current "
+                "KEYSTILE_SECRET_KEY; list only previous keys"
+            )
     parts = urlsplit(s.origin)
     if parts.scheme not in {"https", "http"} or not parts.hostname or parts.path not in {"", "/"}:
         raise ConfigError(
@@ -281,8 +296,10 @@ def _validate(s: Settings) -> None:
     if not 1 <= s.argon2_time_cost <= 20 or not 1 <= s.argon2_parallelism <= 16:
         raise ConfigError("KEYSTILE_ARGON2_TIME_COST (1-20) or _PARALLELISM (1-16) out of range")
     if not 0 <= s.hash_slots <= 1024 or not 0 <= s.hash_wait_ms <= 10_000:
-        raise ConfigError("KEYSTILE_HASH_SLOTS (0-1024, 0: the process's cores) or "
-                          "KEYSTILE_HASH_WAIT_MS (0-10000) out of range")
+        raise ConfigError(
+            "KEYSTILE_HASH_SLOTS (0-1024, 0: the process's cores) or "
+            "KEYSTILE_HASH_WAIT_MS (0-10000) out of range"
+        )
     if s.session_idle_minutes < 1 or s.session_absolute_hours < 1:
         raise ConfigError("session timeouts must be positive")
     if not 1 <= s.device_token_days <= 3650:
@@ -293,9 +310,10 @@ def _validate(s: Settings) -> None:
         from app.services.assertion import AssertionKeyError, check_key_files
 
         # Named keys are read now: a bad file stops start-up, not the first check.
-        for name, key, previous in (("GATE_ASSERTION_KEY", s.gate_assertion_key, ()),
-                                    ("GATE_ASSERTION_PREVIOUS_KEYS", "",
-                                     s.gate_assertion_previous_keys)):
+        for name, key, previous in (
+            ("GATE_ASSERTION_KEY", s.gate_assertion_key, ()),
+            ("GATE_ASSERTION_PREVIOUS_KEYS", "", s.gate_assertion_previous_keys),
+        ):
             try:
                 check_key_files(key, previous)
             except AssertionKeyError as exc:
@@ -311,8 +329,9 @@ def _validate(s: Settings) -> None:
         try:
             parse_many(getattr(s, name))
         except ValueError:
-            raise ConfigError(f"{PREFIX}{name.upper()} must be limits like "
-                              "10/minute;60/hour") from None
+            raise ConfigError(
+                f"{PREFIX}{name.upper()} must be limits like 10/minute;60/hour"
+            ) from None
 
 
 def load_settings(

@@ -39,8 +39,9 @@ def make_engine(url: str) -> Engine:
     # before use, so service resumes by itself when the database is back. A bounded connect
     # time turns an unreachable server into a quick 503 rather than a hung worker.
     connect_args = {} if "connect_timeout=" in url else {"connect_timeout": CONNECT_TIMEOUT}
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
-                         connect_args=connect_args)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args=connect_args
+    )
 
 
 def init_app(app: Flask, url: str) -> None:

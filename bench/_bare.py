@@ -15,8 +15,9 @@ PASSWORD = "benchmark passphrase for everyone"
 
 def raw(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     """A WSGI callable: gunicorn's own per-request work."""
-    start_response("200 OK", [("Content-Type", "application/json"),
-                              ("Content-Length", str(len(BODY)))])
+    start_response(
+        "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(BODY)))]
+    )
     return [BODY]
 
 
@@ -44,8 +45,9 @@ class BarePasswordSignIn:
         self.passwords = Passwords(HashParameters())
         self.digest = self.passwords.hash(PASSWORD)
 
-    def __call__(self, environ: dict[str, Any],
-                 start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
         from urllib.parse import parse_qs
 
         if environ["PATH_INFO"] == "/login" and environ["REQUEST_METHOD"] == "POST":
@@ -54,10 +56,19 @@ class BarePasswordSignIn:
             if not self.passwords.verify(self.digest, form.get("password", [""])[0]):
                 start_response("401 Unauthorized", [("Content-Length", "0")])
                 return [b""]
-            start_response("303 See Other", [("Location", "/account"), ("Content-Length", "0"),
-                                              ("Set-Cookie", "s=1; Path=/; HttpOnly")])
+            start_response(
+                "303 See Other",
+                [
+                    ("Location", "/account"),
+                    ("Content-Length", "0"),
+                    ("Set-Cookie", "s=1; Path=/; HttpOnly"),
+                ],
+            )
             return [b""]
-        body, kind = ((self.PAGE, "text/html") if environ["PATH_INFO"] == "/login"
-                      else (self.SESSION, "application/json"))
+        body, kind = (
+            (self.PAGE, "text/html")
+            if environ["PATH_INFO"] == "/login"
+            else (self.SESSION, "application/json")
+        )
         start_response("200 OK", [("Content-Type", kind), ("Content-Length", str(len(body)))])
         return [body]

@@ -53,16 +53,32 @@ def process_tree_cpu_seconds(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def gunicorn(env: dict[str, str], *, workers: int = 1, app: str = "app:create_app()",
-             root: Path = ROOT) -> Iterator[tuple[int, int]]:
+def gunicorn(
+    env: dict[str, str], *, workers: int = 1, app: str = "app:create_app()", root: Path = ROOT
+) -> Iterator[tuple[int, int]]:
     """Serve ``app`` (Keystile by default, from the source tree ``root``) under gunicorn;
     yields (port, master pid)."""
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "gunicorn", "--workers", str(workers),
-               "--worker-class", "sync", "--threads", "1", "--bind", f"127.0.0.1:{port}",
-               "--no-control-socket", "--log-level", "warning",
-               "--worker-tmp-dir", tmp, app]
+        cmd = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "sync",
+            "--threads",
+            "1",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--no-control-socket",
+            "--log-level",
+            "warning",
+            "--worker-tmp-dir",
+            tmp,
+            app,
+        ]
         proc = subprocess.Popen(cmd, cwd=root, env={**os.environ, **env})
         try:
             wait_for_port(port, proc)
@@ -108,13 +124,22 @@ class Run:
         return run
 
     def line(self) -> str:
-        return (f"{self.label:<28} {self.rate:8.1f}/s  p50 {self.pct(50):7.2f} ms  "
-                f"p95 {self.pct(95):7.2f} ms  p99 {self.pct(99):7.2f} ms  "
-                f"failures {self.failures}  server CPU {self.cpu_ms_per_op:6.2f} ms/op")
+        return (
+            f"{self.label:<28} {self.rate:8.1f}/s  p50 {self.pct(50):7.2f} ms  "
+            f"p95 {self.pct(95):7.2f} ms  p99 {self.pct(99):7.2f} ms  "
+            f"failures {self.failures}  server CPU {self.cpu_ms_per_op:6.2f} ms/op"
+        )
 
 
-def load(label: str, op: Callable[[int], bool], *, duration: float, clients: int,
-         server_pid: int | None = None, server_pids: Sequence[int] = ()) -> Run:
+def load(
+    label: str,
+    op: Callable[[int], bool],
+    *,
+    duration: float,
+    clients: int,
+    server_pid: int | None = None,
+    server_pids: Sequence[int] = (),
+) -> Run:
     """Run ``op`` from ``clients`` threads for ``duration`` seconds (bounded, stops itself);
     the CPU time of the server process trees (``server_pid`` and ``server_pids``) is kept."""
     pids = [*server_pids, *([server_pid] if server_pid else [])]
@@ -156,14 +181,23 @@ def load(label: str, op: Callable[[int], bool], *, duration: float, clients: int
     return run
 
 
-def interleaved(ops: dict[str, Callable[[int], bool]], *, duration: float, rounds: int,
-                clients: int, server_pids: Sequence[int]) -> list[Run]:
+def interleaved(
+    ops: dict[str, Callable[[int], bool]],
+    *,
+    duration: float,
+    rounds: int,
+    clients: int,
+    server_pids: Sequence[int],
+) -> list[Run]:
     """Each op for ``duration`` seconds in all, in ``rounds`` alternating slices, so that
     a floor and the operation measured against it see the same background load on a
     shared machine (whose speed drifts by a third over a day)."""
     slices: dict[str, list[Run]] = {label: [] for label in ops}
     for _ in range(rounds):
         for label, op in ops.items():
-            slices[label].append(load(label, op, duration=duration / rounds, clients=clients,
-                                      server_pids=server_pids))
+            slices[label].append(
+                load(
+                    label, op, duration=duration / rounds, clients=clients, server_pids=server_pids
+                )
+            )
     return [Run.merged(label, parts) for label, parts in slices.items()]

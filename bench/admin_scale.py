@@ -34,8 +34,16 @@ from bench._admin_seed import seed
 
 PASSWORD = "benchmark passphrase for the admin"
 ADMIN = "benchadmin"
-FILTERS = ("", "password-only", "certificate-no-hardware-key", "depends-on-certificate",
-           "certificate-expiring", "clone-flagged", "no-sign-in-90-days", "hardware-key-policy")
+FILTERS = (
+    "",
+    "password-only",
+    "certificate-no-hardware-key",
+    "depends-on-certificate",
+    "certificate-expiring",
+    "clone-flagged",
+    "no-sign-in-90-days",
+    "hardware-key-policy",
+)
 TARGET_MS = 300
 TARGET_MB = 100
 
@@ -47,11 +55,12 @@ def prepare_database(url: str, reuse: bool) -> str:
     import sqlalchemy as sa
 
     base, name = url.rsplit("/", 1)
-    admin = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1)
-                             + "/postgres", isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(
+        base.replace("postgresql://", "postgresql+psycopg://", 1) + "/postgres",
+        isolation_level="AUTOCOMMIT",
+    )
     with admin.connect() as conn:
-        exists = conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                             {"n": name})
+        exists = conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
         if exists and not reuse:
             conn.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
         if not exists or not reuse:
@@ -82,8 +91,13 @@ def build(url: str, args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     upgrade(url)
     engine = make_engine(url)
-    timings = seed(engine, n_users=args.users, n_creds=args.credentials, n_events=args.events,
-                   n_sessions=args.sessions)
+    timings = seed(
+        engine,
+        n_users=args.users,
+        n_creds=args.credentials,
+        n_events=args.events,
+        n_sessions=args.sessions,
+    )
     engine.dispose()
     parts = ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
     print(f"seeded in {time.perf_counter() - t0:.1f} s ({parts})")
@@ -92,11 +106,18 @@ def build(url: str, args: argparse.Namespace) -> None:
 def app_for(url: str, instance: Path) -> Any:
     from app import create_app
 
-    return create_app({"env": "testing", "database_url": url, "origin": "https://localhost",
-                       "secret_key": "bench-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-                       "instance_path": str(instance), "recent_auth_minutes": 240,
-                       "require_hardware_key_for": "admin",
-                       "cert_sunset": "2027-01-31"})
+    return create_app(
+        {
+            "env": "testing",
+            "database_url": url,
+            "origin": "https://localhost",
+            "secret_key": "bench-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
+            "instance_path": str(instance),
+            "recent_auth_minutes": 240,
+            "require_hardware_key_for": "admin",
+            "cert_sunset": "2027-01-31",
+        }
+    )
 
 
 def signed_in_admin(app: Any) -> Any:
@@ -109,17 +130,20 @@ def signed_in_admin(app: Any) -> Any:
     with app.app_context():
         db = get_db()
         if accounts.find_user(db, ADMIN) is None:
-            admin = accounts.create_user(db, username=ADMIN, client=SYSTEM, now=utcnow(),
-                                         role=Role.ADMIN)
+            admin = accounts.create_user(
+                db, username=ADMIN, client=SYSTEM, now=utcnow(), role=Role.ADMIN
+            )
             db.commit()
-            credentials.set_password(db, passwords(), user=admin, new_password=PASSWORD,
-                                     client=SYSTEM, now=utcnow())
+            credentials.set_password(
+                db, passwords(), user=admin, new_password=PASSWORD, client=SYSTEM, now=utcnow()
+            )
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
     assert token
-    resp = client.post("/login", data={"username": ADMIN, "password": PASSWORD,
-                                       "csrf_token": token.group(1)})
+    resp = client.post(
+        "/login", data={"username": ADMIN, "password": PASSWORD, "csrf_token": token.group(1)}
+    )
     assert resp.status_code == 303, resp.status_code
     return client
 
@@ -143,8 +167,9 @@ def time_page(label: str, urls: Callable[[int], str], client: Any, runs: int) ->
         assert resp.status_code == 200 and body, (url, resp.status_code)
     p95 = p(samples, 95)
     ok = p95 < TARGET_MS
-    print(f"  {label:<46} p50 {p(samples, 50):7.1f} ms  p95 {p95:7.1f} ms  "
-          f"{'ok' if ok else 'OVER'}")
+    print(
+        f"  {label:<46} p50 {p(samples, 50):7.1f} ms  p95 {p95:7.1f} ms  {'ok' if ok else 'OVER'}"
+    )
     return ok
 
 
@@ -162,13 +187,16 @@ def web_export(client: Any, fmt: str) -> tuple[int, float]:
 
 def cli_export(url: str, fmt: str, instance: Path) -> tuple[int, float, float]:
     """Run ``keystile audit export`` in its own process; rows, seconds, peak RSS in MB."""
-    env = {**os.environ, "KEYSTILE_DATABASE_URL": url, "KEYSTILE_ENV": "development",
-           "KEYSTILE_INSTANCE_PATH": str(instance)}
+    env = {
+        **os.environ,
+        "KEYSTILE_DATABASE_URL": url,
+        "KEYSTILE_ENV": "development",
+        "KEYSTILE_INSTANCE_PATH": str(instance),
+    }
     exe = Path(sys.executable).parent / "keystile"
     t0 = time.perf_counter()
     with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen([str(exe), "audit", "export", "--format", fmt], stdout=out,
-                                env=env)
+        proc = subprocess.Popen([str(exe), "audit", "export", "--format", fmt], stdout=out, env=env)
         peak_kb = 0
         status = Path(f"/proc/{proc.pid}/status")
         while proc.poll() is None:
@@ -200,8 +228,7 @@ def main() -> int:
     args = ap.parse_args()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="keystile-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    url = prepare_database(args.database_url or f"sqlite:///{work / 'admin.sqlite3'}",
-                           args.reuse)
+    url = prepare_database(args.database_url or f"sqlite:///{work / 'admin.sqlite3'}", args.reuse)
     print(f"database: {url.split('@')[-1]}")
     if not (args.reuse and seeded(url)):
         build(url, args)
@@ -213,18 +240,32 @@ def main() -> int:
     ok = time_page("dashboard (30 days)", lambda i: "/admin/?days=30", client, args.runs)
     ok &= time_page("dashboard (90 days)", lambda i: "/admin/?days=90", client, args.runs)
     for flt in FILTERS:
-        ok &= time_page(f"users, filter {flt or 'none'}, search 'user0'",
-                        lambda i, f=flt: f"/admin/users?q=user0{i % 10}&filter={f}",
-                        client, args.runs)
-    ok &= time_page("users, page 1,000 (keyset)",
-                    lambda i: f"/admin/users?after=user{50_000 + i:06d}", client, args.runs)
+        ok &= time_page(
+            f"users, filter {flt or 'none'}, search 'user0'",
+            lambda i, f=flt: f"/admin/users?q=user0{i % 10}&filter={f}",
+            client,
+            args.runs,
+        )
+    ok &= time_page(
+        "users, page 1,000 (keyset)",
+        lambda i: f"/admin/users?after=user{50_000 + i:06d}",
+        client,
+        args.runs,
+    )
     ok &= time_page("a user's page", lambda i: f"/admin/users/{user_ids[i]}", client, args.runs)
     ok &= time_page("audit log, newest", lambda i: "/admin/audit", client, args.runs)
-    ok &= time_page("audit log, one user",
-                    lambda i: f"/admin/audit?user=user{user_ids[i]:06d}", client, args.runs)
-    ok &= time_page("audit log, failures of a method in a month",
-                    lambda i: "/admin/audit?method=passkey&outcome=failure&since="
-                              f"{time.strftime('%Y')}-01-01", client, args.runs)
+    ok &= time_page(
+        "audit log, one user",
+        lambda i: f"/admin/audit?user=user{user_ids[i]:06d}",
+        client,
+        args.runs,
+    )
+    ok &= time_page(
+        "audit log, failures of a method in a month",
+        lambda i: f"/admin/audit?method=passkey&outcome=failure&since={time.strftime('%Y')}-01-01",
+        client,
+        args.runs,
+    )
     if args.no_export:
         return 0 if ok else 1
     print("full audit export:")
@@ -234,8 +275,10 @@ def main() -> int:
         rows, secs, peak = cli_export(url, fmt, work / "instance")
         within = peak < TARGET_MB
         ok &= within
-        print(f"  cli {fmt:<5} {rows:>9,} rows in {secs:6.1f} s = {rows / secs:9,.0f} rows/s, "
-              f"peak RSS {peak:5.1f} MB {'ok' if within else 'OVER'}")
+        print(
+            f"  cli {fmt:<5} {rows:>9,} rows in {secs:6.1f} s = {rows / secs:9,.0f} rows/s, "
+            f"peak RSS {peak:5.1f} MB {'ok' if within else 'OVER'}"
+        )
     return 0 if ok else 1
 
 

@@ -40,8 +40,9 @@ from tests.support.pki import Identity, make_pki
 SESSION_COOKIE = "__Host-keystile-session"
 
 
-def prepare(directory: Path, *, port: int, app_port: int) -> tuple[dict[str, str], str,
-                                                                   Identity, Path]:
+def prepare(
+    directory: Path, *, port: int, app_port: int
+) -> tuple[dict[str, str], str, Identity, Path]:
     """PKI, a migrated database with alice's pinned certificate, and nginx's configuration.
 
     Returns:
@@ -57,22 +58,44 @@ def prepare(directory: Path, *, port: int, app_port: int) -> tuple[dict[str, str
     cert, key = ca.issue_server_certificate(pki.ca.as_authority(), hostnames=["localhost"])
     tls_cert, tls_key = directory / "server.crt", directory / "server.key"
     tls_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    tls_key.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                          serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
-    env = {"KEYSTILE_ENV": "production", "KEYSTILE_SECRET_KEY": secrets.token_urlsafe(48),
-           "KEYSTILE_DATABASE_URL": f"sqlite:///{directory / 'bench.sqlite3'}",
-           "KEYSTILE_INSTANCE_PATH": str(directory / "instance"),
-           "KEYSTILE_ORIGIN": f"https://localhost:{port}",
-           "KEYSTILE_CERT_HEADER_FORMAT": "nginx", "KEYSTILE_TRUSTED_PROXIES": "127.0.0.1",
-           "KEYSTILE_CERT_LOGIN": "auto"}
+    tls_key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    env = {
+        "KEYSTILE_ENV": "production",
+        "KEYSTILE_SECRET_KEY": secrets.token_urlsafe(48),
+        "KEYSTILE_DATABASE_URL": f"sqlite:///{directory / 'bench.sqlite3'}",
+        "KEYSTILE_INSTANCE_PATH": str(directory / "instance"),
+        "KEYSTILE_ORIGIN": f"https://localhost:{port}",
+        "KEYSTILE_CERT_HEADER_FORMAT": "nginx",
+        "KEYSTILE_TRUSTED_PROXIES": "127.0.0.1",
+        "KEYSTILE_CERT_LOGIN": "auto",
+    }
     app = create_app({name.removeprefix("KEYSTILE_").lower(): v for name, v in env.items()})
     cli = app.test_cli_runner()
-    for args in (["db", "upgrade"], ["user", "create", "alice"],
-                 ["cert", "pin", "alice", str(pki.self_signed.cert_path)],
-                 ["proxy-config", "nginx", "--listen", f"127.0.0.1:{port}",
-                  "--upstream", f"127.0.0.1:{app_port}", "--tls-cert", str(tls_cert),
-                  "--tls-key", str(tls_key), "--prefix", str(directory / "nginx")]):
+    for args in (
+        ["db", "upgrade"],
+        ["user", "create", "alice"],
+        ["cert", "pin", "alice", str(pki.self_signed.cert_path)],
+        [
+            "proxy-config",
+            "nginx",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--upstream",
+            f"127.0.0.1:{app_port}",
+            "--tls-cert",
+            str(tls_cert),
+            "--tls-key",
+            str(tls_key),
+            "--prefix",
+            str(directory / "nginx"),
+        ],
+    ):
         result = cli.invoke(args=args)
         if result.exit_code != 0:
             raise SystemExit(f"keystile {' '.join(args)}: {result.output}")
@@ -87,8 +110,9 @@ def connection(port: int, tls: ssl.SSLContext) -> http.client.HTTPSConnection:
     return conn
 
 
-def get(conn: http.client.HTTPSConnection, path: str,
-        cookie: str = "") -> tuple[int, http.client.HTTPResponse, bytes]:
+def get(
+    conn: http.client.HTTPSConnection, path: str, cookie: str = ""
+) -> tuple[int, http.client.HTTPResponse, bytes]:
     conn.request("GET", path, headers={"Cookie": cookie} if cookie else {})
     resp = conn.getresponse()
     return resp.status, resp, resp.read()
@@ -98,8 +122,11 @@ def sign_in(port: int, tls: ssl.SSLContext) -> bool:
     conn = connection(port, tls)
     try:
         status, resp, _ = get(conn, "/login")
-        cookies = [c.split(";", 1)[0] for c in resp.headers.get_all("Set-Cookie") or []
-                   if c.startswith(SESSION_COOKIE + "=")]
+        cookies = [
+            c.split(";", 1)[0]
+            for c in resp.headers.get_all("Set-Cookie") or []
+            if c.startswith(SESSION_COOKIE + "=")
+        ]
         if status != 303 or not cookies:
             return False
         status, _, body = get(conn, "/api/session", cookies[0])
@@ -117,8 +144,9 @@ def floor(port: int, tls: ssl.SSLContext) -> bool:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
     ap.add_argument("--rounds", type=int, default=5, help="alternating slices per measurement")
     ap.add_argument("--clients", type=int, default=2, help="concurrent client threads")
@@ -133,29 +161,40 @@ def main() -> None:
         env, config, identity, ca_file = prepare(directory, port=port, app_port=app_port)
         tls = ssl.create_default_context(cafile=str(ca_file))
         tls.load_cert_chain(identity.cert_path, identity.key_path)
-        with (servers.keystile(env, directory, port=app_port, workers=args.workers,
-                               threads=1) as app,
-              servers.proxy("nginx", config, port=port, prefix=directory / "nginx",
-                            trust=tls) as nginx):
+        with (
+            servers.keystile(env, directory, port=app_port, workers=args.workers, threads=1) as app,
+            servers.proxy(
+                "nginx", config, port=port, prefix=directory / "nginx", trust=tls
+            ) as nginx,
+        ):
             app.wait()
             nginx.wait()
             if not (sign_in(port, tls) and floor(port, tls)):  # warm-up, and a sanity check
                 raise SystemExit("a warm-up sign-in failed; see the logs in " + tmp)
             base, run = interleaved(
-                {"TLS floor (2 x /healthz)": lambda _: floor(port, tls),
-                 "certificate sign-in": lambda _: sign_in(port, tls)},
-                duration=args.duration, rounds=args.rounds, clients=args.clients,
-                server_pids=[nginx.pid, app.pid])
-    print(f"nginx (worker_processes auto) -> gunicorn ({args.workers} sync worker"
-          f"{'s' if args.workers > 1 else ''}), {args.clients} clients, "
-          f"{args.duration:.0f} s each in {args.rounds} alternating slices, a new TLS 1.3 "
-          "handshake with a client certificate per operation")
+                {
+                    "TLS floor (2 x /healthz)": lambda _: floor(port, tls),
+                    "certificate sign-in": lambda _: sign_in(port, tls),
+                },
+                duration=args.duration,
+                rounds=args.rounds,
+                clients=args.clients,
+                server_pids=[nginx.pid, app.pid],
+            )
+    print(
+        f"nginx (worker_processes auto) -> gunicorn ({args.workers} sync worker"
+        f"{'s' if args.workers > 1 else ''}), {args.clients} clients, "
+        f"{args.duration:.0f} s each in {args.rounds} alternating slices, a new TLS 1.3 "
+        "handshake with a client certificate per operation"
+    )
     print(base.line())
     print(run.line())
     ratio = run.rate / base.rate if base.rate else 0.0
     verdict = "meets" if ratio >= 0.8 and run.failures == 0 else "misses"
-    print(f"sign-ins: {ratio:.0%} of the floor, {run.failures} failures "
-          f"({verdict} the target: >= 80%, zero failures)")
+    print(
+        f"sign-ins: {ratio:.0%} of the floor, {run.failures} failures "
+        f"({verdict} the target: >= 80%, zero failures)"
+    )
 
 
 if __name__ == "__main__":

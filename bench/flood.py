@@ -74,18 +74,28 @@ class Target:
     #: a context presenting the pinned client certificate
     cert_tls: ssl.SSLContext | None = None
 
-    def connect(self, source: str | None = None, *, with_certificate: bool = False,
-                timeout: float = 30) -> http.client.HTTPConnection:
+    def connect(
+        self, source: str | None = None, *, with_certificate: bool = False, timeout: float = 30
+    ) -> http.client.HTTPConnection:
         bind = (source, 0) if source and self.tls else None
         if self.tls is None:
             return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         context = self.cert_tls if with_certificate else self.tls
-        return http.client.HTTPSConnection("localhost", self.port, timeout=timeout,
-                                           context=context, source_address=bind)
+        return http.client.HTTPSConnection(
+            "localhost", self.port, timeout=timeout, context=context, source_address=bind
+        )
 
-    def call(self, method: str, path: str, jar: Jar, *, body: bytes | None = None,
-             source: str = "127.200.0.1", headers: dict[str, str] | None = None,
-             timeout: float = 30) -> tuple[int, bytes]:
+    def call(
+        self,
+        method: str,
+        path: str,
+        jar: Jar,
+        *,
+        body: bytes | None = None,
+        source: str = "127.200.0.1",
+        headers: dict[str, str] | None = None,
+        timeout: float = 30,
+    ) -> tuple[int, bytes]:
         conn = self.connect(source, timeout=timeout)
         sent = {"User-Agent": "keystile-flood", **(headers or {})}
         if self.tls is None:  # no proxy: say who the client is, as nginx would
@@ -118,18 +128,23 @@ class Probe:
         done = len(self.latencies) + self.failures
         if not self.latencies:
             return f"  {self.label:<22} no success in {done}"
-        q = (statistics.quantiles(self.latencies, n=100, method="inclusive")
-             if len(self.latencies) > 1 else [self.latencies[0]] * 99)
-        return (f"  {self.label:<22} p50 {q[49] * 1000:8.1f} ms  p99 {q[98] * 1000:8.1f} ms  "
-                f"success {len(self.latencies)}/{done} ({len(self.latencies) / done:.0%})")
+        q = (
+            statistics.quantiles(self.latencies, n=100, method="inclusive")
+            if len(self.latencies) > 1
+            else [self.latencies[0]] * 99
+        )
+        return (
+            f"  {self.label:<22} p50 {q[49] * 1000:8.1f} ms  p99 {q[98] * 1000:8.1f} ms  "
+            f"success {len(self.latencies)}/{done} ({len(self.latencies) / done:.0%})"
+        )
 
 
 # -- the deployment ----------------------------------------------------------------------------
 
 
-def prepare(directory: Path, *, origin: str, port: int, app_port: int,
-            users: int) -> tuple[dict[str, str], str, list[SoftCredential], ssl.SSLContext,
-                                 ssl.SSLContext]:
+def prepare(
+    directory: Path, *, origin: str, port: int, app_port: int, users: int
+) -> tuple[dict[str, str], str, list[SoftCredential], ssl.SSLContext, ssl.SSLContext]:
     """The database (``owner`` with a password and a pinned certificate, ``bench<n>`` with a
     passkey each), the proxy configuration and the clients' TLS contexts."""
     from cryptography.hazmat.primitives import serialization
@@ -151,24 +166,47 @@ def prepare(directory: Path, *, origin: str, port: int, app_port: int,
     cert, key = ca.issue_server_certificate(pki.ca.as_authority(), hostnames=["localhost"])
     tls_cert, tls_key = directory / "server.crt", directory / "server.key"
     tls_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    tls_key.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                          serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
-    env = {"KEYSTILE_ENV": "production", "KEYSTILE_SECRET_KEY": secrets.token_urlsafe(48),
-           "KEYSTILE_DATABASE_URL": f"sqlite:///{directory / 'flood.sqlite3'}",
-           "KEYSTILE_INSTANCE_PATH": str(directory / "instance"),
-           "KEYSTILE_ORIGIN": origin, "KEYSTILE_CERT_HEADER_FORMAT": "nginx",
-           "KEYSTILE_TRUSTED_PROXIES": "127.0.0.1", "KEYSTILE_CERT_LOGIN": "auto"}
+    tls_key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    env = {
+        "KEYSTILE_ENV": "production",
+        "KEYSTILE_SECRET_KEY": secrets.token_urlsafe(48),
+        "KEYSTILE_DATABASE_URL": f"sqlite:///{directory / 'flood.sqlite3'}",
+        "KEYSTILE_INSTANCE_PATH": str(directory / "instance"),
+        "KEYSTILE_ORIGIN": origin,
+        "KEYSTILE_CERT_HEADER_FORMAT": "nginx",
+        "KEYSTILE_TRUSTED_PROXIES": "127.0.0.1",
+        "KEYSTILE_CERT_LOGIN": "auto",
+    }
     if os.environ.get("KEYSTILE_REDIS_URL"):
         env["KEYSTILE_REDIS_URL"] = os.environ["KEYSTILE_REDIS_URL"]
     app = create_app({name.removeprefix("KEYSTILE_").lower(): v for name, v in env.items()})
     cli = app.test_cli_runner()
     config = ""
-    for args in (["db", "upgrade"], ["user", "create", "owner", "--password-stdin"],
-                 ["cert", "pin", "owner", str(pki.self_signed.cert_path)],
-                 ["proxy-config", "nginx", "--listen", f"127.0.0.1:{port}",
-                  "--upstream", f"127.0.0.1:{app_port}", "--tls-cert", str(tls_cert),
-                  "--tls-key", str(tls_key), "--prefix", str(directory / "nginx")]):
+    for args in (
+        ["db", "upgrade"],
+        ["user", "create", "owner", "--password-stdin"],
+        ["cert", "pin", "owner", str(pki.self_signed.cert_path)],
+        [
+            "proxy-config",
+            "nginx",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--upstream",
+            f"127.0.0.1:{app_port}",
+            "--tls-cert",
+            str(tls_cert),
+            "--tls-key",
+            str(tls_key),
+            "--prefix",
+            str(directory / "nginx"),
+        ],
+    ):
         result = cli.invoke(args=args, input=PASSWORD + "\n")
         if result.exit_code != 0:
             raise SystemExit(f"keystile {' '.join(args)}: {result.output}")
@@ -178,14 +216,28 @@ def prepare(directory: Path, *, origin: str, port: int, app_port: int,
     with Session(engine_of(app)) as db:
         for i in range(users):
             name = f"bench{i}"
-            user = User(username=name, username_normalized=normalize_username(name),
-                        user_handle=new_user_handle(), created_at=utcnow())
+            user = User(
+                username=name,
+                username_normalized=normalize_username(name),
+                user_handle=new_user_handle(),
+                created_at=utcnow(),
+            )
             _, cred = authenticator.register(challenge=bytes(32), user_handle=user.user_handle)
-            user.credentials.append(Credential(
-                kind=CredentialKind.PASSKEY, lookup_key=cred.id_b64url, public_key=cred.cose_key,
-                sign_count=0, transports=["internal"], aaguid="00000000-0000-0000-0000-"
-                "000000000000", backup_eligible=False, backup_state=False,
-                attestation_format="none", attestation_trust="none", created_at=utcnow()))
+            user.credentials.append(
+                Credential(
+                    kind=CredentialKind.PASSKEY,
+                    lookup_key=cred.id_b64url,
+                    public_key=cred.cose_key,
+                    sign_count=0,
+                    transports=["internal"],
+                    aaguid="00000000-0000-0000-0000-000000000000",
+                    backup_eligible=False,
+                    backup_state=False,
+                    attestation_format="none",
+                    attestation_trust="none",
+                    created_at=utcnow(),
+                )
+            )
             db.add(user)
             creds.append(cred)
         db.commit()
@@ -197,28 +249,50 @@ def prepare(directory: Path, *, origin: str, port: int, app_port: int,
 
 
 @contextlib.contextmanager
-def deployment(directory: Path, *, layout: str, proxy: str,
-               users: int) -> Iterator[tuple[Target, list[SoftCredential], int]]:
+def deployment(
+    directory: Path, *, layout: str, proxy: str, users: int
+) -> Iterator[tuple[Target, list[SoftCredential], int]]:
     """Keystile (and nginx) running; yields the target, the passkeys and Keystile's pid."""
     port, app_port = servers.free_ports(2)
     front = port if proxy == "nginx" else app_port
     origin = f"https://localhost:{port}" if proxy == "nginx" else "http://localhost"
-    env, config, creds, tls, cert_tls = prepare(directory, origin=origin, port=port,
-                                                app_port=app_port, users=users)
-    shape = (["--worker-class", "sync", "--threads", "1", "--workers", "4"]
-             if layout == "sync" else ["-c", "python:app.gunicorn_conf"])
-    cmd = [sys.executable, "-m", "gunicorn", *shape, "--bind", f"127.0.0.1:{app_port}",
-           "--no-control-socket", "--log-level", "error", "--worker-tmp-dir", str(directory),
-           "app:create_app()"]
+    env, config, creds, tls, cert_tls = prepare(
+        directory, origin=origin, port=port, app_port=app_port, users=users
+    )
+    shape = (
+        ["--worker-class", "sync", "--threads", "1", "--workers", "4"]
+        if layout == "sync"
+        else ["-c", "python:app.gunicorn_conf"]
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        *shape,
+        "--bind",
+        f"127.0.0.1:{app_port}",
+        "--no-control-socket",
+        "--log-level",
+        "error",
+        "--worker-tmp-dir",
+        str(directory),
+        "app:create_app()",
+    ]
     with contextlib.ExitStack() as running:
-        app = running.enter_context(servers.Server(
-            cmd, what="gunicorn", log=directory / "gunicorn.log", env=env,
-            probe=lambda: servers.answers(app_port)))
+        app = running.enter_context(
+            servers.Server(
+                cmd,
+                what="gunicorn",
+                log=directory / "gunicorn.log",
+                env=env,
+                probe=lambda: servers.answers(app_port),
+            )
+        )
         app.wait()
         if proxy == "nginx":
-            running.enter_context(servers.proxy("nginx", config, port=port,
-                                                prefix=directory / "nginx",
-                                                trust=tls)).wait()
+            running.enter_context(
+                servers.proxy("nginx", config, port=port, prefix=directory / "nginx", trust=tls)
+            ).wait()
             yield Target(front, tls, cert_tls), creds, app.pid
         else:
             yield Target(front), creds, app.pid
@@ -237,8 +311,7 @@ def page(target: Target, source: str) -> tuple[Jar, str, str]:
     return jar, form.group(1).decode(), (meta or form).group(1).decode()
 
 
-def password_sign_in(target: Target, username: str = "owner",
-                     source: str = "127.200.0.1") -> bool:
+def password_sign_in(target: Target, username: str = "owner", source: str = "127.200.0.1") -> bool:
     jar, token, _ = page(target, source)
     form = urlencode({"username": username, "password": PASSWORD, "csrf_token": token})
     status, _ = target.call("POST", "/login", jar, body=form.encode(), source=source)
@@ -248,19 +321,25 @@ def password_sign_in(target: Target, username: str = "owner",
     return status == 200 and b'"method":"password"' in body
 
 
-def passkey_sign_in(target: Target, cred: SoftCredential,
-                    authenticator: SoftAuthenticator) -> bool:
+def passkey_sign_in(target: Target, cred: SoftCredential, authenticator: SoftAuthenticator) -> bool:
     jar, _, token = page(target, "127.200.0.2")
     headers = {"Content-Type": "application/json", "X-CSRFToken": token}
-    status, options = target.call("POST", "/webauthn/login/options", jar, body=b"{}",
-                                  headers=headers, source="127.200.0.2")
+    status, options = target.call(
+        "POST", "/webauthn/login/options", jar, body=b"{}", headers=headers, source="127.200.0.2"
+    )
     if status != 200:
         return False
-    assertion = authenticator.authenticate(cred, challenge=unb64url(
-        json.loads(options)["challenge"]))
-    status, _ = target.call("POST", "/webauthn/login/verify", jar,
-                            body=json.dumps(assertion).encode(), headers=headers,
-                            source="127.200.0.2")
+    assertion = authenticator.authenticate(
+        cred, challenge=unb64url(json.loads(options)["challenge"])
+    )
+    status, _ = target.call(
+        "POST",
+        "/webauthn/login/verify",
+        jar,
+        body=json.dumps(assertion).encode(),
+        headers=headers,
+        source="127.200.0.2",
+    )
     if status != 200:
         return False
     status, body = target.call("GET", "/api/session", jar, source="127.200.0.2")
@@ -273,8 +352,11 @@ def certificate_sign_in(target: Target) -> bool:
         conn.request("GET", "/login")
         resp = conn.getresponse()
         resp.read()
-        cookies = [c.split(";", 1)[0] for c in resp.headers.get_all("Set-Cookie") or []
-                   if c.startswith(SESSION + "=")]
+        cookies = [
+            c.split(";", 1)[0]
+            for c in resp.headers.get_all("Set-Cookie") or []
+            if c.startswith(SESSION + "=")
+        ]
         if resp.status != 303 or not cookies:
             return False
         conn.request("GET", "/api/session", headers={"Cookie": cookies[0]})
@@ -295,8 +377,9 @@ def signed_in_jar(target: Target) -> Jar:
     return jar
 
 
-def probe(label: str, op: Callable[[], bool], stop: threading.Event,
-          every: float = 1.0) -> tuple[Probe, threading.Thread]:
+def probe(
+    label: str, op: Callable[[], bool], stop: threading.Event, every: float = 1.0
+) -> tuple[Probe, threading.Thread]:
     result = Probe(label)
 
     def run() -> None:
@@ -321,9 +404,16 @@ def probe(label: str, op: Callable[[], bool], stop: threading.Event,
 # -- the attackers -----------------------------------------------------------------------------
 
 
-def guessers(target: Target, *, rate: float, threads: int, addresses: list[str],
-             username: Callable[[random.Random], str], stop: threading.Event,
-             statuses: Counter[int]) -> list[threading.Thread]:
+def guessers(
+    target: Target,
+    *,
+    rate: float,
+    threads: int,
+    addresses: list[str],
+    username: Callable[[random.Random], str],
+    stop: threading.Event,
+    statuses: Counter[int],
+) -> list[threading.Thread]:
     """Guesses at ``rate`` a second in all (0: as fast as answered), paced per thread."""
     lock = threading.Lock()
 
@@ -341,11 +431,13 @@ def guessers(target: Target, *, rate: float, threads: int, addresses: list[str],
             if interval:
                 stop.wait(max(0.0, due - time.monotonic()))
                 due = max(due + interval, time.monotonic() - interval)
-            form = urlencode({"username": username(rng), "password": f"guess{rng.random()}",
-                              "csrf_token": token}).encode()
+            form = urlencode(
+                {"username": username(rng), "password": f"guess{rng.random()}", "csrf_token": token}
+            ).encode()
             try:
-                status, _ = target.call("POST", "/login", dict(jar), body=form, timeout=30,
-                                        source=rng.choice(addresses))
+                status, _ = target.call(
+                    "POST", "/login", dict(jar), body=form, timeout=30, source=rng.choice(addresses)
+                )
             except (OSError, http.client.HTTPException):
                 status = 0
             with lock:
@@ -364,10 +456,14 @@ def spray_name(rng: random.Random) -> str:
     return f"bench{rng.randrange(50)}" if rng.random() < 0.1 else f"user{rng.randrange(50000)}"
 
 
-def scenario(target: Target, creds: list[SoftCredential], session_jar: Jar, *,
-             duration: float, attack: Callable[[threading.Event, Counter[int]],
-                                               list[threading.Thread]] | None,
-             ) -> tuple[list[Probe], Counter[int]]:
+def scenario(
+    target: Target,
+    creds: list[SoftCredential],
+    session_jar: Jar,
+    *,
+    duration: float,
+    attack: Callable[[threading.Event, Counter[int]], list[threading.Thread]] | None,
+) -> tuple[list[Probe], Counter[int]]:
     stop = threading.Event()
     statuses: Counter[int] = Counter()
     attackers = attack(stop, statuses) if attack else []
@@ -380,9 +476,12 @@ def scenario(target: Target, creds: list[SoftCredential], session_jar: Jar, *,
 
     ops: list[tuple[str, Callable[[], bool]]] = [
         ("password sign-in", lambda: password_sign_in(target)),
-        ("passkey sign-in", lambda: passkey_sign_in(
-            target, creds[next(turn) % len(creds)], authenticator)),
-        ("signed-in request", signed_in)]
+        (
+            "passkey sign-in",
+            lambda: passkey_sign_in(target, creds[next(turn) % len(creds)], authenticator),
+        ),
+        ("signed-in request", signed_in),
+    ]
     if target.tls is not None:
         ops.insert(2, ("certificate sign-in", lambda: certificate_sign_in(target)))
     probes = [probe(label, op, stop) for label, op in ops]
@@ -400,13 +499,15 @@ def _origin(target: Target) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--duration", type=float, default=60.0, help="seconds per scenario")
     ap.add_argument("--layout", choices=["gthread", "sync"], default="gthread")
     ap.add_argument("--proxy", choices=["nginx", "none"], default="nginx")
-    ap.add_argument("--rates", default="1,3,10",
-                    help="spray rates, as multiples of the argon2id capacity")
+    ap.add_argument(
+        "--rates", default="1,3,10", help="spray rates, as multiples of the argon2id capacity"
+    )
     ap.add_argument("--scenarios", default="idle,spray,targeted,one-address")
     ap.add_argument("--flood-threads", type=int, default=64)
     args = ap.parse_args()
@@ -416,38 +517,76 @@ def main() -> None:
 
     cores = len(os.sched_getaffinity(0))
     capacity = argon2_floor(2.0) * cores
-    print(f"argon2id capacity: {capacity:.0f} verifications/s on {cores} cores; gunicorn "
-          f"{args.layout}, proxy {args.proxy}, Redis "
-          f"{'yes' if os.environ.get('KEYSTILE_REDIS_URL') else 'no (memory)'}", flush=True)
-    with (tempfile.TemporaryDirectory(prefix="keystile-flood-") as tmp,
-          deployment(Path(tmp), layout=args.layout, proxy=args.proxy,
-                     users=50) as (target, creds, _pid)):
+    print(
+        f"argon2id capacity: {capacity:.0f} verifications/s on {cores} cores; gunicorn "
+        f"{args.layout}, proxy {args.proxy}, Redis "
+        f"{'yes' if os.environ.get('KEYSTILE_REDIS_URL') else 'no (memory)'}",
+        flush=True,
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="keystile-flood-") as tmp,
+        deployment(Path(tmp), layout=args.layout, proxy=args.proxy, users=50) as (
+            target,
+            creds,
+            _pid,
+        ),
+    ):
         session_jar = signed_in_jar(target)
-        runs: list[tuple[str, Callable[[threading.Event, Counter[int]],
-                                       list[threading.Thread]] | None]] = []
+        runs: list[
+            tuple[str, Callable[[threading.Event, Counter[int]], list[threading.Thread]] | None]
+        ] = []
         if "idle" in wanted:
             runs.append(("idle", None))
         if "spray" in wanted:
             for multiple in (float(r) for r in args.rates.split(",")):
-                runs.append((f"spray {multiple:g}x ({multiple * capacity:.0f}/s, 1,000 "
-                             "addresses)",
-                             lambda stop, st, m=multiple: guessers(
-                                 target, rate=m * capacity, threads=args.flood_threads,
-                                 addresses=SPRAY_ADDRESSES, username=spray_name, stop=stop,
-                                 statuses=st)))
+                runs.append(
+                    (
+                        f"spray {multiple:g}x ({multiple * capacity:.0f}/s, 1,000 addresses)",
+                        lambda stop, st, m=multiple: guessers(
+                            target,
+                            rate=m * capacity,
+                            threads=args.flood_threads,
+                            addresses=SPRAY_ADDRESSES,
+                            username=spray_name,
+                            stop=stop,
+                            statuses=st,
+                        ),
+                    )
+                )
         if "targeted" in wanted:
-            runs.append(("targeted: 1 guess/s naming owner, rotating addresses",
-                         lambda stop, st: guessers(
-                             target, rate=1.0, threads=1, addresses=SPRAY_ADDRESSES,
-                             username=lambda _rng: "owner", stop=stop, statuses=st)))
+            runs.append(
+                (
+                    "targeted: 1 guess/s naming owner, rotating addresses",
+                    lambda stop, st: guessers(
+                        target,
+                        rate=1.0,
+                        threads=1,
+                        addresses=SPRAY_ADDRESSES,
+                        username=lambda _rng: "owner",
+                        stop=stop,
+                        statuses=st,
+                    ),
+                )
+            )
         if "one-address" in wanted:
-            runs.append(("one address, 16 connections",
-                         lambda stop, st: guessers(
-                             target, rate=0.0, threads=16, addresses=["127.9.9.9"],
-                             username=spray_name, stop=stop, statuses=st)))
+            runs.append(
+                (
+                    "one address, 16 connections",
+                    lambda stop, st: guessers(
+                        target,
+                        rate=0.0,
+                        threads=16,
+                        addresses=["127.9.9.9"],
+                        username=spray_name,
+                        stop=stop,
+                        statuses=st,
+                    ),
+                )
+            )
         for label, attack in runs:
-            probes, statuses = scenario(target, creds, session_jar, duration=args.duration,
-                                        attack=attack)
+            probes, statuses = scenario(
+                target, creds, session_jar, duration=args.duration, attack=attack
+            )
             print(label)
             for p in probes:
                 print(p.line())

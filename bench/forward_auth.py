@@ -103,8 +103,12 @@ def rules_file(path: Path, before: int, same_host: bool) -> Path:
     lines = ['default = "deny"']
     for i in range(before):
         host = "localhost" if same_host else f"h{i}.example.net"
-        lines += ["[[rule]]", f'hosts = ["{host}"]', f'paths = ["/p{i}/"]',
-                  'require = { strength = "hardware-key" }']
+        lines += [
+            "[[rule]]",
+            f'hosts = ["{host}"]',
+            f'paths = ["/p{i}/"]',
+            'require = { strength = "hardware-key" }',
+        ]
     lines += ["[[rule]]", 'hosts = ["localhost"]', 'require = { strength = "password" }']
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -132,31 +136,51 @@ def prepare(directory: Path, *, port: int) -> tuple[dict[str, str], str, Path, P
     cert, key = ca.issue_server_certificate(pki.ca.as_authority(), hostnames=["localhost"])
     tls_cert, tls_key = directory / "server.crt", directory / "server.key"
     tls_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    tls_key.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                          serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
-    env = {"KEYSTILE_ENV": "production", "KEYSTILE_SECRET_KEY": secrets.token_urlsafe(48),
-           "KEYSTILE_DATABASE_URL": f"sqlite:///{directory / 'bench.sqlite3'}",
-           "KEYSTILE_INSTANCE_PATH": str(directory / "instance"),
-           "KEYSTILE_ORIGIN": f"https://localhost:{port}",
-           "KEYSTILE_CERT_HEADER_FORMAT": "nginx", "KEYSTILE_TRUSTED_PROXIES": "127.0.0.1",
-           "KEYSTILE_CERT_LOGIN": "auto",
-           "KEYSTILE_ACCESS_RULES": str(rules_file(directory / "rules-10.toml", 9, True))}
+    tls_key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    env = {
+        "KEYSTILE_ENV": "production",
+        "KEYSTILE_SECRET_KEY": secrets.token_urlsafe(48),
+        "KEYSTILE_DATABASE_URL": f"sqlite:///{directory / 'bench.sqlite3'}",
+        "KEYSTILE_INSTANCE_PATH": str(directory / "instance"),
+        "KEYSTILE_ORIGIN": f"https://localhost:{port}",
+        "KEYSTILE_CERT_HEADER_FORMAT": "nginx",
+        "KEYSTILE_TRUSTED_PROXIES": "127.0.0.1",
+        "KEYSTILE_CERT_LOGIN": "auto",
+        "KEYSTILE_ACCESS_RULES": str(rules_file(directory / "rules-10.toml", 9, True)),
+    }
     app = create_app({name.removeprefix("KEYSTILE_").lower(): v for name, v in env.items()})
     cli = app.test_cli_runner()
-    for args, given in ((["db", "upgrade"], None),
-                        (["user", "create", "alice", "--password-stdin"], PASSWORD + "\n"),
-                        (["cert", "pin", "alice", str(pki.self_signed.cert_path)], None)):
+    for args, given in (
+        (["db", "upgrade"], None),
+        (["user", "create", "alice", "--password-stdin"], PASSWORD + "\n"),
+        (["cert", "pin", "alice", str(pki.self_signed.cert_path)], None),
+    ):
         result = cli.invoke(args=args, input=given)
         if result.exit_code != 0:
             raise SystemExit(f"keystile {' '.join(args)}: {result.output}")
     with app.app_context():
         db = get_db()
         alice = db.scalars(select(User).where(User.username == "alice")).one()
-        password = db.scalars(select(Credential).where(
-            Credential.user_id == alice.id, Credential.kind == CredentialKind.PASSWORD)).one()
-        opened = sessions.start(db, user=alice, credential=password, method="password",
-                                client=Client(), now=utcnow(), timeouts=session_timeouts())
+        password = db.scalars(
+            select(Credential).where(
+                Credential.user_id == alice.id, Credential.kind == CredentialKind.PASSWORD
+            )
+        ).one()
+        opened = sessions.start(
+            db,
+            user=alice,
+            credential=password,
+            method="password",
+            client=Client(),
+            now=utcnow(),
+            timeouts=session_timeouts(),
+        )
         db.commit()
     engine_of(app).dispose()
     return env, f"{SESSION_COOKIE}={opened.secret}", tls_cert, tls_key, pki
@@ -171,12 +195,12 @@ class Connections:
         self.local = threading.local()
 
     def get(self, kind: str, path: str, cookie: str = "") -> bool:
-        conns: dict[str, http.client.HTTPSConnection] = self.local.__dict__.setdefault(
-            "conns", {})
+        conns: dict[str, http.client.HTTPSConnection] = self.local.__dict__.setdefault("conns", {})
         conn = conns.get(kind)
         if conn is None:
             conn = conns[kind] = http.client.HTTPSConnection(
-                "localhost", self.port, context=self.contexts[kind], timeout=30)
+                "localhost", self.port, context=self.contexts[kind], timeout=30
+            )
         try:
             conn.request("GET", path, headers={"Cookie": cookie} if cookie else {})
             resp = conn.getresponse()
@@ -189,9 +213,16 @@ class Connections:
 
 
 @contextlib.contextmanager
-def started(directory: Path, env: dict[str, str], *, port: int, workers: int,
-            tls_cert: Path, tls_key: Path, trust: ssl.SSLContext,
-            ) -> Iterator[tuple[dict[str, int], list[int]]]:
+def started(
+    directory: Path,
+    env: dict[str, str],
+    *,
+    port: int,
+    workers: int,
+    tls_cert: Path,
+    tls_key: Path,
+    trust: ssl.SSLContext,
+) -> Iterator[tuple[dict[str, int], list[int]]]:
     """Every Keystile (one per rules file), the bare floor and nginx; yields the upstream
     port of each location and the process ids whose CPU is counted."""
     names = ["floor", *RULES]
@@ -202,25 +233,62 @@ def started(directory: Path, env: dict[str, str], *, port: int, workers: int,
             rules = rules_file(directory / f"rules-{name}.toml", before, same_host)
             here = directory / f"keystile-{name}"
             here.mkdir()
-            procs.append(stack.enter_context(servers.keystile(
-                {**env, "KEYSTILE_ACCESS_RULES": str(rules)}, here, port=ports[name],
-                workers=workers, threads=1)))
+            procs.append(
+                stack.enter_context(
+                    servers.keystile(
+                        {**env, "KEYSTILE_ACCESS_RULES": str(rules)},
+                        here,
+                        port=ports[name],
+                        workers=workers,
+                        threads=1,
+                    )
+                )
+            )
         floor_dir = directory / "floor"
         floor_dir.mkdir()
-        cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{ports['floor']}",
-               "--workers", str(workers), "--threads", "1", "--no-control-socket",
-               "--worker-tmp-dir", str(floor_dir), "--log-level", "warning", "bench._bare:raw"]
-        procs.append(stack.enter_context(servers.Server(
-            cmd, what="gunicorn (floor)", log=floor_dir / "gunicorn.log",
-            probe=lambda: servers.answers(ports["floor"]))))
+        cmd = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{ports['floor']}",
+            "--workers",
+            str(workers),
+            "--threads",
+            "1",
+            "--no-control-socket",
+            "--worker-tmp-dir",
+            str(floor_dir),
+            "--log-level",
+            "warning",
+            "bench._bare:raw",
+        ]
+        procs.append(
+            stack.enter_context(
+                servers.Server(
+                    cmd,
+                    what="gunicorn (floor)",
+                    log=floor_dir / "gunicorn.log",
+                    probe=lambda: servers.answers(ports["floor"]),
+                )
+            )
+        )
         for proc in procs:
             proc.wait()
-        locations = "".join(LOCATION.format(name=name, upstream=upstream)
-                            for name, upstream in ports.items())
-        config = NGINX.format(prefix=directory / "nginx", port=port, cert=tls_cert,
-                              key=tls_key, keystile_port=ports["10"], locations=locations)
-        nginx = stack.enter_context(servers.proxy("nginx", config, port=port,
-                                                  prefix=directory / "nginx", trust=trust))
+        locations = "".join(
+            LOCATION.format(name=name, upstream=upstream) for name, upstream in ports.items()
+        )
+        config = NGINX.format(
+            prefix=directory / "nginx",
+            port=port,
+            cert=tls_cert,
+            key=tls_key,
+            keystile_port=ports["10"],
+            locations=locations,
+        )
+        nginx = stack.enter_context(
+            servers.proxy("nginx", config, port=port, prefix=directory / "nginx", trust=trust)
+        )
         nginx.wait()
         yield ports, [nginx.pid, *(p.pid for p in procs)]
 
@@ -236,12 +304,18 @@ def profile(count: int) -> None:
         env, cookie, *_ = prepare(Path(tmp), port=8443)
         app = create_app({name.removeprefix("KEYSTILE_").lower(): v for name, v in env.items()})
         client = app.test_client(use_cookies=False)
-        headers = {"X-Original-URL": "https://localhost:8443/wiki/x", "X-Original-Method": "GET",
-                   "Cookie": cookie}
+        headers = {
+            "X-Original-URL": "https://localhost:8443/wiki/x",
+            "X-Original-Method": "GET",
+            "Cookie": cookie,
+        }
 
         def check() -> None:
-            resp = client.get("/api/authz/auth-request", headers=headers,
-                              environ_base={"REMOTE_ADDR": "127.0.0.1"})
+            resp = client.get(
+                "/api/authz/auth-request",
+                headers=headers,
+                environ_base={"REMOTE_ADDR": "127.0.0.1"},
+            )
             assert resp.status_code == 200, resp.status_code
 
         for _ in range(200):
@@ -252,22 +326,30 @@ def profile(count: int) -> None:
             check()
         prof.disable()
         stats = pstats.Stats(prof)
-        print(f"{count} cookie checks in-process (Flask test client, SQLite): "
-              f"{stats.total_tt * 1000 / count:.3f} ms each under cProfile")  # type: ignore[attr-defined]
+        print(
+            f"{count} cookie checks in-process (Flask test client, SQLite): "
+            f"{stats.total_tt * 1000 / count:.3f} ms each under cProfile"
+        )  # type: ignore[attr-defined]
         stats.sort_stats("cumulative").print_stats(12)  # the framework, outside in
         stats.sort_stats("cumulative").print_stats(r"/app/", 30)  # Keystile's own
         stats.sort_stats("tottime").print_stats(20)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
     ap.add_argument("--rounds", type=int, default=5, help="alternating slices per measurement")
     ap.add_argument("--clients", type=int, default=2, help="concurrent client threads")
     ap.add_argument("--workers", type=int, default=1, help="gunicorn sync workers each")
-    ap.add_argument("--profile", type=int, default=0, metavar="N",
-                    help="profile N in-process cookie checks instead")
+    ap.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="profile N in-process cookie checks instead",
+    )
     args = ap.parse_args()
     if args.profile:
         profile(args.profile)
@@ -288,38 +370,58 @@ def main() -> None:
             "signed-in cookie": lambda _: conns.get("plain", "/10/x", cookie),
             "pinned certificate": lambda _: conns.get("cert", "/10/x"),
             "cookie, 1,000 rules same host": lambda _: conns.get(
-                "plain", "/1000-same-host/x", cookie),
+                "plain", "/1000-same-host/x", cookie
+            ),
             "cookie, 1,000 rules other hosts": lambda _: conns.get(
-                "plain", "/1000-other-hosts/x", cookie),
+                "plain", "/1000-other-hosts/x", cookie
+            ),
         }
-        with started(directory, env, port=port, workers=args.workers, tls_cert=tls_cert,
-                     tls_key=tls_key, trust=plain) as (_, pids):
+        with started(
+            directory,
+            env,
+            port=port,
+            workers=args.workers,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            trust=plain,
+        ) as (_, pids):
             for label, op in ops.items():  # warm-up, and a sanity check
                 if not all(op(0) for _ in range(20)):
                     raise SystemExit(f"a warm-up check failed ({label}); see the logs in {tmp}")
-            runs = interleaved(ops, duration=args.duration, rounds=args.rounds,
-                               clients=args.clients, server_pids=pids)
+            runs = interleaved(
+                ops,
+                duration=args.duration,
+                rounds=args.rounds,
+                clients=args.clients,
+                server_pids=pids,
+            )
     report(runs, args)
 
 
 def report(runs: list[Run], args: argparse.Namespace) -> None:
     base, cookie, cert, same, others = runs
-    print(f"nginx auth_request (1 worker, TLS kept alive) -> gunicorn ({args.workers} sync "
-          f"worker{'s' if args.workers > 1 else ''} each), {args.clients} clients, "
-          f"{args.duration:.0f} s each in {args.rounds} alternating slices")
+    print(
+        f"nginx auth_request (1 worker, TLS kept alive) -> gunicorn ({args.workers} sync "
+        f"worker{'s' if args.workers > 1 else ''} each), {args.clients} clients, "
+        f"{args.duration:.0f} s each in {args.rounds} alternating slices"
+    )
     for run in runs:
         print(run.line())
     for run in (cookie, cert):
         ratio = run.rate / base.rate if base.rate else 0.0
         verdict = "meets" if ratio >= 0.6 and run.failures == 0 else "misses"
-        print(f"{run.label}: {ratio:.1%} of the floor, {run.failures} failures "
-              f"({verdict} the target: >= 60%, zero failures)")
+        print(
+            f"{run.label}: {ratio:.1%} of the floor, {run.failures} failures "
+            f"({verdict} the target: >= 60%, zero failures)"
+        )
     for run in (same, others):
         extra = cookie.rate / run.rate - 1 if run.rate else float("inf")
         cpu = run.cpu_ms_per_op / cookie.cpu_ms_per_op - 1 if cookie.cpu_ms_per_op else 0.0
         verdict = "meets" if extra <= 0.10 else "misses"
-        print(f"{run.label}: {extra:+.1%} time per check against 10 rules "
-              f"(server CPU {cpu:+.1%}; {verdict} the target: at most +10%)")
+        print(
+            f"{run.label}: {extra:+.1%} time per check against 10 rules "
+            f"(server CPU {cpu:+.1%}; {verdict} the target: at most +10%)"
+        )
 
 
 if __name__ == "__main__":

@@ -43,18 +43,29 @@ def main() -> None:
         from app.cli.dbcmd import upgrade
 
         upgrade(url)
-        keystile = {"KEYSTILE_ENV": "testing", "KEYSTILE_SECRET_KEY": "b" * 8 + "enchmark-" * 6,
-                    "KEYSTILE_DATABASE_URL": url, "KEYSTILE_ORIGIN": "http://localhost"}
-        apps = [("bare WSGI callable", "bench._bare:raw", {}),
-                ("empty Flask view", "bench._bare:flask_app", {}),
-                ("Keystile GET /healthz", "app:create_app()", keystile)]
+        keystile = {
+            "KEYSTILE_ENV": "testing",
+            "KEYSTILE_SECRET_KEY": "b" * 8 + "enchmark-" * 6,
+            "KEYSTILE_DATABASE_URL": url,
+            "KEYSTILE_ORIGIN": "http://localhost",
+        }
+        apps = [
+            ("bare WSGI callable", "bench._bare:raw", {}),
+            ("empty Flask view", "bench._bare:flask_app", {}),
+            ("Keystile GET /healthz", "app:create_app()", keystile),
+        ]
         print(f"gunicorn sync, 1 worker, 2 client threads, {args.duration:.0f} s each")
         for label, target, env in apps:
             with gunicorn(env, app=target) as (port, pid):
                 for _ in range(200):  # warm-up
                     get(port)
-                run = load(label, functools.partial(_get_any, port), duration=args.duration,
-                           clients=2, server_pid=pid)
+                run = load(
+                    label,
+                    functools.partial(_get_any, port),
+                    duration=args.duration,
+                    clients=2,
+                    server_pid=pid,
+                )
             print(run.line())
 
 

@@ -103,14 +103,28 @@ def seed(url: str, users: int) -> list[SoftCredential]:
     with Session(engine) as db:
         for i in range(users):
             name = f"bench{i}"
-            user = User(username=name, username_normalized=normalize_username(name),
-                        user_handle=new_user_handle(), created_at=utcnow())
+            user = User(
+                username=name,
+                username_normalized=normalize_username(name),
+                user_handle=new_user_handle(),
+                created_at=utcnow(),
+            )
             _, cred = authenticator.register(challenge=bytes(32), user_handle=user.user_handle)
-            user.credentials.append(Credential(
-                kind=CredentialKind.PASSKEY, lookup_key=cred.id_b64url, public_key=cred.cose_key,
-                sign_count=0, transports=["internal"], aaguid=ZERO_AAGUID,
-                backup_eligible=False, backup_state=False, attestation_format="none",
-                attestation_trust="none", created_at=utcnow()))
+            user.credentials.append(
+                Credential(
+                    kind=CredentialKind.PASSKEY,
+                    lookup_key=cred.id_b64url,
+                    public_key=cred.cose_key,
+                    sign_count=0,
+                    transports=["internal"],
+                    aaguid=ZERO_AAGUID,
+                    backup_eligible=False,
+                    backup_state=False,
+                    attestation_format="none",
+                    attestation_trust="none",
+                    created_at=utcnow(),
+                )
+            )
             db.add(user)
             creds.append(cred)
         db.commit()
@@ -118,8 +132,14 @@ def seed(url: str, users: int) -> list[SoftCredential]:
     return creds
 
 
-def request(port: int, method: str, path: str, jar: Jar, body: bytes | None = None,
-            headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+def request(
+    port: int,
+    method: str,
+    path: str,
+    jar: Jar,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     sent = {"Host": f"127.0.0.1:{port}", "User-Agent": "keystile-bench", **(headers or {})}
     if jar:
@@ -152,22 +172,21 @@ class Browser:
     def sign_in(self, cred: SoftCredential, authenticator: SoftAuthenticator) -> bool:
         jar = dict(self.jar)  # the page's cookies; the sign-in's own are dropped after
         headers = {"Content-Type": "application/json", "X-CSRFToken": self.csrf}
-        status, options = request(self.port, "POST", "/webauthn/login/options", jar, b"{}",
-                                  headers)
+        status, options = request(self.port, "POST", "/webauthn/login/options", jar, b"{}", headers)
         if status != 200:
             return False
         challenge = unb64url(json.loads(options)["challenge"])
         assertion = json.dumps(authenticator.authenticate(cred, challenge=challenge)).encode()
-        status, _ = request(self.port, "POST", "/webauthn/login/verify", jar, assertion,
-                            headers)
+        status, _ = request(self.port, "POST", "/webauthn/login/verify", jar, assertion, headers)
         if status != 200:
             return False
         status, body = request(self.port, "GET", "/api/session", jar)
         return status == 200 and b'"method":"passkey"' in body
 
 
-def make_op(port: int, creds: list[SoftCredential], clients: int, *,
-            with_page: bool) -> Callable[[int], bool]:
+def make_op(
+    port: int, creds: list[SoftCredential], clients: int, *, with_page: bool
+) -> Callable[[int], bool]:
     """Client thread ``n`` (``i // 1_000_000``, see ``load``) owns every clients-th user."""
     authenticator = SoftAuthenticator(origin=ORIGIN, rp_id="localhost")
     per_client = len(creds) // clients
@@ -211,12 +230,15 @@ def profile(creds: list[SoftCredential], env: dict[str, str], count: int) -> Non
         client.delete_cookie("__Host-keystile-session", domain="localhost")
         client.set_cookie("__Host-keystile", page_cookie.value, domain="localhost")
         timed("healthz", lambda: client.get("/healthz"))
-        options = timed("options", lambda: client.post("/webauthn/login/options", data=b"{}",
-                                                       headers=headers)).get_json()
-        body = json.dumps(authenticator.authenticate(cred,
-                                                     challenge=unb64url(options["challenge"])))
-        resp = timed("verify", lambda: client.post("/webauthn/login/verify", data=body,
-                                                   headers=headers))
+        options = timed(
+            "options", lambda: client.post("/webauthn/login/options", data=b"{}", headers=headers)
+        ).get_json()
+        body = json.dumps(
+            authenticator.authenticate(cred, challenge=unb64url(options["challenge"]))
+        )
+        resp = timed(
+            "verify", lambda: client.post("/webauthn/login/verify", data=body, headers=headers)
+        )
         assert resp.status_code == 200, resp.get_json()
         timed("session", lambda: client.get("/api/session"))
 
@@ -225,8 +247,10 @@ def profile(creds: list[SoftCredential], env: dict[str, str], count: int) -> Non
     cpu = dict.fromkeys(cpu, 0.0)
     for n in range(count):
         one(creds[n % len(creds)])
-    print("\nin-process CPU per request (ms): " + ", ".join(
-        f"{step} {seconds * 1000 / count:.2f}" for step, seconds in cpu.items()))
+    print(
+        "\nin-process CPU per request (ms): "
+        + ", ".join(f"{step} {seconds * 1000 / count:.2f}" for step, seconds in cpu.items())
+    )
     profiler = cProfile.Profile()
     profiler.enable()
     for n in range(count):
@@ -251,11 +275,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
         creds = seed(url, args.users)
-        env = {"KEYSTILE_ENV": "testing", "KEYSTILE_SECRET_KEY": "b" * 8 + "enchmark-" * 6,
-               "KEYSTILE_DATABASE_URL": url, "KEYSTILE_ORIGIN": ORIGIN,
-               "KEYSTILE_LOGIN_LIMIT_PER_ADDRESS": "1000000/minute",
-               "KEYSTILE_CHALLENGE_LIMIT_PER_ADDRESS": "1000000/minute",
-               "KEYSTILE_LOGIN_LIMIT_PER_ACCOUNT": "1000000/minute"}
+        env = {
+            "KEYSTILE_ENV": "testing",
+            "KEYSTILE_SECRET_KEY": "b" * 8 + "enchmark-" * 6,
+            "KEYSTILE_DATABASE_URL": url,
+            "KEYSTILE_ORIGIN": ORIGIN,
+            "KEYSTILE_LOGIN_LIMIT_PER_ADDRESS": "1000000/minute",
+            "KEYSTILE_CHALLENGE_LIMIT_PER_ADDRESS": "1000000/minute",
+            "KEYSTILE_LOGIN_LIMIT_PER_ACCOUNT": "1000000/minute",
+        }
         with gunicorn(env, workers=args.workers) as (port, pid):
             if not make_op(port, creds, clients, with_page=False)(0):
                 raise SystemExit("warm-up sign-in failed")
@@ -264,22 +292,27 @@ def main() -> None:
                 "passkey sign-in": make_op(port, creds, clients, with_page=False),
                 "  with GET /login each": make_op(port, creds, clients, with_page=True),
             }
-            runs = interleaved(ops, duration=args.duration, rounds=args.rounds,
-                               clients=clients, server_pids=[pid])
+            runs = interleaved(
+                ops, duration=args.duration, rounds=args.rounds, clients=clients, server_pids=[pid]
+            )
         report(*runs, workers=args.workers)
         if args.profile:
             profile(creds, env, count=500)
 
 
 def report(floor: Run, run: Run, paged: Run, *, workers: int) -> None:
-    print(f"gunicorn sync, {workers} worker(s), {workers + 1} client threads, "
-          f"{run.seconds:.0f} s each, interleaved")
+    print(
+        f"gunicorn sync, {workers} worker(s), {workers + 1} client threads, "
+        f"{run.seconds:.0f} s each, interleaved"
+    )
     for r in (floor, run, paged):
         print(r.line())
-    print(f"passkey sign-in: {run.rate / floor.rate:.1%} of the floor (target >= 12%), "
-          f"{run.cpu_ms_per_op:.2f} ms server CPU per sign-in (target <= 4 ms), "
-          f"{run.failures + paged.failures} failures; with the page: "
-          f"{paged.rate / floor.rate:.1%}, {paged.cpu_ms_per_op:.2f} ms")
+    print(
+        f"passkey sign-in: {run.rate / floor.rate:.1%} of the floor (target >= 12%), "
+        f"{run.cpu_ms_per_op:.2f} ms server CPU per sign-in (target <= 4 ms), "
+        f"{run.failures + paged.failures} failures; with the page: "
+        f"{paged.rate / floor.rate:.1%}, {paged.cpu_ms_per_op:.2f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -73,10 +73,12 @@ def seed(url: str, users: int) -> None:
     with Session(engine) as db:
         for i in range(users):
             name = f"bench{i}"
-            u = User(username=name, username_normalized=normalize_username(name),
-                     created_at=utcnow())
-            u.credentials.append(Credential(kind=CredentialKind.PASSWORD, secret_hash=digest,
-                                            created_at=utcnow()))
+            u = User(
+                username=name, username_normalized=normalize_username(name), created_at=utcnow()
+            )
+            u.credentials.append(
+                Credential(kind=CredentialKind.PASSWORD, secret_hash=digest, created_at=utcnow())
+            )
             db.add(u)
         db.commit()
     engine.dispose()
@@ -88,8 +90,13 @@ def cookie_header(resp: http.client.HTTPResponse, jar: dict[str, str]) -> None:
         jar[name] = rest.split(";", 1)[0]
 
 
-def request(port: int, method: str, path: str, jar: dict[str, str], body: bytes | None = None,
-            ) -> tuple[int, bytes]:
+def request(
+    port: int,
+    method: str,
+    path: str,
+    jar: dict[str, str],
+    body: bytes | None = None,
+) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"Host": f"127.0.0.1:{port}", "User-Agent": "keystile-bench"}
     if jar:
@@ -114,8 +121,13 @@ def make_sign_in(port: int, users: int) -> Callable[[int], bool]:
         token = CSRF.search(page)
         if status != 200 or token is None:
             return False
-        form = urlencode({"username": f"bench{i % users}", "password": PASSWORD,
-                          "csrf_token": token.group(1).decode()}).encode()
+        form = urlencode(
+            {
+                "username": f"bench{i % users}",
+                "password": PASSWORD,
+                "csrf_token": token.group(1).decode(),
+            }
+        ).encode()
         status, _ = request(port, "POST", "/login", jar, form)
         if status != 303:
             return False
@@ -140,16 +152,26 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
         seed(url, args.users)
-        env = {"KEYSTILE_ENV": "testing", "KEYSTILE_SECRET_KEY": "b" * 8 + "enchmark-" * 6,
-               "KEYSTILE_DATABASE_URL": url, "KEYSTILE_ORIGIN": "http://localhost",
-               # One client address signs in hundreds of times: lift the throttles.
-               "KEYSTILE_LOGIN_LIMIT_PER_ADDRESS": "1000000/minute",
-               "KEYSTILE_LOGIN_LIMIT_PER_ACCOUNT": "1000000/minute"}
-        with (gunicorn(env, workers=args.workers) as (port, pid),
-              gunicorn({}, workers=args.workers, app="bench._bare:BarePasswordSignIn()")
-              as (bare_port, bare_pid)):
-            ops = {"password sign-in": make_sign_in(port, args.users),
-                   "bare bound (no Keystile)": make_sign_in(bare_port, args.users)}
+        env = {
+            "KEYSTILE_ENV": "testing",
+            "KEYSTILE_SECRET_KEY": "b" * 8 + "enchmark-" * 6,
+            "KEYSTILE_DATABASE_URL": url,
+            "KEYSTILE_ORIGIN": "http://localhost",
+            # One client address signs in hundreds of times: lift the throttles.
+            "KEYSTILE_LOGIN_LIMIT_PER_ADDRESS": "1000000/minute",
+            "KEYSTILE_LOGIN_LIMIT_PER_ACCOUNT": "1000000/minute",
+        }
+        with (
+            gunicorn(env, workers=args.workers) as (port, pid),
+            gunicorn({}, workers=args.workers, app="bench._bare:BarePasswordSignIn()") as (
+                bare_port,
+                bare_pid,
+            ),
+        ):
+            ops = {
+                "password sign-in": make_sign_in(port, args.users),
+                "bare bound (no Keystile)": make_sign_in(bare_port, args.users),
+            }
             for op in ops.values():
                 if not op(0):
                     raise SystemExit("warm-up sign-in failed")
@@ -158,17 +180,28 @@ def main() -> None:
             for _ in range(args.rounds):  # the floor between slices: the same machine load
                 floors.append(argon2_floor(slice_seconds))
                 for label, op in ops.items():
-                    slices[label].append(load(label, op, duration=slice_seconds,
-                                              clients=clients, server_pids=[pid, bare_pid]))
+                    slices[label].append(
+                        load(
+                            label,
+                            op,
+                            duration=slice_seconds,
+                            clients=clients,
+                            server_pids=[pid, bare_pid],
+                        )
+                    )
     floor = statistics.fmean(floors)
-    print(f"argon2id floor (m=19456,t=2,p=1, one core): {floor:8.1f} verifications/s "
-          f"(slices {min(floors):.1f}-{max(floors):.1f})")
+    print(
+        f"argon2id floor (m=19456,t=2,p=1, one core): {floor:8.1f} verifications/s "
+        f"(slices {min(floors):.1f}-{max(floors):.1f})"
+    )
     run, bare = (Run.merged(label, parts) for label, parts in slices.items())
     print(run.line())
     print(bare.line())
-    print(f"ratio per worker: {run.rate / args.workers / floor:.1%} of the floor "
-          f"(target >= 90%), {run.failures} failures; the bare bound reaches "
-          f"{bare.rate / args.workers / floor:.1%}")
+    print(
+        f"ratio per worker: {run.rate / args.workers / floor:.1%} of the floor "
+        f"(target >= 90%), {run.failures} failures; the bare bound reaches "
+        f"{bare.rate / args.workers / floor:.1%}"
+    )
 
 
 if __name__ == "__main__":

@@ -59,8 +59,14 @@ def seed(url: str, users: int, passwords: int, instance: Path) -> list[SoftCrede
     from bench.passkey_login import seed as seed_passkeys
 
     creds = seed_passkeys(url.replace("postgresql://", "postgresql+psycopg://", 1), users)
-    os.environ.update({"KEYSTILE_ENV": "testing", "KEYSTILE_SECRET_KEY": "s" * 40,
-                       "KEYSTILE_DATABASE_URL": url, "KEYSTILE_INSTANCE_PATH": str(instance)})
+    os.environ.update(
+        {
+            "KEYSTILE_ENV": "testing",
+            "KEYSTILE_SECRET_KEY": "s" * 40,
+            "KEYSTILE_DATABASE_URL": url,
+            "KEYSTILE_INSTANCE_PATH": str(instance),
+        }
+    )
     from app import create_app
     from app.db import get_db
     from app.models import User, utcnow
@@ -72,16 +78,23 @@ def seed(url: str, users: int, passwords: int, instance: Path) -> list[SoftCrede
         db = get_db()
         for i in range(passwords):
             user = db.scalars(sa.select(User).where(User.username == f"bench{i}")).one()
-            credentials.set_password(db, app.extensions["keystile.passwords"], user=user,
-                                     new_password=PASSWORD, client=SYSTEM, now=utcnow())
+            credentials.set_password(
+                db,
+                app.extensions["keystile.passwords"],
+                user=user,
+                new_password=PASSWORD,
+                client=SYSTEM,
+                now=utcnow(),
+            )
     return creds
 
 
 class Driver:
     """One client thread's browser and its counts of sign-ins seen."""
 
-    def __init__(self, base: str, creds: list[SoftCredential], names: list[str],
-                 passwords: int) -> None:
+    def __init__(
+        self, base: str, creds: list[SoftCredential], names: list[str], passwords: int
+    ) -> None:
         self.base, self.creds, self.names, self.passwords = base, creds, names, passwords
         self.authenticator = SoftAuthenticator(origin=ORIGIN, rp_id="localhost")
         self.page = WebClient(base)
@@ -107,14 +120,24 @@ class Driver:
             return False
         n = i % len(self.creds)
         assertion = self.authenticator.authenticate(
-            self.creds[n], challenge=unb64url(options.json()["challenge"]))
-        return self._counted(client, client.post("/webauthn/login/verify", json=assertion,
-                                                 headers=headers).status_code == 200)
+            self.creds[n], challenge=unb64url(options.json()["challenge"])
+        )
+        return self._counted(
+            client,
+            client.post("/webauthn/login/verify", json=assertion, headers=headers).status_code
+            == 200,
+        )
 
     def password(self, i: int) -> bool:
         client = self._fresh()
-        resp = client.post("/login", data={"username": self.names[i % self.passwords],
-                                           "password": PASSWORD, "csrf_token": self.token})
+        resp = client.post(
+            "/login",
+            data={
+                "username": self.names[i % self.passwords],
+                "password": PASSWORD,
+                "csrf_token": self.token,
+            },
+        )
         return self._counted(client, resp.status_code == 303)
 
     def _counted(self, client: WebClient, ok: bool) -> bool:
@@ -133,8 +156,7 @@ class Driver:
         return client is not None and client.get("/api/session").status_code == 200
 
 
-def drive(drivers: list[Driver], duration: float,
-          pids: list[int]) -> tuple[dict[str, Run], float]:
+def drive(drivers: list[Driver], duration: float, pids: list[int]) -> tuple[dict[str, Run], float]:
     """Every driver's plan in its own thread for ``duration`` seconds; the runs by kind and
     the CPU seconds the gunicorn processes used meanwhile."""
     runs = {kind: Run(kind, duration) for kind in KINDS}
@@ -143,8 +165,11 @@ def drive(drivers: list[Driver], duration: float,
 
     def worker(d: Driver, start: int) -> None:
         plan: list[tuple[str, Callable[[int], bool]]] = [
-            ("passkey sign-in", d.passkey), ("session check", d.session),
-            ("password sign-in", d.password), ("session check", d.session)]
+            ("passkey sign-in", d.passkey),
+            ("session check", d.session),
+            ("password sign-in", d.password),
+            ("session check", d.session),
+        ]
         i = start
         while time.monotonic() < stop:
             kind, op = plan[i % len(plan)]
@@ -185,19 +210,26 @@ def audit_counts(url: str) -> dict[str, int]:
     return counts
 
 
-def measure(instances: int, args: argparse.Namespace, url: str, creds: list[SoftCredential],
-            workdir: Path) -> dict[str, Run]:
-    env = {"KEYSTILE_LOGIN_LIMIT_PER_ADDRESS": UNLIMITED,
-           "KEYSTILE_LOGIN_LIMIT_PER_ACCOUNT": UNLIMITED,
-           "KEYSTILE_CHALLENGE_LIMIT_PER_ADDRESS": UNLIMITED,
-           "KEYSTILE_ARGON2_MEMORY_KIB": "19456", "KEYSTILE_ARGON2_TIME_COST": "2"}
+def measure(
+    instances: int, args: argparse.Namespace, url: str, creds: list[SoftCredential], workdir: Path
+) -> dict[str, Run]:
+    env = {
+        "KEYSTILE_LOGIN_LIMIT_PER_ADDRESS": UNLIMITED,
+        "KEYSTILE_LOGIN_LIMIT_PER_ACCOUNT": UNLIMITED,
+        "KEYSTILE_CHALLENGE_LIMIT_PER_ADDRESS": UNLIMITED,
+        "KEYSTILE_ARGON2_MEMORY_KIB": "19456",
+        "KEYSTILE_ARGON2_TIME_COST": "2",
+    }
     names = [f"bench{i}" for i in range(args.passwords)]
-    with clusters.running(workdir, database_url=url, redis_url=args.redis_url,
-                          count=instances, extra_env=env) as cluster:
+    with clusters.running(
+        workdir, database_url=url, redis_url=args.redis_url, count=instances, extra_env=env
+    ) as cluster:
         pids = [i.server.pid for i in cluster.instances if i.server is not None]
         share = len(creds) // args.clients
-        drivers = [Driver(cluster.url, creds[n * share:(n + 1) * share], names, args.passwords)
-                   for n in range(args.clients)]
+        drivers = [
+            Driver(cluster.url, creds[n * share : (n + 1) * share], names, args.passwords)
+            for n in range(args.clients)
+        ]
         before = audit_counts(url)
         runs, cpu = drive(drivers, args.duration, pids)
         after = audit_counts(url)
@@ -206,26 +238,37 @@ def measure(instances: int, args: argparse.Namespace, url: str, creds: list[Soft
     rows_ok = sum(after.get(t, 0) - before.get(t, 0) for t in SUCCESS_TAGS)
     rows_failed = sum(after.get(t, 0) - before.get(t, 0) for t in FAILURE_TAGS)
     total = sum(len(r.latencies) for r in runs.values()) / args.duration
-    print(f"\n{instances} instance(s), 1 gthread worker each (4 threads), {args.clients} "
-          f"client threads, {args.duration:.0f} s: {total:.1f} requests-answered/s in all")
+    print(
+        f"\n{instances} instance(s), 1 gthread worker each (4 threads), {args.clients} "
+        f"client threads, {args.duration:.0f} s: {total:.1f} requests-answered/s in all"
+    )
     for r in runs.values():
         print("  " + r.line().split("  server CPU")[0])
     sign_ins = sum(len(runs[k].latencies) for k in KINDS[:2])
-    print(f"  gunicorn CPU: {cpu / args.duration:.2f} cores busy on average, "
-          f"{cpu * 1000 / max(1, sign_ins):.1f} ms per sign-in (session checks included)")
+    print(
+        f"  gunicorn CPU: {cpu / args.duration:.2f} cores busy on average, "
+        f"{cpu * 1000 / max(1, sign_ins):.1f} ms per sign-in (session checks included)"
+    )
     verdict = "OK" if (rows_ok, rows_failed) == (seen_ok, seen_failed) else "MISMATCH"
-    print(f"  audit: {rows_ok} success rows for {seen_ok} sign-ins seen to succeed, "
-          f"{rows_failed} failure rows for {seen_failed} seen to fail: {verdict}")
+    print(
+        f"  audit: {rows_ok} success rows for {seen_ok} sign-ins seen to succeed, "
+        f"{rows_failed} failure rows for {seen_failed} seen to fail: {verdict}"
+    )
     return runs
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--database-url", required=True,
-                    help="a PostgreSQL server (any database: keystile_scale is made there)")
-    ap.add_argument("--database-name", default="keystile_scale",
-                    help="the database made afresh on that server")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--database-url",
+        required=True,
+        help="a PostgreSQL server (any database: keystile_scale is made there)",
+    )
+    ap.add_argument(
+        "--database-name", default="keystile_scale", help="the database made afresh on that server"
+    )
     ap.add_argument("--redis-url", required=True)
     ap.add_argument("--duration", type=float, default=20.0)
     ap.add_argument("--clients", type=int, default=4)

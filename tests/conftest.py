@@ -25,8 +25,10 @@ PG_URL = os.environ.get("KEYSTILE_TEST_DATABASE_URL", "")
 #: Every database-backed test runs on both; without KEYSTILE_TEST_DATABASE_URL the PostgreSQL
 #: half shows as skipped, with the reason (and fails in CI), rather than silently missing.
 BACKENDS = ["sqlite", "postgresql"]
-NO_POSTGRESQL = ("PostgreSQL not configured: set KEYSTILE_TEST_DATABASE_URL="
-                 "postgresql://user@host:5432/db to run the PostgreSQL half of the suite")
+NO_POSTGRESQL = (
+    "PostgreSQL not configured: set KEYSTILE_TEST_DATABASE_URL="
+    "postgresql://user@host:5432/db to run the PostgreSQL half of the suite"
+)
 #: fast argon2 parameters for tests; the benchmark uses the production defaults
 FAST_HASH = {"argon2_memory_kib": 8192, "argon2_time_cost": 1}
 PASSWORD = "correct horse battery staple"
@@ -101,8 +103,12 @@ def make_app(database_url: str, tmp_path: Any, **overrides: Any) -> Flask:
         with engine.begin() as conn:
             # A connection a previous test left open (an unread streamed response, say)
             # must not hold a lock that would make DROP TABLE wait for ever.
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
         with engine.begin() as conn:
             Base.metadata.drop_all(conn)
             Base.metadata.create_all(conn)
@@ -131,10 +137,12 @@ def sign_in_edge() -> bool:
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path: Any, app_overrides: dict[str, Any],
-        sign_in_edge: bool) -> Iterator[Flask]:
-    application = fresh_app(database_url, tmp_path,
-                            **{"sign_in_edge": sign_in_edge, **app_overrides})
+def app(
+    database_url: str, tmp_path: Any, app_overrides: dict[str, Any], sign_in_edge: bool
+) -> Iterator[Flask]:
+    application = fresh_app(
+        database_url, tmp_path, **{"sign_in_edge": sign_in_edge, **app_overrides}
+    )
     yield application
     engine_of(application).dispose()
 
@@ -156,17 +164,35 @@ def db(app: Flask) -> Iterator[Session]:
     session.close()
 
 
-def make_user(db: Session, app: Flask, username: str = "alice", *, password: str | None = PASSWORD,
-              admin: bool = False, email: str = "") -> User:
+def make_user(
+    db: Session,
+    app: Flask,
+    username: str = "alice",
+    *,
+    password: str | None = PASSWORD,
+    admin: bool = False,
+    email: str = "",
+) -> User:
     """A user (with a password unless ``password=None``), as the CLI would create one."""
     with app.app_context():
-        user = accounts.create_user(db, username=username, client=SYSTEM, now=utcnow(),
-                                    role=Role.ADMIN if admin else Role.USER,
-                                    email=email or f"{username}@example.org")
+        user = accounts.create_user(
+            db,
+            username=username,
+            client=SYSTEM,
+            now=utcnow(),
+            role=Role.ADMIN if admin else Role.USER,
+            email=email or f"{username}@example.org",
+        )
         db.commit()
         if password is not None:
-            credentials.set_password(db, app.extensions["keystile.passwords"], user=user,
-                                     new_password=password, client=SYSTEM, now=utcnow())
+            credentials.set_password(
+                db,
+                app.extensions["keystile.passwords"],
+                user=user,
+                new_password=password,
+                client=SYSTEM,
+                now=utcnow(),
+            )
     return user
 
 
@@ -194,8 +220,9 @@ class AuthActions:
 
     def login(self, username: str = "alice", password: str = PASSWORD, **kw: Any) -> Any:
         token = self.csrf()
-        return self.client.post("/login", data={"username": username, "password": password,
-                                                "csrf_token": token, **kw})
+        return self.client.post(
+            "/login", data={"username": username, "password": password, "csrf_token": token, **kw}
+        )
 
     def logout(self) -> Any:
         token = self.csrf("/account") if self.is_signed_in() else self.csrf()

@@ -9,13 +9,15 @@ from app.web.forms import PostedForm
 
 class ChangePasswordForm(PostedForm):
     current_password = PasswordField(
-        "Current password", validators=[DataRequired("Enter your current password."),
-                                        Length(max=MAX_LENGTH + 1)],
-        render_kw={"autocomplete": "current-password"})
+        "Current password",
+        validators=[DataRequired("Enter your current password."), Length(max=MAX_LENGTH + 1)],
+        render_kw={"autocomplete": "current-password"},
+    )
     new_password = PasswordField(
-        "New password", validators=[DataRequired("Choose a new password."),
-                                    Length(max=MAX_LENGTH + 1)],
-        render_kw={"autocomplete": "new-password"})
+        "New password",
+        validators=[DataRequired("Choose a new password."), Length(max=MAX_LENGTH + 1)],
+        render_kw={"autocomplete": "new-password"},
+    )
 
 
 class RenameForm(PostedForm):

@@ -45,9 +45,11 @@ def _current_session_id() -> int | None:
     return row.id if row is not None else None
 
 
-def render_account(password_form: ChangePasswordForm | None = None,
-                   status: int = 200, add_password_form: NewPasswordForm | None = None,
-                   ) -> tuple[str, int]:
+def render_account(
+    password_form: ChangePasswordForm | None = None,
+    status: int = 200,
+    add_password_form: NewPasswordForm | None = None,
+) -> tuple[str, int]:
     db = get_db()
     user = _me()
     now = utcnow()
@@ -57,10 +59,14 @@ def render_account(password_form: ChangePasswordForm | None = None,
         .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
         .limit(RECENT_EVENTS)
     ).all()
-    notices = not_said_here(db.scalars(
-        select(Notice).where(Notice.user_id == user.id, Notice.read_at.is_(None))
-        .order_by(Notice.id.desc()).limit(NOTICES_SHOWN + 1)
-    ))
+    notices = not_said_here(
+        db.scalars(
+            select(Notice)
+            .where(Notice.user_id == user.id, Notice.read_at.is_(None))
+            .order_by(Notice.id.desc())
+            .limit(NOTICES_SHOWN + 1)
+        )
+    )
     return render_template(
         "account/index.html",
         user=user,
@@ -100,9 +106,15 @@ def change_password() -> BaseResponse | tuple[str, int]:
     db = get_db()
     try:
         credentials.change_password(
-            db, passwords(), user=_me(), current_password=form.current_password.data or "",
-            new_password=form.new_password.data or "", client=current_client(), now=utcnow(),
-            mailer=mailer(), keep_session_id=_current_session_id(),
+            db,
+            passwords(),
+            user=_me(),
+            current_password=form.current_password.data or "",
+            new_password=form.new_password.data or "",
+            client=current_client(),
+            now=utcnow(),
+            mailer=mailer(),
+            keep_session_id=_current_session_id(),
         )
     except WrongCurrentPassword as exc:
         form.current_password.errors = [exc.message]
@@ -132,9 +144,15 @@ def add_password() -> BaseResponse | tuple[str, int]:
     if not form.validate_on_submit():
         return render_account(status=400, add_password_form=form)
     try:
-        credentials.set_password(db, passwords(), user=_me(),
-                                 new_password=form.password.data or "",
-                                 client=current_client(), now=utcnow(), mailer=mailer())
+        credentials.set_password(
+            db,
+            passwords(),
+            user=_me(),
+            new_password=form.password.data or "",
+            client=current_client(),
+            now=utcnow(),
+            mailer=mailer(),
+        )
     except PasswordPolicyError as exc:
         db.rollback()
         form.password.errors = [exc.message]
@@ -152,8 +170,14 @@ def rename_credential(credential_id: int) -> BaseResponse | tuple[str, int]:
     if not form.validate_on_submit():
         flash("Enter a name of at most 100 characters.", "error")
         return redirect(url_for("account.index"), code=303)
-    credentials.rename(get_db(), cred, form.label.data or "", client=current_client(),
-                       now=utcnow(), mailer=mailer())
+    credentials.rename(
+        get_db(),
+        cred,
+        form.label.data or "",
+        client=current_client(),
+        now=utcnow(),
+        mailer=mailer(),
+    )
     flash("Renamed.", "success")
     return redirect(url_for("account.index"), code=303)
 
@@ -169,8 +193,14 @@ def remove_credential(credential_id: int) -> BaseResponse:
         return refused
     try:
         own = auth_state.current_session()
-        credentials.remove(get_db(), cred, client=current_client(), now=utcnow(),
-                           mailer=mailer(), keep_session_id=own.id if own else None)
+        credentials.remove(
+            get_db(),
+            cred,
+            client=current_client(),
+            now=utcnow(),
+            mailer=mailer(),
+            keep_session_id=own.id if own else None,
+        )
     except CredentialError as exc:
         flash(exc.message, "error")
         return redirect(url_for("account.index"), code=303)
@@ -188,8 +218,14 @@ def end_session(session_id: int) -> BaseResponse:
     if not ActionForm().validate_on_submit():
         abort(400)
     sessions.end(db, row, now=utcnow(), reason="ended by user")
-    record(db, Event.SESSIONS_ENDED, client=current_client(), success=True, user=_me(),
-           details={"count": 1})
+    record(
+        db,
+        Event.SESSIONS_ENDED,
+        client=current_client(),
+        success=True,
+        user=_me(),
+        details={"count": 1},
+    )
     db.commit()
     flash("That session has ended.", "success")
     return redirect(url_for("account.index"), code=303)
@@ -206,8 +242,14 @@ def end_all_sessions() -> BaseResponse:
     db = get_db()
     user = _me()
     count = sessions.end_all(db, user_id=user.id, now=utcnow(), reason="signed out everywhere")
-    record(db, Event.SESSIONS_ENDED, client=current_client(), success=True, user=user,
-           details={"count": count})
+    record(
+        db,
+        Event.SESSIONS_ENDED,
+        client=current_client(),
+        success=True,
+        user=user,
+        details={"count": count},
+    )
     if request.form.get("forget_devices"):
         devices.revoke_all(db, user, client=current_client())
     auth_state.sign_out("signed out everywhere")

@@ -23,9 +23,14 @@ FILTER_FIELDS = frozenset({"user", "method", "event", "outcome", "since", "until
 
 def _filter(form: AuditFilterForm) -> AuditFilter:
     since, until = form.bounds()
-    return AuditFilter(username=(form.user.data or "").strip(), method=form.method.data or "",
-                       tag=form.event.data or "", outcome=form.outcome.data or "",
-                       since=since, until=until)
+    return AuditFilter(
+        username=(form.user.data or "").strip(),
+        method=form.method.data or "",
+        tag=form.event.data or "",
+        outcome=form.outcome.data or "",
+        since=since,
+        until=until,
+    )
 
 
 @bp.get("/audit")
@@ -59,11 +64,17 @@ def audit_export() -> BaseResponse | tuple[str, int]:
         return again
     flt = _filter(form)
     db = get_db()
-    record(db, Event.ADMIN_ACTION, client=current_client(), success=True,
-           actor=current_admin(), details={"action": "audit_export", "format": fmt.value,
-                                           "filter": flt.as_query()})
+    record(
+        db,
+        Event.ADMIN_ACTION,
+        client=current_client(),
+        success=True,
+        actor=current_admin(),
+        details={"action": "audit_export", "format": fmt.value, "filter": flt.as_query()},
+    )
     db.commit()
     name = f"keystile-audit-{utcnow():%Y%m%dT%H%M%SZ}.{fmt.value}"
+
     def body() -> Iterator[str]:
         # The stream outlives the view: end its read transaction (and free the server-side
         # cursor's locks) as soon as the last row is out or the client goes away.
@@ -72,6 +83,8 @@ def audit_export() -> BaseResponse | tuple[str, int]:
         finally:
             db.close()
 
-    return Response(stream_with_context(body()),
-                    mimetype=fmt.mimetype,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        stream_with_context(body()),
+        mimetype=fmt.mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

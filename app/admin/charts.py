@@ -83,9 +83,16 @@ class LineChart:
     bottom: int = HEIGHT - BOTTOM
 
 
-def line_chart(chart_id: str, title: str, data: DailySeries, *, height: int = HEIGHT,
-               top_value: int | None = None, most_ticks: int = 4,
-               first_series: int = 0) -> LineChart:
+def line_chart(
+    chart_id: str,
+    title: str,
+    data: DailySeries,
+    *,
+    height: int = HEIGHT,
+    top_value: int | None = None,
+    most_ticks: int = 4,
+    first_series: int = 0,
+) -> LineChart:
     """One polyline per series over the days of ``data``; ``top_value`` shares a scale
     between charts (small multiples)."""
     n = len(data.days)
@@ -109,16 +116,23 @@ def line_chart(chart_id: str, title: str, data: DailySeries, *, height: int = HE
         base = f"{x(len(values) - 1):.1f},{y(0):.1f} {x(0):.1f},{y(0):.1f}"
         return f"{points(values)} {base}"
 
-    lines = [Line(name, f"series-{(first_series + k) % 5 + 1}", points(values), values,
-                  area(values))
-             for k, (name, values) in enumerate(data.series.items())]
+    lines = [
+        Line(name, f"series-{(first_series + k) % 5 + 1}", points(values), values, area(values))
+        for k, (name, values) in enumerate(data.series.items())
+    ]
     y_ticks = [Tick(y(v), f"{v:,}") for v in ticks]
     picks = sorted({0, n // 2, n - 1}) if n else []
-    x_ticks = [Tick(x(i), data.days[i].strftime("%d %b"),
-                    "start" if i == 0 and n > 1 else "end" if i == n - 1 and n > 1 else "middle")
-               for i in picks]
-    return LineChart(chart_id, title, data.days, lines, y_ticks, x_ticks, height=height,
-                     bottom=height - BOTTOM)
+    x_ticks = [
+        Tick(
+            x(i),
+            data.days[i].strftime("%d %b"),
+            "start" if i == 0 and n > 1 else "end" if i == n - 1 and n > 1 else "middle",
+        )
+        for i in picks
+    ]
+    return LineChart(
+        chart_id, title, data.days, lines, y_ticks, x_ticks, height=height, bottom=height - BOTTOM
+    )
 
 
 @dataclass(frozen=True)
@@ -138,10 +152,18 @@ class SmallMultiples:
 
 def small_multiples(chart_id: str, title: str, data: DailySeries) -> SmallMultiples:
     highest = max((max(v, default=0) for v in data.series.values()), default=0)
-    panels = [line_chart(f"{chart_id}-{k + 1}", name, DailySeries(data.days, {name: values}),
-                         height=PANEL_HEIGHT, top_value=highest, most_ticks=2,
-                         first_series=k)
-              for k, (name, values) in enumerate(data.series.items())]
+    panels = [
+        line_chart(
+            f"{chart_id}-{k + 1}",
+            name,
+            DailySeries(data.days, {name: values}),
+            height=PANEL_HEIGHT,
+            top_value=highest,
+            most_ticks=2,
+            first_series=k,
+        )
+        for k, (name, values) in enumerate(data.series.items())
+    ]
     return SmallMultiples(chart_id, title, data.days, panels)
 
 
@@ -168,12 +190,20 @@ class BarChart:
         return max(1, len(self.bars)) * (BAR_HEIGHT + BAR_GAP) + BAR_GAP
 
 
-def bar_chart(chart_id: str, title: str, items: Sequence[tuple[str, int]],
-              css: Sequence[str] = ()) -> BarChart:
+def bar_chart(
+    chart_id: str, title: str, items: Sequence[tuple[str, int]], css: Sequence[str] = ()
+) -> BarChart:
     """Horizontal bars, one per item, scaled to the largest value."""
     top_value = max((v for _, v in items), default=0) or 1
     room = WIDTH - LABEL_WIDTH - 80  # leave space for the value after the bar
-    bars = [Bar(label, value, BAR_GAP + i * (BAR_HEIGHT + BAR_GAP), room * value / top_value,
-                css[i] if i < len(css) else "series-1")
-            for i, (label, value) in enumerate(items)]
+    bars = [
+        Bar(
+            label,
+            value,
+            BAR_GAP + i * (BAR_HEIGHT + BAR_GAP),
+            room * value / top_value,
+            css[i] if i < len(css) else "series-1",
+        )
+        for i, (label, value) in enumerate(items)
+    ]
     return BarChart(chart_id, title, bars)

@@ -17,8 +17,10 @@ from app.web.wording import reason_text
 WINDOWS = (7, 30, 90)
 #: the funnel's steps: no credential, then each strength in its order (Strength.label)
 FUNNEL_LABELS: dict[Strength | None, str] = {
-    None: "no credential", Strength.PASSWORD: "password only",
-    **{s: s.label for s in Strength if s is not Strength.PASSWORD}}
+    None: "no credential",
+    Strength.PASSWORD: "password only",
+    **{s: s.label for s in Strength if s is not Strength.PASSWORD},
+}
 
 
 @bp.get("/")
@@ -33,15 +35,30 @@ def dashboard() -> str:
     sunset = CertSunset(s.cert_sunset, s.cert_sunset_grace_days)
     return render_template(
         "admin/dashboard.html",
-        days=days, windows=WINDOWS, people=people, sunset=sunset, stage=sunset.stage(now),
-        mix=charts.small_multiples("credential-mix", "Live credentials by strength, per day",
-                                   numbers.credential_mix(db, now=now, days=days,
-                                                          current=people.live_credentials)),
-        sign_ins=charts.small_multiples("sign-ins", "Successful sign-ins per method, per day",
-                                        numbers.sign_ins_per_method(db, now=now, days=days)),
-        failures=charts.bar_chart("failures", f"Failed sign-ins by reason, last {days} days",
-                                  [(f"{f.method}: {reason_text(f.reason)}", f.count)
-                                   for f in failures]),
-        funnel=charts.bar_chart("funnel", "Active users by strongest credential", funnel,
-                                css=[f"strength-{k.value if k else 0}" for k in FUNNEL_LABELS]),
+        days=days,
+        windows=WINDOWS,
+        people=people,
+        sunset=sunset,
+        stage=sunset.stage(now),
+        mix=charts.small_multiples(
+            "credential-mix",
+            "Live credentials by strength, per day",
+            numbers.credential_mix(db, now=now, days=days, current=people.live_credentials),
+        ),
+        sign_ins=charts.small_multiples(
+            "sign-ins",
+            "Successful sign-ins per method, per day",
+            numbers.sign_ins_per_method(db, now=now, days=days),
+        ),
+        failures=charts.bar_chart(
+            "failures",
+            f"Failed sign-ins by reason, last {days} days",
+            [(f"{f.method}: {reason_text(f.reason)}", f.count) for f in failures],
+        ),
+        funnel=charts.bar_chart(
+            "funnel",
+            "Active users by strongest credential",
+            funnel,
+            css=[f"strength-{k.value if k else 0}" for k in FUNNEL_LABELS],
+        ),
     )

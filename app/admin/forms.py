@@ -28,10 +28,17 @@ class _GetForm(FlaskForm):
 
 
 class UserSearchForm(_GetForm):
-    q = StringField("Search", validators=[Optional(), Length(max=MAX_SEARCH)],
-                    render_kw={"type": "search", "placeholder": "name, username or e-mail"})
-    filter = SelectField("Show", choices=[SelectChoice(f.value, f.label) for f in UserFilter],
-                         default="", validate_choice=True)
+    q = StringField(
+        "Search",
+        validators=[Optional(), Length(max=MAX_SEARCH)],
+        render_kw={"type": "search", "placeholder": "name, username or e-mail"},
+    )
+    filter = SelectField(
+        "Show",
+        choices=[SelectChoice(f.value, f.label) for f in UserFilter],
+        default="",
+        validate_choice=True,
+    )
 
 
 def _bound(end: bool) -> object:
@@ -49,11 +56,16 @@ class AuditFilterForm(_GetForm):
     method = SelectField("Method", choices=_choices(METHODS), default="")
     event = SelectField("Event", default="")
     outcome = SelectField("Outcome", choices=_choices([o.value for o in Outcome]), default="")
-    since = StringField("From (UTC)", validators=[Optional(), Length(max=32), _bound(False)],
-                        render_kw={"placeholder": "YYYY-MM-DD"})
-    until = StringField("Until (UTC, inclusive date)",
-                        validators=[Optional(), Length(max=32), _bound(True)],
-                        render_kw={"placeholder": "YYYY-MM-DD"})
+    since = StringField(
+        "From (UTC)",
+        validators=[Optional(), Length(max=32), _bound(False)],
+        render_kw={"placeholder": "YYYY-MM-DD"},
+    )
+    until = StringField(
+        "Until (UTC, inclusive date)",
+        validators=[Optional(), Length(max=32), _bound(True)],
+        render_kw={"placeholder": "YYYY-MM-DD"},
+    )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
@@ -64,12 +76,16 @@ class AuditFilterForm(_GetForm):
 
 
 class RevokeForm(PostedForm):
-    reason = StringField("Reason", validators=[Optional(), Length(max=200)],
-                         default="revoked by an administrator")
+    reason = StringField(
+        "Reason", validators=[Optional(), Length(max=200)], default="revoked by an administrator"
+    )
 
 
 class GroupForm(PostedForm):
     """Add a user to a group, or take them out (the service checks the name)."""
 
-    group = StringField("Group", validators=[DataRequired(), Length(max=63)],
-                        render_kw={"autocomplete": "off", "spellcheck": "false"})
+    group = StringField(
+        "Group",
+        validators=[DataRequired(), Length(max=63)],
+        render_kw={"autocomplete": "off", "spellcheck": "false"},
+    )

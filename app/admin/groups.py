@@ -30,17 +30,31 @@ def change_group(user_id: int, action: str) -> BaseResponse:
         return again
     change = groups.add if action == "add" else groups.remove
     try:
-        changed = change(db, user, form.group.data or "", client=current_client(),
-                         now=utcnow(), actor=current_admin())
+        changed = change(
+            db,
+            user,
+            form.group.data or "",
+            client=current_client(),
+            now=utcnow(),
+            actor=current_admin(),
+        )
     except GroupError as exc:
         flash(exc.message, "error")
         return redirect(back, code=303)
     db.commit()
     name = groups.group_name(form.group.data or "")
     if action == "add":
-        flash(f"Added {user.username} to {name}." if changed
-              else f"{user.username} is already in {name}.", "success" if changed else "info")
+        flash(
+            f"Added {user.username} to {name}."
+            if changed
+            else f"{user.username} is already in {name}.",
+            "success" if changed else "info",
+        )
     else:
-        flash(f"Removed {user.username} from {name}." if changed
-              else f"{user.username} is not in {name}.", "success" if changed else "info")
+        flash(
+            f"Removed {user.username} from {name}."
+            if changed
+            else f"{user.username} is not in {name}.",
+            "success" if changed else "info",
+        )
     return redirect(back, code=303)

@@ -67,8 +67,11 @@ def _describe(endpoint: str, args: Mapping[str, Any]) -> tuple[str, str, bool] |
         if req is None or req.status != RequestStatus.PENDING:
             return None
         what = f"{args['decision']} the account request for {req.username}"
-        return what, f"{str(args['decision']).capitalize()} the request for {req.username}", (
-            args["decision"] == "reject")
+        return (
+            what,
+            f"{str(args['decision']).capitalize()} the request for {req.username}",
+            (args["decision"] == "reject"),
+        )
     user = db.get(User, args.get("user_id"))
     if user is None:
         return None
@@ -83,15 +86,27 @@ def _describe(endpoint: str, args: Mapping[str, Any]) -> tuple[str, str, bool] |
         if row is None or row.user_id != user.id or row.revoked_at is not None:
             return None
         when = f"{row.created_at:%Y-%m-%d %H:%M} UTC"
-        return (f"end the session {user.username} signed in to at {when}",
-                f"End the session of {when}", True)
+        return (
+            f"end the session {user.username} signed in to at {when}",
+            f"End the session of {when}",
+            True,
+        )
     if endpoint == "admin.end_sessions":
-        return (f"end every session of {user.username}",
-                f"End every session of {user.username}", True)
+        return (
+            f"end every session of {user.username}",
+            f"End every session of {user.username}",
+            True,
+        )
     if endpoint == "admin.set_status":
-        return f"{args['action']} {user.username}", (
-            f"{str(args['action']).capitalize()} {user.username}"), args["action"] == "disable"
+        return (
+            f"{args['action']} {user.username}",
+            (f"{str(args['action']).capitalize()} {user.username}"),
+            args["action"] == "disable",
+        )
     if endpoint == "admin.enrolment_link":
-        return (f"issue a new set-up link for {user.username}",
-                f"New set-up link for {user.username}", False)
+        return (
+            f"issue a new set-up link for {user.username}",
+            f"New set-up link for {user.username}",
+            False,
+        )
     return None

@@ -31,14 +31,19 @@ def users() -> tuple[str, int]:
     form = UserSearchForm(request.args)
     if not form.validate():
         return render_template("admin/users.html", form=form, page=None), 400
-    query = UserQuery(search=form.q.data or "", filter=UserFilter(form.filter.data or ""),
-                      after=request.args.get("after") or None,
-                      before=request.args.get("before") or None)
-    page = reports.users_page(get_db(), query, now=utcnow(),
-                              hardware_roles=settings().require_hardware_key_for)
+    query = UserQuery(
+        search=form.q.data or "",
+        filter=UserFilter(form.filter.data or ""),
+        after=request.args.get("after") or None,
+        before=request.args.get("before") or None,
+    )
+    page = reports.users_page(
+        get_db(), query, now=utcnow(), hardware_roles=settings().require_hardware_key_for
+    )
     keep = {"q": query.search, "filter": query.filter.value}
-    return render_template("admin/users.html", form=form, page=page,
-                           query={k: v for k, v in keep.items() if v}), 200
+    return render_template(
+        "admin/users.html", form=form, page=page, query={k: v for k, v in keep.items() if v}
+    ), 200
 
 
 def _user(user_id: int) -> User:
@@ -55,10 +60,16 @@ def user(user_id: int) -> str:
     if detail is None:
         abort(404)
     required = needs_hardware_key(str(detail.user.role), settings().require_hardware_key_for)
-    return render_template("admin/user.html", detail=detail, hardware_required=required,
-                           action_form=ActionForm(), revoke_form=RevokeForm(formdata=None),
-                           me=current_admin(), groups=groups.of_user(get_db(), user_id),
-                           group_form=GroupForm(formdata=None))
+    return render_template(
+        "admin/user.html",
+        detail=detail,
+        hardware_required=required,
+        action_form=ActionForm(),
+        revoke_form=RevokeForm(formdata=None),
+        me=current_admin(),
+        groups=groups.of_user(get_db(), user_id),
+        group_form=GroupForm(formdata=None),
+    )
 
 
 def _back(user: User) -> str:
@@ -80,23 +91,40 @@ def revoke_credential(user_id: int, credential_id: int) -> BaseResponse:
     admin = current_admin()
     try:
         ended = credentials.remove(
-            get_db(), cred, client=current_client(), now=utcnow(),
+            get_db(),
+            cred,
+            client=current_client(),
+            now=utcnow(),
             reason=(form.reason.data or "").strip() or "revoked by an administrator",
-            actor=admin, allow_last=user.id != admin.id, mailer=mailer())
+            actor=admin,
+            allow_last=user.id != admin.id,
+            mailer=mailer(),
+        )
     except CredentialError as exc:
         flash(exc.message, "error")
         return redirect(_back(user), code=303)
-    flash(f"Revoked {cred.display_name} of {user.username}; {ended} session(s) ended.",
-          "success")
+    flash(f"Revoked {cred.display_name} of {user.username}; {ended} session(s) ended.", "success")
     return redirect(_back(user), code=303)
 
 
 def _sessions_ended(user: User, count: int, what: str) -> None:
     db = get_db()
-    record(db, Event.SESSIONS_ENDED, client=current_client(), success=True, user=user,
-           actor=current_admin(), details={"count": count, "by": "administrator"})
-    notify(db, user, str(Event.SESSIONS_ENDED),
-           f"An administrator ended {what}. Sign in again to continue.", mailer=mailer())
+    record(
+        db,
+        Event.SESSIONS_ENDED,
+        client=current_client(),
+        success=True,
+        user=user,
+        actor=current_admin(),
+        details={"count": count, "by": "administrator"},
+    )
+    notify(
+        db,
+        user,
+        str(Event.SESSIONS_ENDED),
+        f"An administrator ended {what}. Sign in again to continue.",
+        mailer=mailer(),
+    )
     db.commit()
 
 
@@ -124,8 +152,9 @@ def end_sessions(user_id: int) -> BaseResponse:
     check_action_form()
     if (again := require_recent(_back(user))) is not None:
         return again
-    count = sessions.end_all(get_db(), user_id=user.id, now=utcnow(),
-                             reason="ended by administrator")
+    count = sessions.end_all(
+        get_db(), user_id=user.id, now=utcnow(), reason="ended by administrator"
+    )
     _sessions_ended(user, count, "all your sessions")
     flash(f"Ended {count} session(s) of {user.username}.", "success")
     return redirect(_back(user), code=303)
@@ -142,8 +171,9 @@ def set_status(user_id: int, action: str) -> BaseResponse:
         flash("You cannot disable or re-enable your own account.", "error")
         return redirect(_back(user), code=303)
     status = UserStatus.DISABLED if action == "disable" else UserStatus.ACTIVE
-    accounts.set_status(get_db(), user, status, client=current_client(), now=utcnow(),
-                        actor=current_admin())
+    accounts.set_status(
+        get_db(), user, status, client=current_client(), now=utcnow(), actor=current_admin()
+    )
     flash(f"{user.username} is now {status}.", "success")
     return redirect(_back(user), code=303)
 
@@ -163,15 +193,28 @@ def enrolment_link(user_id: int) -> BaseResponse | str:
     if (again := require_recent(_back(user))) is not None:
         return again
     if user.is_admin or not user.is_active:
-        flash("A set-up link from here is only for an active, non-administrator account; "
-              "for an administrator, run `keystile user link` on the server.", "error")
+        flash(
+            "A set-up link from here is only for an active, non-administrator account; "
+            "for an administrator, run `keystile user link` on the server.",
+            "error",
+        )
         return redirect(_back(user), code=303)
     db = get_db()
-    secret = accounts.issue_enrolment_link(db, user, client=current_client(), now=utcnow(),
-                                           actor=current_admin())
-    notify(db, user, str(Event.ENROLMENT_LINK_ISSUED),
-           "An administrator issued a new set-up link for your account. If you did not ask "
-           "for it, tell them.", mailer=mailer())
+    secret = accounts.issue_enrolment_link(
+        db, user, client=current_client(), now=utcnow(), actor=current_admin()
+    )
+    notify(
+        db,
+        user,
+        str(Event.ENROLMENT_LINK_ISSUED),
+        "An administrator issued a new set-up link for your account. If you did not ask "
+        "for it, tell them.",
+        mailer=mailer(),
+    )
     db.commit()
-    return render_template("admin/approved.html", user=user, new_account=False,
-                           link=url_for("auth.enroll", token=secret, _external=True))
+    return render_template(
+        "admin/approved.html",
+        user=user,
+        new_account=False,
+        link=url_for("auth.enroll", token=secret, _external=True),
+    )

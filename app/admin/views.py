@@ -28,8 +28,10 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 def _waiting() -> dict[str, object]:
     """How many account requests wait, for the admin navigation; an action that waited for
     a fresh sign-in, to finish."""
-    return {"pending_requests": accounts.pending_count(get_db()),
-            "pending_action": pending.pending_action()}
+    return {
+        "pending_requests": accounts.pending_count(get_db()),
+        "pending_action": pending.pending_action(),
+    }
 
 
 def current_admin() -> User:
@@ -58,13 +60,14 @@ def check_action_form() -> None:
         abort(400)
 
 
-
 @bp.get("/requests")
 @admin_required
 def requests() -> str:
-    return render_template("admin/requests.html",
-                           pending=accounts.pending_with_clashes(get_db()),
-                           action_form=ActionForm())
+    return render_template(
+        "admin/requests.html",
+        pending=accounts.pending_with_clashes(get_db()),
+        action_form=ActionForm(),
+    )
 
 
 @bp.post("/requests/<int:request_id>/<any(approve, reject):decision>")
@@ -78,13 +81,25 @@ def decide(request_id: int, decision: str) -> BaseResponse | str:
     try:
         if decision == "approve":
             user, secret = accounts.approve_request(
-                db, request_id, client=current_client(), now=utcnow(), actor=current_admin(),
-                username=request.form.get("username", "")[:200] or None, mailer=mailer())
+                db,
+                request_id,
+                client=current_client(),
+                now=utcnow(),
+                actor=current_admin(),
+                username=request.form.get("username", "")[:200] or None,
+                mailer=mailer(),
+            )
             link = url_for("auth.enroll", token=secret, _external=True)
-            return render_template("admin/approved.html", user=user, link=link, new_account=True,
-                                   asked_for=asked.username if asked else "")
-        accounts.reject_request(db, request_id, client=current_client(), now=utcnow(),
-                                actor=current_admin())
+            return render_template(
+                "admin/approved.html",
+                user=user,
+                link=link,
+                new_account=True,
+                asked_for=asked.username if asked else "",
+            )
+        accounts.reject_request(
+            db, request_id, client=current_client(), now=utcnow(), actor=current_admin()
+        )
     except AccountError as exc:
         db.rollback()
         which = f"The request for {asked.username}" if asked is not None else "That request"

@@ -38,7 +38,6 @@ bp = Blueprint("auth", __name__)
 GENERIC_FAILURE = "That username and password do not match an account."
 
 
-
 def _account_limit() -> tuple[Limit, str, bool]:
     """The limit on wrong passwords for the account the form names, its key, and whether
     this browser signed in to the account before: the account's own limit, or the allowance
@@ -46,10 +45,16 @@ def _account_limit() -> tuple[Limit, str, bool]:
     username = normalize_username(request.form.get("username", ""))[:256]
     device = devices.token_for(username)
     if device is not None:
-        return (throttle.limit("login-device", settings().login_limit_per_device),
-                f"device:{device.id}", True)
-    return (throttle.limit("login-account", settings().login_limit_per_account),
-            "account:" + username, False)
+        return (
+            throttle.limit("login-device", settings().login_limit_per_device),
+            f"device:{device.id}",
+            True,
+        )
+    return (
+        throttle.limit("login-account", settings().login_limit_per_account),
+        "account:" + username,
+        False,
+    )
 
 
 @bp.get("/login")
@@ -57,12 +62,20 @@ def login() -> str:
     """The sign-in page: passkey, password and certificate side by side. Asked to confirm a
     change (``reauth``), a signed-in person finds their username filled in, ready for a
     security key that holds no passkey."""
-    form = (LoginForm(data={"username": current_user.username})
-            if current_user.is_authenticated else LoginForm())
+    form = (
+        LoginForm(data={"username": current_user.username})
+        if current_user.is_authenticated
+        else LoginForm()
+    )
     reauth = bool(request.args.get("reauth"))
-    return render_template("auth/login.html", form=form, next_url=_next_url(),
-                           reauth=reauth, need=_needed_strength(),
-                           ways=_ways_in() if reauth else None)
+    return render_template(
+        "auth/login.html",
+        form=form,
+        next_url=_next_url(),
+        reauth=reauth,
+        need=_needed_strength(),
+        ways=_ways_in() if reauth else None,
+    )
 
 
 def _ways_in() -> frozenset[str] | None:
@@ -110,8 +123,12 @@ def login_post() -> BaseResponse | tuple[str, int]:
     try:
         with hash_gate.password_slot(form.username.data or "", priority=known_browser):
             result = signin.password_sign_in(
-                get_db(), passwords(), username=form.username.data or "",
-                password=form.password.data or "", client=current_client(), now=utcnow(),
+                get_db(),
+                passwords(),
+                username=form.username.data or "",
+                password=form.password.data or "",
+                client=current_client(),
+                now=utcnow(),
             )
     except NoHashSlot as refusal:
         return hash_gate.refused(refusal)
@@ -120,14 +137,16 @@ def login_post() -> BaseResponse | tuple[str, int]:
         throttle.charge(by_account, account)
         form.password.errors = [GENERIC_FAILURE]
         return render_template("auth/login.html", form=form, next_url=next_url), 401
-    auth_state.sign_in(result.user, result.credential, "password",
-                       credential_used_before=result.used_before)
+    auth_state.sign_in(
+        result.user, result.credential, "password", credential_used_before=result.used_before
+    )
     return redirect(next_url, code=303)
 
 
 def _next_url() -> str:
-    return safe_next(request.args.get("next"), url_for("account.index"),
-                     external_host=access_rules().names_host)
+    return safe_next(
+        request.args.get("next"), url_for("account.index"), external_host=access_rules().names_host
+    )
 
 
 @bp.post("/logout")
@@ -135,8 +154,15 @@ def logout() -> BaseResponse:
     row = auth_state.sign_out()
     if row is not None:
         db = get_db()
-        record(db, Event.LOGOUT, client=current_client(), success=True, user=row.user,
-               credential=row.credential, method=row.method)
+        record(
+            db,
+            Event.LOGOUT,
+            client=current_client(),
+            success=True,
+            user=row.user,
+            credential=row.credential,
+            method=row.method,
+        )
         db.commit()
     # Remember, in the fresh anonymous session, that this browser signed out: a
     # certificate it keeps presenting must not sign it straight back in (threat model E.23).
@@ -152,8 +178,12 @@ def api_session() -> tuple[BaseResponse, int]:
 
 
 @bp.route("/request-account", methods=["GET", "POST"])
-@throttle.limited("request-account", lambda s: s.request_limit_per_address,
-                  methods=frozenset({"POST"}), audit_as="password")
+@throttle.limited(
+    "request-account",
+    lambda s: s.request_limit_per_address,
+    methods=frozenset({"POST"}),
+    audit_as="password",
+)
 def request_account() -> str | BaseResponse | tuple[str, int]:
     form = RequestAccountForm()
     if request.method == "POST":
@@ -162,9 +192,14 @@ def request_account() -> str | BaseResponse | tuple[str, int]:
         try:
             accounts.request_account(
                 get_db(),
-                RequestForm(form.username.data or "", form.display_name.data or "",
-                            form.email.data or "", form.message.data or ""),
-                client=current_client(), now=utcnow(),
+                RequestForm(
+                    form.username.data or "",
+                    form.display_name.data or "",
+                    form.email.data or "",
+                    form.message.data or "",
+                ),
+                client=current_client(),
+                now=utcnow(),
             )
         except AccountError as exc:
             for problem in exc.errors:
@@ -199,9 +234,15 @@ def enroll(token: str) -> str | BaseResponse | tuple[str, int]:
         if tokens.consume(db, TokenPurpose.ENROLMENT, token, now=now) is None:
             abort(make_response(render_template("auth/enroll_gone.html"), 404))
         try:
-            cred = credentials.set_password(db, passwords(), user=user,
-                                            new_password=form.password.data or "",
-                                            client=current_client(), now=now, mailer=mailer())
+            cred = credentials.set_password(
+                db,
+                passwords(),
+                user=user,
+                new_password=form.password.data or "",
+                client=current_client(),
+                now=now,
+                mailer=mailer(),
+            )
         except (PasswordPolicyError, CredentialError) as exc:
             db.rollback()
             form.password.errors = [exc.message]

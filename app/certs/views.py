@@ -62,21 +62,22 @@ def _match() -> tuple[Presented | None, CertificateMatch | None]:
     if "cert_match" in g:
         return g.cert_presented, g.cert_match
     shown = presented()
-    match = (client_cert.judge(get_db(), shown, policy_source().policy(), settings(),
-                               now=utcnow()) if shown is not None else None)
+    match = (
+        client_cert.judge(get_db(), shown, policy_source().policy(), settings(), now=utcnow())
+        if shown is not None
+        else None
+    )
     g.cert_presented, g.cert_match = shown, match
     return shown, match
 
 
 def _sign_in(match: CertificateMatch) -> bool:
     db = get_db()
-    accepted = client_cert.accept(db, match, client=current_client(), now=utcnow(),
-                                  mailer=mailer())
+    accepted = client_cert.accept(db, match, client=current_client(), now=utcnow(), mailer=mailer())
     if accepted is None:
         return False
     user, credential = stored.loaded(db, accepted.user, accepted.credential)
-    auth_state.sign_in(user, credential, "certificate",
-                       credential_used_before=accepted.used_before)
+    auth_state.sign_in(user, credential, "certificate", credential_used_before=accepted.used_before)
     return True
 
 
@@ -95,10 +96,15 @@ def _is_cert_host() -> bool:
 def auto_sign_in() -> BaseResponse | None:
     """``auto`` mode: a visitor presenting a pinned certificate on the sign-in page is
     signed in without a form, unless this browser signed out."""
-    if (request.method != "GET" or request.endpoint != "auth.login"
-            or not client_cert.may_sign_in_automatically(
-                settings(), signed_in=current_user.is_authenticated,
-                signed_out=bool(session.get("signed_out")))):
+    if (
+        request.method != "GET"
+        or request.endpoint != "auth.login"
+        or not client_cert.may_sign_in_automatically(
+            settings(),
+            signed_in=current_user.is_authenticated,
+            signed_out=bool(session.get("signed_out")),
+        )
+    ):
         return None
     shown, match = _match()
     if shown is None:
@@ -114,8 +120,14 @@ def auto_sign_in() -> BaseResponse | None:
 
 def _audit_header_error(shown: Presented) -> None:
     db = get_db()
-    record(db, Event.CERTIFICATE_FAILURE, client=current_client(), success=False,
-           method="certificate", reason=f"header_{shown.error_code}")
+    record(
+        db,
+        Event.CERTIFICATE_FAILURE,
+        client=current_client(),
+        success=False,
+        method="certificate",
+        reason=f"header_{shown.error_code}",
+    )
     db.commit()
 
 
@@ -136,10 +148,15 @@ def certificate_context() -> dict[str, Any]:
             session[STATE_KEY] = secrets.token_urlsafe(16)
         query = urlencode({"next": request.args.get("next", ""), "state": session[STATE_KEY]})
         explicit_url = f"{s.cert_login_origin.rstrip('/')}{url_for('certs.start')}?{query}"
-    return {"cert_login_mode": s.cert_login, "cert_presented": shown, "cert_match": match,
-            "cert_explicit_url": explicit_url, "cert_https_url": _https_address(),
-            # only a presented certificate has a button (continue, or pin it); no form else
-            "cert_action_form": ActionForm(formdata=None) if match is not None else None}
+    return {
+        "cert_login_mode": s.cert_login,
+        "cert_presented": shown,
+        "cert_match": match,
+        "cert_explicit_url": explicit_url,
+        "cert_https_url": _https_address(),
+        # only a presented certificate has a button (continue, or pin it); no form else
+        "cert_action_form": ActionForm(formdata=None) if match is not None else None,
+    }
 
 
 def _https_address() -> str | None:
@@ -156,7 +173,7 @@ def _https_address() -> str | None:
 
 @bp.post("/login")
 def continue_with_certificate() -> BaseResponse | tuple[str, int]:
-    """"Continue as alice with certificate ..." after a sign-out (auto mode only)."""
+    """ "Continue as alice with certificate ..." after a sign-out (auto mode only)."""
     if settings().cert_login != "auto":
         abort(404)
     if not ActionForm().validate_on_submit():
@@ -197,14 +214,18 @@ def start() -> BaseResponse | tuple[str, int]:
     cred = cert_auth.accept(db, match, client=current_client(), now=utcnow(), mailer=mailer())
     if cred is None:
         return render_template("certs/refused.html", shown=shown, match=match), 403
-    code = tokens.issue(db, TokenPurpose.CERT_LOGIN, now=utcnow(), lifetime=CODE_LIFETIME,
-                        user_id=match.user.id, credential_id=cred.id,
-                        payload={"state": request.args.get("state", "")[:64],
-                                 "details": match.details})
+    code = tokens.issue(
+        db,
+        TokenPurpose.CERT_LOGIN,
+        now=utcnow(),
+        lifetime=CODE_LIFETIME,
+        user_id=match.user.id,
+        credential_id=cred.id,
+        payload={"state": request.args.get("state", "")[:64], "details": match.details},
+    )
     db.commit()
     query = urlencode({"code": code, "next": _safe_next(request.args.get("next"))})
-    return redirect(f"{settings().origin.rstrip('/')}{url_for('certs.complete')}?{query}",
-                    code=303)
+    return redirect(f"{settings().origin.rstrip('/')}{url_for('certs.complete')}?{query}", code=303)
 
 
 @bp.get("/complete")
@@ -218,27 +239,44 @@ def complete() -> BaseResponse:
     if settings().cert_login != "explicit":
         abort(404)
     db = get_db()
-    token = tokens.consume(db, TokenPurpose.CERT_LOGIN, request.args.get("code", ""),
-                           now=utcnow())
+    token = tokens.consume(db, TokenPurpose.CERT_LOGIN, request.args.get("code", ""), now=utcnow())
     user = db.get(User, token.user_id) if token and token.user_id else None
     cred = db.get(Credential, token.credential_id) if token and token.credential_id else None
     reason = _code_refusal(token, user, cred, session.pop(STATE_KEY, ""))
     if reason is not None:
-        record(db, Event.CERTIFICATE_FAILURE, client=current_client(), success=False,
-               user=user, credential=cred, method="certificate", reason=reason)
+        record(
+            db,
+            Event.CERTIFICATE_FAILURE,
+            client=current_client(),
+            success=False,
+            user=user,
+            credential=cred,
+            method="certificate",
+            reason=reason,
+        )
         db.commit()
-        flash("That certificate sign-in link expired, was already used or was meant for "
-              "another browser. Try again.", "error")
+        flash(
+            "That certificate sign-in link expired, was already used or was meant for "
+            "another browser. Try again.",
+            "error",
+        )
         return redirect(url_for("auth.login"), code=303)
     assert token is not None and user is not None and cred is not None
-    cert_auth.record_success(db, user, cred, client=current_client(), now=utcnow(),
-                             details=dict(token.payload.get("details") or {}))
+    cert_auth.record_success(
+        db,
+        user,
+        cred,
+        client=current_client(),
+        now=utcnow(),
+        details=dict(token.payload.get("details") or {}),
+    )
     auth_state.sign_in(user, cred, "certificate")
     return redirect(_safe_next(request.args.get("next")), code=303)
 
 
-def _code_refusal(token: tokens.SpentToken | None, user: User | None, cred: Credential | None,
-                  state: str) -> str | None:
+def _code_refusal(
+    token: tokens.SpentToken | None, user: User | None, cred: Credential | None, state: str
+) -> str | None:
     """Why an explicit-mode code signs no one in, or None."""
     if token is None:
         return "code_invalid"
@@ -278,10 +316,15 @@ def _pinning_closed() -> BaseResponse | None:
 def _pin(facts_cert: Any, *, source: str, proven: bool, label: str) -> BaseResponse:
     facts = describe(facts_cert)
     try:
-        credentials.add(get_db(), cert_auth.certificate_credential(
-            facts, source=source, proven=proven, label=label),
-            user=_me(), client=current_client(), now=utcnow(), mailer=mailer(),
-            details=cert_auth.audit_details(facts))
+        credentials.add(
+            get_db(),
+            cert_auth.certificate_credential(facts, source=source, proven=proven, label=label),
+            user=_me(),
+            client=current_client(),
+            now=utcnow(),
+            mailer=mailer(),
+            details=cert_auth.audit_details(facts),
+        )
     except CredentialError as exc:
         flash(exc.message, "error")
         return redirect(url_for("account.index"), code=303)
@@ -357,22 +400,35 @@ def csr() -> BaseResponse | tuple[str, int] | str:
     if not form.validate_on_submit():
         return render_template("certs/csr.html", form=form, username=_me().username), 400
     try:
-        cert = ca.sign_csr(authority, (form.csr.data or "").encode(),
-                           common_name=_me().username, email=_me().email or None)
+        cert = ca.sign_csr(
+            authority,
+            (form.csr.data or "").encode(),
+            common_name=_me().username,
+            email=_me().email or None,
+        )
     except CertificateError as exc:
         form.csr.errors = [exc.message]
         return render_template("certs/csr.html", form=form, username=_me().username), 400
     facts = describe(cert)
     try:
-        credentials.add(get_db(), cert_auth.certificate_credential(
-            facts, source="csr", proven=True, label=form.label.data or ""),
-            user=_me(), client=current_client(), now=utcnow(), mailer=mailer(),
-            details=cert_auth.audit_details(facts))
+        credentials.add(
+            get_db(),
+            cert_auth.certificate_credential(
+                facts, source="csr", proven=True, label=form.label.data or ""
+            ),
+            user=_me(),
+            client=current_client(),
+            now=utcnow(),
+            mailer=mailer(),
+            details=cert_auth.audit_details(facts),
+        )
     except CredentialError as exc:
         form.csr.errors = [exc.message]
         return render_template("certs/csr.html", form=form, username=_me().username), 400
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    return Response(cert.public_bytes(Encoding.PEM), mimetype="application/x-pem-file",
-                    headers={"Content-Disposition":
-                             f'attachment; filename="{_me().username}.crt"'})
+    return Response(
+        cert.public_bytes(Encoding.PEM),
+        mimetype="application/x-pem-file",
+        headers={"Content-Disposition": f'attachment; filename="{_me().username}.crt"'},
+    )

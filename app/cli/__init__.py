@@ -17,8 +17,18 @@ def commands() -> list[click.Command]:
     from app.cli import dbcmd, users
 
     found: list[click.Command] = [dbcmd.db, users.user, users.request]
-    for name in ("dev", "ca", "cert", "passkey", "proxy", "audit", "report", "group", "access",
-                 "housekeeping"):
+    for name in (
+        "dev",
+        "ca",
+        "cert",
+        "passkey",
+        "proxy",
+        "audit",
+        "report",
+        "group",
+        "access",
+        "housekeeping",
+    ):
         found.extend(_optional(name))
     return found
 
@@ -72,7 +82,12 @@ def _create() -> Flask:
     return create_app()
 
 
-@click.group(cls=KeystileGroup, create_app=_create, add_default_commands=False,
-             add_version_option=False, load_dotenv=False)
+@click.group(
+    cls=KeystileGroup,
+    create_app=_create,
+    add_default_commands=False,
+    add_version_option=False,
+    load_dotenv=False,
+)
 def main() -> None:
     """Keystile: sign-in with certificates, passkeys and passwords."""

@@ -22,9 +22,13 @@ def access() -> None:
 @click.option("--host", required=True, help="The protected host, e.g. wiki.example.com.")
 @click.option("--path", required=True, help="The request target, e.g. /admin/?x=1.")
 @click.option("--method", default="GET", show_default=True)
-@click.option("--user", "username", default="",
-              help="Decide for this user, signed in just now with their strongest credential "
-                   "(default: nobody signed in).")
+@click.option(
+    "--user",
+    "username",
+    default="",
+    help="Decide for this user, signed in just now with their strongest credential "
+    "(default: nobody signed in).",
+)
 @with_appcontext
 def check(host: str, path: str, method: str, username: str) -> None:
     """Print the rule that matches, the decision and why."""
@@ -41,13 +45,19 @@ def check(host: str, path: str, method: str, username: str) -> None:
         live = user.active_credentials()
         strongest = max(live, key=lambda c: c.strength, default=None)
         identity = gate.identity_of(
-            db, user, strength=gate.credential_strength(strongest),
-            method=strongest.kind.value if strongest else "", signed_in_at=now)
+            db,
+            user,
+            strength=gate.credential_strength(strongest),
+            method=strongest.kind.value if strongest else "",
+            signed_in_at=now,
+        )
         subject = identity.subject
         have = strength_name(subject.strength) if subject.strength else "no credential"
         groups = ",".join(sorted(subject.groups)) or "none"
-        click.echo(f"user: {user.username} (role {subject.role}, groups {groups}, "
-                   f"strongest credential {have}, as if signed in now)")
+        click.echo(
+            f"user: {user.username} (role {subject.role}, groups {groups}, "
+            f"strongest credential {have}, as if signed in now)"
+        )
     decision = decide(rules, host=host, target=path, method=method, subject=subject, now=now)
     if decision.rule is None:
         click.echo(f"rule: none (default {rules.default})")

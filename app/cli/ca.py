@@ -52,11 +52,15 @@ def init(name: str) -> None:
 
 @ca_group.command("issue")
 @click.argument("username")
-@click.option("--p12", "p12_path", type=click.Path(dir_okay=False, path_type=Path),
-              required=True,
-              help="Write certificate and key here (PKCS#12); a relative path is taken in "
-                   "the instance folder, beside the database, so the private key never lands "
-                   "in a checkout.")
+@click.option(
+    "--p12",
+    "p12_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Write certificate and key here (PKCS#12); a relative path is taken in "
+    "the instance folder, beside the database, so the private key never lands "
+    "in a checkout.",
+)
 @click.option("--password", default="", help="PKCS#12 password (default: a random one).")
 @click.option("--days", default=365, show_default=True, type=click.IntRange(1, MAX_DAYS))
 @with_appcontext
@@ -73,8 +77,9 @@ def issue(username: str, p12_path: Path, password: str, days: int) -> None:
     if user is None:
         raise click.ClickException(f"no user {username!r}")
     try:
-        cert, key = ca.issue_client_certificate(authority, common_name=user.username,
-                                                email=user.email or None, valid_days=days)
+        cert, key = ca.issue_client_certificate(
+            authority, common_name=user.username, email=user.email or None, valid_days=days
+        )
     except CertificateError as exc:
         raise click.ClickException(exc.message) from None
     assert key is not None
@@ -82,28 +87,45 @@ def issue(username: str, p12_path: Path, password: str, days: int) -> None:
     facts = describe(cert)
     # The key file first: a pin whose private key was never written would be a credential
     # nobody holds.
-    _write_private(p12_path, ca.to_pkcs12(cert, key, password=secret.encode(),
-                                          friendly_name=user.username.encode()))
+    _write_private(
+        p12_path,
+        ca.to_pkcs12(cert, key, password=secret.encode(), friendly_name=user.username.encode()),
+    )
     try:
-        credentials.add(db, cert_auth.certificate_credential(facts, source="ca", proven=True),
-                        user=user, client=SYSTEM, now=utcnow(),
-                        details=cert_auth.audit_details(facts))
+        credentials.add(
+            db,
+            cert_auth.certificate_credential(facts, source="ca", proven=True),
+            user=user,
+            client=SYSTEM,
+            now=utcnow(),
+            details=cert_auth.audit_details(facts),
+        )
     except CredentialError as exc:
         p12_path.unlink(missing_ok=True)
         raise click.ClickException(exc.message) from None
-    click.echo(f"wrote {p12_path} for {user.username} (serial {facts.serial}, "
-               f"SPKI SHA-256 {facts.spki_sha256})")
+    click.echo(
+        f"wrote {p12_path} for {user.username} (serial {facts.serial}, "
+        f"SPKI SHA-256 {facts.spki_sha256})"
+    )
     if not password:
         click.echo(f"PKCS#12 password: {secret}")
-    click.echo("Import it into the browser (docs/certificates.md), then open the https "
-               "address.")
+    click.echo("Import it into the browser (docs/certificates.md), then open the https address.")
 
 
 @ca_group.command("crl")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where to write the CRL (default: crl.pem beside the CA).")
-@click.option("--days", default=7, show_default=True, type=click.IntRange(1, MAX_DAYS),
-              help="Valid for this many days.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the CRL (default: crl.pem beside the CA).",
+)
+@click.option(
+    "--days",
+    default=7,
+    show_default=True,
+    type=click.IntRange(1, MAX_DAYS),
+    help="Valid for this many days.",
+)
 @with_appcontext
 def crl(out: Path | None, days: int) -> None:
     """Write the CRL of revoked certificates this CA issued."""
@@ -114,9 +136,13 @@ def crl(out: Path | None, days: int) -> None:
     authority = load_ca()
     issuer = authority.cert.subject.rfc4514_string()
     revoked = []
-    for cred in get_db().scalars(select(Credential).where(
-            Credential.kind == CredentialKind.CERTIFICATE, Credential.revoked_at.is_not(None),
-            Credential.issuer == issuer)):
+    for cred in get_db().scalars(
+        select(Credential).where(
+            Credential.kind == CredentialKind.CERTIFICATE,
+            Credential.revoked_at.is_not(None),
+            Credential.issuer == issuer,
+        )
+    ):
         if cred.serial and cred.revoked_at:
             revoked.append((int(cred.serial, 16), cred.revoked_at))
     path = out or ca_dir() / "crl.pem"

@@ -30,7 +30,8 @@ def refuse_after_sunset() -> None:
         raise click.ClickException(
             f"certificate sign-in ended on {policy.sunset.refused_from:%Y-%m-%d} "
             "(KEYSTILE_CERT_SUNSET and its grace period): a pinned certificate could not "
-            "sign in")
+            "sign in"
+        )
 
 
 @cert_group.command("pin")
@@ -47,10 +48,14 @@ def pin(username: str, file: Path, label: str) -> None:
         raise click.ClickException(f"no user {username!r}")
     try:
         facts = describe(load_certificate(file.read_bytes()))
-        credentials.add(db, cert_auth.certificate_credential(facts, source="operator",
-                                                             proven=False, label=label),
-                        user=user, client=SYSTEM, now=utcnow(),
-                        details=cert_auth.audit_details(facts))
+        credentials.add(
+            db,
+            cert_auth.certificate_credential(facts, source="operator", proven=False, label=label),
+            user=user,
+            client=SYSTEM,
+            now=utcnow(),
+            details=cert_auth.audit_details(facts),
+        )
     except (CertificateError, CredentialError) as exc:
         raise click.ClickException(exc.message) from None
     click.echo(terminal_text(f"pinned {facts.spki_sha256} ({facts.subject}) to {user.username}"))
@@ -66,23 +71,33 @@ def list_certs(username: str, as_json: bool) -> None:
     user = accounts.find_user(db, username)
     if user is None:
         raise click.ClickException(f"no user {username!r}")
-    rows = [{
-        "id": c.id, "label": c.label, "spki_sha256": c.lookup_key, "subject": c.subject,
-        "issuer": c.issuer, "serial": c.serial,
-        "not_before": c.not_before.isoformat() if c.not_before else None,
-        "not_after": c.not_after.isoformat() if c.not_after else None,
-        "source": c.source, "proven": c.proven,
-        "created_at": c.created_at.isoformat(),
-        "last_used_at": c.last_used_at.isoformat() if c.last_used_at else None,
-        "revoked_at": c.revoked_at.isoformat() if c.revoked_at else None,
-    } for c in user.credentials if c.kind is CredentialKind.CERTIFICATE]
+    rows = [
+        {
+            "id": c.id,
+            "label": c.label,
+            "spki_sha256": c.lookup_key,
+            "subject": c.subject,
+            "issuer": c.issuer,
+            "serial": c.serial,
+            "not_before": c.not_before.isoformat() if c.not_before else None,
+            "not_after": c.not_after.isoformat() if c.not_after else None,
+            "source": c.source,
+            "proven": c.proven,
+            "created_at": c.created_at.isoformat(),
+            "last_used_at": c.last_used_at.isoformat() if c.last_used_at else None,
+            "revoked_at": c.revoked_at.isoformat() if c.revoked_at else None,
+        }
+        for c in user.credentials
+        if c.kind is CredentialKind.CERTIFICATE
+    ]
     if as_json:
         click.echo(json_text(rows, indent=2))
         return
     for r in rows:
         state = "revoked" if r["revoked_at"] else "active"
-        click.echo(terminal_text(f"{r['spki_sha256']}  {state:<7} {r['subject']}  "
-                                 f"until {r['not_after']}"))
+        click.echo(
+            terminal_text(f"{r['spki_sha256']}  {state:<7} {r['subject']}  until {r['not_after']}")
+        )
 
 
 @cert_group.command("revoke")
@@ -94,14 +109,16 @@ def revoke(spki_sha256: str, reason: str) -> None:
     db = get_db()
     key = spki_sha256.strip().lower()
     if not re.fullmatch(r"[0-9a-f]{64}", key):
-        raise click.BadParameter("an SPKI SHA-256 is 64 hexadecimal digits",
-                                 param_hint="SPKI_SHA256")
+        raise click.BadParameter(
+            "an SPKI SHA-256 is 64 hexadecimal digits", param_hint="SPKI_SHA256"
+        )
     cred = credentials.find(db, CredentialKind.CERTIFICATE, key)
     if cred is None:
         raise click.ClickException("no certificate with that SPKI SHA-256")
     try:
-        ended = credentials.remove(db, cred, client=SYSTEM, now=utcnow(), reason=reason,
-                                   allow_last=True)
+        ended = credentials.remove(
+            db, cred, client=SYSTEM, now=utcnow(), reason=reason, allow_last=True
+        )
     except CredentialError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"revoked {spki_sha256} of {cred.user.username}; {ended} sessions ended")

@@ -43,8 +43,9 @@ def db() -> None:
 def upgrade_cmd(revision: str) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
     if not known_revision(revision):
-        raise click.BadParameter(f"no migration {revision!r}; use head or a revision id",
-                                 param_hint="REVISION")
+        raise click.BadParameter(
+            f"no migration {revision!r}; use head or a revision id", param_hint="REVISION"
+        )
     url = engine_of(current_app).url.render_as_string(hide_password=False)
     upgrade(url, revision)
     click.echo(f"database at {revision}")

@@ -47,11 +47,17 @@ def _server_context(authority: ca.CertificateAuthority, folder: Path) -> ssl.SSL
     crt, key_path = folder / "localhost.crt", folder / "localhost.key"
     if not crt.exists():
         cert, key = ca.issue_server_certificate(authority, hostnames=["localhost"])
-        crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM)
-                        + authority.cert.public_bytes(serialization.Encoding.PEM))
-        key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                               serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
+        crt.write_bytes(
+            cert.public_bytes(serialization.Encoding.PEM)
+            + authority.cert.public_bytes(serialization.Encoding.PEM)
+        )
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
         key_path.chmod(0o600)
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(crt, key_path)
@@ -65,7 +71,8 @@ def _first_admin_link() -> str | None:
     if db.scalar(select(User).where(User.role == Role.ADMIN)) is not None:
         return None
     admin = accounts.find_user(db, "admin") or accounts.create_user(
-        db, username="admin", role=Role.ADMIN, client=SYSTEM, now=utcnow())
+        db, username="admin", role=Role.ADMIN, client=SYSTEM, now=utcnow()
+    )
     secret = accounts.issue_enrolment_link(db, admin, client=SYSTEM, now=utcnow())
     db.commit()
     return secret
@@ -92,15 +99,18 @@ def serve(host: str, https_port: int, http_port: int) -> None:
         plain = make_server(host, http_port, app, threaded=True)
     except (OSError, UnicodeError) as exc:
         raise click.ClickException(f"cannot serve on {host}: {exc}") from None
-    click.echo(f"Keystile development server\n"
-               f"  https://{host}:{https_port}  certificates (dev CA: {ca_dir() / 'ca.crt'})\n"
-               f"  http://{host}:{http_port}   passkeys and passwords\n"
-               f"  a client certificate for a user (written to {app.instance_path}):\n"
-               f"    {ISSUE_COMMAND}\n"
-               "  then import it into the browser: docs/certificates.md")
+    click.echo(
+        f"Keystile development server\n"
+        f"  https://{host}:{https_port}  certificates (dev CA: {ca_dir() / 'ca.crt'})\n"
+        f"  http://{host}:{http_port}   passkeys and passwords\n"
+        f"  a client certificate for a user (written to {app.instance_path}):\n"
+        f"    {ISSUE_COMMAND}\n"
+        "  then import it into the browser: docs/certificates.md"
+    )
     if secret:
-        click.echo(f"Set up the first admin (one-time link):\n"
-                   f"  http://{host}:{http_port}/enroll/{secret}")
+        click.echo(
+            f"Set up the first admin (one-time link):\n  http://{host}:{http_port}/enroll/{secret}"
+        )
     threading.Thread(target=tls.serve_forever, daemon=True).start()
     try:
         plain.serve_forever()

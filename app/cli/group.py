@@ -26,8 +26,11 @@ def list_groups(as_json: bool) -> None:
     """List every group and its members."""
     found = groups.members(get_db())
     if as_json:
-        click.echo(json.dumps([{"group": name, "members": names}
-                               for name, names in found.items()], indent=2))
+        click.echo(
+            json.dumps(
+                [{"group": name, "members": names} for name, names in found.items()], indent=2
+            )
+        )
         return
     if not found:
         click.echo("no groups")
@@ -56,8 +59,9 @@ def add(username: str, group_name: str) -> None:
         raise click.ClickException(exc.message) from None
     db.commit()
     name = groups.group_name(group_name)
-    click.echo(f"added {target.username} to {name}" if added
-               else f"{target.username} is already in {name}")
+    click.echo(
+        f"added {target.username} to {name}" if added else f"{target.username} is already in {name}"
+    )
 
 
 @group.command("remove")

@@ -19,8 +19,10 @@ def housekeeping_cmd() -> None:
     Safe to run from cron on every instance at once; each run is audited with its counts.
     """
     removed = housekeeping.run(get_db(), now=utcnow(), timeouts=session_timeouts())
-    click.echo(f"removed {removed.sessions} sessions, {removed.links} one-time links, "
-               f"{removed.challenges} passkey challenges")
+    click.echo(
+        f"removed {removed.sessions} sessions, {removed.links} one-time links, "
+        f"{removed.challenges} passkey challenges"
+    )
 
 
 COMMANDS = [housekeeping_cmd]

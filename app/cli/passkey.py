@@ -56,8 +56,11 @@ def list_passkeys(username: str, as_json: bool, include_revoked: bool) -> None:
     user = accounts.find_user(get_db(), username)
     if user is None:
         raise click.ClickException(f"no such user: {username}")
-    rows = [describe(c) for c in user.credentials
-            if c.kind is CredentialKind.PASSKEY and (include_revoked or c.revoked_at is None)]
+    rows = [
+        describe(c)
+        for c in user.credentials
+        if c.kind is CredentialKind.PASSKEY and (include_revoked or c.revoked_at is None)
+    ]
     if as_json:
         click.echo(json_text(rows, indent=2))
         return
@@ -66,13 +69,16 @@ def list_passkeys(username: str, as_json: bool, include_revoked: bool) -> None:
     for r in rows:
         flags = " POSSIBLE CLONE" if r["possible_clone"] else ""
         flags += " (removed)" if r["revoked_at"] else ""
-        click.echo(terminal_text(
-            f"#{r['id']} {r['label'] or r['model_name'] or 'Unknown model'}"
-            f" [{r['aaguid']}] {r['device_type']}"
-            f"{', backed up' if r['backup_state'] else ''}"
-            f" · attestation {r['attestation_format']}/{r['attestation_trust']}"
-            f" · sign count {r['sign_count']}"
-            f" · last used {r['last_used_at'] or 'never'}{flags}"))
+        click.echo(
+            terminal_text(
+                f"#{r['id']} {r['label'] or r['model_name'] or 'Unknown model'}"
+                f" [{r['aaguid']}] {r['device_type']}"
+                f"{', backed up' if r['backup_state'] else ''}"
+                f" · attestation {r['attestation_format']}/{r['attestation_trust']}"
+                f" · sign count {r['sign_count']}"
+                f" · last used {r['last_used_at'] or 'never'}{flags}"
+            )
+        )
 
 
 @passkey.command("prune-challenges")

@@ -44,12 +44,19 @@ def create(username: str, admin: bool, email: str, password_stdin: bool) -> None
     db = get_db()
     now = utcnow()
     try:
-        new = accounts.create_user(db, username=username, email=email, client=SYSTEM, now=now,
-                                   role=Role.ADMIN if admin else Role.USER)
+        new = accounts.create_user(
+            db,
+            username=username,
+            email=email,
+            client=SYSTEM,
+            now=now,
+            role=Role.ADMIN if admin else Role.USER,
+        )
         if password_stdin:
             password = sys.stdin.readline().rstrip("\r\n")
-            credentials.set_password(db, passwords(), user=new, new_password=password,
-                                     client=SYSTEM, now=now)
+            credentials.set_password(
+                db, passwords(), user=new, new_password=password, client=SYSTEM, now=now
+            )
             click.echo(f"created {new.username}")
             return
         secret = accounts.issue_enrolment_link(db, new, client=SYSTEM, now=now)
@@ -76,9 +83,14 @@ def link(username: str) -> None:
         _fail(f"no active user {username!r}")
         return
     secret = accounts.issue_enrolment_link(db, target, client=SYSTEM, now=utcnow())
-    notify(db, target, str(Event.ENROLMENT_LINK_ISSUED),
-           "An operator issued a new set-up link for your account. If you did not ask for it, "
-           "tell your administrator.", mailer=mailer())
+    notify(
+        db,
+        target,
+        str(Event.ENROLMENT_LINK_ISSUED),
+        "An operator issued a new set-up link for your account. If you did not ask for it, "
+        "tell your administrator.",
+        mailer=mailer(),
+    )
     db.commit()
     click.echo(f"set-up link for {target.username} (valid 72 hours, use once):")
     click.echo(enrolment_url(secret))
@@ -94,12 +106,18 @@ def list_users(as_json: bool) -> None:
         counts = {k.value: 0 for k in CredentialKind}
         for c in u.active_credentials():
             counts[c.kind.value] += 1
-        rows.append({"username": u.username, "display_name": u.display_name,
-                     "email": u.email, "role": str(u.role), "status": str(u.status),
-                     "credentials": counts,
-                     "created_at": u.created_at.isoformat(),
-                     "last_sign_in_at": u.last_sign_in_at.isoformat()
-                     if u.last_sign_in_at else None})
+        rows.append(
+            {
+                "username": u.username,
+                "display_name": u.display_name,
+                "email": u.email,
+                "role": str(u.role),
+                "status": str(u.status),
+                "credentials": counts,
+                "created_at": u.created_at.isoformat(),
+                "last_sign_in_at": u.last_sign_in_at.isoformat() if u.last_sign_in_at else None,
+            }
+        )
     if as_json:
         click.echo(json_text(rows, indent=2))
         return
@@ -120,10 +138,18 @@ def request() -> None:
 @with_appcontext
 def list_requests(as_json: bool) -> None:
     """List pending account requests."""
-    rows = [{"id": r.id, "username": r.username, "display_name": r.display_name,
-             "email": r.email, "message": r.message, "created_at": r.created_at.isoformat(),
-             "username_taken": accounts.find_user(get_db(), r.username) is not None}
-            for r in accounts.pending_requests(get_db())]
+    rows = [
+        {
+            "id": r.id,
+            "username": r.username,
+            "display_name": r.display_name,
+            "email": r.email,
+            "message": r.message,
+            "created_at": r.created_at.isoformat(),
+            "username_taken": accounts.find_user(get_db(), r.username) is not None,
+        }
+        for r in accounts.pending_requests(get_db())
+    ]
     if as_json:
         click.echo(json_text(rows, indent=2))
         return
@@ -131,21 +157,26 @@ def list_requests(as_json: bool) -> None:
         click.echo("no pending requests")
     for r in rows:
         taken = " (username taken)" if r["username_taken"] else ""
-        click.echo(terminal_text(f"#{r['id']} {r['username']} <{r['email']}>{taken} "
-                                 f"{r['message']!r}"))
+        click.echo(
+            terminal_text(f"#{r['id']} {r['username']} <{r['email']}>{taken} {r['message']!r}")
+        )
 
 
 @request.command("approve")
 @click.argument("request_id", type=click.IntRange(1, MAX_ID))
-@click.option("--username", default=None,
-              help="Create the account under this username (the requested one is taken).")
+@click.option(
+    "--username",
+    default=None,
+    help="Create the account under this username (the requested one is taken).",
+)
 @with_appcontext
 def approve(request_id: int, username: str | None) -> None:
     """Approve a request: creates the user and prints their enrolment link."""
     db = get_db()
     try:
-        new, secret = accounts.approve_request(db, request_id, client=SYSTEM, now=utcnow(),
-                                               username=username, mailer=mailer())
+        new, secret = accounts.approve_request(
+            db, request_id, client=SYSTEM, now=utcnow(), username=username, mailer=mailer()
+        )
     except AccountError as exc:
         db.rollback()
         _fail(exc.message)

@@ -23,8 +23,10 @@ GATE_PROXIES: tuple[str, ...] = ("nginx", "caddy", "traefik", "haproxy")
 Mode = Literal["auto", "explicit"]
 
 #: A DNS name (RFC 1123 labels), as used in server_name, ServerName, SNI and site addresses.
-_HOSTNAME = re.compile(r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*")
+_HOSTNAME = re.compile(
+    r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
 #: Characters no proxy grammar gives a meaning to inside a bare path.
 _PATH = re.compile(r"/[A-Za-z0-9._/+@=,-]*")
 #: ``KEYSTILE_PROXY_SECRET_HEADER``'s default.
@@ -146,11 +148,13 @@ def unix_socket(value: str) -> UnixSocket:
     """
     path = absolute_path("--upstream", value.removeprefix("unix:"))
     if path == "/":
-        raise DeployError(f"--upstream {value}: name the socket file, e.g. "
-                          "unix:/run/keystile/app.sock")
+        raise DeployError(
+            f"--upstream {value}: name the socket file, e.g. unix:/run/keystile/app.sock"
+        )
     if len(path) > UNIX_SOCKET_PATH_MAX:
-        raise DeployError(f"--upstream {value}: a unix socket path has at most "
-                          f"{UNIX_SOCKET_PATH_MAX} characters")
+        raise DeployError(
+            f"--upstream {value}: a unix socket path has at most {UNIX_SOCKET_PATH_MAX} characters"
+        )
     return UnixSocket(path)
 
 
@@ -217,8 +221,9 @@ def protected_site(value: str) -> Protected:
     """
     host, sep, upstream = value.partition("=")
     if not sep or not host or not upstream:
-        raise DeployError(f"--protect {value!r}: expected HOST=UPSTREAM, e.g. "
-                          "wiki.example.com=127.0.0.1:3000")
+        raise DeployError(
+            f"--protect {value!r}: expected HOST=UPSTREAM, e.g. wiki.example.com=127.0.0.1:3000"
+        )
     return Protected(hostname("--protect", host), parse_endpoint("--protect", upstream))
 
 
@@ -287,8 +292,10 @@ class ProxyOptions:
             prefix=absolute_path("--prefix", prefix or f"/var/lib/keystile/{proxy}"),
             secret=proxy_secret(secret) if secret else None,
             secret_header=secret_header,
-            protect=tuple(protected_site(value) for value in
-                          ([protect] if isinstance(protect, str) else protect)),
+            protect=tuple(
+                protected_site(value)
+                for value in ([protect] if isinstance(protect, str) else protect)
+            ),
         )
         _check_protected(options)
         if proxy == "haproxy":
@@ -309,20 +316,31 @@ def _check_protected(options: ProxyOptions) -> None:
     """``--protect`` is rendered for the gate's proxies only, each host once, and never for
     Keystile's own certificate host; Traefik is rendered only as a gate (auto mode)."""
     if options.protect and options.proxy not in GATE_PROXIES:
-        raise DeployError(f"--protect: {options.proxy} is not rendered as a gate; use one of "
-                          f"{', '.join(GATE_PROXIES)}")
+        raise DeployError(
+            f"--protect: {options.proxy} is not rendered as a gate; use one of "
+            f"{', '.join(GATE_PROXIES)}"
+        )
     if options.proxy not in PROXIES and not options.protect:
-        raise DeployError(f"{options.proxy} is rendered only as a gate: name the sites it "
-                          "protects with --protect HOST=UPSTREAM")
+        raise DeployError(
+            f"{options.proxy} is rendered only as a gate: name the sites it "
+            "protects with --protect HOST=UPSTREAM"
+        )
     if options.proxy not in PROXIES and options.mode == "explicit":
         raise DeployError(f"--mode explicit is not rendered for {options.proxy}; use auto")
     if options.proxy not in PROXIES and options.upstream_socket:
-        raise DeployError(f"--upstream {options.upstream}: {options.proxy} is rendered for a "
-                          "loopback HOST:PORT only")
-    if options.protect and options.proxy == "haproxy" and (
-            options.mode == "explicit" or options.upstream_socket):
-        raise DeployError("--protect: HAProxy's gate is rendered for --mode auto and a "
-                          "loopback --upstream HOST:PORT only")
+        raise DeployError(
+            f"--upstream {options.upstream}: {options.proxy} is rendered for a "
+            "loopback HOST:PORT only"
+        )
+    if (
+        options.protect
+        and options.proxy == "haproxy"
+        and (options.mode == "explicit" or options.upstream_socket)
+    ):
+        raise DeployError(
+            "--protect: HAProxy's gate is rendered for --mode auto and a "
+            "loopback --upstream HOST:PORT only"
+        )
     seen: set[str] = set()
     for site in options.protect:
         if site.host in seen:
@@ -343,7 +361,8 @@ def _check_haproxy(options: ProxyOptions) -> None:
             f"{HAPROXY_SOCKET_PATH_MAX} characters"
         )
     if options.mode == "explicit" and len(options.haproxy_socket("main")) > (
-            HAPROXY_SOCKET_PATH_MAX):
+        HAPROXY_SOCKET_PATH_MAX
+    ):
         raise DeployError(
             f"--prefix {options.prefix} is too long for HAProxy's unix sockets (at most "
             f"{HAPROXY_SOCKET_PATH_MAX - len('/main.sock')} characters)"

@@ -32,16 +32,24 @@ from app.services.gate import HEADERS as IDENTITY_HEADERS
 _COMPANIONS: dict[str, dict[str, str]] = {
     "nginx": {"verify": nginx_format.VERIFY_HEADER},
     "apache": {"verify": apache_format.VERIFY_HEADER},
-    "haproxy": {"used": haproxy_format.USED_HEADER, "chain": haproxy_format.CHAIN_HEADER,
-                "verify": haproxy_format.VERIFY_HEADER},
+    "haproxy": {
+        "used": haproxy_format.USED_HEADER,
+        "chain": haproxy_format.CHAIN_HEADER,
+        "verify": haproxy_format.VERIFY_HEADER,
+    },
     "caddy": {},
     "traefik": {},
 }
 #: Spelled in capitals where the formats' documentation does.
 _ACRONYMS = {"ssl": "SSL", "der": "DER"}
 #: Each proxy's own file name in ``deploy/`` and in its documentation.
-FILE_NAMES = {"nginx": "nginx.conf", "apache": "apache.conf", "haproxy": "haproxy.cfg",
-              "caddy": "Caddyfile", "traefik": "traefik.yml"}
+FILE_NAMES = {
+    "nginx": "nginx.conf",
+    "apache": "apache.conf",
+    "haproxy": "haproxy.cfg",
+    "caddy": "Caddyfile",
+    "traefik": "traefik.yml",
+}
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("app.deploy", "templates"),
@@ -97,8 +105,10 @@ def headers_for(options: ProxyOptions) -> Headers:
     adapter = get_adapter(options.proxy)
     roles = {"cert": adapter.header_names[0], **_COMPANIONS[options.proxy]}
     if set(roles.values()) != set(adapter.header_names):
-        raise RuntimeError(f"{options.proxy}: the configuration would not set every header "
-                           f"its adapter reads ({', '.join(adapter.header_names)})")
+        raise RuntimeError(
+            f"{options.proxy}: the configuration would not set every header "
+            f"its adapter reads ({', '.join(adapter.header_names)})"
+        )
     if options.secret:
         roles["secret"] = options.secret_header.lower()
     own = {role: display_name(name) for role, name in roles.items()}
@@ -135,9 +145,18 @@ def paired_settings(options: ProxyOptions) -> dict[str, str]:
 
 def command_line(options: ProxyOptions) -> str:
     """The ``keystile proxy-config`` invocation that renders ``options``."""
-    parts = ["keystile proxy-config", options.proxy, "--listen", str(options.listen),
-             "--upstream", str(options.upstream), "--tls-cert", options.tls_cert,
-             "--tls-key", options.tls_key]
+    parts = [
+        "keystile proxy-config",
+        options.proxy,
+        "--listen",
+        str(options.listen),
+        "--upstream",
+        str(options.upstream),
+        "--tls-cert",
+        options.tls_cert,
+        "--tls-key",
+        options.tls_key,
+    ]
     if options.client_ca:
         parts += ["--client-ca", options.client_ca]
     if options.mode == "explicit":

@@ -63,8 +63,8 @@ class Edge:
         #: to the server; SQLite has no round trips, and switching its connection's
         #: isolation level and back costs more than the transaction it would spare.
         self.plain_options: dict[str, str] = (
-            {"isolation_level": "AUTOCOMMIT"} if self.engine.dialect.name == "postgresql"
-            else {})
+            {"isolation_level": "AUTOCOMMIT"} if self.engine.dialect.name == "postgresql" else {}
+        )
         self.passkeys: PasskeyPolicy = app.extensions[POLICY]
         self.mailer: Mailer = app.extensions["keystile.mailer"]
         self.cert_policy: PolicySource = app.extensions["keystile.cert_policy"]
@@ -73,8 +73,10 @@ class Edge:
             self.account_path = url_for("account.index")
         self.throttle: Throttle = throttle_of(app)
         s = self.settings
-        self.timeouts = Timeouts(idle=timedelta(minutes=s.session_idle_minutes),
-                                 absolute=timedelta(hours=s.session_absolute_hours))
+        self.timeouts = Timeouts(
+            idle=timedelta(minutes=s.session_idle_minutes),
+            absolute=timedelta(hours=s.session_absolute_hours),
+        )
         #: the views' own limits, counted alike
         self.challenge_limit: Limit = view_limit(app, "webauthn.login_options")
         self.passkey_login_limit: Limit = view_limit(app, "webauthn.login_verify")
@@ -95,14 +97,16 @@ def _covered_hooks() -> frozenset[Callable[[], Any]]:
     from app.web import csrf, origin, security
     from app.webauthn.views import _limit_body
 
-    return frozenset({
-        origin.refuse_foreign_origin,  # SignInEdge calls origin.foreign_origin
-        csrf.protect,  # the POST handlers call csrf.check_csrf
-        auto_sign_in,  # GET /login: certificate.auto_sign_in calls the same acceptance
-        security.refuse_nul_bytes,  # the edge takes no query string and no form body
-        security.refuse_json_on_forms,  # the edge's POSTs are JSON paths
-        _limit_body,  # Exchange.plain_body takes at most MAX_RESPONSE_BYTES
-    })
+    return frozenset(
+        {
+            origin.refuse_foreign_origin,  # SignInEdge calls origin.foreign_origin
+            csrf.protect,  # the POST handlers call csrf.check_csrf
+            auto_sign_in,  # GET /login: certificate.auto_sign_in calls the same acceptance
+            security.refuse_nul_bytes,  # the edge takes no query string and no form body
+            security.refuse_json_on_forms,  # the edge's POSTs are JSON paths
+            _limit_body,  # Exchange.plain_body takes at most MAX_RESPONSE_BYTES
+        }
+    )
 
 
 class SignInEdge:
@@ -125,7 +129,8 @@ class SignInEdge:
         #: for its view: the app's (None) and its blueprint's (and their parents')
         self.routes: dict[tuple[str, str], tuple[Handler, tuple[str | None, ...]]] = {
             (method, path): (handler, _hook_scopes(urls.match(path, method)[0]))
-            for (method, path), handler in handlers.items()}
+            for (method, path), handler in handlers.items()
+        }
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "")
@@ -146,8 +151,9 @@ class SignInEdge:
             return self.wsgi_app(environ, start_response)  # type: ignore[no-any-return]
         return response(environ, start_response)
 
-    def _routable(self, environ: dict[str, Any], method: str,
-                  hook_scopes: tuple[str | None, ...]) -> bool:
+    def _routable(
+        self, environ: dict[str, Any], method: str, hook_scopes: tuple[str | None, ...]
+    ) -> bool:
         """Whether the edge may answer: no query string, a host in Flask's
         ``TRUSTED_HOSTS``, no foreign ``Origin`` (:func:`app.web.origin.foreign_origin`)
         and no ``before_request`` hook it does not cover; else Flask answers (and refuses)."""
@@ -155,8 +161,9 @@ class SignInEdge:
             return False
         app = self.edge.app
         hooks = app.before_request_funcs
-        if any(hook not in self.covered_hooks
-               for scope in hook_scopes for hook in hooks.get(scope, ())):
+        if any(
+            hook not in self.covered_hooks for scope in hook_scopes for hook in hooks.get(scope, ())
+        ):
             return False
         trusted_hosts = app.config["TRUSTED_HOSTS"]
         if trusted_hosts is not None:
@@ -164,9 +171,12 @@ class SignInEdge:
                 get_host(environ, trusted_hosts)
             except SecurityError:
                 return False
-        return not origin.foreign_origin(method, environ.get("HTTP_ORIGIN"),
-                                         environ.get("HTTP_SEC_FETCH_SITE"),
-                                         self.edge.settings)
+        return not origin.foreign_origin(
+            method,
+            environ.get("HTTP_ORIGIN"),
+            environ.get("HTTP_SEC_FETCH_SITE"),
+            self.edge.settings,
+        )
 
     def _error(self, exchange: Exchange, exc: Exception) -> Response:
         """The app's own answer to ``exc`` (:meth:`Flask.handle_user_exception`, so its

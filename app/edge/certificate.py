@@ -30,7 +30,8 @@ def auto_sign_in(x: Exchange) -> Response | None:
     except (ValueError, ssl.SSLError):
         return None
     if not isinstance(shown, Presented) or not client_cert.may_sign_in_automatically(
-            s, signed_in=False, signed_out=bool(x.session.get("signed_out"))):
+        s, signed_in=False, signed_out=bool(x.session.get("signed_out"))
+    ):
         return None
     now = utcnow()
     match = client_cert.judge(x.db, shown, x.edge.cert_policy.policy(), s, now=now)
@@ -39,6 +40,10 @@ def auto_sign_in(x: Exchange) -> Response | None:
     accepted = client_cert.accept(x.db, match, client=x.client, now=now, mailer=x.edge.mailer)
     if accepted is None:
         return None
-    x.sign_in(user=accepted.user, credential=accepted.credential, method="certificate",
-              used_before=accepted.used_before)
+    x.sign_in(
+        user=accepted.user,
+        credential=accepted.credential,
+        method="certificate",
+        used_before=accepted.used_before,
+    )
     return x.finish(redirect(x.request.root_path + x.edge.account_path, 303))

@@ -67,8 +67,9 @@ class Exchange:
         if self._session is None:
             app = self.edge.app
             opened = app.session_interface.open_session(app, self.request)  # type: ignore[arg-type]
-            self._session = opened if isinstance(opened, SecureCookieSession) else (
-                SecureCookieSession())
+            self._session = (
+                opened if isinstance(opened, SecureCookieSession) else (SecureCookieSession())
+            )
         return self._session
 
     @property
@@ -77,8 +78,7 @@ class Exchange:
 
     def csrf_ok(self) -> bool:
         """:func:`app.web.csrf.check_csrf` on the header's token (the edge takes no forms)."""
-        return csrf.check_csrf(self.edge.app, csrf.sent_token(self.request.headers),
-                               self.session)
+        return csrf.check_csrf(self.edge.app, csrf.sent_token(self.request.headers), self.session)
 
     def plain_body(self, limit: int) -> bool:
         """Whether the body is one Flask would read as this edge does: no form, no chunked
@@ -104,8 +104,9 @@ class Exchange:
             self._client = Client(
                 address=address_of(peer, headers.get("X-Forwarded-For", ""), trusted),
                 user_agent=user_agent_of(headers.get("User-Agent", "")),
-                request_id=request_id_of(headers.get("X-Request-Id", ""),
-                                         from_trusted_proxy=trusted.trust(peer)),
+                request_id=request_id_of(
+                    headers.get("X-Request-Id", ""), from_trusted_proxy=trusted.trust(peer)
+                ),
             )
         return self._client
 
@@ -162,15 +163,24 @@ class Exchange:
 
     # -- the answer ---------------------------------------------------------------------
 
-    def sign_in(self, *, user: Identified, credential: Identified, method: str,
-                used_before: bool) -> None:
+    def sign_in(
+        self, *, user: Identified, credential: Identified, method: str, used_before: bool
+    ) -> None:
         """Open the new session (:func:`app.web.auth_state.open_session`, as the views'
         ``auth_state.sign_in``); the response sets its cookie. A browser the edge signs in
         had no live session (a browser with a session cookie goes to Flask)."""
         opened = auth_state.open_session(
-            self.db, user=user, credential=credential, method=method, client=self.client,
-            now=utcnow(), timeouts=self.edge.timeouts, cookie_session=self.session,
-            mailer=self.edge.mailer, credential_used_before=used_before)
+            self.db,
+            user=user,
+            credential=credential,
+            method=method,
+            client=self.client,
+            now=utcnow(),
+            timeouts=self.edge.timeouts,
+            cookie_session=self.session,
+            mailer=self.edge.mailer,
+            credential_used_before=used_before,
+        )
         self._new_sign_in = opened.secret
 
     def signed_out(self) -> None:
@@ -179,8 +189,11 @@ class Exchange:
 
     def json(self, payload: dict[str, Any] | str, status: int = 200) -> Response:
         # Flask's JSON: compact, ASCII, keys in order, a final newline (``jsonify``)
-        body = payload if isinstance(payload, str) else json.dumps(
-            payload, separators=(",", ":")) + "\n"
+        body = (
+            payload
+            if isinstance(payload, str)
+            else json.dumps(payload, separators=(",", ":")) + "\n"
+        )
         return self.finish(Response(body, status=status, mimetype="application/json"))
 
     def finish(self, response: Response, *, failed: bool = False) -> Response:
@@ -195,8 +208,9 @@ class Exchange:
         if self._session is not None:
             app = self.edge.app
             app.session_interface.save_session(app, self._session, response)  # type: ignore[arg-type]
-        auth_state.write_session_cookie(response, opened=self._new_sign_in,
-                                        ended=self._signed_out, timeouts=self.edge.timeouts)
+        auth_state.write_session_cookie(
+            response, opened=self._new_sign_in, ended=self._signed_out, timeouts=self.edge.timeouts
+        )
         return response
 
     def close(self, *, failed: bool = False) -> None:

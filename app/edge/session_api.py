@@ -17,11 +17,19 @@ from app.web import client_cert
 
 def current(x: Exchange) -> Response | None:
     secret = x.auth_cookie
-    binding = client_cert.key_binding(x.environ, x.request.headers, x.edge.settings,
-                                      gate=False, client=lambda: x.client) if secret else None
+    binding = (
+        client_cert.key_binding(
+            x.environ, x.request.headers, x.edge.settings, gate=False, client=lambda: x.client
+        )
+        if secret
+        else None
+    )
     try:
-        live = sessions.peek(x.conn, secret, now=utcnow(), timeouts=x.edge.timeouts,
-                             binding=binding) if secret else None
+        live = (
+            sessions.peek(x.conn, secret, now=utcnow(), timeouts=x.edge.timeouts, binding=binding)
+            if secret
+            else None
+        )
     except sessions.KeyNotPresented:
         return None  # Flask finds it signed out, and audits it once (sessions.keeps_key)
     if live is None:

@@ -22,9 +22,14 @@ class EchoHandler(BaseHTTPRequestHandler):
     def _echo(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(min(length, 1 << 20)) if length > 0 else b""
-        reply = json.dumps({"method": self.command, "path": self.path,
-                            "headers": [[k, v] for k, v in self.headers.items()],
-                            "body_length": len(body)}).encode()
+        reply = json.dumps(
+            {
+                "method": self.command,
+                "path": self.path,
+                "headers": [[k, v] for k, v in self.headers.items()],
+                "body_length": len(body),
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(reply)))

@@ -60,7 +60,8 @@ def allow_forms_to_protected_hosts(response: BaseResponse) -> BaseResponse:
     policy = response.headers.get("Content-Security-Policy", CSP)
     if _SELF_ONLY + ";" in policy + ";":
         response.headers["Content-Security-Policy"] = policy.replace(
-            _SELF_ONLY, _form_action(rules), 1)
+            _SELF_ONLY, _form_action(rules), 1
+        )
     return response
 
 
@@ -87,8 +88,7 @@ def continue_to() -> BaseResponse:
     db = get_db()
     code = handoff.issue(db, row, host=host, next_url=target, now=utcnow())
     db.commit()
-    return redirect(f"https://{parts.netloc}{HANDOFF_PATH}?{urlencode({'code': code})}",
-                    code=303)
+    return redirect(f"https://{parts.netloc}{HANDOFF_PATH}?{urlencode({'code': code})}", code=303)
 
 
 @bp.get(HANDOFF_PATH)
@@ -97,22 +97,37 @@ def redeem() -> BaseResponse:
         host = request_host(request.host)
     except BadHost:
         return _refused()
-    redeemed = handoff.redeem(get_db(), request.args.get("code", ""), host=host,
-                              client=current_client(), now=utcnow(),
-                              timeouts=session_timeouts())
+    redeemed = handoff.redeem(
+        get_db(),
+        request.args.get("code", ""),
+        host=host,
+        client=current_client(),
+        now=utcnow(),
+        timeouts=session_timeouts(),
+    )
     if redeemed is None:
         log.info("refused a single sign-on code on %s", host)
         return _refused()
     back = safe_next(redeemed.next_url, "/", external_host=access_rules().names_host)
     resp = redirect(back, code=303)
     max_age = max(int((redeemed.expires_at - utcnow()).total_seconds()), 0)
-    resp.set_cookie(GATE_COOKIE, redeemed.secret, max_age=max_age, secure=True,
-                    httponly=True, samesite="Lax", path="/")
+    resp.set_cookie(
+        GATE_COOKIE,
+        redeemed.secret,
+        max_age=max_age,
+        secure=True,
+        httponly=True,
+        samesite="Lax",
+        path="/",
+    )
     return resp
 
 
 def _refused() -> Response:
-    resp = Response("This sign-in link has expired or was already used. Go back to the site "
-                    "and try again.", status=400, mimetype="text/plain")
+    resp = Response(
+        "This sign-in link has expired or was already used. Go back to the site and try again.",
+        status=400,
+        mimetype="text/plain",
+    )
     resp.headers["Cache-Control"] = "no-store"
     return resp

@@ -90,5 +90,9 @@ def from_forward_auth(headers: Headers) -> Original:
     Raises:
         UnreadableCheck: a header is missing, repeated or malformed.
     """
-    return _checked(_one(headers, "X-Forwarded-Method"), _one(headers, "X-Forwarded-Proto"),
-                    _one(headers, "X-Forwarded-Host"), _one(headers, "X-Forwarded-Uri"))
+    return _checked(
+        _one(headers, "X-Forwarded-Method"),
+        _one(headers, "X-Forwarded-Proto"),
+        _one(headers, "X-Forwarded-Host"),
+        _one(headers, "X-Forwarded-Uri"),
+    )

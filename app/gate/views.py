@@ -66,21 +66,34 @@ def _check(style: Style) -> Response:
         log.info("denied an unreadable forward-auth check: %s", exc)
         return _plain(403, "Forbidden.")
     now = utcnow()
-    decision = access.decide(access_rules(), host=asked.host, target=asked.target,
-                             method=asked.method, subject=None, now=now)
+    decision = access.decide(
+        access_rules(),
+        host=asked.host,
+        target=asked.target,
+        method=asked.method,
+        subject=None,
+        now=now,
+    )
     identity = None
     # Who is asking matters only when the answer for nobody would be to sign in: a bypass
     # (public assets) or a deny costs no session look-up and no certificate check.
     if decision.outcome is Outcome.SIGN_IN:
         identity = identify(asked)
         if identity is not None:
-            decision = access.decide(access_rules(), host=asked.host, target=asked.target,
-                                     method=asked.method, subject=identity.subject, now=now)
+            decision = access.decide(
+                access_rules(),
+                host=asked.host,
+                target=asked.target,
+                method=asked.method,
+                subject=identity.subject,
+                now=now,
+            )
     return _answer(style, decision, identity, asked)
 
 
-def _answer(style: Style, decision: Decision, identity: gate.Identity | None,
-            asked: Original) -> Response:
+def _answer(
+    style: Style, decision: Decision, identity: gate.Identity | None, asked: Original
+) -> Response:
     if decision.allowed:
         resp = _plain(200, "")
         known = None if decision.bypass else identity
@@ -104,8 +117,13 @@ def _assertion(identity: gate.Identity | None, asked: Original) -> str:
     s = settings()
     if identity is None or not s.gate_assertion:
         return ""
-    return assertion.sign(assertion_keys(), identity, issuer=s.origin,
-                          audience=assertion.origin_of(asked.scheme, asked.host), now=utcnow())
+    return assertion.sign(
+        assertion_keys(),
+        identity,
+        issuer=s.origin,
+        audience=assertion.origin_of(asked.scheme, asked.host),
+        now=utcnow(),
+    )
 
 
 def _sign_in_url(decision: Decision, asked: Original) -> str:
@@ -119,8 +137,11 @@ def _sign_in_url(decision: Decision, asked: Original) -> str:
         return login
     if decision.outcome is Outcome.STEP_UP and decision.needed is not None:
         then = url_for("handoff.continue_to", next=back)
-        return login + "?" + urlencode({"reauth": "1", "need": decision.needed.name.lower(),
-                                        "next": then})
+        return (
+            login
+            + "?"
+            + urlencode({"reauth": "1", "need": decision.needed.name.lower(), "next": then})
+        )
     return continue_url(back)
 
 
@@ -133,8 +154,9 @@ def _is_navigation() -> bool:
     mode = request.headers.get("Sec-Fetch-Mode")
     if mode is not None and mode != "navigate":
         return False
-    return any(value.lower() == "text/html" and quality > 0
-               for value, quality in request.accept_mimetypes)
+    return any(
+        value.lower() == "text/html" and quality > 0 for value, quality in request.accept_mimetypes
+    )
 
 
 def _plain(status: int, text: str) -> Response:

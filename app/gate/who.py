@@ -39,19 +39,33 @@ def identify(asked: Original) -> Identity | None:
     g.clear_session_cookie = False
     db = get_db()
     if row is None and (host_secret := request.cookies.get(GATE_COOKIE)):
-        row = handoff.resolve(db, host_secret, host=request_host(asked.host), now=utcnow(),
-                              timeouts=session_timeouts(), binding=auth_state.key_binding())
+        row = handoff.resolve(
+            db,
+            host_secret,
+            host=request_host(asked.host),
+            now=utcnow(),
+            timeouts=session_timeouts(),
+            binding=auth_state.key_binding(),
+        )
     if row is not None:
-        return gate.identity_of(db, row.user, strength=gate.credential_strength(row.credential),
-                                method=row.method, signed_in_at=row.created_at)
+        return gate.identity_of(
+            db,
+            row.user,
+            strength=gate.credential_strength(row.credential),
+            method=row.method,
+            signed_in_at=row.created_at,
+        )
     if _held_browser():
         return None
     return _by_certificate()
 
 
 def _held_browser() -> bool:
-    return bool(session.get("signed_out") or request.cookies.get(auth_state.COOKIE)
-                or request.cookies.get(GATE_COOKIE))
+    return bool(
+        session.get("signed_out")
+        or request.cookies.get(auth_state.COOKIE)
+        or request.cookies.get(GATE_COOKIE)
+    )
 
 
 def _by_certificate() -> Identity | None:
@@ -75,5 +89,6 @@ def _by_certificate() -> Identity | None:
     user = db.get(User, match.user.id)
     if user is None:
         return None
-    return gate.identity_of(db, user, strength=Strength.CERTIFICATE, method="certificate",
-                            signed_in_at=now)
+    return gate.identity_of(
+        db, user, strength=Strength.CERTIFICATE, method="certificate", signed_in_at=now
+    )

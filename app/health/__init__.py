@@ -33,10 +33,10 @@ def healthz() -> tuple[BaseResponse, int]:
 @bp.get("/readyz")
 def readyz() -> tuple[BaseResponse, int]:
     heads, known = migrations()
-    result = readiness.check(engine_of(current_app), heads=heads, known=known,
-                             redis=_redis_client())
-    return (jsonify(status=result.status, checks=result.checks),
-            200 if result.ready else 503)
+    result = readiness.check(
+        engine_of(current_app), heads=heads, known=known, redis=_redis_client()
+    )
+    return (jsonify(status=result.status, checks=result.checks), 200 if result.ready else 503)
 
 
 @cache
@@ -48,8 +48,7 @@ def migrations() -> tuple[frozenset[str], frozenset[str]]:
     from app.cli.dbcmd import alembic_config
 
     scripts = ScriptDirectory.from_config(alembic_config(""))
-    return (frozenset(scripts.get_heads()),
-            frozenset(r.revision for r in scripts.walk_revisions()))
+    return (frozenset(scripts.get_heads()), frozenset(r.revision for r in scripts.walk_revisions()))
 
 
 def _redis_client() -> readiness.Pingable | None:
@@ -61,7 +60,8 @@ def _redis_client() -> readiness.Pingable | None:
     if client is None:
         from redis import Redis
 
-        client = Redis.from_url(url, socket_timeout=REDIS_TIMEOUT,
-                                socket_connect_timeout=REDIS_TIMEOUT)
+        client = Redis.from_url(
+            url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
+        )
         current_app.extensions[_REDIS] = client
     return client

@@ -20,15 +20,20 @@ class AuditEvent(Base):
         #: the admin audit log's "user" filter matches events an admin did, too
         Index("ix_audit_events_actor_created", "actor_id", "created_at"),
         #: the dashboard's failures by reason, read from this small index alone
-        Index("ix_audit_events_failures", "tag", "created_at", "method", "reason",
-              sqlite_where=text("outcome = 'failure'"),
-              postgresql_where=text("outcome = 'failure'")),
+        Index(
+            "ix_audit_events_failures",
+            "tag",
+            "created_at",
+            "method",
+            "reason",
+            sqlite_where=text("outcome = 'failure'"),
+            postgresql_where=text("outcome = 'failure'"),
+        ),
     )
 
     #: BIGINT on PostgreSQL: the one table that grows without bound would run out of 32-bit
     #: ids; SQLite keeps INTEGER, as only ``INTEGER PRIMARY KEY`` is the 64-bit rowid
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
-                                    primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     #: a named event, e.g. ``auth:password:failure`` (see app.services.audit.Event)
     tag: Mapped[str] = mapped_column(String(64))

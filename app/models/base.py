@@ -68,4 +68,3 @@ def connection_of(db: Executor) -> Connection:
     connection of the ORM session's transaction. ``Connection.execute`` spares such a
     statement the ORM's own execution layer, which has nothing to do for it."""
     return db if isinstance(db, Connection) else db.connection()
-

@@ -78,9 +78,9 @@ _STRENGTH_DESCRIPTIONS = {
     Strength.CERTIFICATE: "a private key in a file, which can be copied off the computer",
     Strength.SYNCED_PASSKEY: "a passkey your password manager copies to your other devices",
     Strength.DEVICE_KEY: "a passkey that stays on one device or security key, which did "
-                         "not prove what it is",
+    "not prove what it is",
     Strength.HARDWARE_KEY: "a passkey that stays on one device whose maker's attestation "
-                           "Keystile verified",
+    "Keystile verified",
 }
 
 
@@ -100,11 +100,13 @@ class StrengthFlag(enum.IntFlag):
         return _FLAG_STRENGTH[self]
 
 
-_FLAG_STRENGTH = {StrengthFlag.PASSWORD: Strength.PASSWORD,
-                  StrengthFlag.CERTIFICATE: Strength.CERTIFICATE,
-                  StrengthFlag.SYNCED_PASSKEY: Strength.SYNCED_PASSKEY,
-                  StrengthFlag.DEVICE_KEY: Strength.DEVICE_KEY,
-                  StrengthFlag.ATTESTED_DEVICE_KEY: Strength.HARDWARE_KEY}
+_FLAG_STRENGTH = {
+    StrengthFlag.PASSWORD: Strength.PASSWORD,
+    StrengthFlag.CERTIFICATE: Strength.CERTIFICATE,
+    StrengthFlag.SYNCED_PASSKEY: Strength.SYNCED_PASSKEY,
+    StrengthFlag.DEVICE_KEY: Strength.DEVICE_KEY,
+    StrengthFlag.ATTESTED_DEVICE_KEY: Strength.HARDWARE_KEY,
+}
 
 #: the same rule as ``Credential.strength``, computed and stored by the database
 STRENGTH_FLAG_SQL = (
@@ -113,8 +115,11 @@ STRENGTH_FLAG_SQL = (
 )
 
 #: ``kind_name`` in a sentence, where "this device" would be wrong (an e-mail, another page)
-_NOUNS = {"Passkey on this device": "passkey", "Passkey on a phone": "passkey on a phone",
-          "Certificate file": "certificate"}
+_NOUNS = {
+    "Passkey on this device": "passkey",
+    "Passkey on a phone": "passkey on a phone",
+    "Certificate file": "certificate",
+}
 
 #: transports of a roaming authenticator (WebAuthn L3 §5.8.4): a security key
 _ROAMING = frozenset({"usb", "nfc", "ble", "smart-card"})
@@ -147,26 +152,46 @@ class Credential(Base):
         # flags, live credentials by strength, additions and removals by day, and the rare
         # clone flags, each read from a small index. Partial indexes keep "live" and
         # "revoked" apart, so neither misleads the planner about the other.
-        Index("ix_credentials_live_user_strength", "user_id", "strength_flag",
-              sqlite_where=text("revoked_at IS NULL"),
-              postgresql_where=text("revoked_at IS NULL")),
-        Index("ix_credentials_live_strength", "strength_flag",
-              sqlite_where=text("revoked_at IS NULL"),
-              postgresql_where=text("revoked_at IS NULL")),
+        Index(
+            "ix_credentials_live_user_strength",
+            "user_id",
+            "strength_flag",
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+        Index(
+            "ix_credentials_live_strength",
+            "strength_flag",
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
         Index("ix_credentials_created_strength", "created_at", "strength_flag"),
-        Index("ix_credentials_revoked_strength", "revoked_at", "strength_flag",
-              sqlite_where=text("revoked_at IS NOT NULL"),
-              postgresql_where=text("revoked_at IS NOT NULL")),
-        Index("ix_credentials_clone_flagged_at", "clone_flagged_at",
-              sqlite_where=text("clone_flagged_at IS NOT NULL"),
-              postgresql_where=text("clone_flagged_at IS NOT NULL")),
+        Index(
+            "ix_credentials_revoked_strength",
+            "revoked_at",
+            "strength_flag",
+            sqlite_where=text("revoked_at IS NOT NULL"),
+            postgresql_where=text("revoked_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_credentials_clone_flagged_at",
+            "clone_flagged_at",
+            sqlite_where=text("clone_flagged_at IS NOT NULL"),
+            postgresql_where=text("clone_flagged_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     kind: Mapped[CredentialKind] = mapped_column(
-        Enum(CredentialKind, name="credential_kind", native_enum=False, length=16,
-             values_callable=lambda e: [m.value for m in e], validate_strings=True)
+        Enum(
+            CredentialKind,
+            name="credential_kind",
+            native_enum=False,
+            length=16,
+            values_callable=lambda e: [m.value for m in e],
+            validate_strings=True,
+        )
     )
     #: what the user calls it ("Work laptop", "YubiKey 5C")
     label: Mapped[str] = mapped_column(String(100), default="")
@@ -232,8 +257,9 @@ class Credential(Base):
             return Strength.CERTIFICATE
         if self.backup_eligible:
             return Strength.SYNCED_PASSKEY
-        return Strength.HARDWARE_KEY if self.attestation_trust == "verified" else (
-            Strength.DEVICE_KEY)
+        return (
+            Strength.HARDWARE_KEY if self.attestation_trust == "verified" else (Strength.DEVICE_KEY)
+        )
 
     @property
     def kind_name(self) -> str:

@@ -24,8 +24,9 @@ class GateSession(Base):
     #: SHA-256 (hex) of the cookie's random id; the id itself is never stored
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     #: the Keystile session this one was handed off from
-    parent_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"),
-                                           index=True)
+    parent_id: Mapped[int] = mapped_column(
+        ForeignKey("sessions.id", ondelete="CASCADE"), index=True
+    )
     #: the protected host whose cookie this is (lower case, no port)
     host: Mapped[str] = mapped_column(String(253))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

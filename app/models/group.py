@@ -22,8 +22,9 @@ GROUP_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
 class GroupMembership(Base):
     __tablename__ = "user_groups"
 
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
-                                         primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     #: the group's name (:data:`GROUP_NAME`); indexed for ``keystile group list``
     name: Mapped[str] = mapped_column(String(63), primary_key=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -39,8 +39,14 @@ def new_user_handle() -> bytes:
 
 
 def _enum(cls: type[enum.StrEnum], name: str) -> Enum:
-    return Enum(cls, name=name, native_enum=False, values_callable=lambda e: [m.value for m in e],
-                validate_strings=True, length=16)
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+        length=16,
+    )
 
 
 class User(Base):
@@ -61,17 +67,20 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(254), default="")
     email_verified: Mapped[bool] = mapped_column(default=False)
     role: Mapped[Role] = mapped_column(_enum(Role, "role"), default=Role.USER)
-    status: Mapped[UserStatus] = mapped_column(_enum(UserStatus, "user_status"),
-                                               default=UserStatus.ACTIVE, index=True)
+    status: Mapped[UserStatus] = mapped_column(
+        _enum(UserStatus, "user_status"), default=UserStatus.ACTIVE, index=True
+    )
     #: WebAuthn user.id: random, 64 bytes, the handle a discoverable credential returns
-    user_handle: Mapped[bytes] = mapped_column(LargeBinary(64), unique=True,
-                                               default=new_user_handle)
+    user_handle: Mapped[bytes] = mapped_column(
+        LargeBinary(64), unique=True, default=new_user_handle
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
 
-    credentials: Mapped[list[Credential]] = relationship(back_populates="user",
-                                                         order_by="Credential.id")
+    credentials: Mapped[list[Credential]] = relationship(
+        back_populates="user", order_by="Credential.id"
+    )
 
     # Flask-Login's user protocol, without importing Flask into the model layer.
     is_authenticated = True

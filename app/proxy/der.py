@@ -132,8 +132,13 @@ def load_certificate(der: bytes) -> x509.Certificate:
         # Names, extensions and the key are decoded lazily: decode them now, so that a
         # certificate the certificate services could not read (a key on a curve the
         # library does not support, say) is refused here, as bad input.
-        _ = (certificate.subject, certificate.issuer, certificate.extensions,
-             certificate.public_key(), certificate.signature_hash_algorithm)
+        _ = (
+            certificate.subject,
+            certificate.issuer,
+            certificate.extensions,
+            certificate.public_key(),
+            certificate.signature_hash_algorithm,
+        )
         reencoded = certificate.public_bytes(Encoding.DER)
     except Exception as exc:
         raise ProxyHeaderError("not_a_certificate") from exc

@@ -85,12 +85,20 @@ _PASSWORD = aliased(Credential)
 #: with the credential conditions in it far worse (bench/password_login.py shows it).
 _USER_WITH_PASSWORD = (
     select(User, Credential)
-    .outerjoin(Credential, Credential.id == (
-        select(_PASSWORD.id)
-        .where(_PASSWORD.user_id == User.id, _PASSWORD.kind == CredentialKind.PASSWORD,
-               _PASSWORD.revoked_at.is_(None))
-        .correlate(User)
-        .scalar_subquery()))
+    .outerjoin(
+        Credential,
+        Credential.id
+        == (
+            select(_PASSWORD.id)
+            .where(
+                _PASSWORD.user_id == User.id,
+                _PASSWORD.kind == CredentialKind.PASSWORD,
+                _PASSWORD.revoked_at.is_(None),
+            )
+            .correlate(User)
+            .scalar_subquery()
+        ),
+    )
     .where(User.username_normalized == bindparam("username"))
 )
 
@@ -130,8 +138,15 @@ def create_user(
     )
     db.add(user)
     db.flush()
-    record(db, Event.USER_CREATED, client=client, success=True, user=user, actor=actor,
-           details={"role": str(role)})
+    record(
+        db,
+        Event.USER_CREATED,
+        client=client,
+        success=True,
+        user=user,
+        actor=actor,
+        details={"role": str(role)},
+    )
     return user
 
 
@@ -147,8 +162,9 @@ def issue_enrolment_link(
         )
     ):
         old.used_at = now
-    secret = tokens.issue(db, TokenPurpose.ENROLMENT, now=now, lifetime=ENROLMENT_LIFETIME,
-                          user_id=user.id)
+    secret = tokens.issue(
+        db, TokenPurpose.ENROLMENT, now=now, lifetime=ENROLMENT_LIFETIME, user_id=user.id
+    )
     record(db, Event.ENROLMENT_LINK_ISSUED, client=client, success=True, user=user, actor=actor)
     return secret
 
@@ -187,14 +203,25 @@ def request_account(db: Session, form: RequestForm, *, client: Client, now: date
     )
     db.add(req)
     db.flush()
-    record(db, Event.ACCOUNT_REQUESTED, client=client, success=True,
-           details={"request_id": req.id, "username": name})
+    record(
+        db,
+        Event.ACCOUNT_REQUESTED,
+        client=client,
+        success=True,
+        details={"request_id": req.id, "username": name},
+    )
     db.commit()
 
 
 def pending_count(db: Session) -> int:
-    return int(db.scalar(select(func.count()).select_from(AccountRequest)
-                         .where(AccountRequest.status == RequestStatus.PENDING)) or 0)
+    return int(
+        db.scalar(
+            select(func.count())
+            .select_from(AccountRequest)
+            .where(AccountRequest.status == RequestStatus.PENDING)
+        )
+        or 0
+    )
 
 
 def pending_requests(db: Session) -> list[AccountRequest]:
@@ -219,14 +246,23 @@ class PendingRequest:
 def pending_with_clashes(db: Session) -> list[PendingRequest]:
     waiting = pending_requests(db)
     names = {r.username_normalized for r in waiting}
-    taken = set(db.scalars(select(User.username_normalized)
-                           .where(User.username_normalized.in_(names)))) if names else set()
+    taken = (
+        set(db.scalars(select(User.username_normalized).where(User.username_normalized.in_(names))))
+        if names
+        else set()
+    )
     return [PendingRequest(r, r.username_normalized in taken) for r in waiting]
 
 
 def approve_request(
-    db: Session, request_id: int, *, client: Client, now: datetime, actor: User | None = None,
-    username: str | None = None, mailer: Mailer = NULL_MAILER,
+    db: Session,
+    request_id: int,
+    *,
+    client: Client,
+    now: datetime,
+    actor: User | None = None,
+    username: str | None = None,
+    mailer: Mailer = NULL_MAILER,
 ) -> tuple[User, str]:
     """Create the account and return it with its enrolment secret.
 
@@ -239,8 +275,15 @@ def approve_request(
         raise AccountError("no_such_request", f"No pending account request #{request_id}.")
     name = (username or "").strip() or req.username
     renamed = normalize_username(name) != req.username_normalized
-    user = create_user(db, username=name, display_name=req.display_name,
-                       email=req.email, client=client, now=now, actor=actor)
+    user = create_user(
+        db,
+        username=name,
+        display_name=req.display_name,
+        email=req.email,
+        client=client,
+        now=now,
+        actor=actor,
+    )
     req.status = RequestStatus.APPROVED
     req.decided_at = now
     req.decided_by_id = actor.id if actor else None
@@ -249,11 +292,23 @@ def approve_request(
     details: dict[str, object] = {"request_id": req.id}
     if renamed:
         details["requested_username"] = req.username
-        notify(db, user, str(Event.ACCOUNT_REQUEST_APPROVED),
-               f"Your account request was approved with the username {user.username}: "
-               f"{req.username}, the one you asked for, was not available.", mailer=mailer)
-    record(db, Event.ACCOUNT_REQUEST_APPROVED, client=client, success=True, user=user,
-           actor=actor, details=details)
+        notify(
+            db,
+            user,
+            str(Event.ACCOUNT_REQUEST_APPROVED),
+            f"Your account request was approved with the username {user.username}: "
+            f"{req.username}, the one you asked for, was not available.",
+            mailer=mailer,
+        )
+    record(
+        db,
+        Event.ACCOUNT_REQUEST_APPROVED,
+        client=client,
+        success=True,
+        user=user,
+        actor=actor,
+        details=details,
+    )
     db.commit()
     return user, secret
 
@@ -267,8 +322,14 @@ def reject_request(
     req.status = RequestStatus.REJECTED
     req.decided_at = now
     req.decided_by_id = actor.id if actor else None
-    record(db, Event.ACCOUNT_REQUEST_REJECTED, client=client, success=True, actor=actor,
-           details={"request_id": req.id, "username": req.username})
+    record(
+        db,
+        Event.ACCOUNT_REQUEST_REJECTED,
+        client=client,
+        success=True,
+        actor=actor,
+        details={"request_id": req.id, "username": req.username},
+    )
     db.commit()
     return req
 

@@ -65,8 +65,7 @@ class AssertionKeys:
     keys) published in the JWK Set but never used to sign: the key before a rotation.
     """
 
-    def __init__(self, *, key_file: str, instance_path: str,
-                 previous: Iterable[str] = ()) -> None:
+    def __init__(self, *, key_file: str, instance_path: str, previous: Iterable[str] = ()) -> None:
         self._key_file = Path(key_file) if key_file else Path(instance_path) / GENERATED_KEY
         self._generate = not key_file
         self._previous = tuple(previous)
@@ -106,8 +105,9 @@ def check_key_files(key_file: str, previous: Iterable[str]) -> None:
         _public_key(Path(path))
 
 
-def sign(keys: AssertionKeys, identity: Identity, *, issuer: str, audience: str,
-         now: datetime) -> str:
+def sign(
+    keys: AssertionKeys, identity: Identity, *, issuer: str, audience: str, now: datetime
+) -> str:
     """The assertion for ``identity`` on a request to ``audience`` (an origin)."""
     key = keys.signing()
     s = identity.subject
@@ -156,8 +156,9 @@ def public_jwk(key: ec.EllipticCurvePublicKey) -> dict[str, str]:
     full: dict[str, str] = ECAlgorithm.to_jwk(key, as_dict=True)
     # RFC 7638 §3: SHA-256 of the required members in lexicographic order, no spaces.
     required = {name: full[name] for name in ("crv", "kty", "x", "y")}
-    digest = hashlib.sha256(json.dumps(required, separators=(",", ":"),
-                                       sort_keys=True).encode()).digest()
+    digest = hashlib.sha256(
+        json.dumps(required, separators=(",", ":"), sort_keys=True).encode()
+    ).digest()
     kid = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
     return {**required, "kid": kid, "use": "sig", "alg": ALGORITHM}
 
@@ -170,9 +171,11 @@ def _load_or_create(path: Path, *, generate: bool) -> ec.EllipticCurvePrivateKey
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         if not path.exists():
             key = ec.generate_private_key(ec.SECP256R1())
-            pem = key.private_bytes(serialization.Encoding.PEM,
-                                    serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())
+            pem = key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
             temporary = path.with_name(path.name + f".{os.getpid()}.tmp")
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as out:
@@ -191,8 +194,9 @@ def _private_key(path: Path) -> ec.EllipticCurvePrivateKey:
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
-        raise AssertionKeyError(f"{path}: not a readable unencrypted PEM private key "
-                                f"({exc.__class__.__name__})") from None
+        raise AssertionKeyError(
+            f"{path}: not a readable unencrypted PEM private key ({exc.__class__.__name__})"
+        ) from None
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
         raise AssertionKeyError(f"{path}: not an EC P-256 key (ES256 needs one)")
     return key

@@ -59,52 +59,80 @@ class AttackReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "since": self.since.isoformat(), "until": self.until.isoformat(),
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
             "failed_password_sign_ins": self.failures,
             "failed_per_minute": self.failures_per_minute,
             "unknown_usernames": self.unknown_usernames,
             "refusals": dict(self.refusals),
             "top_addresses": [a.__dict__ for a in self.top_addresses],
-            "targeted_accounts": [{**a.__dict__, "first_at": a.first_at.isoformat()}
-                                  for a in self.targeted_accounts],
+            "targeted_accounts": [
+                {**a.__dict__, "first_at": a.first_at.isoformat()} for a in self.targeted_accounts
+            ],
         }
 
 
 def _password_failures(since: datetime, until: datetime) -> ColumnElement[bool]:
     # tag + created_at + outcome: the partial index of failures (ix_audit_events_failures)
-    return and_(AuditEvent.tag == str(Event.PASSWORD_FAILURE), AuditEvent.outcome == "failure",
-                AuditEvent.created_at >= since, AuditEvent.created_at < until)
+    return and_(
+        AuditEvent.tag == str(Event.PASSWORD_FAILURE),
+        AuditEvent.outcome == "failure",
+        AuditEvent.created_at >= since,
+        AuditEvent.created_at < until,
+    )
 
 
-def attack_report(db: Session, *, now: datetime, window: timedelta = WINDOW,
-                  top: int = TOP) -> AttackReport:
+def attack_report(
+    db: Session, *, now: datetime, window: timedelta = WINDOW, top: int = TOP
+) -> AttackReport:
     """The figures of the last ``window`` up to ``now``."""
     since = now - window
     failed = _password_failures(since, now)
-    failures, unknown = db.execute(select(
-        func.count(), func.count().filter(AuditEvent.user_id.is_(None))).where(failed)).one()
+    failures, unknown = db.execute(
+        select(func.count(), func.count().filter(AuditEvent.user_id.is_(None))).where(failed)
+    ).one()
     refusals = db.execute(
         select(AuditEvent.reason, func.count())
-        .where(AuditEvent.tag == str(Event.THROTTLED), AuditEvent.outcome == "failure",
-               AuditEvent.created_at >= since, AuditEvent.created_at < now)
-        .group_by(AuditEvent.reason).order_by(func.count().desc(), AuditEvent.reason)).all()
+        .where(
+            AuditEvent.tag == str(Event.THROTTLED),
+            AuditEvent.outcome == "failure",
+            AuditEvent.created_at >= since,
+            AuditEvent.created_at < now,
+        )
+        .group_by(AuditEvent.reason)
+        .order_by(func.count().desc(), AuditEvent.reason)
+    ).all()
     n = func.count().label("n")
     addresses = db.execute(
         select(AuditEvent.address, n, func.count(distinct(AuditEvent.user_id)))
         .where(failed, AuditEvent.address.is_not(None))
-        .group_by(AuditEvent.address).order_by(n.desc(), AuditEvent.address).limit(top)).all()
+        .group_by(AuditEvent.address)
+        .order_by(n.desc(), AuditEvent.address)
+        .limit(top)
+    ).all()
     accounts = db.execute(
-        select(User.username, n, func.count(distinct(AuditEvent.address)),
-               func.min(AuditEvent.created_at))
+        select(
+            User.username,
+            n,
+            func.count(distinct(AuditEvent.address)),
+            func.min(AuditEvent.created_at),
+        )
         .join(User, User.id == AuditEvent.user_id)
-        .where(failed).group_by(User.username).order_by(n.desc(), User.username)
-        .limit(top)).all()
+        .where(failed)
+        .group_by(User.username)
+        .order_by(n.desc(), User.username)
+        .limit(top)
+    ).all()
     return AttackReport(
-        since=since, until=now, failures=int(failures), unknown_usernames=int(unknown),
+        since=since,
+        until=now,
+        failures=int(failures),
+        unknown_usernames=int(unknown),
         refusals=tuple((reason or "unknown", int(count)) for reason, count in refusals),
         top_addresses=tuple(AddressFigures(str(a), int(c), int(u)) for a, c, u in addresses),
-        targeted_accounts=tuple(AccountFigures(name, int(c), int(a), first)
-                                for name, c, a, first in accounts),
+        targeted_accounts=tuple(
+            AccountFigures(name, int(c), int(a), first) for name, c, a, first in accounts
+        ),
     )
 
 
@@ -117,16 +145,26 @@ class TargetedNotice:
     since: datetime
 
 
-def targeted_notice(db: Session, user_id: int, *, now: datetime,
-                    window: timedelta = NOTICE_WINDOW,
-                    threshold: int = NOTICE_FROM) -> TargetedNotice | None:
+def targeted_notice(
+    db: Session,
+    user_id: int,
+    *,
+    now: datetime,
+    window: timedelta = NOTICE_WINDOW,
+    threshold: int = NOTICE_FROM,
+) -> TargetedNotice | None:
     """Wrong passwords given for this account over ``window``, when at least ``threshold``."""
     wrong, addresses, first = db.execute(
-        select(func.count(), func.count(distinct(AuditEvent.address)),
-               func.min(AuditEvent.created_at))
-        .where(AuditEvent.user_id == user_id, AuditEvent.tag == str(Event.PASSWORD_FAILURE),
-               AuditEvent.reason == "wrong_password",
-               AuditEvent.created_at >= now - window, AuditEvent.created_at < now)).one()
+        select(
+            func.count(), func.count(distinct(AuditEvent.address)), func.min(AuditEvent.created_at)
+        ).where(
+            AuditEvent.user_id == user_id,
+            AuditEvent.tag == str(Event.PASSWORD_FAILURE),
+            AuditEvent.reason == "wrong_password",
+            AuditEvent.created_at >= now - window,
+            AuditEvent.created_at < now,
+        )
+    ).one()
     if int(wrong) < threshold or first is None:
         return None
     return TargetedNotice(int(wrong), int(addresses), first)

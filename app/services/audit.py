@@ -96,17 +96,20 @@ def record(
 
     ``user``, ``credential`` and ``actor`` must already have their ids (flushed).
     """
-    connection_of(db).execute(_INSERT, {
-        "created_at": utcnow(),
-        "tag": str(event),
-        "user_id": user.id if user is not None else None,
-        "credential_id": credential.id if credential is not None else None,
-        "actor_id": actor.id if actor is not None else None,
-        "method": method,
-        "outcome": "success" if success else "failure",
-        "reason": reason,
-        "address": client.address[:64] or None,
-        "user_agent": client.user_agent[:512] or None,
-        "request_id": client.request_id[:64] or None,
-        "details": details or {},
-    })
+    connection_of(db).execute(
+        _INSERT,
+        {
+            "created_at": utcnow(),
+            "tag": str(event),
+            "user_id": user.id if user is not None else None,
+            "credential_id": credential.id if credential is not None else None,
+            "actor_id": actor.id if actor is not None else None,
+            "method": method,
+            "outcome": "success" if success else "failure",
+            "reason": reason,
+            "address": client.address[:64] or None,
+            "user_agent": client.user_agent[:512] or None,
+            "request_id": client.request_id[:64] or None,
+            "details": details or {},
+        },
+    )

@@ -32,9 +32,23 @@ MAX_PAGE_SIZE = 500
 #: the full-width look-alikes U+FF1D U+FF0B U+FF0D U+FF20 too, in case one folds them to ASCII
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 #: export columns, in order
-COLUMNS = ("id", "created_at", "tag", "outcome", "method", "reason", "username", "user_id",
-           "credential_id", "actor", "actor_id", "address", "user_agent", "request_id",
-           "details")
+COLUMNS = (
+    "id",
+    "created_at",
+    "tag",
+    "outcome",
+    "method",
+    "reason",
+    "username",
+    "user_id",
+    "credential_id",
+    "actor",
+    "actor_id",
+    "address",
+    "user_agent",
+    "request_id",
+    "details",
+)
 
 
 class Outcome(enum.StrEnum):
@@ -64,10 +78,14 @@ class AuditFilter:
 
     def as_query(self) -> dict[str, str]:
         """The filter as query-string values (for links such as the export)."""
-        values = {"user": self.username, "method": self.method, "event": self.tag,
-                  "outcome": self.outcome,
-                  "since": self.since.isoformat() if self.since else "",
-                  "until": self.until.isoformat() if self.until else ""}
+        values = {
+            "user": self.username,
+            "method": self.method,
+            "event": self.tag,
+            "outcome": self.outcome,
+            "since": self.since.isoformat() if self.since else "",
+            "until": self.until.isoformat() if self.until else "",
+        }
         return {k: v for k, v in values.items() if v}
 
 
@@ -115,11 +133,12 @@ def conditions(db: Session, f: AuditFilter) -> list[ColumnElement[bool]]:
 
 def _rows(db: Session, f: AuditFilter) -> Select[AuditEvent, str, str]:
     subject, actor = aliased(User), aliased(User)
-    return (select(AuditEvent, subject.username.label("username"),
-                   actor.username.label("actor"))
-            .outerjoin(subject, subject.id == AuditEvent.user_id)
-            .outerjoin(actor, actor.id == AuditEvent.actor_id)
-            .where(*conditions(db, f)))
+    return (
+        select(AuditEvent, subject.username.label("username"), actor.username.label("actor"))
+        .outerjoin(subject, subject.id == AuditEvent.user_id)
+        .outerjoin(actor, actor.id == AuditEvent.actor_id)
+        .where(*conditions(db, f))
+    )
 
 
 @dataclass(frozen=True)
@@ -158,17 +177,21 @@ class AuditPage:
     next_cursor: Cursor | None
 
 
-def page(db: Session, f: AuditFilter, *, after: Cursor | None = None,
-         limit: int = PAGE_SIZE) -> AuditPage:
+def page(
+    db: Session, f: AuditFilter, *, after: Cursor | None = None, limit: int = PAGE_SIZE
+) -> AuditPage:
     """Newest first; ``after`` continues where the previous page ended (keyset)."""
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     stmt = _rows(db, f)
     if after is not None:
         # The first conjunct alone is indexable; the second breaks ties on the same instant.
-        stmt = stmt.where(AuditEvent.created_at <= after.created_at,
-                          or_(AuditEvent.created_at < after.created_at,
-                              and_(AuditEvent.created_at == after.created_at,
-                                   AuditEvent.id < after.id)))
+        stmt = stmt.where(
+            AuditEvent.created_at <= after.created_at,
+            or_(
+                AuditEvent.created_at < after.created_at,
+                and_(AuditEvent.created_at == after.created_at, AuditEvent.id < after.id),
+            ),
+        )
     stmt = stmt.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(limit + 1)
     rows = [AuditRow(r[0], r.username, r.actor) for r in db.execute(stmt)]
     more = len(rows) > limit
@@ -184,14 +207,30 @@ def stream(db: Session, f: AuditFilter, *, batch: int = 200) -> Iterator[dict[st
     """Every matching event, oldest first, as plain dicts; one server-side cursor."""
     subject, actor = aliased(User), aliased(User)
     e = AuditEvent
-    stmt = (select(e.id, e.created_at, e.tag, e.outcome, e.method, e.reason,
-                   subject.username, e.user_id, e.credential_id, actor.username, e.actor_id,
-                   e.address, e.user_agent, e.request_id, e.details)
-            .outerjoin(subject, subject.id == e.user_id)
-            .outerjoin(actor, actor.id == e.actor_id)
-            .where(*conditions(db, f))
-            .order_by(e.created_at, e.id)
-            .execution_options(yield_per=batch))
+    stmt = (
+        select(
+            e.id,
+            e.created_at,
+            e.tag,
+            e.outcome,
+            e.method,
+            e.reason,
+            subject.username,
+            e.user_id,
+            e.credential_id,
+            actor.username,
+            e.actor_id,
+            e.address,
+            e.user_agent,
+            e.request_id,
+            e.details,
+        )
+        .outerjoin(subject, subject.id == e.user_id)
+        .outerjoin(actor, actor.id == e.actor_id)
+        .where(*conditions(db, f))
+        .order_by(e.created_at, e.id)
+        .execution_options(yield_per=batch)
+    )
     for row in db.execute(stmt):
         item = dict(zip(COLUMNS, row, strict=True))
         item["created_at"] = row[1].isoformat()

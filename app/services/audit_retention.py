@@ -36,9 +36,15 @@ class Pruned:
     exported: int | None  #: rows written out, or None without an export
 
 
-def prune(db: Session, *, before: datetime, now: datetime,
-          export: tuple[Callable[[str], Any], ExportFormat] | None = None,
-          export_name: str = "", flush: Callable[[], None] | None = None) -> Pruned:
+def prune(
+    db: Session,
+    *,
+    before: datetime,
+    now: datetime,
+    export: tuple[Callable[[str], Any], ExportFormat] | None = None,
+    export_name: str = "",
+    flush: Callable[[], None] | None = None,
+) -> Pruned:
     """Export (when asked) then delete the events created before ``before``; audited.
 
     Args:
@@ -57,8 +63,9 @@ def prune(db: Session, *, before: datetime, now: datetime,
     if export is not None:
         write, fmt = export
         seen = _Seen(audit_queries.stream(db, AuditFilter(until=before)))
-        for chunk in (audit_queries.to_csv(seen) if fmt is ExportFormat.CSV
-                      else audit_queries.to_jsonl(seen)):
+        for chunk in (
+            audit_queries.to_csv(seen) if fmt is ExportFormat.CSV else audit_queries.to_jsonl(seen)
+        ):
             write(chunk)
         exported, last_id = seen.count, seen.last_id
         db.commit()  # ends the export's read before the deletes
@@ -69,17 +76,28 @@ def prune(db: Session, *, before: datetime, now: datetime,
         batch = select(AuditEvent.id).where(AuditEvent.created_at < before)
         if last_id is not None:
             batch = batch.where(AuditEvent.id <= last_id)
-        result = db.execute(delete(AuditEvent).where(
-            AuditEvent.id.in_(batch.order_by(AuditEvent.id).limit(BATCH)))
-            .execution_options(synchronize_session=False))
+        result = db.execute(
+            delete(AuditEvent)
+            .where(AuditEvent.id.in_(batch.order_by(AuditEvent.id).limit(BATCH)))
+            .execution_options(synchronize_session=False)
+        )
         db.commit()
         count = int(getattr(result, "rowcount", 0))
         deleted += count
         if count == 0:
             break
-    record(db, Event.AUDIT_PRUNED, client=SYSTEM, success=True,
-           details={"before": before.isoformat(), "deleted": deleted,
-                    "exported": exported, "export": export_name or None})
+    record(
+        db,
+        Event.AUDIT_PRUNED,
+        client=SYSTEM,
+        success=True,
+        details={
+            "before": before.isoformat(),
+            "deleted": deleted,
+            "exported": exported,
+            "export": export_name or None,
+        },
+    )
     db.commit()
     return Pruned(before=before, deleted=deleted, exported=exported)
 

@@ -74,12 +74,19 @@ class CertificateMatch:
 
 
 def audit_details(facts: CertificateFacts) -> dict[str, Any]:
-    return {"spki_sha256": facts.spki_sha256, "serial": facts.serial,
-            "issuer": facts.issuer[:300], "subject": facts.subject[:300]}
+    return {
+        "spki_sha256": facts.spki_sha256,
+        "serial": facts.serial,
+        "issuer": facts.issuer[:300],
+        "subject": facts.subject[:300],
+    }
 
 
 def validate(
-    cert: x509.Certificate, chain: Sequence[x509.Certificate], *, policy: CertificatePolicy,
+    cert: x509.Certificate,
+    chain: Sequence[x509.Certificate],
+    *,
+    policy: CertificatePolicy,
     now: datetime,
 ) -> None:
     """Raise CertificateError unless the certificate passes the configured checks."""
@@ -101,8 +108,9 @@ def _user_by_san(db: Session, facts: CertificateFacts, mapping: str) -> list[Use
     wanted = {v.lower() for v in values if v.isascii()}
     if not wanted:
         return []
-    found = db.scalars(select(User).where(func.lower(User.email).in_(wanted),
-                                          User.email_verified.is_(True)))
+    found = db.scalars(
+        select(User).where(func.lower(User.email).in_(wanted), User.email_verified.is_(True))
+    )
     return [u for u in found if u.email.isascii() and u.email.lower() in wanted]
 
 
@@ -141,8 +149,10 @@ def identify(
             return _apply_sunset(match, policy, now)
     match.reason = "unknown_certificate"
     match.linkable = True
-    match.message = ("This certificate is not linked to an account. Sign in another way, "
-                     "then link it from your account page.")
+    match.message = (
+        "This certificate is not linked to an account. Sign in another way, "
+        "then link it from your account page."
+    )
     return match
 
 
@@ -151,8 +161,9 @@ def pinning_closed(policy: CertificatePolicy, now: datetime) -> bool:
     return policy.sunset.stage(now) is SunsetStage.REFUSED
 
 
-def _apply_sunset(match: CertificateMatch, policy: CertificatePolicy,
-                  now: datetime) -> CertificateMatch:
+def _apply_sunset(
+    match: CertificateMatch, policy: CertificatePolicy, now: datetime
+) -> CertificateMatch:
     """Past the sunset's grace period a known certificate is refused, with guidance; the
     user and credential stay on the match so the audit row names them."""
     if match.reason is None and policy.sunset.stage(now) is SunsetStage.REFUSED:
@@ -161,8 +172,9 @@ def _apply_sunset(match: CertificateMatch, policy: CertificatePolicy,
     return match
 
 
-def certificate_credential(facts: CertificateFacts, *, source: str, proven: bool,
-                           label: str = "") -> Credential:
+def certificate_credential(
+    facts: CertificateFacts, *, source: str, proven: bool, label: str = ""
+) -> Credential:
     """A new, unsaved certificate credential (``credentials.add`` stores it)."""
     return Credential(
         kind=CredentialKind.CERTIFICATE,
@@ -182,7 +194,11 @@ def certificate_credential(facts: CertificateFacts, *, source: str, proven: bool
 
 
 def complete_sign_in(
-    db: Session, match: CertificateMatch, *, client: Client, now: datetime,
+    db: Session,
+    match: CertificateMatch,
+    *,
+    client: Client,
+    now: datetime,
     mailer: Mailer = NULL_MAILER,
 ) -> Credential | StoredCertificate | None:
     """Audit a certificate sign-in attempt; on success note the use (the caller commits with
@@ -193,21 +209,47 @@ def complete_sign_in(
     return cred
 
 
-def record_success(db: Session, user: Identified, cred: Credential | StoredCertificate, *,
-                   client: Client, now: datetime, details: dict[str, Any]) -> None:
+def record_success(
+    db: Session,
+    user: Identified,
+    cred: Credential | StoredCertificate,
+    *,
+    client: Client,
+    now: datetime,
+    details: dict[str, Any],
+) -> None:
     """The one audit row of a certificate sign-in that succeeded, and the credential's use
     (the caller commits with the new session)."""
     if isinstance(cred, Credential):  # loaded: kept up to date too
         credentials.record_sign_in(db, cred, client=client, now=now)
     else:
-        credentials.record_use(db, credential_id=cred.id, user_id=user.id, client=client,
-                               now=now, sign_count=None, backup_state=None)
-    record(db, Event.CERTIFICATE_SUCCESS, client=client, success=True, user=user,
-           credential=cred, method="certificate", details=details)
+        credentials.record_use(
+            db,
+            credential_id=cred.id,
+            user_id=user.id,
+            client=client,
+            now=now,
+            sign_count=None,
+            backup_state=None,
+        )
+    record(
+        db,
+        Event.CERTIFICATE_SUCCESS,
+        client=client,
+        success=True,
+        user=user,
+        credential=cred,
+        method="certificate",
+        details=details,
+    )
 
 
 def accept(
-    db: Session, match: CertificateMatch, *, client: Client, now: datetime,
+    db: Session,
+    match: CertificateMatch,
+    *,
+    client: Client,
+    now: datetime,
     mailer: Mailer = NULL_MAILER,
 ) -> Credential | StoredCertificate | None:
     """The credential a matched certificate signs in with, or None after auditing (and
@@ -215,9 +257,17 @@ def accept(
     marks the pin proven. The success itself is for :func:`record_success` to audit, when
     the sign-in really happens (explicit mode: only once its code comes back)."""
     if not match.ok or match.user is None:
-        record(db, Event.CERTIFICATE_FAILURE, client=client, success=False, user=match.user,
-               credential=match.credential, method="certificate", reason=match.reason,
-               details=match.details)
+        record(
+            db,
+            Event.CERTIFICATE_FAILURE,
+            client=client,
+            success=False,
+            user=match.user,
+            credential=match.credential,
+            method="certificate",
+            reason=match.reason,
+            details=match.details,
+        )
         db.commit()
         return None
     pin = match.credential
@@ -226,8 +276,12 @@ def accept(
     if pin is None:
         user = db.get_one(User, match.user.id)
         cred = credentials.add(
-            db, certificate_credential(match.facts, source="ca-first-use", proven=True),
-            user=user, client=client, now=now, mailer=mailer,
+            db,
+            certificate_credential(match.facts, source="ca-first-use", proven=True),
+            user=user,
+            client=client,
+            now=now,
+            mailer=mailer,
         )
     else:
         cred = db.get_one(Credential, pin.id)
@@ -241,18 +295,26 @@ def accept(
 
 
 def live_certificates(db: Session, user_id: int) -> list[Credential]:
-    return list(db.scalars(
-        select(Credential).where(Credential.user_id == user_id,
-                                 Credential.kind == CredentialKind.CERTIFICATE,
-                                 Credential.revoked_at.is_(None)).order_by(Credential.id)))
+    return list(
+        db.scalars(
+            select(Credential)
+            .where(
+                Credential.user_id == user_id,
+                Credential.kind == CredentialKind.CERTIFICATE,
+                Credential.revoked_at.is_(None),
+            )
+            .order_by(Credential.id)
+        )
+    )
 
 
 class PolicySource:
     """Builds the certificate policy from the configured files, again whenever they change
     (``keystile ca crl`` or a cron job rewrites the CRL while Keystile runs)."""
 
-    def __init__(self, *, client_ca: str, crls: Sequence[str], mapping: str,
-                 sunset: CertSunset | None = None) -> None:
+    def __init__(
+        self, *, client_ca: str, crls: Sequence[str], mapping: str, sunset: CertSunset | None = None
+    ) -> None:
         self.client_ca = client_ca
         self.crls = tuple(crls)
         self.mapping = mapping
@@ -274,15 +336,18 @@ class PolicySource:
         try:
             stamp = self._mtimes()
             if stamp != self._stamp:
-                verifier = ClientCAVerifier(Path(self.client_ca).read_bytes(),
-                                            [Path(c).read_bytes() for c in self.crls])
-                self._policy = CertificatePolicy(verifier=verifier, mapping=self.mapping,
-                                                 sunset=self.sunset)
+                verifier = ClientCAVerifier(
+                    Path(self.client_ca).read_bytes(), [Path(c).read_bytes() for c in self.crls]
+                )
+                self._policy = CertificatePolicy(
+                    verifier=verifier, mapping=self.mapping, sunset=self.sunset
+                )
                 self._stamp = stamp
         except (OSError, CertificateError):
             self._stamp = None
-            self._policy = CertificatePolicy(verifier=_REFUSE_ALL, mapping=self.mapping,
-                                             sunset=self.sunset)
+            self._policy = CertificatePolicy(
+                verifier=_REFUSE_ALL, mapping=self.mapping, sunset=self.sunset
+            )
         return self._policy
 
 
@@ -292,12 +357,18 @@ class _RefuseAll(ClientCAVerifier):
     def __init__(self) -> None:
         pass
 
-    def verify(self, leaf: x509.Certificate, intermediates: Sequence[x509.Certificate] = (),
-               *, now: datetime) -> list[x509.Certificate]:
+    def verify(
+        self,
+        leaf: x509.Certificate,
+        intermediates: Sequence[x509.Certificate] = (),
+        *,
+        now: datetime,
+    ) -> list[x509.Certificate]:
         from app.services.certificates import ErrorCode
 
-        raise CertificateError(ErrorCode.CRL_MISSING,
-                               "Certificate checking is unavailable; sign in another way.")
+        raise CertificateError(
+            ErrorCode.CRL_MISSING, "Certificate checking is unavailable; sign in another way."
+        )
 
 
 _REFUSE_ALL = _RefuseAll()

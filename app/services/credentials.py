@@ -33,8 +33,10 @@ _RECORD_USE = (
         backup_state=bindparam("backup_state"),
         # Never backwards, even when two assertions of one passkey are verified at once
         # (WebAuthn §6.1.1); NULL (not a passkey) stays NULL.
-        sign_count=case((_CREDENTIALS.c.sign_count < bindparam("sign_count"),
-                         bindparam("sign_count")), else_=_CREDENTIALS.c.sign_count),
+        sign_count=case(
+            (_CREDENTIALS.c.sign_count < bindparam("sign_count"), bindparam("sign_count")),
+            else_=_CREDENTIALS.c.sign_count,
+        ),
     )
 )
 _RECORD_SIGN_IN = update(_USERS).where(_USERS.c.id == bindparam("user_id"))
@@ -69,9 +71,15 @@ def only_way_in(live: Sequence[Credential]) -> Credential | None:
 def usable_count(db: Session, user_id: int, *, excluding: int | None = None) -> int:
     """How many of the user's credentials can still sign in: not revoked, and not a passkey
     flagged as a possible clone (refused at every sign-in)."""
-    stmt = (select(func.count()).select_from(Credential)
-            .where(Credential.user_id == user_id, Credential.revoked_at.is_(None),
-                   Credential.clone_flagged_at.is_(None)))
+    stmt = (
+        select(func.count())
+        .select_from(Credential)
+        .where(
+            Credential.user_id == user_id,
+            Credential.revoked_at.is_(None),
+            Credential.clone_flagged_at.is_(None),
+        )
+    )
     if excluding is not None:
         stmt = stmt.where(Credential.id != excluding)
     return int(db.scalar(stmt) or 0)
@@ -83,10 +91,12 @@ _BY_KEY = aliased(Credential)
 _FIND = (
     select(Credential)
     .options(joinedload(Credential.user))
-    .where(Credential.id == select(_BY_KEY.id)
-           .where(_BY_KEY.kind == bindparam("kind"),
-                  _BY_KEY.lookup_key == bindparam("lookup_key"))
-           .scalar_subquery())
+    .where(
+        Credential.id
+        == select(_BY_KEY.id)
+        .where(_BY_KEY.kind == bindparam("kind"), _BY_KEY.lookup_key == bindparam("lookup_key"))
+        .scalar_subquery()
+    )
 )
 
 
@@ -123,8 +133,16 @@ def add(
     refused without touching the existing row (threat model B.7, C.14).
     """
     if credential.lookup_key is not None and find(db, credential.kind, credential.lookup_key):
-        record(db, Event.CREDENTIAL_REFUSED, client=client, success=False, user=user,
-               method=str(credential.kind), reason="already_registered", actor=actor)
+        record(
+            db,
+            Event.CREDENTIAL_REFUSED,
+            client=client,
+            success=False,
+            user=user,
+            method=str(credential.kind),
+            reason="already_registered",
+            actor=actor,
+        )
         db.commit()
         raise CredentialError(
             "already_registered",
@@ -135,9 +153,17 @@ def add(
     credential.created_at = now
     db.add(credential)
     db.flush()
-    record(db, event, client=client, success=True, user=user,
-           credential=credential, method=str(credential.kind), actor=actor,
-           details={"label": credential.display_name, **(details or {})})
+    record(
+        db,
+        event,
+        client=client,
+        success=True,
+        user=user,
+        credential=credential,
+        method=str(credential.kind),
+        actor=actor,
+        details={"label": credential.display_name, **(details or {})},
+    )
     notify(db, user, str(event), _added_notice(credential, event), mailer=mailer)
     db.commit()
     return credential
@@ -148,14 +174,15 @@ def _sentence(text: str) -> str:
 
 
 def _added_notice(credential: Credential, event: Event) -> str:
-    """"A security key was added to your account: YubiKey 5." (what it is, as the pages
+    """ "A security key was added to your account: YubiKey 5." (what it is, as the pages
     name it); a password has no name worth repeating."""
     if event is Event.PASSWORD_CHANGED:
         return "Your password was changed."
     if credential.kind is CredentialKind.PASSWORD:
         return "A password was added to your account."
-    return (f"{_sentence(credential.kind_noun)} was added to your account: "
-            f"{credential.display_name}.")
+    return (
+        f"{_sentence(credential.kind_noun)} was added to your account: {credential.display_name}."
+    )
 
 
 def set_password(
@@ -183,24 +210,42 @@ def set_password(
         old.revoked_at = now
         old.revoked_reason = "replaced"
         db.flush()
-        sessions.end_all(db, user_id=user.id, now=now, reason="password replaced",
-                         credential_id=old.id, except_id=keep_session_id)
+        sessions.end_all(
+            db,
+            user_id=user.id,
+            now=now,
+            reason="password replaced",
+            credential_id=old.id,
+            except_id=keep_session_id,
+        )
         event = Event.PASSWORD_CHANGED
-    cred = Credential(kind=CredentialKind.PASSWORD, secret_hash=passwords.hash(new_password),
-                      details={"algorithm": "argon2id"})
-    return add(db, cred, user=user, client=client, now=now, actor=actor, mailer=mailer,
-               event=event)
+    cred = Credential(
+        kind=CredentialKind.PASSWORD,
+        secret_hash=passwords.hash(new_password),
+        details={"algorithm": "argon2id"},
+    )
+    return add(db, cred, user=user, client=client, now=now, actor=actor, mailer=mailer, event=event)
 
 
-def _check_new_password(db: Session, passwords: Passwords, user: User, new_password: str, *,
-                        replacing: Credential | None) -> None:
+def _check_new_password(
+    db: Session,
+    passwords: Passwords,
+    user: User,
+    new_password: str,
+    *,
+    replacing: Credential | None,
+) -> None:
     """SP 800-63B-4's rules for ``user``'s new password, the one check every way of setting a
     password goes through (enrolment link, account page, password change, CLI): the minimum
     length depends on whether another credential, besides the password it replaces, can sign
     in; the person's names, e-mail address and the site's name are context words."""
     others = usable_count(db, user.id, excluding=replacing.id if replacing is not None else None)
-    check_policy(new_password, has_other_credential=others > 0, username=user.username,
-                 context=(user.display_name, user.email, passwords.site_name))
+    check_policy(
+        new_password,
+        has_other_credential=others > 0,
+        username=user.username,
+        context=(user.display_name, user.email, passwords.site_name),
+    )
 
 
 def change_password(
@@ -223,34 +268,69 @@ def change_password(
         PasswordPolicyError: the new one breaks a rule.
     """
     old = live_password(db, user.id)
-    if old is None or old.secret_hash is None or not passwords.verify(
-        old.secret_hash, current_password
+    if (
+        old is None
+        or old.secret_hash is None
+        or not passwords.verify(old.secret_hash, current_password)
     ):
         try:
             _check_new_password(db, passwords, user, new_password, replacing=old)
             problem = None
         except PasswordPolicyError as exc:
             problem = exc.message
-        record(db, Event.PASSWORD_CHANGE_FAILURE, client=client, success=False, user=user,
-               credential=old, method="password", reason="wrong_current_password")
+        record(
+            db,
+            Event.PASSWORD_CHANGE_FAILURE,
+            client=client,
+            success=False,
+            user=user,
+            credential=old,
+            method="password",
+            reason="wrong_current_password",
+        )
         db.commit()
         raise WrongCurrentPassword(new_password_problem=problem)
-    return set_password(db, passwords, user=user, new_password=new_password, client=client,
-                        now=now, mailer=mailer, keep_session_id=keep_session_id)
+    return set_password(
+        db,
+        passwords,
+        user=user,
+        new_password=new_password,
+        client=client,
+        now=now,
+        mailer=mailer,
+        keep_session_id=keep_session_id,
+    )
 
 
 def rename(
-    db: Session, credential: Credential, label: str, *, client: Client, now: datetime,
+    db: Session,
+    credential: Credential,
+    label: str,
+    *,
+    client: Client,
+    now: datetime,
     mailer: Mailer = NULL_MAILER,
 ) -> None:
     old = credential.display_name
     credential.label = clean_label(label)
-    record(db, Event.CREDENTIAL_RENAMED, client=client, success=True, user=credential.user,
-           credential=credential, method=str(credential.kind),
-           details={"from": old, "to": credential.label})
-    notify(db, credential.user, str(Event.CREDENTIAL_RENAMED),
-           f"{_sentence(credential.kind_noun)} of your account was renamed: {old} is now "
-           f"{credential.display_name}.", mailer=mailer)
+    record(
+        db,
+        Event.CREDENTIAL_RENAMED,
+        client=client,
+        success=True,
+        user=credential.user,
+        credential=credential,
+        method=str(credential.kind),
+        details={"from": old, "to": credential.label},
+    )
+    notify(
+        db,
+        credential.user,
+        str(Event.CREDENTIAL_RENAMED),
+        f"{_sentence(credential.kind_noun)} of your account was renamed: {old} is now "
+        f"{credential.display_name}.",
+        mailer=mailer,
+    )
     db.commit()
 
 
@@ -278,9 +358,17 @@ def remove(
         raise CredentialError("already_removed", "This credential was already removed.")
     user = credential.user
     if not allow_last and usable_count(db, user.id, excluding=credential.id) == 0:
-        record(db, Event.CREDENTIAL_REFUSED, client=client, success=False, user=user,
-               credential=credential, method=str(credential.kind), reason="last_credential",
-               actor=actor)
+        record(
+            db,
+            Event.CREDENTIAL_REFUSED,
+            client=client,
+            success=False,
+            user=user,
+            credential=credential,
+            method=str(credential.kind),
+            reason="last_credential",
+            actor=actor,
+        )
         db.commit()
         raise CredentialError(
             "last_credential",
@@ -288,37 +376,73 @@ def remove(
         )
     credential.revoked_at = now
     credential.revoked_reason = reason[:200]
-    ended = sessions.end_all(db, user_id=user.id, now=now, reason="credential revoked",
-                             credential_id=credential.id, except_id=keep_session_id)
-    record(db, Event.CREDENTIAL_REMOVED, client=client, success=True, user=user,
-           credential=credential, method=str(credential.kind), reason=reason[:64], actor=actor,
-           details={"sessions_ended": ended, "label": credential.display_name})
-    what = ("Your password was removed" if credential.kind is CredentialKind.PASSWORD else
-            f"{_sentence(credential.kind_noun)} was removed from your account: "
-            f"{credential.display_name}")
+    ended = sessions.end_all(
+        db,
+        user_id=user.id,
+        now=now,
+        reason="credential revoked",
+        credential_id=credential.id,
+        except_id=keep_session_id,
+    )
+    record(
+        db,
+        Event.CREDENTIAL_REMOVED,
+        client=client,
+        success=True,
+        user=user,
+        credential=credential,
+        method=str(credential.kind),
+        reason=reason[:64],
+        actor=actor,
+        details={"sessions_ended": ended, "label": credential.display_name},
+    )
+    what = (
+        "Your password was removed"
+        if credential.kind is CredentialKind.PASSWORD
+        else f"{_sentence(credential.kind_noun)} was removed from your account: "
+        f"{credential.display_name}"
+    )
     notify(db, user, str(Event.CREDENTIAL_REMOVED), what + ".", mailer=mailer)
     db.commit()
     return ended
 
 
-def record_sign_in(db: Session, credential: Credential, *, client: Client, now: datetime,
-                   sign_count: int | None = None, backup_state: bool | None = None) -> None:
+def record_sign_in(
+    db: Session,
+    credential: Credential,
+    *,
+    client: Client,
+    now: datetime,
+    sign_count: int | None = None,
+    backup_state: bool | None = None,
+) -> None:
     """:func:`record_use` of a loaded credential; the loaded objects are brought up to date
     without being marked changed."""
-    values = record_use(db, credential_id=credential.id, user_id=credential.user_id,
-                        client=client, now=now,
-                        sign_count=credential.sign_count if sign_count is None else sign_count,
-                        backup_state=(credential.backup_state if backup_state is None
-                                      else backup_state))
+    values = record_use(
+        db,
+        credential_id=credential.id,
+        user_id=credential.user_id,
+        client=client,
+        now=now,
+        sign_count=credential.sign_count if sign_count is None else sign_count,
+        backup_state=(credential.backup_state if backup_state is None else backup_state),
+    )
     for key, value in values.items():
         set_committed_value(credential, key, value)
     set_committed_value(credential.user, "last_sign_in_at", now)
     set_committed_value(credential.user, "updated_at", now)
 
 
-def record_use(db: Executor, *, credential_id: int, user_id: int, client: Client,
-               now: datetime, sign_count: int | None,
-               backup_state: bool | None) -> dict[str, object]:
+def record_use(
+    db: Executor,
+    *,
+    credential_id: int,
+    user_id: int,
+    client: Client,
+    now: datetime,
+    sign_count: int | None,
+    backup_state: bool | None,
+) -> dict[str, object]:
     """Note a successful sign-in with a credential: its last use (and, for a passkey, the
     new signature counter and backup state, WebAuthn §7.2 steps 21-24) and the owner's last
     sign-in, in the caller's transaction.
@@ -336,8 +460,7 @@ def record_use(db: Executor, *, credential_id: int, user_id: int, client: Client
     }
     conn = connection_of(db)
     conn.execute(_RECORD_USE, {"credential_id": credential_id, **values})
-    conn.execute(_RECORD_SIGN_IN, {"user_id": user_id, "last_sign_in_at": now,
-                                   "updated_at": now})
+    conn.execute(_RECORD_SIGN_IN, {"user_id": user_id, "last_sign_in_at": now, "updated_at": now})
     return values
 
 
@@ -352,10 +475,23 @@ def flag_clone(
 ) -> None:
     """Mark a passkey whose signature counter went backwards (WebAuthn §6.1.1)."""
     credential.clone_flagged_at = now
-    record(db, Event.CREDENTIAL_CLONE_FLAGGED, client=client, success=False,
-           user=credential.user, credential=credential, method="passkey",
-           reason="counter_regression", details=details)
-    notify(db, credential.user, str(Event.CREDENTIAL_CLONE_FLAGGED),
-           f"Your passkey {credential.display_name} may have been copied: its counter went "
-           "backwards. Sign-in with it was refused.", mailer=mailer)
+    record(
+        db,
+        Event.CREDENTIAL_CLONE_FLAGGED,
+        client=client,
+        success=False,
+        user=credential.user,
+        credential=credential,
+        method="passkey",
+        reason="counter_regression",
+        details=details,
+    )
+    notify(
+        db,
+        credential.user,
+        str(Event.CREDENTIAL_CLONE_FLAGGED),
+        f"Your passkey {credential.display_name} may have been copied: its counter went "
+        "backwards. Sign-in with it was refused.",
+        mailer=mailer,
+    )
     db.commit()

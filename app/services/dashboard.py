@@ -33,10 +33,16 @@ from app.services.reports import (
     strength_of_flags,
 )
 
-SIGN_IN_SUCCESS = {e.value.split(":")[1]: e.value for e in Event
-                   if e.value.startswith("auth:") and e.value.endswith(":success")}
-SIGN_IN_FAILURE = tuple(e.value for e in Event if e.value.startswith("auth:")
-                        and not e.value.endswith(":success") and e is not Event.LOGOUT)
+SIGN_IN_SUCCESS = {
+    e.value.split(":")[1]: e.value
+    for e in Event
+    if e.value.startswith("auth:") and e.value.endswith(":success")
+}
+SIGN_IN_FAILURE = tuple(
+    e.value
+    for e in Event
+    if e.value.startswith("auth:") and not e.value.endswith(":success") and e is not Event.LOGOUT
+)
 MAX_DAYS = 366
 _DAY = timedelta(days=1)
 
@@ -86,35 +92,54 @@ class DailySeries:
     series: dict[str, list[int]]
 
 
-def _grouped_by_day(db: Session, stamp: Any, key: Any,
-                    window: Window) -> dict[tuple[date, Any], int]:
+def _grouped_by_day(
+    db: Session, stamp: Any, key: Any, window: Window
+) -> dict[tuple[date, Any], int]:
     """How many rows fall on each day of ``window`` for each value of ``key``: GROUP BY the
     day, for sparse rows (credentials added or removed: hundreds a day)."""
     day = day_of(stamp)
-    rows = db.execute(select(day, key, func.count()).where(stamp >= window.start)
-                      .group_by(day, key))
+    rows = db.execute(
+        select(day, key, func.count()).where(stamp >= window.start).group_by(day, key)
+    )
     return {(date.fromisoformat(str(d)), k): int(n) for d, k, n in rows}
 
 
-def _range_counts(db: Session, stamp: Any, key: Any, keys: Sequence[Any],
-                  window: Window) -> dict[tuple[date, Any], int]:
+def _range_counts(
+    db: Session, stamp: Any, key: Any, keys: Sequence[Any], window: Window
+) -> dict[tuple[date, Any], int]:
     """The same for dense rows (sign-ins: thousands a day): one statement with a VALUES list
     of (day start, day end, key) and a correlated count for each, which an index on
     ``(key, stamp)`` answers as range counts. A GROUP BY would sort every row of the window
     (slower on SQLite and on PostgreSQL: bench/admin_scale.py)."""
-    rows = [(datetime.combine(d, time(), UTC), datetime.combine(d + _DAY, time(), UTC), k)
-            for d in window.days for k in keys]
-    bounds = values(column("lo", UTCDateTime()), column("hi", UTCDateTime()),
-                    column("k", key.type), name="bounds").data(rows).cte("bounds")
-    n = (select(func.count()).select_from(key.class_)
-         .where(key == bounds.c.k, stamp >= bounds.c.lo, stamp < bounds.c.hi)
-         .scalar_subquery())
-    return {(lo.date(), k): int(c) for lo, k, c in db.execute(select(bounds.c.lo, bounds.c.k, n))
-            if c}
+    rows = [
+        (datetime.combine(d, time(), UTC), datetime.combine(d + _DAY, time(), UTC), k)
+        for d in window.days
+        for k in keys
+    ]
+    bounds = (
+        values(
+            column("lo", UTCDateTime()),
+            column("hi", UTCDateTime()),
+            column("k", key.type),
+            name="bounds",
+        )
+        .data(rows)
+        .cte("bounds")
+    )
+    n = (
+        select(func.count())
+        .select_from(key.class_)
+        .where(key == bounds.c.k, stamp >= bounds.c.lo, stamp < bounds.c.hi)
+        .scalar_subquery()
+    )
+    return {
+        (lo.date(), k): int(c) for lo, k, c in db.execute(select(bounds.c.lo, bounds.c.k, n)) if c
+    }
 
 
-def credential_mix(db: Session, *, now: datetime, days: int = 30,
-                   current: dict[Strength, int]) -> DailySeries:
+def credential_mix(
+    db: Session, *, now: datetime, days: int = 30, current: dict[Strength, int]
+) -> DailySeries:
     """Live credentials by strength at the end of each day of the window, walked back from
     ``current`` (today's counts, ``Population.live_credentials``)."""
     window = Window.ending(now, days)
@@ -140,12 +165,16 @@ def _by_strength(counts: dict[tuple[date, Any], int]) -> dict[tuple[date, Streng
 def sign_ins_per_method(db: Session, *, now: datetime, days: int = 30) -> DailySeries:
     """Successful sign-ins per method per day."""
     window = Window.ending(now, days)
-    counts = _range_counts(db, AuditEvent.created_at, AuditEvent.tag,
-                           list(SIGN_IN_SUCCESS.values()), window)
-    return DailySeries(window.days, {
-        method: [counts.get((d, tag), 0) for d in window.days]
-        for method, tag in SIGN_IN_SUCCESS.items()
-    })
+    counts = _range_counts(
+        db, AuditEvent.created_at, AuditEvent.tag, list(SIGN_IN_SUCCESS.values()), window
+    )
+    return DailySeries(
+        window.days,
+        {
+            method: [counts.get((d, tag), 0) for d in window.days]
+            for method, tag in SIGN_IN_SUCCESS.items()
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -159,18 +188,26 @@ class FailureCount:
         return f"{self.method}: {self.reason}"
 
 
-def failures_by_reason(db: Session, *, now: datetime, days: int = 30,
-                       limit: int = 12) -> list[FailureCount]:
+def failures_by_reason(
+    db: Session, *, now: datetime, days: int = 30, limit: int = 12
+) -> list[FailureCount]:
     """Failed sign-in attempts in the window by method and reason, most frequent first."""
     since = Window.ending(now, days).start
     method = func.coalesce(AuditEvent.method, "")
     reason = func.coalesce(AuditEvent.reason, "")
     n = func.count().label("n")
     # The literal (not a bound parameter) lets SQLite use the partial index of failures.
-    rows = db.execute(select(method, reason, n)
-                      .where(AuditEvent.outcome == literal_column("'failure'"),
-                             AuditEvent.tag.in_(SIGN_IN_FAILURE), AuditEvent.created_at >= since)
-                      .group_by(method, reason).order_by(n.desc(), method, reason).limit(limit))
+    rows = db.execute(
+        select(method, reason, n)
+        .where(
+            AuditEvent.outcome == literal_column("'failure'"),
+            AuditEvent.tag.in_(SIGN_IN_FAILURE),
+            AuditEvent.created_at >= since,
+        )
+        .group_by(method, reason)
+        .order_by(n.desc(), method, reason)
+        .limit(limit)
+    )
     return [FailureCount(m or "unknown", r or "unspecified", int(c)) for m, r, c in rows]
 
 
@@ -205,8 +242,9 @@ def _users_by_flags(db: Session, among: Select[Any] | None = None) -> dict[int, 
     if among is not None:
         per_user = per_user.where(Credential.user_id.in_(among))
     sub = per_user.group_by(Credential.user_id).subquery()
-    return {int(m): int(n) for m, n in db.execute(select(sub.c.mask, func.count())
-                                                  .group_by(sub.c.mask))}
+    return {
+        int(m): int(n) for m, n in db.execute(select(sub.c.mask, func.count()).group_by(sub.c.mask))
+    }
 
 
 def _count(db: Session, *where: ColumnElement[bool]) -> int:
@@ -224,8 +262,9 @@ def population(db: Session, *, hardware_roles: Sequence[str] = ()) -> Population
     masks = _users_by_flags(db)
     for mask, n in _users_by_flags(db, select(User.id).where(inactive)).items():
         masks[mask] -= n
-    result = Population(active_users=_count(db, active),
-                        funnel={None: 0, **{s: 0 for s in Strength}})
+    result = Population(
+        active_users=_count(db, active), funnel={None: 0, **{s: 0 for s in Strength}}
+    )
     for mask, n in masks.items():
         strongest = strength_of_flags(mask)
         result.funnel[strongest] += n
@@ -237,8 +276,11 @@ def population(db: Session, *, hardware_roles: Sequence[str] = ()) -> Population
     result.funnel[None] = result.active_users - sum(masks.values())
     for role in known_roles(hardware_roles):
         in_role = (active, User.role == role)
-        attested = sum(n for mask, n in _users_by_flags(db, select(User.id).where(*in_role))
-                       .items() if mask & StrengthFlag.ATTESTED_DEVICE_KEY)
+        attested = sum(
+            n
+            for mask, n in _users_by_flags(db, select(User.id).where(*in_role)).items()
+            if mask & StrengthFlag.ATTESTED_DEVICE_KEY
+        )
         users = _count(db, *in_role)
         result.hardware_roles.append(RolePolicy(role.value, users, users - attested))
     by_flag = db.execute(select(FLAG, func.count()).where(live()).group_by(FLAG))

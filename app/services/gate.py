@@ -18,8 +18,14 @@ from app.services import groups
 from app.services.access import Subject, strength_name
 
 #: the identity headers, in the order they are sent
-HEADERS = ("Remote-User", "Remote-Groups", "Remote-Email", "Remote-Name", "Remote-Auth-Method",
-           "Remote-Auth-Strength")
+HEADERS = (
+    "Remote-User",
+    "Remote-Groups",
+    "Remote-Email",
+    "Remote-Name",
+    "Remote-Auth-Method",
+    "Remote-Auth-Strength",
+)
 
 
 @dataclass(frozen=True)
@@ -32,18 +38,25 @@ class Identity:
     method: str  #: password | certificate | passkey
 
 
-def identity_of(db: Session, user: User, *, strength: Strength | None, method: str,
-                signed_in_at: datetime) -> Identity:
+def identity_of(
+    db: Session, user: User, *, strength: Strength | None, method: str, signed_in_at: datetime
+) -> Identity:
     """The identity of ``user``, signed in at ``signed_in_at`` by ``method``.
 
     ``strength`` is the credential's (None when it is revoked or unknown: a rule needing
     any strength then asks for a new sign-in).
     """
-    subject = Subject(username=user.username, username_normalized=user.username_normalized,
-                      role=str(user.role), groups=frozenset(groups.of_user(db, user.id)),
-                      strength=strength, signed_in_at=signed_in_at)
-    return Identity(subject=subject, email=user.email, display_name=user.display_name,
-                    method=method)
+    subject = Subject(
+        username=user.username,
+        username_normalized=user.username_normalized,
+        role=str(user.role),
+        groups=frozenset(groups.of_user(db, user.id)),
+        strength=strength,
+        signed_in_at=signed_in_at,
+    )
+    return Identity(
+        subject=subject, email=user.email, display_name=user.display_name, method=method
+    )
 
 
 def credential_strength(credential: Credential | None) -> Strength | None:
@@ -58,8 +71,14 @@ def identity_headers(identity: Identity | None) -> dict[str, str]:
     if identity is None:
         return dict.fromkeys(HEADERS, "")
     s = identity.subject
-    values = (s.username, ",".join(sorted(s.groups)), identity.email, identity.display_name,
-              identity.method, strength_name(s.strength) if s.strength is not None else "")
+    values = (
+        s.username,
+        ",".join(sorted(s.groups)),
+        identity.email,
+        identity.display_name,
+        identity.method,
+        strength_name(s.strength) if s.strength is not None else "",
+    )
     return {name: header_value(value) for name, value in zip(HEADERS, values, strict=True)}
 
 

@@ -17,9 +17,11 @@ from app.models import GROUP_NAME, GroupMembership, User
 from app.services.audit import Client, Event, Identified, record
 from app.services.errors import ServiceError
 
-_OF_USER = (select(GroupMembership.name)
-            .where(GroupMembership.user_id == bindparam("user_id"))
-            .order_by(GroupMembership.name))
+_OF_USER = (
+    select(GroupMembership.name)
+    .where(GroupMembership.user_id == bindparam("user_id"))
+    .order_by(GroupMembership.name)
+)
 
 
 class GroupError(ServiceError):
@@ -34,8 +36,11 @@ def group_name(raw: str) -> str:
     """
     name = raw.strip().lower()
     if not GROUP_NAME.fullmatch(name):
-        raise GroupError("bad_group_name", "A group name is 1-63 characters: letters a-z, "
-                         "digits, '.', '_' or '-', starting with a letter or digit.")
+        raise GroupError(
+            "bad_group_name",
+            "A group name is 1-63 characters: letters a-z, "
+            "digits, '.', '_' or '-', starting with a letter or digit.",
+        )
     return name
 
 
@@ -46,17 +51,26 @@ def of_user(db: Session, user_id: int) -> list[str]:
 
 def members(db: Session) -> dict[str, list[str]]:
     """Every group and its members' usernames, both sorted."""
-    rows = db.execute(select(GroupMembership.name, User.username)
-                      .join(User, User.id == GroupMembership.user_id)
-                      .order_by(GroupMembership.name, User.username))
+    rows = db.execute(
+        select(GroupMembership.name, User.username)
+        .join(User, User.id == GroupMembership.user_id)
+        .order_by(GroupMembership.name, User.username)
+    )
     found: dict[str, list[str]] = defaultdict(list)
     for name, username in rows:
         found[name].append(username)
     return dict(found)
 
 
-def add(db: Session, user: User, raw_name: str, *, client: Client, now: datetime,
-        actor: Identified | None = None) -> bool:
+def add(
+    db: Session,
+    user: User,
+    raw_name: str,
+    *,
+    client: Client,
+    now: datetime,
+    actor: Identified | None = None,
+) -> bool:
     """Put ``user`` in a group; False (and no audit row) if they were in it already.
 
     Raises:
@@ -67,24 +81,47 @@ def add(db: Session, user: User, raw_name: str, *, client: Client, now: datetime
         return False
     db.add(GroupMembership(user_id=user.id, name=name, created_at=now))
     db.flush()
-    record(db, Event.GROUP_MEMBER_ADDED, client=client, success=True, user=user, actor=actor,
-           details={"group": name})
+    record(
+        db,
+        Event.GROUP_MEMBER_ADDED,
+        client=client,
+        success=True,
+        user=user,
+        actor=actor,
+        details={"group": name},
+    )
     return True
 
 
-def remove(db: Session, user: User, raw_name: str, *, client: Client, now: datetime,
-           actor: Identified | None = None) -> bool:
+def remove(
+    db: Session,
+    user: User,
+    raw_name: str,
+    *,
+    client: Client,
+    now: datetime,
+    actor: Identified | None = None,
+) -> bool:
     """Take ``user`` out of a group; False (and no audit row) if they were not in it.
 
     Raises:
         GroupError: the name is not valid.
     """
     name = group_name(raw_name)
-    result = db.execute(delete(GroupMembership).where(GroupMembership.user_id == user.id,
-                                                      GroupMembership.name == name)
-                        .execution_options(synchronize_session=False))
+    result = db.execute(
+        delete(GroupMembership)
+        .where(GroupMembership.user_id == user.id, GroupMembership.name == name)
+        .execution_options(synchronize_session=False)
+    )
     if not getattr(result, "rowcount", 0):
         return False
-    record(db, Event.GROUP_MEMBER_REMOVED, client=client, success=True, user=user, actor=actor,
-           details={"group": name})
+    record(
+        db,
+        Event.GROUP_MEMBER_REMOVED,
+        client=client,
+        success=True,
+        user=user,
+        actor=actor,
+        details={"group": name},
+    )
     return True

@@ -37,17 +37,23 @@ class Redeemed:
     expires_at: datetime
 
 
-def issue(db: Session, parent: AuthSession, *, host: str, next_url: str,
-          now: datetime) -> str:
+def issue(db: Session, parent: AuthSession, *, host: str, next_url: str, now: datetime) -> str:
     """A one-time code that opens a session on ``host`` from ``parent`` (the caller
     commits)."""
-    return tokens.issue(db, TokenPurpose.GATE_HANDOFF, now=now, lifetime=LIFETIME,
-                        user_id=parent.user_id, credential_id=parent.credential_id,
-                        payload={"session": parent.id, "host": host, "next": next_url})
+    return tokens.issue(
+        db,
+        TokenPurpose.GATE_HANDOFF,
+        now=now,
+        lifetime=LIFETIME,
+        user_id=parent.user_id,
+        credential_id=parent.credential_id,
+        payload={"session": parent.id, "host": host, "next": next_url},
+    )
 
 
-def redeem(db: Session, code: str, *, host: str, client: Client, now: datetime,
-           timeouts: sessions.Timeouts) -> Redeemed | None:
+def redeem(
+    db: Session, code: str, *, host: str, client: Client, now: datetime, timeouts: sessions.Timeouts
+) -> Redeemed | None:
     """Spend ``code`` on ``host``; None (the code spent all the same) when it is unknown,
     used, expired, meant for another host, or its Keystile session has ended. Commits."""
     spent = tokens.consume(db, TokenPurpose.GATE_HANDOFF, code, now=now)
@@ -59,18 +65,40 @@ def redeem(db: Session, code: str, *, host: str, client: Client, now: datetime,
     if parent is None or not sessions.is_live(parent, now=now, timeouts=timeouts):
         return None
     secret = tokens.new_secret()
-    db.add(GateSession(token_hash=tokens.digest(secret), parent_id=parent.id, host=host,
-                       created_at=now, last_seen_at=now, expires_at=parent.expires_at))
+    db.add(
+        GateSession(
+            token_hash=tokens.digest(secret),
+            parent_id=parent.id,
+            host=host,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=parent.expires_at,
+        )
+    )
     db.flush()
-    record(db, Event.GATE_HANDOFF, client=client, success=True, user=parent.user,
-           credential=parent.credential, method=parent.method, details={"host": host})
+    record(
+        db,
+        Event.GATE_HANDOFF,
+        client=client,
+        success=True,
+        user=parent.user,
+        credential=parent.credential,
+        method=parent.method,
+        details={"host": host},
+    )
     db.commit()
     return Redeemed(secret, str(spent.payload.get("next", "")), parent.expires_at)
 
 
-def resolve(db: Session, secret: str, *, host: str, now: datetime,
-            timeouts: sessions.Timeouts,
-            binding: sessions.KeyBinding | None = None) -> AuthSession | None:
+def resolve(
+    db: Session,
+    secret: str,
+    *,
+    host: str,
+    now: datetime,
+    timeouts: sessions.Timeouts,
+    binding: sessions.KeyBinding | None = None,
+) -> AuthSession | None:
     """The live Keystile session behind a host session's cookie on ``host``, or None.
 
     Both must be live: the host session within its own idle timeout, the Keystile session
@@ -81,8 +109,12 @@ def resolve(db: Session, secret: str, *, host: str, now: datetime,
     if not secret or len(secret) > 128:
         return None
     row = db.scalar(select(GateSession).where(GateSession.token_hash == tokens.digest(secret)))
-    if row is None or row.host != host or now >= row.expires_at \
-            or now - row.last_seen_at >= timeouts.idle:
+    if (
+        row is None
+        or row.host != host
+        or now >= row.expires_at
+        or now - row.last_seen_at >= timeouts.idle
+    ):
         return None
     parent = row.parent
     if not sessions.is_live(parent, now=now, timeouts=timeouts):

@@ -115,7 +115,8 @@ class HashBudget:
     def _acquire(self, waiter: _Waiter) -> None:
         with self._lock:
             if self._queued[waiter.address] >= self.slots or (
-                    waiter.account and self._queued[waiter.account] >= self.slots):
+                waiter.account and self._queued[waiter.account] >= self.slots
+            ):
                 raise NoHashSlot("share")
             self._waiters.append(waiter)
             self._count(self._queued, waiter, +1)
@@ -144,10 +145,12 @@ class HashBudget:
         if newcomer.priority:
             return next((w for w in reversed(self._waiters) if not w.priority), newcomer)
         longest = max(self._waiters, key=lambda w: (self._queued[w.address], not w.priority))
-        if (not longest.priority
-                and self._queued[longest.address] > self._queued[newcomer.address]):
-            return next(w for w in reversed(self._waiters)
-                        if w.address == longest.address and not w.priority)
+        if not longest.priority and self._queued[longest.address] > self._queued[newcomer.address]:
+            return next(
+                w
+                for w in reversed(self._waiters)
+                if w.address == longest.address and not w.priority
+            )
         return newcomer
 
     def _drop(self, waiter: _Waiter) -> None:
@@ -203,8 +206,9 @@ class OncePerWindow:
     a flood of rows). Per process; the oldest keys are forgotten past ``max_keys``.
     """
 
-    def __init__(self, window: float, *, max_keys: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, window: float, *, max_keys: int = 10_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.window = window
         self.max_keys = max_keys
         self._clock = clock

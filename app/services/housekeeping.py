@@ -43,17 +43,30 @@ class Removed:
 def run(db: Session, *, now: datetime, timeouts: Timeouts) -> Removed:
     """Delete what stopped working before ``now - RETAIN``, audit the counts, commit."""
     cutoff = now - RETAIN
-    ended = db.execute(delete(AuthSession).where(or_(
-        AuthSession.expires_at <= cutoff,
-        AuthSession.revoked_at <= cutoff,
-        AuthSession.last_seen_at <= cutoff - timeouts.idle,
-    )).execution_options(synchronize_session=False))
-    links = db.execute(delete(OneTimeToken).where(
-        OneTimeToken.purpose.in_(_LINKS),
-        or_(OneTimeToken.expires_at <= cutoff, OneTimeToken.used_at <= cutoff),
-    ).execution_options(synchronize_session=False))
-    removed = Removed(sessions=_count(ended), links=_count(links),
-                      challenges=prune_challenges(db, now=now - PRUNE_AFTER, commit=False))
+    ended = db.execute(
+        delete(AuthSession)
+        .where(
+            or_(
+                AuthSession.expires_at <= cutoff,
+                AuthSession.revoked_at <= cutoff,
+                AuthSession.last_seen_at <= cutoff - timeouts.idle,
+            )
+        )
+        .execution_options(synchronize_session=False)
+    )
+    links = db.execute(
+        delete(OneTimeToken)
+        .where(
+            OneTimeToken.purpose.in_(_LINKS),
+            or_(OneTimeToken.expires_at <= cutoff, OneTimeToken.used_at <= cutoff),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    removed = Removed(
+        sessions=_count(ended),
+        links=_count(links),
+        challenges=prune_challenges(db, now=now - PRUNE_AFTER, commit=False),
+    )
     record(db, Event.HOUSEKEEPING, client=SYSTEM, success=True, details=asdict(removed))
     db.commit()
     return removed

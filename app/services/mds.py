@@ -40,17 +40,25 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from app.services.aaguids import normalize_aaguid
 
-__all__ = ["COMPROMISED_STATUSES", "MetadataBlob", "MetadataEntry", "MetadataError", "load",
-           "load_files"]
+__all__ = [
+    "COMPROMISED_STATUSES",
+    "MetadataBlob",
+    "MetadataEntry",
+    "MetadataError",
+    "load",
+    "load_files",
+]
 
 #: AuthenticatorStatus values that make a model unacceptable (FIDO MDS v3.0 §3.1.4).
-COMPROMISED_STATUSES = frozenset({
-    "REVOKED",
-    "USER_VERIFICATION_BYPASS",
-    "ATTESTATION_KEY_COMPROMISE",
-    "USER_KEY_REMOTE_COMPROMISE",
-    "USER_KEY_PHYSICAL_COMPROMISE",
-})
+COMPROMISED_STATUSES = frozenset(
+    {
+        "REVOKED",
+        "USER_VERIFICATION_BYPASS",
+        "ATTESTATION_KEY_COMPROMISE",
+        "USER_KEY_REMOTE_COMPROMISE",
+        "USER_KEY_PHYSICAL_COMPROMISE",
+    }
+)
 #: The real blob is a few MiB; anything far larger is not one.
 MAX_BLOB_BYTES = 64 * 1024 * 1024
 
@@ -183,16 +191,16 @@ def _x5c(header: dict[str, Any]) -> list[x509.Certificate]:
         raise MetadataError("the header's x5c holds an unreadable certificate") from exc
 
 
-def _verify_chain(chain: Sequence[x509.Certificate], root: x509.Certificate,
-                  now: datetime) -> None:
+def _verify_chain(chain: Sequence[x509.Certificate], root: x509.Certificate, now: datetime) -> None:
     """Each certificate is issued by the next; the last by the root (MDS v3.0 §3.1.7 step 4)."""
     if len(chain) > 1 and chain[-1] == root:  # a blob may carry the root itself at the end
         chain = chain[:-1]
     issuers = [*chain[1:], root]
     for position, (cert, issuer) in enumerate(zip(chain, issuers, strict=True)):
         if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
-            raise MetadataError(f"x5c[{position}] ({cert.subject.rfc4514_string()}) "
-                                "is expired or not yet valid")
+            raise MetadataError(
+                f"x5c[{position}] ({cert.subject.rfc4514_string()}) is expired or not yet valid"
+            )
         if issuer is not root and not _is_ca(issuer):
             raise MetadataError(f"{issuer.subject.rfc4514_string()} may not issue certificates")
         try:
@@ -212,8 +220,7 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return False
 
 
-def _verify_signature(alg: object, leaf: x509.Certificate, signed: bytes,
-                      signature: bytes) -> None:
+def _verify_signature(alg: object, leaf: x509.Certificate, signed: bytes, signature: bytes) -> None:
     """RFC 7518 §3.3 (RS256) and §3.4 (ES256, the signature being R || S)."""
     key = leaf.public_key()
     try:
@@ -222,8 +229,9 @@ def _verify_signature(alg: object, leaf: x509.Certificate, signed: bytes,
         elif alg == "ES256" and isinstance(key, ec.EllipticCurvePublicKey):
             if not isinstance(key.curve, ec.SECP256R1) or len(signature) != 64:
                 raise MetadataError("ES256 needs a P-256 key and a 64-byte signature")
-            der = encode_dss_signature(int.from_bytes(signature[:32], "big"),
-                                       int.from_bytes(signature[32:], "big"))
+            der = encode_dss_signature(
+                int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+            )
             key.verify(der, signed, ec.ECDSA(hashes.SHA256()))
         else:
             raise MetadataError(f"unsupported JWS algorithm {alg!r} for this certificate key")
@@ -261,11 +269,13 @@ def _entry(raw: object) -> MetadataEntry | None:
     statement = raw.get("metadataStatement")
     statement = statement if isinstance(statement, dict) else {}
     description = statement.get("description")
-    roots = _der_list(statement.get("attestationRootCertificates", []),
-                      f"attestationRootCertificates of {aaguid}")
+    roots = _der_list(
+        statement.get("attestationRootCertificates", []), f"attestationRootCertificates of {aaguid}"
+    )
     reports = raw.get("statusReports")
     statuses = tuple(
-        str(r["status"]) for r in (reports if isinstance(reports, list) else [])
+        str(r["status"])
+        for r in (reports if isinstance(reports, list) else [])
         if isinstance(r, dict) and isinstance(r.get("status"), str)
     )
     return MetadataEntry(

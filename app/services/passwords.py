@@ -115,8 +115,9 @@ def context_words(*values: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(word for word in words if word))
 
 
-def check_policy(password: str, *, has_other_credential: bool, username: str = "",
-                 context: tuple[str, ...] = ()) -> None:
+def check_policy(
+    password: str, *, has_other_credential: bool, username: str = "", context: tuple[str, ...] = ()
+) -> None:
     """Apply SP 800-63B-4's rules to a new password: length, a blocklist, context words; no
     composition rules (§3.1.1.2).
 
@@ -166,8 +167,10 @@ def _guessable(password: str, words: tuple[str, ...]) -> str | None:
     feedback = result["feedback"]
     sequence = result["sequence"]
     if any(m.get("dictionary_name") == "user_inputs" for m in sequence):
-        why = ("It is built from your name, e-mail address or this site's name, which a "
-               "guesser tries first.")
+        why = (
+            "It is built from your name, e-mail address or this site's name, which a "
+            "guesser tries first."
+        )
     elif feedback["warning"]:
         why = feedback["warning"]
     # zxcvbn's type hints leave out its "bruteforce" pattern (the run it matched nothing in).

@@ -65,9 +65,11 @@ class CertSunset:
         return SunsetStage.ANNOUNCED
 
     def refusal_message(self) -> str:
-        return (f"Certificate sign-in ended on {self.refused_from:%d %B %Y}. Sign in with a "
-                "passkey, a security key or your password instead; if you have none of "
-                "these, ask an administrator for a new enrolment link.")
+        return (
+            f"Certificate sign-in ended on {self.refused_from:%d %B %Y}. Sign in with a "
+            "passkey, a security key or your password instead; if you have none of "
+            "these, ask an administrator for a new enrolment link."
+        )
 
 
 def needs_hardware_key(role: str, roles: tuple[str, ...]) -> bool:
@@ -77,8 +79,12 @@ def needs_hardware_key(role: str, roles: tuple[str, ...]) -> bool:
 
 def is_attested_hardware_key(cred: Credential) -> bool:
     """A device-bound passkey whose attestation proved the authenticator's model."""
-    return (cred.kind is CredentialKind.PASSKEY and cred.backup_eligible is False
-            and cred.attestation_trust == ATTESTED and cred.revoked_at is None)
+    return (
+        cred.kind is CredentialKind.PASSKEY
+        and cred.backup_eligible is False
+        and cred.attestation_trust == ATTESTED
+        and cred.revoked_at is None
+    )
 
 
 @dataclass(frozen=True)
@@ -100,8 +106,12 @@ class MigrationAdvice:
 
 
 def migration_advice(
-    credentials: list[Credential], *, signed_in_with_certificate: bool, sunset: CertSunset,
-    now: datetime, hardware_required: bool = False,
+    credentials: list[Credential],
+    *,
+    signed_in_with_certificate: bool,
+    sunset: CertSunset,
+    now: datetime,
+    hardware_required: bool = False,
 ) -> MigrationAdvice:
     """Decide the migration notice from a user's live credentials.
 
@@ -129,8 +139,12 @@ def migration_advice(
 # -- step-up for credential changes (threat model F.24) ---------------------------------
 
 
-def step_up_to(signed_in_with: Credential | None, live: Sequence[Credential], *,
-               removing: Credential | None = None) -> Strength | None:
+def step_up_to(
+    signed_in_with: Credential | None,
+    live: Sequence[Credential],
+    *,
+    removing: Credential | None = None,
+) -> Strength | None:
     """The strength a fresh sign-in needs before a credential change, or None if the
     session's own sign-in is strong enough (threat model F.24: "a recent sign-in at the
     same or a stronger level").
@@ -155,13 +169,17 @@ def step_up_to(signed_in_with: Credential | None, live: Sequence[Credential], *,
         live: the account's live credentials.
         removing: the credential to remove, for a removal.
     """
-    have = (signed_in_with.strength
-            if signed_in_with is not None and signed_in_with.revoked_at is None else 0)
+    have = (
+        signed_in_with.strength
+        if signed_in_with is not None and signed_in_with.revoked_at is None
+        else 0
+    )
     if removing is not None:
         needed: Strength | None = removing.strength if _sets_a_bar(removing) else None
     else:
-        needed = max((c.strength for c in live if c.revoked_at is None and _sets_a_bar(c)),
-                     default=None)
+        needed = max(
+            (c.strength for c in live if c.revoked_at is None and _sets_a_bar(c)), default=None
+        )
     return needed if needed is not None and needed > have else None
 
 

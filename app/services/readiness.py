@@ -63,8 +63,9 @@ class Readiness:
         return "degraded" if self.checks.get("redis") == UNREACHABLE else "ready"
 
 
-def check(engine: Engine, *, heads: Collection[str], known: Collection[str],
-          redis: Pingable | None) -> Readiness:
+def check(
+    engine: Engine, *, heads: Collection[str], known: Collection[str], redis: Pingable | None
+) -> Readiness:
     """Run every check (each on its own: a dead database still reports Redis).
 
     Args:
@@ -89,8 +90,11 @@ def _database(engine: Engine, heads: set[str], known: set[str]) -> dict[str, str
     if current and not current <= known:
         return {"database": OK, "migrations": AHEAD}
     if current != heads:
-        log.warning("readiness: schema at %s, this code expects %s",
-                    sorted(current) or "nothing", sorted(heads))
+        log.warning(
+            "readiness: schema at %s, this code expects %s",
+            sorted(current) or "nothing",
+            sorted(heads),
+        )
         return {"database": OK, "migrations": NOT_AT_HEAD}
     return {"database": OK, "migrations": OK}
 

@@ -118,27 +118,36 @@ def filter_condition(
     if which is UserFilter.PASSWORD_ONLY:
         return and_(_has(FLAG == StrengthFlag.PASSWORD), ~_has(FLAG != StrengthFlag.PASSWORD))
     if which is UserFilter.CERTIFICATE_NO_HARDWARE_KEY:
-        return and_(_has(FLAG == StrengthFlag.CERTIFICATE),
-                    ~_has(FLAG >= StrengthFlag.DEVICE_KEY))
+        return and_(_has(FLAG == StrengthFlag.CERTIFICATE), ~_has(FLAG >= StrengthFlag.DEVICE_KEY))
     if which is UserFilter.DEPENDS_ON_CERTIFICATE:
-        return and_(_has(FLAG == StrengthFlag.CERTIFICATE),
-                    ~_has(FLAG >= StrengthFlag.SYNCED_PASSKEY))
+        return and_(
+            _has(FLAG == StrengthFlag.CERTIFICATE), ~_has(FLAG >= StrengthFlag.SYNCED_PASSKEY)
+        )
     if which is UserFilter.CERTIFICATE_EXPIRING:
         # Few users match: collect them from the (kind, not_after) index, once.
-        return User.id.in_(select(Credential.user_id).where(
-            live(), Credential.kind == CredentialKind.CERTIFICATE,
-            Credential.not_after >= now, Credential.not_after < now + EXPIRY_WINDOW))
+        return User.id.in_(
+            select(Credential.user_id).where(
+                live(),
+                Credential.kind == CredentialKind.CERTIFICATE,
+                Credential.not_after >= now,
+                Credential.not_after < now + EXPIRY_WINDOW,
+            )
+        )
     if which is UserFilter.CLONE_FLAGGED:
-        return User.id.in_(select(Credential.user_id).where(
-            live(), Credential.clone_flagged_at.is_not(None)))
+        return User.id.in_(
+            select(Credential.user_id).where(live(), Credential.clone_flagged_at.is_not(None))
+        )
     if which is UserFilter.DORMANT:
         return func.coalesce(User.last_sign_in_at, User.created_at) < now - DORMANT_AFTER
     if which is UserFilter.HARDWARE_KEY_POLICY:
         roles = known_roles(hardware_roles)
         if not roles:
             return User.id.is_(None)  # no rule configured: nobody is affected
-        return and_(User.role.in_(roles), User.status == UserStatus.ACTIVE,
-                    ~_has(FLAG == StrengthFlag.ATTESTED_DEVICE_KEY))
+        return and_(
+            User.role.in_(roles),
+            User.status == UserStatus.ACTIVE,
+            ~_has(FLAG == StrengthFlag.ATTESTED_DEVICE_KEY),
+        )
     if which is UserFilter.DISABLED:
         return User.status == UserStatus.DISABLED
     return None
@@ -149,9 +158,11 @@ def search_condition(text: str) -> ColumnElement[bool] | None:
     text = " ".join(text.split())[:MAX_SEARCH]
     if not text:
         return None
-    return or_(User.username_normalized.contains(normalize_username(text), autoescape=True),
-               User.display_name.icontains(text, autoescape=True),
-               User.email.icontains(text, autoescape=True))
+    return or_(
+        User.username_normalized.contains(normalize_username(text), autoescape=True),
+        User.display_name.icontains(text, autoescape=True),
+        User.email.icontains(text, autoescape=True),
+    )
 
 
 @dataclass(frozen=True)
@@ -202,8 +213,10 @@ def users_page(
 ) -> UserPage:
     """One page of users in username order, with their credential badges."""
     stmt = select(User)
-    for cond in (search_condition(query.search),
-                 filter_condition(query.filter, now=now, hardware_roles=hardware_roles)):
+    for cond in (
+        search_condition(query.search),
+        filter_condition(query.filter, now=now, hardware_roles=hardware_roles),
+    ):
         if cond is not None:
             stmt = stmt.where(cond)
     key = User.username_normalized
@@ -223,8 +236,11 @@ def users_page(
     last = users[-1].username_normalized if users else None
     has_prev = query.after is not None or (backwards and more)
     has_next = (not backwards and more) or backwards
-    return UserPage(rows=summarize(db, users), next_after=last if has_next else None,
-                    prev_before=first if has_prev else None)
+    return UserPage(
+        rows=summarize(db, users),
+        next_after=last if has_next else None,
+        prev_before=first if has_prev else None,
+    )
 
 
 def summarize(db: Session, users: Sequence[User]) -> list[UserSummary]:
@@ -233,10 +249,16 @@ def summarize(db: Session, users: Sequence[User]) -> list[UserSummary]:
     if not by_id:
         return []
     rows = db.execute(
-        select(Credential.user_id, FLAG, func.count(),
-               func.min(Credential.not_after), func.count(Credential.clone_flagged_at))
+        select(
+            Credential.user_id,
+            FLAG,
+            func.count(),
+            func.min(Credential.not_after),
+            func.count(Credential.clone_flagged_at),
+        )
         .where(Credential.user_id.in_(list(by_id)), live())
-        .group_by(Credential.user_id, FLAG))
+        .group_by(Credential.user_id, FLAG)
+    )
     for user_id, flag, n, expiry, flagged in rows:
         summary = by_id[user_id]
         bit = StrengthFlag(flag)
@@ -255,14 +277,23 @@ def summarize(db: Session, users: Sequence[User]) -> list[UserSummary]:
 def credentials_report(db: Session, *, batch: int = 2000) -> Iterator[dict[str, Any]]:
     """One object per user, in username order, streamed: counts by kind and strength,
     the strongest credential and the earliest certificate expiry."""
-    agg = (select(Credential.user_id.label("user_id"), FLAG.label("flag"),
-                  func.count().label("n"), func.min(Credential.not_after).label("expiry"))
-           .where(live()).group_by(Credential.user_id, FLAG).subquery())
-    stmt = (select(User.id, User.username, User.role, User.status, agg.c.flag, agg.c.n,
-                   agg.c.expiry)
-            .outerjoin(agg, agg.c.user_id == User.id)
-            .order_by(User.username_normalized, agg.c.flag)
-            .execution_options(yield_per=batch))
+    agg = (
+        select(
+            Credential.user_id.label("user_id"),
+            FLAG.label("flag"),
+            func.count().label("n"),
+            func.min(Credential.not_after).label("expiry"),
+        )
+        .where(live())
+        .group_by(Credential.user_id, FLAG)
+        .subquery()
+    )
+    stmt = (
+        select(User.id, User.username, User.role, User.status, agg.c.flag, agg.c.n, agg.c.expiry)
+        .outerjoin(agg, agg.c.user_id == User.id)
+        .order_by(User.username_normalized, agg.c.flag)
+        .execution_options(yield_per=batch)
+    )
     for _user_id, group in groupby(db.execute(stmt), key=lambda r: r.id):
         rows = list(group)
         by_strength = {s.name.lower(): 0 for s in Strength}
@@ -283,8 +314,11 @@ def credentials_report(db: Session, *, batch: int = 2000) -> Iterator[dict[str, 
             "by_kind": {
                 "password": by_strength["password"],
                 "certificate": by_strength["certificate"],
-                "passkey": (by_strength["synced_passkey"] + by_strength["device_key"]
-                            + by_strength["hardware_key"]),
+                "passkey": (
+                    by_strength["synced_passkey"]
+                    + by_strength["device_key"]
+                    + by_strength["hardware_key"]
+                ),
             },
             "by_strength": by_strength,
             "strongest": strongest.name.lower() if strongest else None,
@@ -309,19 +343,34 @@ class UserDetail:
         return self.summary.user
 
 
-def user_detail(db: Session, user_id: int, *, now: datetime,
-                recent_events: int = 25) -> UserDetail | None:
+def user_detail(
+    db: Session, user_id: int, *, now: datetime, recent_events: int = 25
+) -> UserDetail | None:
     user = db.get(User, user_id)
     if user is None:
         return None
-    creds = list(db.scalars(select(Credential).where(Credential.user_id == user.id)
-                            .order_by(Credential.revoked_at.is_not(None),
-                                      Credential.created_at.desc(), Credential.id.desc())))
-    live_sessions = list(db.scalars(
-        select(AuthSession).options(selectinload(AuthSession.credential))
-        .where(AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None),
-               AuthSession.expires_at > now)
-        .order_by(AuthSession.last_seen_at.desc())))
-    events = audit_queries.page(db, AuditFilter(username=user.username),
-                                limit=recent_events).rows
+    creds = list(
+        db.scalars(
+            select(Credential)
+            .where(Credential.user_id == user.id)
+            .order_by(
+                Credential.revoked_at.is_not(None),
+                Credential.created_at.desc(),
+                Credential.id.desc(),
+            )
+        )
+    )
+    live_sessions = list(
+        db.scalars(
+            select(AuthSession)
+            .options(selectinload(AuthSession.credential))
+            .where(
+                AuthSession.user_id == user.id,
+                AuthSession.revoked_at.is_(None),
+                AuthSession.expires_at > now,
+            )
+            .order_by(AuthSession.last_seen_at.desc())
+        )
+    )
+    events = audit_queries.page(db, AuditFilter(username=user.username), limit=recent_events).rows
     return UserDetail(summarize(db, [user])[0], creds, live_sessions, events)

@@ -23,14 +23,28 @@ _SESSIONS = table_of(AuthSession)
 _INSERT = insert(_SESSIONS).returning(_SESSIONS.c.id)
 #: the session with its user (``AuthSession.user`` is loaded joined), in one query
 _BY_TOKEN = select(AuthSession).where(AuthSession.token_hash == bindparam("token_hash"))
-_PEEK = (select(AuthSession.id, AuthSession.method, AuthSession.credential_id,
-                AuthSession.revoked_at, AuthSession.expires_at, AuthSession.last_seen_at,
-                User.username, User.status, Credential.kind, Credential.lookup_key)
-         .join(User, User.id == AuthSession.user_id)
-         .outerjoin(Credential, Credential.id == AuthSession.credential_id)
-         .where(AuthSession.token_hash == bindparam("token_hash")))
-_TOUCH = (update(_SESSIONS).where(_SESSIONS.c.id == bindparam("session_id"))
-          .values(last_seen_at=bindparam("now")))
+_PEEK = (
+    select(
+        AuthSession.id,
+        AuthSession.method,
+        AuthSession.credential_id,
+        AuthSession.revoked_at,
+        AuthSession.expires_at,
+        AuthSession.last_seen_at,
+        User.username,
+        User.status,
+        Credential.kind,
+        Credential.lookup_key,
+    )
+    .join(User, User.id == AuthSession.user_id)
+    .outerjoin(Credential, Credential.id == AuthSession.credential_id)
+    .where(AuthSession.token_hash == bindparam("token_hash"))
+)
+_TOUCH = (
+    update(_SESSIONS)
+    .where(_SESSIONS.c.id == bindparam("session_id"))
+    .values(last_seen_at=bindparam("now"))
+)
 
 
 @dataclass(frozen=True)
@@ -129,63 +143,109 @@ def open_for_sign_in(
         end(db, replacing, now=now, reason="replaced by new sign-in")
     if not credential_used_before:
         sign_in_notices.notify_if_new_method(db, user, method, mailer=mailer)
-    opened = start(db, user=user, credential=credential, method=method, client=client,
-                   now=now, timeouts=timeouts)
+    opened = start(
+        db,
+        user=user,
+        credential=credential,
+        method=method,
+        client=client,
+        now=now,
+        timeouts=timeouts,
+    )
     db.commit()
     return opened
 
 
-def _is_live(*, revoked_at: datetime | None, expires_at: datetime, last_seen_at: datetime,
-             user_active: bool, now: datetime, timeouts: Timeouts) -> bool:
-    return (revoked_at is None and now < expires_at and now - last_seen_at < timeouts.idle
-            and user_active)
+def _is_live(
+    *,
+    revoked_at: datetime | None,
+    expires_at: datetime,
+    last_seen_at: datetime,
+    user_active: bool,
+    now: datetime,
+    timeouts: Timeouts,
+) -> bool:
+    return (
+        revoked_at is None
+        and now < expires_at
+        and now - last_seen_at < timeouts.idle
+        and user_active
+    )
 
 
-def holds_key(*, method: str, kind: CredentialKind | None, lookup_key: str | None,
-              binding: KeyBinding) -> bool:
+def holds_key(
+    *, method: str, kind: CredentialKind | None, lookup_key: str | None, binding: KeyBinding
+) -> bool:
     """Whether a session opened by ``method`` with that credential holds on a request that
     enforces ``binding``: any session not opened with a certificate does; one opened with a
     certificate only when the request shows the same key (SPKI SHA-256, the credential's
     ``lookup_key``). A certificate session whose credential is gone holds nowhere."""
     if method != "certificate":
         return True
-    return (kind == CredentialKind.CERTIFICATE and lookup_key is not None
-            and binding.presented() == lookup_key)
+    return (
+        kind == CredentialKind.CERTIFICATE
+        and lookup_key is not None
+        and binding.presented() == lookup_key
+    )
 
 
-def keeps_key(db: Session, row: AuthSession, *, binding: KeyBinding | None,
-              now: datetime) -> bool:
+def keeps_key(db: Session, row: AuthSession, *, binding: KeyBinding | None, now: datetime) -> bool:
     """:func:`holds_key` for a loaded session; when it does not hold, the first time for
     this session writes ``auth:session:binding_mismatch`` (commits)."""
     if binding is None or row.method != "certificate":
         return True  # without loading the credential: most sessions are not bound
     credential = row.credential
-    if holds_key(method=row.method, kind=credential.kind if credential else None,
-                 lookup_key=credential.lookup_key if credential else None, binding=binding):
+    if holds_key(
+        method=row.method,
+        kind=credential.kind if credential else None,
+        lookup_key=credential.lookup_key if credential else None,
+        binding=binding,
+    ):
         return True
     # Once per session, also with several workers: only the update that sets the mark audits.
-    marked = db.execute(update(AuthSession)
-                        .where(AuthSession.id == row.id, AuthSession.key_mismatch_at.is_(None))
-                        .values(key_mismatch_at=now)
-                        .execution_options(synchronize_session=False))
+    marked = db.execute(
+        update(AuthSession)
+        .where(AuthSession.id == row.id, AuthSession.key_mismatch_at.is_(None))
+        .values(key_mismatch_at=now)
+        .execution_options(synchronize_session=False)
+    )
     if getattr(marked, "rowcount", 0) == 1:
-        record(db, Event.SESSION_KEY_MISMATCH, client=binding.client(), success=False,
-               user=row.user, credential=credential, method=row.method,
-               reason="key_not_presented", details={"session": row.id})
+        record(
+            db,
+            Event.SESSION_KEY_MISMATCH,
+            client=binding.client(),
+            success=False,
+            user=row.user,
+            credential=credential,
+            method=row.method,
+            reason="key_not_presented",
+            details={"session": row.id},
+        )
     db.commit()
     return False
 
 
-def resolve(db: Session, secret: str, *, now: datetime, timeouts: Timeouts,
-            binding: KeyBinding | None = None) -> AuthSession | None:
+def resolve(
+    db: Session,
+    secret: str,
+    *,
+    now: datetime,
+    timeouts: Timeouts,
+    binding: KeyBinding | None = None,
+) -> AuthSession | None:
     """The live session for a cookie value, or None (expired, idle, revoked, unknown, or
     bound to a certificate's key this request does not show: :func:`keeps_key`)."""
     if not secret or len(secret) > 128:
         return None
     row = db.scalar(_BY_TOKEN, {"token_hash": tokens.digest(secret)})
-    if row is None or not _is_live(revoked_at=row.revoked_at, expires_at=row.expires_at,
-                                   last_seen_at=row.last_seen_at,
-                                   user_active=row.user.is_active, now=now, timeouts=timeouts):
+    if row is None or not _is_live(
+        revoked_at=row.revoked_at,
+        expires_at=row.expires_at,
+        last_seen_at=row.last_seen_at,
+        user_active=row.user.is_active,
+        now=now,
+        timeouts=timeouts,
+    ):
         return None
     if not keeps_key(db, row, binding=binding, now=now):
         return None
@@ -195,8 +255,14 @@ def resolve(db: Session, secret: str, *, now: datetime, timeouts: Timeouts,
     return row
 
 
-def peek(conn: Connection, secret: str, *, now: datetime, timeouts: Timeouts,
-         binding: KeyBinding | None = None) -> dict[str, object] | None:
+def peek(
+    conn: Connection,
+    secret: str,
+    *,
+    now: datetime,
+    timeouts: Timeouts,
+    binding: KeyBinding | None = None,
+) -> dict[str, object] | None:
     """:func:`describe` of the session :func:`resolve` would find, from one plain query on a
     plain connection (``GET /api/session`` needs five columns, not two loaded objects in an
     ORM session); None if none is live.
@@ -208,13 +274,18 @@ def peek(conn: Connection, secret: str, *, now: datetime, timeouts: Timeouts,
     if not secret or len(secret) > 128:
         return None
     found = conn.execute(_PEEK, {"token_hash": tokens.digest(secret)}).first()
-    if found is None or not _is_live(revoked_at=found.revoked_at, expires_at=found.expires_at,
-                                     last_seen_at=found.last_seen_at,
-                                     user_active=found.status is UserStatus.ACTIVE, now=now,
-                                     timeouts=timeouts):
+    if found is None or not _is_live(
+        revoked_at=found.revoked_at,
+        expires_at=found.expires_at,
+        last_seen_at=found.last_seen_at,
+        user_active=found.status is UserStatus.ACTIVE,
+        now=now,
+        timeouts=timeouts,
+    ):
         return None
-    if binding is not None and not holds_key(method=found.method, kind=found.kind,
-                                             lookup_key=found.lookup_key, binding=binding):
+    if binding is not None and not holds_key(
+        method=found.method, kind=found.kind, lookup_key=found.lookup_key, binding=binding
+    ):
         raise KeyNotPresented
     if now - found.last_seen_at >= TOUCH_INTERVAL:
         conn.execute(_TOUCH, {"session_id": found.id, "now": now})
@@ -230,8 +301,12 @@ def describe(row: AuthSession | None) -> dict[str, object]:
 
 
 def _described(username: str, method: str, credential_id: int | None) -> dict[str, object]:
-    return {"authenticated": True, "username": username, "method": method,
-            "credential_id": credential_id}
+    return {
+        "authenticated": True,
+        "username": username,
+        "method": method,
+        "credential_id": credential_id,
+    }
 
 
 def end(db: Session, row: AuthSession, *, now: datetime, reason: str) -> None:
@@ -281,6 +356,11 @@ def live_for_user(db: Session, user_id: int, *, now: datetime) -> list[AuthSessi
 
 def is_live(row: AuthSession, *, now: datetime, timeouts: Timeouts) -> bool:
     """Whether a loaded session would still be found by :func:`resolve`."""
-    return _is_live(revoked_at=row.revoked_at, expires_at=row.expires_at,
-                    last_seen_at=row.last_seen_at, user_active=row.user.is_active, now=now,
-                    timeouts=timeouts)
+    return _is_live(
+        revoked_at=row.revoked_at,
+        expires_at=row.expires_at,
+        last_seen_at=row.last_seen_at,
+        user_active=row.user.is_active,
+        now=now,
+        timeouts=timeouts,
+    )

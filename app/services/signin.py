@@ -31,7 +31,12 @@ class SignInResult:
 
 
 def password_sign_in(
-    db: Session, passwords: Passwords, *, username: str, password: str, client: Client,
+    db: Session,
+    passwords: Passwords,
+    *,
+    username: str,
+    password: str,
+    client: Client,
     now: datetime,
 ) -> SignInResult:
     """Check a username and password; audit the attempt; rehash when parameters changed."""
@@ -51,11 +56,26 @@ def password_sign_in(
             cred.secret_hash = passwords.hash(password)
         used_before = cred.last_used_at is not None
         credentials.record_sign_in(db, cred, client=client, now=now)
-        record(db, Event.PASSWORD_SUCCESS, client=client, success=True, user=user,
-               credential=cred, method="password")
+        record(
+            db,
+            Event.PASSWORD_SUCCESS,
+            client=client,
+            success=True,
+            user=user,
+            credential=cred,
+            method="password",
+        )
         return SignInResult(user, cred, used_before=used_before)
-    record(db, Event.PASSWORD_FAILURE, client=client, success=False, user=user, credential=cred,
-           method="password", reason=reason,
-           details={} if user else {"username": username[:64]})
+    record(
+        db,
+        Event.PASSWORD_FAILURE,
+        client=client,
+        success=False,
+        user=user,
+        credential=cred,
+        method="password",
+        reason=reason,
+        details={} if user else {"username": username[:64]},
+    )
     db.commit()
     return SignInResult(None, None, reason)

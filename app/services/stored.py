@@ -84,21 +84,41 @@ def _by_key(*columns: Any) -> Select[Any]:
     """The credential of a ``(kind, lookup_key)`` with its owner. The row is picked by id
     from a subquery on the key: SQLite plans a join with the key condition in it far worse
     (bench/passkey_login.py shows it)."""
-    return (select(Credential.id, *columns, User.id.label("owner_id"), User.username,
-                   User.user_handle, User.role, User.status)
-            .join(User, User.id == Credential.user_id)
-            .where(Credential.id == select(_BY_KEY.id)
-                   .where(_BY_KEY.kind == bindparam("kind"),
-                          _BY_KEY.lookup_key == bindparam("lookup_key"))
-                   .scalar_subquery()))
+    return (
+        select(
+            Credential.id,
+            *columns,
+            User.id.label("owner_id"),
+            User.username,
+            User.user_handle,
+            User.role,
+            User.status,
+        )
+        .join(User, User.id == Credential.user_id)
+        .where(
+            Credential.id
+            == select(_BY_KEY.id)
+            .where(_BY_KEY.kind == bindparam("kind"), _BY_KEY.lookup_key == bindparam("lookup_key"))
+            .scalar_subquery()
+        )
+    )
 
 
-_PASSKEY = _by_key(Credential.lookup_key, Credential.public_key, Credential.sign_count,
-                   Credential.backup_eligible, Credential.backup_state, Credential.aaguid,
-                   Credential.attestation_trust, Credential.revoked_at,
-                   Credential.clone_flagged_at, Credential.last_used_at)
-_CERTIFICATE = _by_key(Credential.proven, Credential.certificate_der, Credential.revoked_at,
-                       Credential.last_used_at)
+_PASSKEY = _by_key(
+    Credential.lookup_key,
+    Credential.public_key,
+    Credential.sign_count,
+    Credential.backup_eligible,
+    Credential.backup_state,
+    Credential.aaguid,
+    Credential.attestation_trust,
+    Credential.revoked_at,
+    Credential.clone_flagged_at,
+    Credential.last_used_at,
+)
+_CERTIFICATE = _by_key(
+    Credential.proven, Credential.certificate_der, Credential.revoked_at, Credential.last_used_at
+)
 
 
 def _row(db: Executor, statement: Select[Any], kind: CredentialKind, lookup_key: str) -> Any:
@@ -106,8 +126,13 @@ def _row(db: Executor, statement: Select[Any], kind: CredentialKind, lookup_key:
 
 
 def _owner(row: Any) -> Account:
-    return Account(id=row.owner_id, username=row.username, user_handle=row.user_handle,
-                   role=row.role, status=row.status)
+    return Account(
+        id=row.owner_id,
+        username=row.username,
+        user_handle=row.user_handle,
+        role=row.role,
+        status=row.status,
+    )
 
 
 def find_passkey(db: Executor, lookup_key: str) -> StoredPasskey | None:
@@ -116,11 +141,19 @@ def find_passkey(db: Executor, lookup_key: str) -> StoredPasskey | None:
     if r is None:
         return None
     return StoredPasskey(
-        id=r.id, user=_owner(r), lookup_key=r.lookup_key, public_key=r.public_key or b"",
-        sign_count=r.sign_count or 0, backup_eligible=r.backup_eligible,
-        backup_state=r.backup_state, aaguid=r.aaguid, attestation_trust=r.attestation_trust,
-        revoked_at=r.revoked_at, clone_flagged_at=r.clone_flagged_at,
-        last_used_at=r.last_used_at)
+        id=r.id,
+        user=_owner(r),
+        lookup_key=r.lookup_key,
+        public_key=r.public_key or b"",
+        sign_count=r.sign_count or 0,
+        backup_eligible=r.backup_eligible,
+        backup_state=r.backup_state,
+        aaguid=r.aaguid,
+        attestation_trust=r.attestation_trust,
+        revoked_at=r.revoked_at,
+        clone_flagged_at=r.clone_flagged_at,
+        last_used_at=r.last_used_at,
+    )
 
 
 def find_certificate(db: Executor, spki_sha256: str) -> StoredCertificate | None:
@@ -128,6 +161,11 @@ def find_certificate(db: Executor, spki_sha256: str) -> StoredCertificate | None
     r = _row(db, _CERTIFICATE, CredentialKind.CERTIFICATE, spki_sha256)
     if r is None:
         return None
-    return StoredCertificate(id=r.id, user=_owner(r), proven=bool(r.proven),
-                             certificate_der=r.certificate_der, revoked_at=r.revoked_at,
-                             last_used_at=r.last_used_at)
+    return StoredCertificate(
+        id=r.id,
+        user=_owner(r),
+        proven=bool(r.proven),
+        certificate_der=r.certificate_der,
+        revoked_at=r.revoked_at,
+        last_used_at=r.last_used_at,
+    )

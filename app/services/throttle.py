@@ -100,8 +100,13 @@ class Throttle:
     #: seconds between attempts to go back to the shared storage after it failed
     RETRY_SECONDS = 5.0
 
-    def __init__(self, uri: str = "", *, enabled: bool = True,
-                 on_storage_change: Callable[[bool, str], None] | None = None) -> None:
+    def __init__(
+        self,
+        uri: str = "",
+        *,
+        enabled: bool = True,
+        on_storage_change: Callable[[bool, str], None] | None = None,
+    ) -> None:
         """
         Args:
             uri: a ``limits`` storage URI (``redis://...``); empty: this process's memory.
@@ -125,8 +130,9 @@ class Throttle:
         if not self.enabled:
             return None
         ids = _ids(limit, key)
-        return self._breach(limit, key, [item for item in limit.items
-                                         if not self._run("test", item, ids)])
+        return self._breach(
+            limit, key, [item for item in limit.items if not self._run("test", item, ids)]
+        )
 
     def hit(self, limit: Limit, key: str) -> Breach | None:
         """Count one request in every window, shortest first, stopping at the first that is
@@ -204,8 +210,11 @@ class Throttle:
             self._fallback = _storage(f"{MEMORY_SCHEME}://")
             self._strategy = MovingWindowRateLimiter(self._fallback)
             self._retry_at = time.time() + self.RETRY_SECONDS
-        log.error("throttle storage unavailable (%s): counting in this process's memory "
-                  "until it answers again", detail)
+        log.error(
+            "throttle storage unavailable (%s): counting in this process's memory "
+            "until it answers again",
+            detail,
+        )
         self._report(False, detail)
 
     def _try_primary(self, now: float) -> None:

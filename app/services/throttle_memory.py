@@ -48,8 +48,9 @@ class BoundedMemoryStorage(Storage, MovingWindowSupport):
     #: keys looked at per count: more than a count can add, so sweeping keeps ahead
     SWEEP_PER_COUNT = 4
 
-    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False,
-                 **options: float | str | bool) -> None:
+    def __init__(
+        self, uri: str | None = None, wrap_exceptions: bool = False, **options: float | str | bool
+    ) -> None:
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
         self._lock = threading.Lock()
         #: fixed-window counters: key -> (count, when it expires)

@@ -62,16 +62,19 @@ def issue(
 ) -> str:
     """Store a new one-time token and return its secret (shown once, never stored)."""
     secret = new_secret()
-    connection_of(db).execute(_INSERT, {
-        "token_hash": digest(secret),
-        "purpose": str(purpose),
-        "user_id": user_id,
-        "credential_id": credential_id,
-        "payload": payload or {},
-        "created_at": now,
-        "expires_at": now + lifetime,
-        "used_at": None,
-    })
+    connection_of(db).execute(
+        _INSERT,
+        {
+            "token_hash": digest(secret),
+            "purpose": str(purpose),
+            "user_id": user_id,
+            "credential_id": credential_id,
+            "payload": payload or {},
+            "created_at": now,
+            "expires_at": now + lifetime,
+            "used_at": None,
+        },
+    )
     return secret
 
 
@@ -89,9 +92,7 @@ def peek(db: Session, purpose: TokenPurpose, secret: str, *, now: datetime) -> O
     return token
 
 
-def consume(
-    db: Session, purpose: TokenPurpose, secret: str, *, now: datetime
-) -> SpentToken | None:
+def consume(db: Session, purpose: TokenPurpose, secret: str, *, now: datetime) -> SpentToken | None:
     """Use a token up, atomically: of two concurrent calls only one gets the row.
 
     The token is spent even if what follows fails, so a challenge or code is never
@@ -100,8 +101,13 @@ def consume(
     if not secret or len(secret) > 128:
         return None
     # One UPDATE ... RETURNING: the database decides which of two racing calls wins.
-    row = connection_of(db).execute(_SPEND, {
-        "spent_hash": digest(secret), "spent_purpose": str(purpose), "spent_at": now}).first()
+    row = (
+        connection_of(db)
+        .execute(
+            _SPEND, {"spent_hash": digest(secret), "spent_purpose": str(purpose), "spent_at": now}
+        )
+        .first()
+    )
     if row is None:
         return None
     return SpentToken(row.user_id, row.credential_id, dict(row.payload or {}))

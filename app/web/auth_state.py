@@ -74,8 +74,9 @@ def load_user(req: Any) -> User | None:
     secret = req.cookies.get(COOKIE, "")
     if not secret:
         return None
-    row = sessions.resolve(get_db(), secret, now=utcnow(), timeouts=session_timeouts(),
-                           binding=key_binding())
+    row = sessions.resolve(
+        get_db(), secret, now=utcnow(), timeouts=session_timeouts(), binding=key_binding()
+    )
     if row is None:
         g.clear_session_cookie = True
         return None
@@ -87,8 +88,13 @@ def key_binding() -> sessions.KeyBinding | None:
     """Whether, and how, this request binds certificate sessions to their key
     (:func:`app.web.client_cert.key_binding`; the gate's checks always forward the
     certificate)."""
-    return client_cert.key_binding(request.environ, request.headers, settings(),
-                                   gate=request.blueprint == "gate", client=current_client)
+    return client_cert.key_binding(
+        request.environ,
+        request.headers,
+        settings(),
+        gate=request.blueprint == "gate",
+        client=current_client,
+    )
 
 
 def current_session() -> AuthSession | None:
@@ -97,8 +103,9 @@ def current_session() -> AuthSession | None:
     return cast(AuthSession | None, g.get("auth_session"))
 
 
-def sign_in(user: User, credential: Credential | None, method: str, *,
-            credential_used_before: bool = False) -> AuthSession:
+def sign_in(
+    user: User, credential: Credential | None, method: str, *, credential_used_before: bool = False
+) -> AuthSession:
     """Start a new session (and end the browser's previous one); commits. A password
     sign-in also keeps or gives this browser a device token for ``user``, in the same
     transaction (only password sign-ins are limited per account, so only they need one;
@@ -107,10 +114,18 @@ def sign_in(user: User, credential: Credential | None, method: str, *,
     if method == "password":
         devices.remember(user)
     opened = open_session(
-        db, user=user, credential=credential, method=method, client=current_client(),
-        now=utcnow(), timeouts=session_timeouts(), cookie_session=session,
-        replacing=current_session(), mailer=mailer(),
-        credential_used_before=credential_used_before)
+        db,
+        user=user,
+        credential=credential,
+        method=method,
+        client=current_client(),
+        now=utcnow(),
+        timeouts=session_timeouts(),
+        cookie_session=session,
+        replacing=current_session(),
+        mailer=mailer(),
+        credential_used_before=credential_used_before,
+    )
     row = opened.row(db, user, credential)
     g.new_session_cookie = opened.secret
     g.auth_session = row
@@ -118,20 +133,36 @@ def sign_in(user: User, credential: Credential | None, method: str, *,
     return row
 
 
-def open_session(db: Session, *, user: Identified,
-                 credential: Identified | None, method: str, client: Client,
-                 now: datetime, timeouts: sessions.Timeouts,
-                 cookie_session: MutableMapping[str, Any],
-                 replacing: AuthSession | None = None, mailer: Mailer = NULL_MAILER,
-                 credential_used_before: bool = False) -> sessions.Opened:
+def open_session(
+    db: Session,
+    *,
+    user: Identified,
+    credential: Identified | None,
+    method: str,
+    client: Client,
+    now: datetime,
+    timeouts: sessions.Timeouts,
+    cookie_session: MutableMapping[str, Any],
+    replacing: AuthSession | None = None,
+    mailer: Mailer = NULL_MAILER,
+    credential_used_before: bool = False,
+) -> sessions.Opened:
     """Establish a sign-in, for the Flask views and the sign-in edge alike: a new session
     row (ending ``replacing``, the browser's previous one: E.20), and the anonymous cookie
     session (the signed-out page's CSRF secret and ceremony state) started afresh. The
     response then sets the new session's cookie (:func:`write_session_cookie`)."""
     opened = sessions.open_for_sign_in(
-        db, user=user, credential=credential, method=method, client=client, now=now,
-        timeouts=timeouts, replacing=replacing, mailer=mailer,
-        credential_used_before=credential_used_before)
+        db,
+        user=user,
+        credential=credential,
+        method=method,
+        client=client,
+        now=now,
+        timeouts=timeouts,
+        replacing=replacing,
+        mailer=mailer,
+        credential_used_before=credential_used_before,
+    )
     if cookie_session:
         cookie_session.clear()
     return opened
@@ -148,13 +179,18 @@ def sign_out(reason: str = "logout") -> AuthSession | None:
 
 def write_cookie(response: BaseResponse) -> BaseResponse:
     """after_request: set or clear the session cookie as this request decided."""
-    write_session_cookie(response, opened=g.get("new_session_cookie"),
-                         ended=bool(g.get("clear_session_cookie")), timeouts=session_timeouts())
+    write_session_cookie(
+        response,
+        opened=g.get("new_session_cookie"),
+        ended=bool(g.get("clear_session_cookie")),
+        timeouts=session_timeouts(),
+    )
     return response
 
 
-def write_session_cookie(response: BaseResponse, *, opened: str | None, ended: bool,
-                         timeouts: sessions.Timeouts) -> None:
+def write_session_cookie(
+    response: BaseResponse, *, opened: str | None, ended: bool, timeouts: sessions.Timeouts
+) -> None:
     """The session cookie as the request left it: set to a session it opened, deleted when
     it ended one (or the cookie named nothing live), else untouched. Either way the answer
     depends on the cookies it was given (``Vary: Cookie``)."""
@@ -167,8 +203,15 @@ def write_session_cookie(response: BaseResponse, *, opened: str | None, ended: b
 
 def set_session_cookie(response: BaseResponse, secret: str, timeouts: sessions.Timeouts) -> None:
     """The ``__Host-`` cookie (RFC 6265bis §4.1.3.2: Secure, Path=/, no Domain)."""
-    response.set_cookie(COOKIE, secret, secure=True, httponly=True, samesite="Lax", path="/",
-                        max_age=int(timeouts.absolute.total_seconds()))
+    response.set_cookie(
+        COOKIE,
+        secret,
+        secure=True,
+        httponly=True,
+        samesite="Lax",
+        path="/",
+        max_age=int(timeouts.absolute.total_seconds()),
+    )
 
 
 def clear_session_cookie(response: BaseResponse) -> None:
@@ -214,9 +257,10 @@ def recent_auth_required(view: F) -> F:
     return cast(F, wrapped)
 
 
-def _reauth_json(code: str = "reauth_required",
-                 message: str = "Please sign in again to confirm it is you, then retry.",
-                 ) -> Response:
+def _reauth_json(
+    code: str = "reauth_required",
+    message: str = "Please sign in again to confirm it is you, then retry.",
+) -> Response:
     from flask import jsonify
 
     resp = jsonify(error=code, message=message)
@@ -224,24 +268,33 @@ def _reauth_json(code: str = "reauth_required",
     return resp
 
 
-def step_up(*, removing: Credential | None = None,
-            back_to: str | None = None) -> BaseResponse | None:
+def step_up(
+    *, removing: Credential | None = None, back_to: str | None = None
+) -> BaseResponse | None:
     """None when this session may make a credential change; otherwise the answer that asks
     for a sign-in at the level the change needs (threat model F.24, see
     :func:`app.services.policy.step_up_to`): JSON for the WebAuthn and API paths, else a
     redirect to the sign-in page, then to ``back_to`` (default: the account page)."""
     row = current_session()
     user: User = current_user._get_current_object()
-    needed = policy.step_up_to(row.credential if row is not None else None,
-                               user.active_credentials(), removing=removing)
+    needed = policy.step_up_to(
+        row.credential if row is not None else None, user.active_credentials(), removing=removing
+    )
     if needed is None:
         return None
     if request.is_json or request.path.startswith(("/webauthn/", "/api/")):
-        return _reauth_json("step_up_required",
-                            f"To make this change, sign in again with your {needed.label}.")
+        return _reauth_json(
+            "step_up_required", f"To make this change, sign in again with your {needed.label}."
+        )
     # The sign-in page says which level, and offers only the ways in that reach it.
-    return redirect(url_for("auth.login", reauth=1, need=needed.name.lower(),
-                            next=back_to or url_for("account.index")))
+    return redirect(
+        url_for(
+            "auth.login",
+            reauth=1,
+            need=needed.name.lower(),
+            next=back_to or url_for("account.index"),
+        )
+    )
 
 
 def admin_required(view: F) -> F:

@@ -79,8 +79,7 @@ def client_address() -> str:
     if "client_address" in g:
         return str(g.client_address)
     trusted: TrustedPeers = current_app.extensions["keystile.settings"].trusted_proxies
-    g.client_address = address_of(raw_peer(), request.headers.get("X-Forwarded-For", ""),
-                                  trusted)
+    g.client_address = address_of(raw_peer(), request.headers.get("X-Forwarded-For", ""), trusted)
     return str(g.client_address)
 
 
@@ -91,8 +90,9 @@ def throttle_key() -> str:
 
 def request_id() -> str:
     if "request_id" not in g:
-        g.request_id = request_id_of(request.headers.get("X-Request-Id", ""),
-                                     from_trusted_proxy=peer_is_trusted_proxy())
+        g.request_id = request_id_of(
+            request.headers.get("X-Request-Id", ""), from_trusted_proxy=peer_is_trusted_proxy()
+        )
     return str(g.request_id)
 
 

@@ -133,18 +133,21 @@ def read(environ: Mapping[str, Any], headers: Headers, s: Settings) -> Presented
         return Presented(None, source="proxy", error_code=exc.code, error_message=str(exc))
     if forwarded is None:
         return None
-    return Presented(forwarded.leaf, forwarded.chain, source="proxy",
-                     proxy_verify=forwarded.proxy_verify)
+    return Presented(
+        forwarded.leaf, forwarded.chain, source="proxy", proxy_verify=forwarded.proxy_verify
+    )
 
 
-def judge(db: Session, shown: Presented, policy: CertificatePolicy, s: Settings, *,
-          now: datetime) -> CertificateMatch | None:
+def judge(
+    db: Session, shown: Presented, policy: CertificatePolicy, s: Settings, *, now: datetime
+) -> CertificateMatch | None:
     """What a presented certificate means for signing in (None: nothing to judge)."""
     if shown.cert is None:
         return None
     match = cert_auth.identify(db, shown.cert, shown.chain, policy=policy, now=now)
-    proxy_must_verify = (policy.ca_mode and shown.source == "proxy"
-                         and s.cert_header_format in VERIFYING_FORMATS)
+    proxy_must_verify = (
+        policy.ca_mode and shown.source == "proxy" and s.cert_header_format in VERIFYING_FORMATS
+    )
     if proxy_must_verify and shown.proxy_verify not in PROXY_SUCCESS and match.ok:
         # CA mode: the proxy's handshake must have verified the chain too (A.5).
         match.user, match.credential = None, None
@@ -169,8 +172,9 @@ class Accepted:
     used_before: bool  #: whether the pin had signed in before (no new-method notice)
 
 
-def accept(db: Session, match: CertificateMatch, *, client: Client, now: datetime,
-           mailer: Mailer) -> Accepted | None:
+def accept(
+    db: Session, match: CertificateMatch, *, client: Client, now: datetime, mailer: Mailer
+) -> Accepted | None:
     """Accept a judged certificate for a sign-in, for the Flask views and the sign-in edge
     alike (:func:`app.services.cert_auth.complete_sign_in` writes the pin's use and the audit
     row, or audits the refusal). None: refused."""
@@ -181,8 +185,14 @@ def accept(db: Session, match: CertificateMatch, *, client: Client, now: datetim
     return Accepted(match.user, credential, used_before)
 
 
-def key_binding(environ: Mapping[str, Any], headers: Headers, s: Settings, *, gate: bool,
-                client: Callable[[], Client]) -> KeyBinding | None:
+def key_binding(
+    environ: Mapping[str, Any],
+    headers: Headers,
+    s: Settings,
+    *,
+    gate: bool,
+    client: Callable[[], Client],
+) -> KeyBinding | None:
     """The certificate-key binding of sessions this request enforces
     (:class:`app.services.sessions.KeyBinding`), or None where it does not apply.
 
@@ -215,8 +225,14 @@ def key_binding(environ: Mapping[str, Any], headers: Headers, s: Settings, *, ga
 def _ignore(reason: str) -> None:
     log.warning("ignored a certificate header from %s: %s", current_client().address, reason)
     db = get_db()
-    record(db, Event.CERTIFICATE_HEADER_IGNORED, client=current_client(), success=False,
-           method="certificate", reason=reason)
+    record(
+        db,
+        Event.CERTIFICATE_HEADER_IGNORED,
+        client=current_client(),
+        success=False,
+        method="certificate",
+        reason=reason,
+    )
     db.commit()
 
 
@@ -226,8 +242,9 @@ def presented() -> Presented | None:
         try:
             shown = read(request.environ, request.headers, settings())
         except (ValueError, ssl.SSLError):
-            shown = Presented(None, error_code="malformed",
-                              error_message="The certificate could not be read.")
+            shown = Presented(
+                None, error_code="malformed", error_message="The certificate could not be read."
+            )
         if isinstance(shown, Ignored):
             _ignore(shown.reason)
             shown = None

@@ -65,10 +65,15 @@ def remember(user: User) -> None:
     tokens = held()
     secret = tokens.pop(str(user.id), None)
     if secret is None or not devices.valid_for(db, secret, user_id=user.id, now=now):
-        secret = devices.issue(db, user, now=now, lifetime=lifetime(),
-                               user_agent=user_agent_of(request.headers.get("User-Agent", "")))
+        secret = devices.issue(
+            db,
+            user,
+            now=now,
+            lifetime=lifetime(),
+            user_agent=user_agent_of(request.headers.get("User-Agent", "")),
+        )
     tokens[str(user.id)] = secret  # the newest last; the oldest go first
-    kept = list(tokens.items())[-devices.MAX_PER_BROWSER:]
+    kept = list(tokens.items())[-devices.MAX_PER_BROWSER :]
     g.device_cookie = _signer().dumps(dict(kept))
 
 
@@ -76,6 +81,13 @@ def write_cookie(response: BaseResponse) -> BaseResponse:
     """after_request: the cookie a sign-in of this request decided on."""
     value = g.get("device_cookie")
     if value:
-        response.set_cookie(COOKIE, value, secure=True, httponly=True, samesite="Lax",
-                            path="/", max_age=int(lifetime().total_seconds()))
+        response.set_cookie(
+            COOKIE,
+            value,
+            secure=True,
+            httponly=True,
+            samesite="Lax",
+            path="/",
+            max_age=int(lifetime().total_seconds()),
+        )
     return response

@@ -48,8 +48,13 @@ class PostedForm(FlaskForm):
             return None
         if not cls.file_fields:
             return request.form
-        files = MultiDict([(name, value) for name, value in request.files.items(multi=True)
-                           if name in cls.file_fields])
+        files = MultiDict(
+            [
+                (name, value)
+                for name, value in request.files.items(multi=True)
+                if name in cls.file_fields
+            ]
+        )
         return CombinedMultiDict((files, request.form))
 
 
@@ -62,14 +67,19 @@ class NewPasswordForm(PostedForm):
     The service checks the rules (SP 800-63B-4); the form only that the two agree."""
 
     password = PasswordField(
-        "New password", validators=[DataRequired("Choose a password."),
-                                    Length(max=MAX_LENGTH + 1)],
-        render_kw={"autocomplete": "new-password"})
+        "New password",
+        validators=[DataRequired("Choose a password."), Length(max=MAX_LENGTH + 1)],
+        render_kw={"autocomplete": "new-password"},
+    )
     confirm = PasswordField(
         "Repeat the password",
-        validators=[DataRequired("Repeat the password."), Length(max=MAX_LENGTH + 1),
-                    EqualTo("password", "The two passwords are not the same.")],
-        render_kw={"autocomplete": "new-password"})
+        validators=[
+            DataRequired("Repeat the password."),
+            Length(max=MAX_LENGTH + 1),
+            EqualTo("password", "The two passwords are not the same."),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
 
 
 #: widgets whose output depends only on the field's definition when the field is empty
@@ -83,8 +93,10 @@ def has_form_errors(context: Context) -> bool:
     """Whether a form on the page being rendered reports an error: the page's title then
     starts with "Error: ", which a screen reader announces first (WCAG 2.2 SC 3.3.1, as the
     GOV.UK Design System does)."""
-    return any(isinstance(value, FlaskForm) and any(field.errors for field in value)
-               for value in context.get_all().values())
+    return any(
+        isinstance(value, FlaskForm) and any(field.errors for field in value)
+        for value in context.get_all().values()
+    )
 
 
 def first_error() -> bool:
@@ -106,8 +118,15 @@ def render_input(field: Field, **attrs: Any) -> Markup:
     widget = type(field.widget)
     if widget not in _PLAIN_INPUTS or field.errors or field.raw_data or field.data:
         return _render(field, attrs)
-    key = (type(field), widget, field.id, field.name, _frozen(field.render_kw),
-           _frozen(vars(field.flags)), _frozen(attrs))
+    key = (
+        type(field),
+        widget,
+        field.id,
+        field.name,
+        _frozen(field.render_kw),
+        _frozen(vars(field.flags)),
+        _frozen(attrs),
+    )
     html = _remembered.get(key)
     if html is None:
         html = _render(field, attrs)

@@ -26,8 +26,10 @@ from app.web.security import error_response
 RETRY_AFTER = 1
 #: one audit row per refused address per this many seconds (and per process)
 AUDIT_WINDOW = 60.0
-MESSAGE = ("Sign-in by password is very busy right now. Please try again in a moment; "
-           "a passkey or a certificate signs in at once.")
+MESSAGE = (
+    "Sign-in by password is very busy right now. Please try again in a moment; "
+    "a passkey or a certificate signs in at once."
+)
 _AUDITED = "keystile.hash_refusals_audited"
 
 
@@ -40,8 +42,9 @@ def password_slot(username: str, *, priority: bool = False) -> Iterator[None]:
     Raises:
         NoHashSlot: see :meth:`app.services.hash_budget.HashBudget.slot`.
     """
-    with hash_budget().slot(address=throttle_key(),
-                            account=normalize_username(username)[:256], priority=priority):
+    with hash_budget().slot(
+        address=throttle_key(), account=normalize_username(username)[:256], priority=priority
+    ):
         yield
 
 
@@ -50,9 +53,15 @@ def refused(refusal: NoHashSlot, *, method: str = "password") -> BaseResponse:
     key = throttle_key()
     if _audited().first(key):
         db = get_db()
-        record(db, Event.THROTTLED, client=current_client(), success=False, method=method,
-               reason="busy", details={"limit": "hash budget", "key": key[:100],
-                                       "why": refusal.reason})
+        record(
+            db,
+            Event.THROTTLED,
+            client=current_client(),
+            success=False,
+            method=method,
+            reason="busy",
+            details={"limit": "hash budget", "key": key[:100], "why": refusal.reason},
+        )
         db.commit()
     response = make_response(error_response(503, MESSAGE, "busy"))
     response.headers["Retry-After"] = str(RETRY_AFTER)

@@ -30,7 +30,9 @@ def context() -> dict[str, Any]:
         return {}
     user: User = row.user
     advice = migration_advice(
-        user.credentials, signed_in_with_certificate=row.method == "certificate", sunset=sunset(),
+        user.credentials,
+        signed_in_with_certificate=row.method == "certificate",
+        sunset=sunset(),
         now=utcnow(),
         hardware_required=needs_hardware_key(str(user.role), settings().require_hardware_key_for),
     )

@@ -37,8 +37,10 @@ log = logging.getLogger(__name__)
 #: RFC 9110 §9.2.1: the methods that are not safe
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-MESSAGE = ("This request came from another site, so it was refused. Open Keystile's own "
-           "page and try again there.")
+MESSAGE = (
+    "This request came from another site, so it was refused. Open Keystile's own "
+    "page and try again there."
+)
 
 
 class ForeignOrigin(Forbidden):
@@ -76,8 +78,7 @@ def allowed_origins(s: Settings) -> frozenset[str]:
 _OTHER_SITE = frozenset({"cross-site", "same-site"})
 
 
-def foreign_origin(method: str, sent: str | None, fetch_site: str | None,
-                   s: Settings) -> bool:
+def foreign_origin(method: str, sent: str | None, fetch_site: str | None, s: Settings) -> bool:
     """Whether a request of ``method`` carrying ``Origin: sent`` and ``Sec-Fetch-Site:
     fetch_site`` (None: no such header) came from a page that is not Keystile's."""
     if method not in UNSAFE_METHODS:
@@ -96,6 +97,11 @@ def refuse_foreign_origin() -> None:
     sent = request.headers.get("Origin")
     fetch_site = request.headers.get("Sec-Fetch-Site")
     if foreign_origin(request.method, sent, fetch_site, settings()):
-        log.warning("refused %s %s from origin %r (Sec-Fetch-Site %r)", request.method,
-                    request.path, (sent or "")[:100], (fetch_site or "")[:20])
+        log.warning(
+            "refused %s %s from origin %r (Sec-Fetch-Site %r)",
+            request.method,
+            request.path,
+            (sent or "")[:100],
+            (fetch_site or "")[:20],
+        )
         raise ForeignOrigin()

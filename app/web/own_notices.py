@@ -38,8 +38,9 @@ def said_by_flash(view: F) -> F:
         before = db.scalar(select(func.max(Notice.id)).where(Notice.user_id == user_id)) or 0
         result = view(*args, **kwargs)
         if current_user.is_authenticated:
-            new = db.scalars(select(Notice.id).where(Notice.user_id == user_id,
-                                                     Notice.id > before)).all()
+            new = db.scalars(
+                select(Notice.id).where(Notice.user_id == user_id, Notice.id > before)
+            ).all()
             if new:
                 session[KEY] = [*session.get(KEY, []), *new][-KEEP:]
         return result

@@ -19,8 +19,9 @@ from app.services.access import BadHost, request_host
 MAX_LENGTH = 2000
 
 
-def safe_next(target: str | None, default: str, *,
-              external_host: Callable[[str], bool] | None = None) -> str:
+def safe_next(
+    target: str | None, default: str, *, external_host: Callable[[str], bool] | None = None
+) -> str:
     """``target`` if it is a safe place to go after signing in, else ``default``.
 
     Args:

@@ -65,8 +65,12 @@ JSON_PATHS = ("/webauthn/", "/api/")
 def refuse_json_on_forms() -> None:
     """before_request: the HTML form views read form fields only; a JSON body sent to one
     is refused as what it is (415), not half-read as an empty form."""
-    if (request.method in {"POST", "PUT", "PATCH", "DELETE"} and request.is_json
-            and request.url_rule is not None and not request.path.startswith(JSON_PATHS)):
+    if (
+        request.method in {"POST", "PUT", "PATCH", "DELETE"}
+        and request.is_json
+        and request.url_rule is not None
+        and not request.path.startswith(JSON_PATHS)
+    ):
         abort(415)
 
 
@@ -75,7 +79,8 @@ def refuse_nul_bytes() -> None:
     PostgreSQL cannot store it; answer 400 before any of it reaches a query."""
     values = list(request.args.values())
     if request.method in {"POST", "PUT", "PATCH"} and request.mimetype in {
-        "application/x-www-form-urlencoded", "multipart/form-data"
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
     }:
         values += list(request.form.values())
     if any("\x00" in v for v in values):
@@ -105,8 +110,9 @@ def security_headers(*, secure: bool, cacheable: bool) -> list[tuple[str, str]]:
     return wanted
 
 
-def apply_security_headers(response: BaseResponse, *, secure: bool,
-                           cacheable: bool) -> BaseResponse:
+def apply_security_headers(
+    response: BaseResponse, *, secure: bool, cacheable: bool
+) -> BaseResponse:
     """Add :func:`security_headers` that the response does not set itself: every answer,
     the Flask views' and the sign-in edge's, goes through here."""
     wanted = security_headers(secure=secure, cacheable=cacheable)
@@ -118,8 +124,9 @@ def apply_security_headers(response: BaseResponse, *, secure: bool,
 
 def add_security_headers(response: BaseResponse) -> BaseResponse:
     """after_request: :func:`apply_security_headers`; only static files may be cached."""
-    return apply_security_headers(response, secure=request.is_secure,
-                                  cacheable=request.endpoint == "static")
+    return apply_security_headers(
+        response, secure=request.is_secure, cacheable=request.endpoint == "static"
+    )
 
 
 def wants_json() -> bool:
@@ -133,8 +140,9 @@ def error_response(status: int, message: str, code: str = "") -> tuple[BaseRespo
     ``Retry-After``."""
     body: BaseResponse | str
     if wants_json():
-        body = jsonify(error=code or ("unavailable" if status == 503 else str(status)),
-                       message=message)
+        body = jsonify(
+            error=code or ("unavailable" if status == 503 else str(status)), message=message
+        )
     elif status == 503:
         # The error page shows who is signed in, which needs the database that is down.
         body = Response(message, status=status, mimetype="text/plain")
@@ -159,7 +167,8 @@ def database_unavailable(exc: BaseException) -> bool:
     so: a schema that is not there is unavailable too). Programming errors and constraint
     violations are not (they stay 500s)."""
     return isinstance(exc, sa_exc.OperationalError | sa_exc.TimeoutError) or (
-        isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated)
+        isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
+    )
 
 
 def failure_status(exc: BaseException) -> int:
@@ -201,7 +210,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> tuple[BaseResponse | str, int]:
         return error_response(
-            400, "Your form expired or came from elsewhere. Reload the page and try again.",
+            400,
+            "Your form expired or came from elsewhere. Reload the page and try again.",
             "csrf",
         )
 
@@ -240,4 +250,3 @@ def _roll_back() -> None:
             db.rollback()
         except sa_exc.SQLAlchemyError:  # the connection is gone: nothing was committed
             log.warning("rollback after a failed request failed", exc_info=True)
-

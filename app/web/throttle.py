@@ -36,8 +36,9 @@ Setting = Callable[[Settings], str]
 def init_app(app: Flask, settings: Settings) -> Throttle:
     """The app's throttle (Redis when ``KEYSTILE_REDIS_URL`` is set, else this process's
     memory) and the hook that writes the headers."""
-    throttle = Throttle(settings.redis_url,
-                        on_storage_change=functools.partial(_audit_storage_change, app))
+    throttle = Throttle(
+        settings.redis_url, on_storage_change=functools.partial(_audit_storage_change, app)
+    )
     app.extensions[EXTENSION] = throttle
     app.after_request(add_headers)
     return throttle
@@ -58,8 +59,14 @@ def _audit_storage_change(app: Flask, healthy: bool, detail: str) -> None:
 
     db = app.extensions[DB]()
     try:
-        record(db, Event.THROTTLE_STORAGE, client=SYSTEM, success=healthy,
-               reason=None if healthy else "storage_unavailable", details={"detail": detail[:200]})
+        record(
+            db,
+            Event.THROTTLE_STORAGE,
+            client=SYSTEM,
+            success=healthy,
+            reason=None if healthy else "storage_unavailable",
+            details={"detail": detail[:200]},
+        )
         db.commit()
     finally:
         db.close()
@@ -103,9 +110,14 @@ def view_limit(app: Flask, endpoint: str) -> Limit:
     return Limit.of(f"{endpoint}:{name}", setting(app.extensions["keystile.settings"]))
 
 
-def limited(name: str, setting: Setting, *, failures_only: bool = False,
-            audit_as: str | None = None, methods: frozenset[str] | None = None,
-            ) -> Callable[[F], F]:
+def limited(
+    name: str,
+    setting: Setting,
+    *,
+    failures_only: bool = False,
+    audit_as: str | None = None,
+    methods: frozenset[str] | None = None,
+) -> Callable[[F], F]:
     """A per-address limit on a view.
 
     Args:
@@ -148,9 +160,18 @@ def refuse(breach: Breach, *, audit_as: str | None) -> None:
     g.throttle_breach = breach
     if audit_as is not None and _throttle().first_refusal_in_window(breach):
         db = get_db()
-        record(db, Event.THROTTLED, client=current_client(), success=False, method=audit_as,
-               reason="throttled", details={"limit": str(breach.window.item),
-                                            "key": f"{breach.key}/{breach.limit.scope}"[:100]})
+        record(
+            db,
+            Event.THROTTLED,
+            client=current_client(),
+            success=False,
+            method=audit_as,
+            reason="throttled",
+            details={
+                "limit": str(breach.window.item),
+                "key": f"{breach.key}/{breach.limit.scope}"[:100],
+            },
+        )
         db.commit()
     abort(429)
 
@@ -183,10 +204,12 @@ def rate_limit_headers(window: Window) -> list[tuple[str, str]]:
     """``X-RateLimit-Limit``, ``-Remaining``, ``-Reset`` (when the window has room again,
     seconds since the epoch) and ``Retry-After`` (RFC 9110 §10.2.3: seconds from now)."""
     reset_at = int(window.reset_at + 1)
-    return [("X-RateLimit-Limit", str(window.item.amount)),
-            ("X-RateLimit-Remaining", str(window.remaining)),
-            ("X-RateLimit-Reset", str(reset_at)),
-            ("Retry-After", str(max(0, int(reset_at - time.time()))))]
+    return [
+        ("X-RateLimit-Limit", str(window.item.amount)),
+        ("X-RateLimit-Remaining", str(window.remaining)),
+        ("X-RateLimit-Reset", str(reset_at)),
+        ("Retry-After", str(max(0, int(reset_at - time.time())))),
+    ]
 
 
 def _reported(limit: Limit, key: str) -> None:

@@ -35,12 +35,26 @@ REASONS = {
     "credential_not_allowed": "key not allowed for this account",
 }
 
-_BROWSERS = (("Edg/", "Edge"), ("EdgiOS/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"),
-             ("FxiOS/", "Firefox"), ("CriOS/", "Chrome"), ("Chromium/", "Chromium"),
-             ("Chrome/", "Chrome"), ("Safari/", "Safari"))
-_SYSTEMS = (("iPhone", "iOS"), ("iPad", "iPadOS"), ("Android", "Android"),
-            ("CrOS", "ChromeOS"), ("Windows", "Windows"), ("Mac OS X", "macOS"),
-            ("Linux", "Linux"))
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("EdgiOS/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("FxiOS/", "Firefox"),
+    ("CriOS/", "Chrome"),
+    ("Chromium/", "Chromium"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+)
+_SYSTEMS = (
+    ("iPhone", "iOS"),
+    ("iPad", "iPadOS"),
+    ("Android", "Android"),
+    ("CrOS", "ChromeOS"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("Linux", "Linux"),
+)
 _PRINTABLE = re.compile(r"[^\x20-\x7e]")
 
 
@@ -71,7 +85,7 @@ PIN_SOURCES = {
 
 
 def attestation_text(fmt: str | None, trust: str | None) -> str:
-    """"packed: verified against the maker's root ..." from a passkey's attestation."""
+    """ "packed: verified against the maker's root ..." from a passkey's attestation."""
     words = ATTESTATION_TRUST.get(trust or "none", (trust or "").replace("-", " "))
     if not fmt or fmt == "none":
         return ATTESTATION_TRUST["none"]

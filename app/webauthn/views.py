@@ -80,9 +80,11 @@ def _too_large(exc: RequestEntityTooLarge) -> tuple[BaseResponse, int]:
 
 @bp.errorhandler(CSRFError)
 def _csrf(exc: CSRFError) -> tuple[BaseResponse, int]:
-    return _refused_early(PasskeyError(
-        "csrf", "Your page expired or came from elsewhere. Reload it and try again.",
-        status=400))
+    return _refused_early(
+        PasskeyError(
+            "csrf", "Your page expired or came from elsewhere. Reload it and try again.", status=400
+        )
+    )
 
 
 def _refused_early(exc: PasskeyError) -> tuple[BaseResponse, int]:
@@ -92,8 +94,16 @@ def _refused_early(exc: PasskeyError) -> tuple[BaseResponse, int]:
         ceremony, event = target
         user = current_user._get_current_object() if current_user.is_authenticated else None
         db = get_db()
-        record(db, event, client=current_client(), success=False, user=user, method="passkey",
-               reason=exc.reason, details={"ceremony": ceremony, "code": exc.code})
+        record(
+            db,
+            event,
+            client=current_client(),
+            success=False,
+            user=user,
+            method="passkey",
+            reason=exc.reason,
+            details={"ceremony": ceremony, "code": exc.code},
+        )
         db.commit()
     return _refused(exc)
 
@@ -151,8 +161,9 @@ def register_options() -> BaseResponse:
     """``{"kind": "passkey" | "security-key"}`` -> creation options."""
     if (refused := auth_state.step_up()) is not None:
         return refused
-    challenge = passkeys.begin_registration(get_db(), _policy(), user=_me(),
-                                            kind=_kind(_options_body()), now=utcnow())
+    challenge = passkeys.begin_registration(
+        get_db(), _policy(), user=_me(), kind=_kind(_options_body()), now=utcnow()
+    )
     return _options("registration", challenge)
 
 
@@ -166,8 +177,15 @@ def register_verify() -> tuple[BaseResponse, int]:
         return refused, 403
     body = request.get_data()
     credential = passkeys.finish_registration(
-        get_db(), _policy(), user=_me(), secret=pending.take(session, "registration", body),
-        body=body, client=current_client(), now=utcnow(), mailer=mailer())
+        get_db(),
+        _policy(),
+        user=_me(),
+        secret=pending.take(session, "registration", body),
+        body=body,
+        client=current_client(),
+        now=utcnow(),
+        mailer=mailer(),
+    )
     flash(f"Added {credential.kind_noun}: {credential.display_name}.", "success")
     return jsonify(ok=True, credential=describe(credential), signal=signal_state(_me())), 201
 
@@ -179,8 +197,9 @@ def _enrolment_user(token: str) -> User:
     row = tokens.peek(get_db(), TokenPurpose.ENROLMENT, token, now=utcnow())
     user = get_db().get(User, row.user_id) if row is not None and row.user_id else None
     if user is None or not user.is_active:
-        raise PasskeyError("enrolment_link_invalid",
-                           "This enrolment link is not valid any more.", status=404)
+        raise PasskeyError(
+            "enrolment_link_invalid", "This enrolment link is not valid any more.", status=404
+        )
     return user
 
 
@@ -191,8 +210,13 @@ _enrol_limit = throttle.limited("enroll", lambda s: s.login_limit_per_address)
 @_enrol_limit
 def enrol_options(token: str) -> BaseResponse:
     challenge = passkeys.begin_registration(
-        get_db(), _policy(), user=_enrolment_user(token), kind=_kind(_options_body()),
-        now=utcnow(), ceremony="enrolment")
+        get_db(),
+        _policy(),
+        user=_enrolment_user(token),
+        kind=_kind(_options_body()),
+        now=utcnow(),
+        ceremony="enrolment",
+    )
     return _options("enrolment", challenge)
 
 
@@ -202,39 +226,56 @@ def enrol_verify(token: str) -> tuple[BaseResponse, int]:
     user = _enrolment_user(token)
     body = request.get_data()
     credential = passkeys.finish_registration(
-        get_db(), _policy(), user=user, secret=pending.take(session, "enrolment", body), body=body,
-        client=current_client(), now=utcnow(), mailer=mailer(), ceremony="enrolment",
-        enrolment_secret=token)
+        get_db(),
+        _policy(),
+        user=user,
+        secret=pending.take(session, "enrolment", body),
+        body=body,
+        client=current_client(),
+        now=utcnow(),
+        mailer=mailer(),
+        ceremony="enrolment",
+        enrolment_secret=token,
+    )
     auth_state.sign_in(user, credential, "passkey")
     flash("Your passkey is set up and you are signed in.", "success")
-    return jsonify(ok=True, credential=describe(credential), signal=signal_state(user),
-                   redirect=url_for("account.index")), 201
+    return jsonify(
+        ok=True,
+        credential=describe(credential),
+        signal=signal_state(user),
+        redirect=url_for("account.index"),
+    ), 201
 
 
 # -- signing in (§7.2) ------------------------------------------------------------------
 
 
 @bp.post("/login/options")
-@throttle.limited("challenge-address", lambda s: s.challenge_limit_per_address,
-                  audit_as="passkey")
+@throttle.limited("challenge-address", lambda s: s.challenge_limit_per_address, audit_as="passkey")
 def login_options() -> BaseResponse:
     """``{}`` (discoverable, autofill) or ``{"username": ...}`` (security keys) -> options."""
     username = bodies.login_username(_options_body())
-    challenge = passkeys.begin_authentication(get_db(), _policy(), username=username,
-                                              now=utcnow())
+    challenge = passkeys.begin_authentication(get_db(), _policy(), username=username, now=utcnow())
     return _options("authentication", challenge)
 
 
 @bp.post("/login/verify")
-@throttle.limited("login-address", lambda s: s.login_limit_per_address, failures_only=True,
-                  audit_as="passkey")
+@throttle.limited(
+    "login-address", lambda s: s.login_limit_per_address, failures_only=True, audit_as="passkey"
+)
 def login_verify() -> BaseResponse:
     """``toJSON()`` of the assertion -> a new session (the account page then signals)."""
     body = request.get_data()
     db = get_db()
     result = passkeys.finish_authentication(
-        db, _policy(), secret=pending.take(session, "authentication", body), body=body,
-        client=current_client(), now=utcnow(), mailer=mailer())
+        db,
+        _policy(),
+        secret=pending.take(session, "authentication", body),
+        body=body,
+        client=current_client(),
+        now=utcnow(),
+        mailer=mailer(),
+    )
     user, credential = stored.loaded(db, result.user, result.credential)
     auth_state.sign_in(user, credential, "passkey", credential_used_before=result.used_before)
     return jsonify(ok=True, username=result.user.username)

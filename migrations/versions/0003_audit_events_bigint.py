@@ -20,29 +20,29 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0003'
-down_revision = '0002'
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
 
-def _set_id_type(new: sa.types.TypeEngine[int], old: sa.types.TypeEngine[int],
-                 sql_name: str) -> None:
+def _set_id_type(
+    new: sa.types.TypeEngine[int], old: sa.types.TypeEngine[int], sql_name: str
+) -> None:
     bind = op.get_bind()
-    if bind.dialect.name != 'postgresql':
+    if bind.dialect.name != "postgresql":
         return
-    op.alter_column('audit_events', 'id', type_=new, existing_type=old,
-                    existing_nullable=False)
+    op.alter_column("audit_events", "id", type_=new, existing_type=old, existing_nullable=False)
     # the owned sequence's name as PostgreSQL quotes it, e.g. public.audit_events_id_seq
     sequence = bind.scalar(sa.text("SELECT pg_get_serial_sequence('audit_events', 'id')"))
     if sequence is not None:
-        op.execute(f'ALTER SEQUENCE {sequence} AS {sql_name}')
+        op.execute(f"ALTER SEQUENCE {sequence} AS {sql_name}")
 
 
 def upgrade() -> None:
-    _set_id_type(sa.BigInteger(), sa.Integer(), 'bigint')
+    _set_id_type(sa.BigInteger(), sa.Integer(), "bigint")
 
 
 def downgrade() -> None:
     # fails, as it should, once an id or the sequence is beyond 2**31 - 1
-    _set_id_type(sa.Integer(), sa.BigInteger(), 'integer')
+    _set_id_type(sa.Integer(), sa.BigInteger(), "integer")

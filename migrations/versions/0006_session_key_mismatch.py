@@ -13,17 +13,18 @@ from alembic import op
 
 import app.models.base
 
-revision = '0006'
-down_revision = '0005'
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column('sessions', sa.Column('key_mismatch_at', app.models.base.UTCDateTime(),
-                                        nullable=True))
+    op.add_column(
+        "sessions", sa.Column("key_mismatch_at", app.models.base.UTCDateTime(), nullable=True)
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('sessions') as batch:
-        batch.drop_column('key_mismatch_at')
+    with op.batch_alter_table("sessions") as batch:
+        batch.drop_column("key_mismatch_at")

@@ -32,9 +32,16 @@ from app.db import EXTENSION, engine_of
 from tests.conftest import make_app, require
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 #: Playwright's wait for any one step; generous for a loaded CI machine, short enough to
 #: fail fast when a ceremony hangs.
 STEP_TIMEOUT_MS = 15_000
@@ -93,14 +100,23 @@ def _wait_ready(port: int, timeout: float = 10.0) -> None:
 @contextlib.contextmanager
 def serve(tmp_path: Path, **overrides: Any) -> Iterator[LiveServer]:
     """A fresh app behind a real HTTP server; the port is chosen first so the origin is known."""
-    server = make_server("127.0.0.1", 0, _placeholder_app, threaded=True,
-                         request_handler=_QuietHandler)
+    server = make_server(
+        "127.0.0.1", 0, _placeholder_app, threaded=True, request_handler=_QuietHandler
+    )
     port = server.server_port
-    app = make_app(f"sqlite:///{tmp_path / 'e2e.sqlite3'}", tmp_path,
-                   origin=f"http://localhost:{port}", **overrides)
+    app = make_app(
+        f"sqlite:///{tmp_path / 'e2e.sqlite3'}",
+        tmp_path,
+        origin=f"http://localhost:{port}",
+        **overrides,
+    )
     server.app = app
-    thread = threading.Thread(target=server.serve_forever, name=f"live-server-{port}",
-                              kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        name=f"live-server-{port}",
+        kwargs={"poll_interval": 0.05},
+        daemon=True,
+    )
     thread.start()
     try:
         _wait_ready(port)
@@ -120,13 +136,16 @@ def live_server(tmp_path: Path, app_overrides: dict[str, Any]) -> Iterator[LiveS
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    require(Path(CHROMIUM).exists() or shutil.which("chromium") is not None,
-            "Chromium is not installed (apt install chromium)")
+    require(
+        Path(CHROMIUM).exists() or shutil.which("chromium") is not None,
+        "Chromium is not installed (apt install chromium)",
+    )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                              args=CHROMIUM_ARGS)
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
         try:
             yield chromium
         finally:
@@ -155,18 +174,30 @@ class Authenticators:
         self.cdp = cdp
         cdp.send("WebAuthn.enable", {"enableUI": False})
         self.events: list[tuple[str, str]] = []
-        cdp.on("WebAuthn.credentialAdded",
-               lambda e: self.events.append(("added", e["authenticatorId"])))
-        cdp.on("WebAuthn.credentialAsserted",
-               lambda e: self.events.append(("asserted", e["authenticatorId"])))
+        cdp.on(
+            "WebAuthn.credentialAdded",
+            lambda e: self.events.append(("added", e["authenticatorId"])),
+        )
+        cdp.on(
+            "WebAuthn.credentialAsserted",
+            lambda e: self.events.append(("asserted", e["authenticatorId"])),
+        )
 
     def add(self, transport: str, **options: Any) -> str:
         """A CTAP 2.1 authenticator: resident keys, user verification, presence simulated."""
-        opts = {"protocol": "ctap2", "ctap2Version": "ctap2_1", "transport": transport,
-                "hasResidentKey": True, "hasUserVerification": True, "isUserVerified": True,
-                "automaticPresenceSimulation": True, **options}
-        result: dict[str, str] = self.cdp.send("WebAuthn.addVirtualAuthenticator",
-                                               {"options": opts})
+        opts = {
+            "protocol": "ctap2",
+            "ctap2Version": "ctap2_1",
+            "transport": transport,
+            "hasResidentKey": True,
+            "hasUserVerification": True,
+            "isUserVerified": True,
+            "automaticPresenceSimulation": True,
+            **options,
+        }
+        result: dict[str, str] = self.cdp.send(
+            "WebAuthn.addVirtualAuthenticator", {"options": opts}
+        )
         return result["authenticatorId"]
 
     def remove(self, authenticator_id: str) -> None:
@@ -178,12 +209,16 @@ class Authenticators:
         return creds
 
     def add_credential(self, authenticator_id: str, credential: dict[str, Any]) -> None:
-        self.cdp.send("WebAuthn.addCredential",
-                      {"authenticatorId": authenticator_id, "credential": credential})
+        self.cdp.send(
+            "WebAuthn.addCredential",
+            {"authenticatorId": authenticator_id, "credential": credential},
+        )
 
     def set_presence(self, authenticator_id: str, enabled: bool) -> None:
-        self.cdp.send("WebAuthn.setAutomaticPresenceSimulation",
-                      {"authenticatorId": authenticator_id, "enabled": enabled})
+        self.cdp.send(
+            "WebAuthn.setAutomaticPresenceSimulation",
+            {"authenticatorId": authenticator_id, "enabled": enabled},
+        )
 
 
 @pytest.fixture

@@ -37,8 +37,10 @@ def app_overrides() -> dict[str, Any]:
 @pytest.fixture
 def csp_violations(page: Any) -> list[str]:
     seen: list[str] = []
-    page.on("console", lambda msg: seen.append(msg.text)
-            if "Content Security Policy" in msg.text else None)
+    page.on(
+        "console",
+        lambda msg: seen.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
     return seen
 
 
@@ -72,12 +74,17 @@ def check_accessibility(axe_context: Any, page: Any, axe_script: Path) -> None:
 
 
 def test_admin_walks_the_dashboard_and_revokes_a_credential(
-        live_server: LiveServer, page: Any, browser: Any, axe_context: Any, axe_script: Path,
-        csp_violations: list[str]) -> None:
+    live_server: LiveServer,
+    page: Any,
+    browser: Any,
+    axe_context: Any,
+    axe_script: Path,
+    csp_violations: list[str],
+) -> None:
     db = live_server.db()
     make_user(db, live_server.app, "root", admin=True)
     bob = make_user(db, live_server.app, "bob")
-    factories.certificate(db, bob, subject='CN=bob,O=<script>alert(1)</script>')
+    factories.certificate(db, bob, subject="CN=bob,O=<script>alert(1)</script>")
     factories.passkey(db, bob, synced=False, attested=True)
     db.close()
 
@@ -121,12 +128,14 @@ def test_admin_walks_the_dashboard_and_revokes_a_credential(
                     dialog.accept()
                 else:
                     dialog.dismiss()
+
             return handle
 
         page.once("dialog", answer(False))
         page.get_by_role("button", name="Revoke Password").click()
-        assert asked == ["Revoke Password of bob? It can never sign in again, and the "
-                         "sessions it opened end."]
+        assert asked == [
+            "Revoke Password of bob? It can never sign in again, and the sessions it opened end."
+        ]
         assert page.get_by_role("button", name="Revoke Password").is_visible()
         page.once("dialog", answer(True))
         page.get_by_role("button", name="Revoke Password").click()
@@ -150,8 +159,12 @@ def test_admin_walks_the_dashboard_and_revokes_a_credential(
 
 @pytest.mark.parametrize("app_overrides", [{"cert_sunset": "2099-01-31"}])
 def test_migration_notice_guides_a_certificate_user(
-        live_server: LiveServer, page: Any, axe_context: Any, axe_script: Path,
-        csp_violations: list[str]) -> None:
+    live_server: LiveServer,
+    page: Any,
+    axe_context: Any,
+    axe_script: Path,
+    csp_violations: list[str],
+) -> None:
     """A certificate user, told of the sunset, is one step from a security key."""
     db = live_server.db()
     carl = make_user(db, live_server.app, "carl")

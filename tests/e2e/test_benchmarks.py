@@ -17,8 +17,14 @@ from tests.e2e.proxies.servers import ROOT
 
 
 def _bench(name: str, *args: str) -> str:
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / name), *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=180, check=False)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / name), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert done.returncode == 0, f"{name} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
@@ -36,8 +42,11 @@ def test_password_benchmark_signs_in_beside_its_bare_bound() -> None:
     out = _bench("password_login.py", "--duration", "2", "--rounds", "1", "--users", "4")
     assert _completed(out, "password sign-in") > 0
     assert _completed(out, "bare bound") > 0
-    assert re.search(r"ratio per worker: [\d.]+% of the floor .*, 0 failures; "
-                     r"the bare bound reaches [\d.]+%", out), out
+    assert re.search(
+        r"ratio per worker: [\d.]+% of the floor .*, 0 failures; "
+        r"the bare bound reaches [\d.]+%",
+        out,
+    ), out
 
 
 def test_passkey_benchmark_signs_in() -> None:
@@ -54,13 +63,29 @@ def test_scale_benchmark_reconciles_the_audit_trail() -> None:
     from tests.conftest import PG_URL, require
     from tests.e2e.proxies.servers import binary
 
-    require(bool(PG_URL) and bool(os.environ.get("KEYSTILE_TEST_REDIS_URL")),
-            "KEYSTILE_TEST_DATABASE_URL and KEYSTILE_TEST_REDIS_URL are not set")
+    require(
+        bool(PG_URL) and bool(os.environ.get("KEYSTILE_TEST_REDIS_URL")),
+        "KEYSTILE_TEST_DATABASE_URL and KEYSTILE_TEST_REDIS_URL are not set",
+    )
     require(binary("nginx") is not None, "nginx is not installed")
     prefix = re.sub(r"\W", "", os.environ.get("KEYSTILE_TEST_DATABASE_PREFIX", "keystile_test_"))
-    out = _bench("scale.py", "--database-url", PG_URL, "--database-name", f"{prefix}scale",
-                 "--redis-url", os.environ["KEYSTILE_TEST_REDIS_URL"],
-                 "--duration", "2", "--clients", "2", "--users", "8", "--passwords", "2")
+    out = _bench(
+        "scale.py",
+        "--database-url",
+        PG_URL,
+        "--database-name",
+        f"{prefix}scale",
+        "--redis-url",
+        os.environ["KEYSTILE_TEST_REDIS_URL"],
+        "--duration",
+        "2",
+        "--clients",
+        "2",
+        "--users",
+        "8",
+        "--passwords",
+        "2",
+    )
     for kind in ("passkey sign-in", "password sign-in", "session check"):
         assert out.count(f"  {kind}") == 3, out  # one line per run, and the scaling line
     assert out.count(": OK") == 2 and "MISMATCH" not in out, out
@@ -74,12 +99,25 @@ def test_flood_benchmark_runs_its_scenarios() -> None:
     from tests.e2e.proxies import servers
 
     require(servers.binary("nginx") is not None, "nginx is not installed (apt install nginx)")
-    out = _bench("flood.py", "--duration", "3", "--rates", "1",
-                 "--scenarios", "idle,spray,one-address", "--flood-threads", "8")
+    out = _bench(
+        "flood.py",
+        "--duration",
+        "3",
+        "--rates",
+        "1",
+        "--scenarios",
+        "idle,spray,one-address",
+        "--flood-threads",
+        "8",
+    )
     for scenario in ("idle", "spray 1x", "one address, 16 connections"):
         assert f"\n{scenario}" in out, out
-    for method in ("password sign-in", "passkey sign-in", "certificate sign-in",
-                   "signed-in request"):
+    for method in (
+        "password sign-in",
+        "passkey sign-in",
+        "certificate sign-in",
+        "signed-in request",
+    ):
         lines = [line for line in out.splitlines() if line.strip().startswith(method)]
         assert len(lines) == 3, out
         assert "no success" not in lines[0] and " success 0/" not in lines[0], lines[0]
@@ -93,8 +131,13 @@ def test_flood_benchmark_runs_its_scenarios() -> None:
 def test_forward_auth_benchmark_checks_through_nginx() -> None:
     require(servers.binary("nginx") is not None, "nginx is not installed (apt install nginx)")
     out = _bench("forward_auth.py", "--duration", "1", "--rounds", "1")
-    for label in ("floor (bare WSGI 200)", "signed-in cookie", "pinned certificate",
-                  "cookie, 1,000 rules same host", "cookie, 1,000 rules other hosts"):
+    for label in (
+        "floor (bare WSGI 200)",
+        "signed-in cookie",
+        "pinned certificate",
+        "cookie, 1,000 rules same host",
+        "cookie, 1,000 rules other hosts",
+    ):
         assert _completed(out, label) > 0
     assert re.search(r"signed-in cookie: [\d.]+% of the floor, 0 failures", out), out
     assert re.search(r"1,000 rules other hosts: [+-][\d.]+% time per check", out), out

@@ -35,18 +35,31 @@ def database() -> Iterator[pg_cluster.PrivateCluster]:
         yield cluster
 
 
-def test_postgresql_stopped_under_load_then_back(database: pg_cluster.PrivateCluster,
-                                                 tmp_path: Path) -> None:
+def test_postgresql_stopped_under_load_then_back(
+    database: pg_cluster.PrivateCluster, tmp_path: Path
+) -> None:
     url = database.create_database("keystile")
-    env = {"KEYSTILE_ENV": "production", "KEYSTILE_SECRET_KEY": secrets.token_urlsafe(48),
-           "KEYSTILE_DATABASE_URL": url, "KEYSTILE_ORIGIN": "https://localhost",
-           "KEYSTILE_TRUSTED_PROXIES": "127.0.0.1",
-           "KEYSTILE_INSTANCE_PATH": str(tmp_path / "instance"),
-           **{f"KEYSTILE_{k.upper()}": str(v) for k, v in FAST_HASH.items()}}
-    for args, stdin in ((["db", "upgrade"], None),
-                        (["user", "create", "alice", "--password-stdin"], PASSWORD + "\n")):
-        done = subprocess.run([keystile_cli(), *args], input=stdin, text=True,
-                              capture_output=True, env={**os.environ, **env}, check=False)
+    env = {
+        "KEYSTILE_ENV": "production",
+        "KEYSTILE_SECRET_KEY": secrets.token_urlsafe(48),
+        "KEYSTILE_DATABASE_URL": url,
+        "KEYSTILE_ORIGIN": "https://localhost",
+        "KEYSTILE_TRUSTED_PROXIES": "127.0.0.1",
+        "KEYSTILE_INSTANCE_PATH": str(tmp_path / "instance"),
+        **{f"KEYSTILE_{k.upper()}": str(v) for k, v in FAST_HASH.items()},
+    }
+    for args, stdin in (
+        (["db", "upgrade"], None),
+        (["user", "create", "alice", "--password-stdin"], PASSWORD + "\n"),
+    ):
+        done = subprocess.run(
+            [keystile_cli(), *args],
+            input=stdin,
+            text=True,
+            capture_output=True,
+            env={**os.environ, **env},
+            check=False,
+        )
         assert done.returncode == 0, done.stderr
     port = servers.free_ports(1)[0]
     base = f"http://127.0.0.1:{port}"
@@ -85,8 +98,9 @@ def test_postgresql_stopped_under_load_then_back(database: pg_cluster.PrivateClu
     engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     with engine.connect() as conn:
         sessions = conn.scalar(sa.text("SELECT count(*) FROM sessions"))
-        opened = conn.scalar(sa.text(
-            "SELECT count(*) FROM audit_events WHERE tag = 'auth:password:success'"))
+        opened = conn.scalar(
+            sa.text("SELECT count(*) FROM audit_events WHERE tag = 'auth:password:success'")
+        )
     engine.dispose()
     # one session row per recorded sign-in, and every sign-in the client saw was recorded
     # (a sign-in committed as the server went away may have lost only its answer)

@@ -52,8 +52,11 @@ VIEWPORTS = [("1280", 1280, 800), ("390", 390, 844)]
 def app_overrides() -> dict[str, Any]:
     # A low per-account limit of failed sign-ins shows the throttled page after three tries;
     # the browser's requests carry a certificate header as a trusted proxy on loopback would.
-    return {"login_limit_per_account": "3/minute", "trusted_proxies": "127.0.0.1",
-            "cert_login": "auto"}
+    return {
+        "login_limit_per_account": "3/minute",
+        "trusted_proxies": "127.0.0.1",
+        "cert_login": "auto",
+    }
 
 
 def presenting(page: Any, cert: x509.Certificate | None) -> None:
@@ -62,8 +65,9 @@ def presenting(page: Any, cert: x509.Certificate | None) -> None:
         page.context.set_extra_http_headers({})
         return
     pem = cert.public_bytes(Encoding.PEM).decode()
-    page.context.set_extra_http_headers({"X-SSL-Client-Cert": quote(pem, safe=""),
-                                         "X-SSL-Client-Verify": "FAILED:self-signed"})
+    page.context.set_extra_http_headers(
+        {"X-SSL-Client-Cert": quote(pem, safe=""), "X-SSL-Client-Verify": "FAILED:self-signed"}
+    )
 
 
 @pytest.fixture
@@ -97,8 +101,7 @@ class Walk:
     def go(self, path: str) -> Any:
         return self.page.goto(self.server.url + path)
 
-    def check(self, name: str, *, status: int | None = None,
-              response: Any = None) -> None:
+    def check(self, name: str, *, status: int | None = None, response: Any = None) -> None:
         if status is not None and response is not None:
             assert response.status == status, f"{name}: {response.status} at {self.page.url}"
         self.page.wait_for_load_state("load")
@@ -107,15 +110,18 @@ class Walk:
         for label, width, height in VIEWPORTS:
             self.page.set_viewport_size({"width": width, "height": height})
             for v in at_least(axe_violations(self.page), "moderate"):
-                self.violations.append(f"{name} at {label} px: {v['id']} ({v['impact']}): "
-                                       f"{v['help']} {v['nodes']}")
+                self.violations.append(
+                    f"{name} at {label} px: {v['id']} ({v['impact']}): {v['help']} {v['nodes']}"
+                )
             # Wide tables scroll in their own box; the page itself never scrolls sideways.
             page_width = self.page.evaluate("() => document.documentElement.scrollWidth")
             if page_width > width:
-                self.violations.append(f"{name} at {label} px: the page is {page_width} px "
-                                       "wide and scrolls sideways")
-            self.page.screenshot(path=str(self.shots / f"{number:02d}-{name}-{label}.png"),
-                                 full_page=True)
+                self.violations.append(
+                    f"{name} at {label} px: the page is {page_width} px wide and scrolls sideways"
+                )
+            self.page.screenshot(
+                path=str(self.shots / f"{number:02d}-{name}-{label}.png"), full_page=True
+            )
         self.page.set_viewport_size({"width": 1280, "height": 800})
 
     def sign_in(self, username: str, password: str = PASSWORD) -> None:
@@ -131,7 +137,8 @@ class Walk:
 
 
 def test_every_page_passes_axe_at_desktop_and_phone_width(
-        live_server: LiveServer, axe_page: Any, shots: Path) -> None:
+    live_server: LiveServer, axe_page: Any, shots: Path
+) -> None:
     db = live_server.db()
     root = make_user(db, live_server.app, "root", admin=True)
     make_user(db, live_server.app, "alice")
@@ -143,9 +150,13 @@ def test_every_page_passes_axe_at_desktop_and_phone_width(
     db.commit()
     carol = make_user(db, live_server.app, "carol", password=None)
     carol_cert = self_signed_named("carol")
-    credentials.add(db, cert_auth.certificate_credential(describe(carol_cert), source="operator",
-                                                         proven=True),
-                    user=carol, client=SYSTEM, now=utcnow())
+    credentials.add(
+        db,
+        cert_auth.certificate_credential(describe(carol_cert), source="operator", proven=True),
+        user=carol,
+        client=SYSTEM,
+        now=utcnow(),
+    )
     bob_id, root_id = bob.id, root.id
     db.close()
     enrol_link = live_server.cli("user", "create", "erin").output.strip().splitlines()[-1]

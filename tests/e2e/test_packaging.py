@@ -23,8 +23,7 @@ SOURCES = ("pyproject.toml", "setup.py", "README.md", "app", "templates", "stati
 
 
 def _run(cmd: list[str], **kwargs: object) -> str:
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=240, check=False,
-                          **kwargs)  # type: ignore[call-overload]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=240, check=False, **kwargs)  # type: ignore[call-overload]
     assert done.returncode == 0, f"{cmd[:4]} failed:\n{done.stdout}\n{done.stderr}"
     return str(done.stdout)
 
@@ -48,8 +47,19 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("wheel")
     source = _clean_copy(work / "source")
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
-    _run([*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
-          "-w", str(work / "dist"), str(source)])
+    _run(
+        [
+            *pip,
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-q",
+            "-w",
+            str(work / "dist"),
+            str(source),
+        ]
+    )
     (wheel,) = (work / "dist").glob("keystile-*.whl")
     target = work / "site"
     _run([*pip, "install", "--no-deps", "--no-index", "-q", "--target", str(target), str(wheel)])
@@ -57,9 +67,12 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _env(installed: Path, tmp_path: Path) -> dict[str, str]:
-    return {"PYTHONPATH": str(installed), "KEYSTILE_ENV": "development",
-            "KEYSTILE_DATABASE_URL": f"sqlite:///{tmp_path / 'keystile.sqlite3'}",
-            "KEYSTILE_ORIGIN": "http://localhost"}
+    return {
+        "PYTHONPATH": str(installed),
+        "KEYSTILE_ENV": "development",
+        "KEYSTILE_DATABASE_URL": f"sqlite:///{tmp_path / 'keystile.sqlite3'}",
+        "KEYSTILE_ORIGIN": "http://localhost",
+    }
 
 
 def _get(port: int, path: str) -> tuple[int, bytes]:
@@ -72,11 +85,11 @@ def _get(port: int, path: str) -> tuple[int, bytes]:
         conn.close()
 
 
-def test_installed_wheel_migrates_and_serves_every_resource(installed: Path,
-                                                            tmp_path: Path) -> None:
+def test_installed_wheel_migrates_and_serves_every_resource(
+    installed: Path, tmp_path: Path
+) -> None:
     env = {**os.environ, **_env(installed, tmp_path)}
-    where = _run([sys.executable, "-c", "import app; print(app.__file__)"], env=env,
-                 cwd=tmp_path)
+    where = _run([sys.executable, "-c", "import app; print(app.__file__)"], env=env, cwd=tmp_path)
     assert Path(where.strip()).is_relative_to(installed), "the checkout's app was imported"
     assert not (installed / "templates").exists(), "resources belong inside the package"
     # HAProxy's gate action, loaded by `keystile proxy-config haproxy --protect` from here.
@@ -87,10 +100,27 @@ def test_installed_wheel_migrates_and_serves_every_resource(installed: Path,
     assert "0003" in out or (tmp_path / "keystile.sqlite3").stat().st_size > 0
 
     (port,) = free_ports(1)
-    cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-           "--no-control-socket", "--worker-tmp-dir", str(tmp_path), "app:create_app()"]
-    with Server(cmd, what="gunicorn (installed wheel)", log=tmp_path / "gunicorn.log",
-                env=_env(installed, tmp_path), cwd=tmp_path, probe=lambda: answers(port)).wait():
+    cmd = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "1",
+        "--no-control-socket",
+        "--worker-tmp-dir",
+        str(tmp_path),
+        "app:create_app()",
+    ]
+    with Server(
+        cmd,
+        what="gunicorn (installed wheel)",
+        log=tmp_path / "gunicorn.log",
+        env=_env(installed, tmp_path),
+        cwd=tmp_path,
+        probe=lambda: answers(port),
+    ).wait():
         status, page = _get(port, "/login")
         assert status == 200 and b'id="password-form"' in page
         for asset in ("/static/js/login.js", "/static/css/site.css"):
@@ -100,8 +130,9 @@ def test_installed_wheel_migrates_and_serves_every_resource(installed: Path,
         assert status == 404 and b"<html" in page  # the error page's template is there too
 
 
-def test_metadata_is_current_and_builds_without_deprecation_warnings(installed: Path,
-                                                                     tmp_path: Path) -> None:
+def test_metadata_is_current_and_builds_without_deprecation_warnings(
+    installed: Path, tmp_path: Path
+) -> None:
     """``project.license`` is an SPDX expression (PEP 639): setuptools deprecated the table
     form, and warned about it at every ``pip install -e .``, i.e. at the first ``make run``."""
     (metadata,) = installed.glob("keystile-*.dist-info/METADATA")
@@ -109,9 +140,20 @@ def test_metadata_is_current_and_builds_without_deprecation_warnings(installed: 
     source = _clean_copy(tmp_path / "source")
     (tmp_path / "meta").mkdir()
     build = subprocess.run(
-        [sys.executable, "-W", "always", "-c",
-         "import sys; from setuptools import build_meta; "
-         "build_meta.prepare_metadata_for_build_wheel(sys.argv[1])", str(tmp_path / "meta")],
-        cwd=source, capture_output=True, text=True, timeout=120, check=False)
+        [
+            sys.executable,
+            "-W",
+            "always",
+            "-c",
+            "import sys; from setuptools import build_meta; "
+            "build_meta.prepare_metadata_for_build_wheel(sys.argv[1])",
+            str(tmp_path / "meta"),
+        ],
+        cwd=source,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert build.returncode == 0, build.stderr
     assert "Warning" not in build.stderr, build.stderr

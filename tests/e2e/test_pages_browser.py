@@ -36,8 +36,9 @@ def _no_sideways_scroll(page: Any) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE, page.url
 
 
-def test_the_account_page_as_its_owner_sees_it(live_server: LiveServer, page: Any,
-                                               authenticators: Authenticators) -> None:
+def test_the_account_page_as_its_owner_sees_it(
+    live_server: LiveServer, page: Any, authenticators: Authenticators
+) -> None:
     db = live_server.db()
     alice = make_user(db, live_server.app, "alice")
     db.close()
@@ -62,13 +63,16 @@ def test_the_account_page_as_its_owner_sees_it(live_server: LiveServer, page: An
     assert "device-bound key" in row and "hardware" not in row and "Security key" not in row
     # 10: the flash says it; the notice box does not say it again in this browser
     assert page.locator(".flash.success").inner_text().startswith("Added a passkey")
-    assert page.locator("#notices-heading").count() == 0 or "passkey" not in page.locator(
-        ".notices").inner_text()
+    assert (
+        page.locator("#notices-heading").count() == 0
+        or "passkey" not in page.locator(".notices").inner_text()
+    )
 
     # 10: adding keys is not under "Certificates"; dates never break; the name fits its box
     db = live_server.db()
-    factories.certificate(db, db.merge(alice),
-                          subject="CN=alice,O=Example Corporation,OU=Engineering")
+    factories.certificate(
+        db, db.merge(alice), subject="CN=alice,O=Example Corporation,OU=Engineering"
+    )
     db.close()
     page.reload()
     add = page.get_by_role("button", name="Add a passkey")
@@ -84,7 +88,8 @@ def test_the_account_page_as_its_owner_sees_it(live_server: LiveServer, page: An
 
     # 14: one link colour in the header, the sign-out button included
     colours = page.locator("header.top nav a, header.top nav button.link").evaluate_all(
-        "els => els.map(el => getComputedStyle(el).color)")
+        "els => els.map(el => getComputedStyle(el).color)"
+    )
     assert len(colours) == 2 and len(set(colours)) == 1  # "Your account", "Sign out"
 
     page.set_viewport_size({"width": PHONE, "height": 800})
@@ -100,8 +105,10 @@ def test_the_sign_in_page(live_server: LiveServer, page: Any) -> None:
     key = page.get_by_role("button", name="Use a security key for this username")
     key.wait_for()
     style = "el => [getComputedStyle(el).backgroundColor, getComputedStyle(el).fontWeight]"
-    (sign_in_bg, sign_in_weight), (key_bg, key_weight) = (sign_in.evaluate(style),
-                                                           key.evaluate(style))
+    (sign_in_bg, sign_in_weight), (key_bg, key_weight) = (
+        sign_in.evaluate(style),
+        key.evaluate(style),
+    )
     assert sign_in_bg == "rgb(11, 87, 208)" and key_bg == "rgb(255, 255, 255)"
     assert int(sign_in_weight) > int(key_weight)
     assert sign_in.bounding_box()["width"] >= key.bounding_box()["width"] - 1
@@ -124,10 +131,12 @@ def test_the_dashboard_uses_the_width(live_server: LiveServer, page: Any) -> Non
     assert page.locator("#active-users").inner_text().startswith("1 active user,")
     main = page.locator("#main h1").evaluate("el => el.parentElement.clientWidth")
     widths = page.locator("svg.chart").evaluate_all(
-        "els => els.map(el => el.getBoundingClientRect().width)")
+        "els => els.map(el => el.getBoundingClientRect().width)"
+    )
     assert widths and min(widths) > 0.85 * (main - 48)  # main's padding aside
     # 11: a user's page with rows of a sensible height
     page.goto(f"{live_server.url}/admin/users/1")
     heights = page.locator("table tbody tr").evaluate_all(
-        "els => els.map(el => el.getBoundingClientRect().height)")
+        "els => els.map(el => el.getBoundingClientRect().height)"
+    )
     assert heights and max(heights) < 100

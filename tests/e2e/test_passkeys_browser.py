@@ -31,6 +31,7 @@ from tests.support.browsing import ACCOUNT, sign_in_with_password
 
 pytestmark = pytest.mark.e2e
 
+
 def sign_out(page: Any) -> None:
     page.get_by_role("button", name="Sign out", exact=True).click()
     page.wait_for_url(re.compile(r"/login"))
@@ -49,8 +50,7 @@ def sign_out_without_autofill(page: Any) -> None:
 
 
 def session_info(page: Any) -> dict[str, Any]:
-    info: dict[str, Any] = page.evaluate(
-        "fetch('/api/session').then(r => r.json())")
+    info: dict[str, Any] = page.evaluate("fetch('/api/session').then(r => r.json())")
     return info
 
 
@@ -222,11 +222,17 @@ def test_counter_regression_is_refused_and_flagged(
     [stored] = authenticators.credentials(original)
     authenticators.remove(original)
     clone = authenticators.add("usb")
-    authenticators.add_credential(clone, {
-        "credentialId": stored["credentialId"], "isResidentCredential": True,
-        "rpId": stored["rpId"], "privateKey": stored["privateKey"],
-        "userHandle": stored["userHandle"], "signCount": 0,
-    })
+    authenticators.add_credential(
+        clone,
+        {
+            "credentialId": stored["credentialId"],
+            "isResidentCredential": True,
+            "rpId": stored["rpId"],
+            "privateKey": stored["privateKey"],
+            "userHandle": stored["userHandle"],
+            "signCount": 0,
+        },
+    )
     open_login_page(page, live_server)
     page.get_by_role("button", name="Sign in with a passkey").click()
     page.get_by_text("may have been copied").wait_for()
@@ -240,7 +246,9 @@ def test_counter_regression_is_refused_and_flagged(
 
 @pytest.mark.usefixtures("alice")
 def test_remove_a_passkey(
-    live_server: LiveServer, page: Any, authenticators: Authenticators,
+    live_server: LiveServer,
+    page: Any,
+    authenticators: Authenticators,
     wait_until: Callable[..., None],
 ) -> None:
     platform = authenticators.add("internal")
@@ -263,19 +271,28 @@ def test_remove_a_passkey(
 
 
 def test_unknown_passkey_is_refused_and_signalled(
-    live_server: LiveServer, page: Any, authenticators: Authenticators,
+    live_server: LiveServer,
+    page: Any,
+    authenticators: Authenticators,
     wait_until: Callable[..., None],
 ) -> None:
     """A passkey this site does not know: a clear message, and signalUnknownCredential."""
     key = ec.generate_private_key(ec.SECP256R1())
-    pkcs8 = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-                              serialization.NoEncryption())
+    pkcs8 = key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     holder = authenticators.add("usb")
-    authenticators.add_credential(holder, {
-        "credentialId": base64.b64encode(os.urandom(32)).decode(), "isResidentCredential": True,
-        "rpId": "localhost", "privateKey": base64.b64encode(pkcs8).decode(),
-        "userHandle": base64.b64encode(os.urandom(64)).decode(), "signCount": 0,
-    })
+    authenticators.add_credential(
+        holder,
+        {
+            "credentialId": base64.b64encode(os.urandom(32)).decode(),
+            "isResidentCredential": True,
+            "rpId": "localhost",
+            "privateKey": base64.b64encode(pkcs8).decode(),
+            "userHandle": base64.b64encode(os.urandom(64)).decode(),
+            "signCount": 0,
+        },
+    )
     open_login_page(page, live_server)
     page.get_by_role("button", name="Sign in with a passkey").click()
     page.get_by_text("not registered here").wait_for()

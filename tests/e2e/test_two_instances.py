@@ -48,8 +48,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     _require_parts()
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     url = clusters.fresh_database(PG_URL, f"{PREFIX}two_{worker}")
-    with clusters.running(tmp_path_factory.mktemp("cluster"), database_url=url,
-                          redis_url=REDIS_URL) as running:
+    with clusters.running(
+        tmp_path_factory.mktemp("cluster"), database_url=url, redis_url=REDIS_URL
+    ) as running:
         yield running
 
 
@@ -68,14 +69,21 @@ def browsers(cluster: Cluster) -> Iterator[Callable[[], WebClient]]:
 
 def _user(cluster: Cluster, *, admin: bool = False) -> str:
     name = f"u{secrets.token_hex(4)}"
-    cluster.cli("user", "create", name, *(["--admin"] if admin else []), "--password-stdin",
-                stdin=PASSWORD + "\n")
+    cluster.cli(
+        "user",
+        "create",
+        name,
+        *(["--admin"] if admin else []),
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
     return name
 
 
 def _scalar(cluster: Cluster, sql: str, **params: Any) -> Any:
-    engine = sa.create_engine(cluster.database_url.replace("postgresql://",
-                                                           "postgresql+psycopg://", 1))
+    engine = sa.create_engine(
+        cluster.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    )
     try:
         with engine.connect() as conn:
             return conn.scalar(sa.text(sql), params)
@@ -90,9 +98,15 @@ def _user_id(cluster: Cluster, name: str) -> int:
 
 
 def _audited(cluster: Cluster, tag: str, name: str) -> int:
-    return int(_scalar(cluster, "SELECT count(*) FROM audit_events e JOIN users u "
-                       "ON u.id = e.user_id WHERE e.tag = :t AND u.username = :n",
-                       t=tag, n=name))
+    return int(
+        _scalar(
+            cluster,
+            "SELECT count(*) FROM audit_events e JOIN users u "
+            "ON u.id = e.user_id WHERE e.tag = :t AND u.username = :n",
+            t=tag,
+            n=name,
+        )
+    )
 
 
 def _signed_in_on(client: WebClient, cluster: Cluster, name: str) -> WebClient:
@@ -119,23 +133,26 @@ def _at_once(*calls: Callable[[], httpx.Response]) -> list[httpx.Response]:
     return results
 
 
-def test_nginx_alternates_between_the_instances(cluster: Cluster,
-                                                browsers: Callable[[], WebClient]) -> None:
+def test_nginx_alternates_between_the_instances(
+    cluster: Cluster, browsers: Callable[[], WebClient]
+) -> None:
     client = browsers()
     served = {client.get("/healthz").headers["X-Upstream"] for _ in range(4)}
     assert served == {f"127.0.0.1:{i.port}" for i in cluster.instances}
 
 
-def test_a_session_opened_on_a_is_valid_on_b(cluster: Cluster,
-                                             browsers: Callable[[], WebClient]) -> None:
+def test_a_session_opened_on_a_is_valid_on_b(
+    cluster: Cluster, browsers: Callable[[], WebClient]
+) -> None:
     a, b = cluster.instances
     client = _signed_in_on(browsers(), cluster, _user(cluster))
     assert client.signed_in(base=b.url) and client.signed_in(base=a.url)
     assert all(client.get("/account").status_code == 200 for _ in range(4))  # round robin
 
 
-def test_signing_out_on_a_is_refused_on_b(cluster: Cluster,
-                                          browsers: Callable[[], WebClient]) -> None:
+def test_signing_out_on_a_is_refused_on_b(
+    cluster: Cluster, browsers: Callable[[], WebClient]
+) -> None:
     a, b = cluster.instances
     client = _signed_in_on(browsers(), cluster, _user(cluster))
     kept = client.cookies[SESSION]  # a copy of the cookie, replayed after signing out
@@ -148,7 +165,8 @@ def test_signing_out_on_a_is_refused_on_b(cluster: Cluster,
 
 
 def test_signing_out_everywhere_on_a_ends_a_session_on_b(
-        cluster: Cluster, browsers: Callable[[], WebClient]) -> None:
+    cluster: Cluster, browsers: Callable[[], WebClient]
+) -> None:
     a, b = cluster.instances
     name = _user(cluster)
     laptop = _signed_in_on(browsers(), cluster, name)
@@ -163,7 +181,8 @@ def test_signing_out_everywhere_on_a_ends_a_session_on_b(
 
 
 def test_disabling_an_account_on_a_ends_its_session_on_b(
-        cluster: Cluster, browsers: Callable[[], WebClient]) -> None:
+    cluster: Cluster, browsers: Callable[[], WebClient]
+) -> None:
     a, b = cluster.instances
     admin = _signed_in_on(browsers(), cluster, _user(cluster, admin=True))
     name = _user(cluster)
@@ -178,7 +197,8 @@ def test_disabling_an_account_on_a_ends_its_session_on_b(
 
 
 def test_an_admin_ending_a_session_on_a_is_refused_on_b(
-        cluster: Cluster, browsers: Callable[[], WebClient]) -> None:
+    cluster: Cluster, browsers: Callable[[], WebClient]
+) -> None:
     a, b = cluster.instances
     admin = _signed_in_on(browsers(), cluster, _user(cluster, admin=True))
     name = _user(cluster)
@@ -188,26 +208,30 @@ def test_an_admin_ending_a_session_on_a_is_refused_on_b(
     session_id = _scalar(cluster, "SELECT max(id) FROM sessions WHERE user_id = :u", u=user_id)
     page = f"/admin/users/{user_id}"
     token = admin.csrf(page, base=a.url)
-    resp = admin.post(f"{page}/sessions/{session_id}/end", base=a.url,
-                      data={"csrf_token": token})
+    resp = admin.post(f"{page}/sessions/{session_id}/end", base=a.url, data={"csrf_token": token})
     assert resp.status_code == 303, resp.text
     assert not user.signed_in(base=b.url)
 
 
 def test_an_admin_revoking_a_credential_on_a_ends_its_session_on_b(
-        cluster: Cluster, browsers: Callable[[], WebClient]) -> None:
+    cluster: Cluster, browsers: Callable[[], WebClient]
+) -> None:
     a, b = cluster.instances
     admin = _signed_in_on(browsers(), cluster, _user(cluster, admin=True))
     name = _user(cluster)
     user = browsers()
     assert user.login(name, PASSWORD, base=b.url).status_code == 303
     user_id = _user_id(cluster, name)
-    password_id = _scalar(cluster, "SELECT id FROM credentials WHERE user_id = :u AND "
-                          "kind = 'password'", u=user_id)
+    password_id = _scalar(
+        cluster, "SELECT id FROM credentials WHERE user_id = :u AND kind = 'password'", u=user_id
+    )
     page = f"/admin/users/{user_id}"
     token = admin.csrf(page, base=a.url)
-    resp = admin.post(f"{page}/credentials/{password_id}/revoke", base=a.url,
-                      data={"csrf_token": token, "reason": "lost laptop"})
+    resp = admin.post(
+        f"{page}/credentials/{password_id}/revoke",
+        base=a.url,
+        data={"csrf_token": token, "reason": "lost laptop"},
+    )
     assert resp.status_code == 303, resp.text
     assert not user.signed_in(base=b.url)
     assert user.login(name, PASSWORD, base=b.url).status_code != 303
@@ -217,31 +241,34 @@ def _passkey_for(client: WebClient, base: str) -> tuple[SoftAuthenticator, SoftC
     """Register a passkey for the signed-in ``client`` (as the account page's script does)."""
     authenticator = SoftAuthenticator(origin=ORIGIN, rp_id="localhost")
     csrf = {"X-CSRFToken": client.csrf("/account", base=base)}
-    options = client.post("/webauthn/register/options", base=base, json={"kind": "passkey"},
-                          headers=csrf).json()
+    options = client.post(
+        "/webauthn/register/options", base=base, json={"kind": "passkey"}, headers=csrf
+    ).json()
     response, credential = authenticator.register(
-        challenge=unb64url(options["challenge"]), user_handle=unb64url(options["user"]["id"]))
+        challenge=unb64url(options["challenge"]), user_handle=unb64url(options["user"]["id"])
+    )
     resp = client.post("/webauthn/register/verify", base=base, json=response, headers=csrf)
     assert resp.status_code == 201, resp.text
     return authenticator, credential
 
 
 def test_one_passkey_assertion_posted_to_a_and_b_at_once_signs_in_once(
-        cluster: Cluster, browsers: Callable[[], WebClient]) -> None:
+    cluster: Cluster, browsers: Callable[[], WebClient]
+) -> None:
     a, b = cluster.instances
     name = _user(cluster)
     authenticator, credential = _passkey_for(_signed_in_on(browsers(), cluster, name), a.url)
     first = browsers()
     csrf = {"X-CSRFToken": first.csrf(base=a.url)}
     options = first.post("/webauthn/login/options", base=a.url, json={}, headers=csrf).json()
-    assertion = authenticator.authenticate(credential,
-                                           challenge=unb64url(options["challenge"]))
+    assertion = authenticator.authenticate(credential, challenge=unb64url(options["challenge"]))
     second = browsers()  # the same browser state, sent twice
     second.cookies = dict(first.cookies)
 
     def verify(client: WebClient, base: str) -> Callable[[], httpx.Response]:
-        return lambda: client.post("/webauthn/login/verify", base=base, json=assertion,
-                                   headers=csrf)
+        return lambda: client.post(
+            "/webauthn/login/verify", base=base, json=assertion, headers=csrf
+        )
 
     results = _at_once(verify(first, a.url), verify(second, b.url))
     statuses = sorted(r.status_code for r in results)
@@ -272,8 +299,11 @@ def test_an_instance_killed_mid_sign_in_the_other_serves(cluster: Cluster) -> No
     # at most the requests in flight when A died were lost; nginx sends the rest to B
     assert load.statuses[502] <= 2 and set(load.statuses) <= {200, 303, 502}, load.statuses
     assert after >= 16
-    sessions = _scalar(cluster, "SELECT count(*) FROM sessions s JOIN users u ON "
-                       "u.id = s.user_id WHERE u.username = :n", n=name)
+    sessions = _scalar(
+        cluster,
+        "SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.username = :n",
+        n=name,
+    )
     assert sessions == _audited(cluster, "auth:password:success", name) >= load.signed_in
 
 
@@ -291,7 +321,8 @@ def test_a_graceful_reload_under_load_loses_no_request(cluster: Cluster) -> None
 
 
 def test_failures_spread_over_a_and_b_are_throttled_as_one(
-        cluster: Cluster, browsers: Callable[[], WebClient]) -> None:
+    cluster: Cluster, browsers: Callable[[], WebClient]
+) -> None:
     """The per-account limit (10 a minute by default) counts in Redis: five wrong passwords
     on each instance spend it, and the next try is refused on either."""
     a, b = cluster.instances
@@ -321,7 +352,8 @@ def test_a_rolling_restart_under_load_loses_no_request(cluster: Cluster) -> None
 
 
 def test_an_enrolment_link_used_on_a_and_b_at_once_works_once(
-        cluster: Cluster, browsers: Callable[[], WebClient]) -> None:
+    cluster: Cluster, browsers: Callable[[], WebClient]
+) -> None:
     a, b = cluster.instances
     name = f"u{secrets.token_hex(4)}"
     out = cluster.cli("user", "create", name).stdout
@@ -329,13 +361,16 @@ def test_an_enrolment_link_used_on_a_and_b_at_once_works_once(
     assert match, out
     path = f"/enroll/{match.group(1)}"
     first, second = browsers(), browsers()
-    forms = [(first, a.url, first.csrf(path, base=a.url)),
-             (second, b.url, second.csrf(path, base=b.url))]
+    forms = [
+        (first, a.url, first.csrf(path, base=a.url)),
+        (second, b.url, second.csrf(path, base=b.url)),
+    ]
     password = secrets.token_urlsafe(16)
 
     def submit(client: WebClient, base: str, token: str) -> Callable[[], httpx.Response]:
-        return lambda: client.post(path, base=base, data={
-            "password": password, "confirm": password, "csrf_token": token})
+        return lambda: client.post(
+            path, base=base, data={"password": password, "confirm": password, "csrf_token": token}
+        )
 
     results = _at_once(*(submit(*form) for form in forms))
     assert sorted(r.status_code for r in results) == [303, 404], [r.text for r in results]
@@ -349,19 +384,22 @@ def test_an_enrolment_link_used_on_a_and_b_at_once_works_once(
 def _csr() -> tuple[str, str]:
     """A CSR and the SHA-256 of its SubjectPublicKeyInfo (hex)."""
     key = ec.generate_private_key(ec.SECP256R1())
-    csr = (x509.CertificateSigningRequestBuilder()
-           .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "me")]))
-           .sign(key, hashes.SHA256()))
-    spki = key.public_key().public_bytes(serialization.Encoding.DER,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "me")]))
+        .sign(key, hashes.SHA256())
+    )
+    spki = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     digest = hashes.Hash(hashes.SHA256())
     digest.update(spki)
     return csr.public_bytes(serialization.Encoding.PEM).decode(), digest.finalize().hex()
 
 
-def test_the_ca_issuing_on_a_and_b_at_once(cluster: Cluster,
-                                           browsers: Callable[[], WebClient],
-                                           tmp_path: Path) -> None:
+def test_the_ca_issuing_on_a_and_b_at_once(
+    cluster: Cluster, browsers: Callable[[], WebClient], tmp_path: Path
+) -> None:
     a, b = cluster.instances
     if not (cluster.workdir / "ca").exists():
         cluster.cli("ca", "init")
@@ -373,10 +411,12 @@ def test_the_ca_issuing_on_a_and_b_at_once(cluster: Cluster,
         token = client.csrf("/certificate/csr", base=instance.url)
         requests.append((client, instance.url, token, csr, spki))
 
-    def post(client: WebClient, base: str, token: str, csr: str,
-             _spki: str) -> Callable[[], httpx.Response]:
-        return lambda: client.post("/certificate/csr", base=base,
-                                   data={"csr": csr, "csrf_token": token})
+    def post(
+        client: WebClient, base: str, token: str, csr: str, _spki: str
+    ) -> Callable[[], httpx.Response]:
+        return lambda: client.post(
+            "/certificate/csr", base=base, data={"csr": csr, "csrf_token": token}
+        )
 
     issued = _at_once(*(post(*r) for r in requests))
     assert [r.status_code for r in issued] == [200, 200], [r.text for r in issued]
@@ -391,25 +431,28 @@ def test_the_ca_issuing_on_a_and_b_at_once(cluster: Cluster,
     assert {r.serial_number for r in crl} >= set(serials)
 
 
-def test_rotating_the_secret_key_one_instance_at_a_time_logs_nobody_out(
-        tmp_path: Path) -> None:
+def test_rotating_the_secret_key_one_instance_at_a_time_logs_nobody_out(tmp_path: Path) -> None:
     """The documented two-step rotation: first every instance learns the new key as a
     fallback, then every instance signs with it and keeps the old one as a fallback; at no
     moment does an instance meet a cookie it cannot read."""
     _require_parts()
-    url = clusters.fresh_database(PG_URL, f"{PREFIX}rotate_"
-                                  f"{os.environ.get('PYTEST_XDIST_WORKER', 'main')}")
+    url = clusters.fresh_database(
+        PG_URL, f"{PREFIX}rotate_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    )
     old, new = secrets.token_urlsafe(48), secrets.token_urlsafe(48)
-    with clusters.running(tmp_path, database_url=url, redis_url=REDIS_URL,
-                          extra_env={"KEYSTILE_SECRET_KEY": old}) as cluster:
+    with clusters.running(
+        tmp_path, database_url=url, redis_url=REDIS_URL, extra_env={"KEYSTILE_SECRET_KEY": old}
+    ) as cluster:
         name = _user(cluster)
         client = WebClient(cluster.url)
         try:
             assert client.login(name, PASSWORD).status_code == 303
             client.get("/account")
             cookie_session = client.cookies["__Host-keystile"]
-            steps = [{"KEYSTILE_SECRET_KEY_FALLBACKS": new},
-                     {"KEYSTILE_SECRET_KEY": new, "KEYSTILE_SECRET_KEY_FALLBACKS": old}]
+            steps = [
+                {"KEYSTILE_SECRET_KEY_FALLBACKS": new},
+                {"KEYSTILE_SECRET_KEY": new, "KEYSTILE_SECRET_KEY_FALLBACKS": old},
+            ]
             for step in steps:
                 for instance in cluster.instances:
                     instance.restart(**step)

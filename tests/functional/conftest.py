@@ -13,8 +13,9 @@ from tests.support.soft_authenticator import SoftCredential
 
 #: the sign-in test modules: each of their tests runs with the sign-in edge and without it
 #: (Flask answering every request), which must give the same outcomes
-BOTH_SIGN_IN_PATHS = frozenset({"test_passkeys", "test_certificates", "test_password_login",
-                                "test_csrf", "test_origin"})
+BOTH_SIGN_IN_PATHS = frozenset(
+    {"test_passkeys", "test_certificates", "test_password_login", "test_csrf", "test_origin"}
+)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -39,19 +39,26 @@ def carol(db: Session, app: Flask, pki: Pki) -> User:
 
 def add(client: FlaskClient, password: str, confirm: str | None = None) -> Any:
     token = csrf_from(client.get("/account").get_data(as_text=True))
-    return client.post("/account/password/add", data={
-        "password": password, "confirm": password if confirm is None else confirm,
-        "csrf_token": token})
+    return client.post(
+        "/account/password/add",
+        data={
+            "password": password,
+            "confirm": password if confirm is None else confirm,
+            "csrf_token": token,
+        },
+    )
 
 
 def test_a_certificate_user_adds_a_password_and_signs_in_with_it(
-        client: FlaskClient, auth: AuthActions, carol: User, db: Session, pki: Pki) -> None:
+    client: FlaskClient, auth: AuthActions, carol: User, db: Session, pki: Pki
+) -> None:
     assert client.get("/login", **via_proxy(pki.self_signed.cert)).status_code == 303
     page = client.get("/account").get_data(as_text=True)
     assert 'action="/account/password/add"' in page
     resp = add(client, NEW, "something else entirely")
     assert resp.status_code == 400 and "The two passwords are not the same." in resp.get_data(
-        as_text=True)
+        as_text=True
+    )
     resp = add(client, "short")
     assert resp.status_code == 400 and "at least 8" in resp.get_data(as_text=True)
     assert passwords_added(db) == []
@@ -64,23 +71,31 @@ def test_a_certificate_user_adds_a_password_and_signs_in_with_it(
     assert auth.login("carol", NEW).status_code == 303
 
 
-@pytest.mark.parametrize("weak", [
-    pytest.param("passwordpassword", id="common-word-twice"),
-    pytest.param("carol2026carol", id="holds-the-username"),
-])
-def test_a_guessable_first_password_is_refused(client: FlaskClient, carol: User, db: Session,
-                                               pki: Pki, weak: str) -> None:
+@pytest.mark.parametrize(
+    "weak",
+    [
+        pytest.param("passwordpassword", id="common-word-twice"),
+        pytest.param("carol2026carol", id="holds-the-username"),
+    ],
+)
+def test_a_guessable_first_password_is_refused(
+    client: FlaskClient, carol: User, db: Session, pki: Pki, weak: str
+) -> None:
     """SP 800-63B-4 §3.1.1.2's blocklist with context words, on the account page too."""
     assert client.get("/login", **via_proxy(pki.self_signed.cert)).status_code == 303
     resp = add(client, weak)
     assert resp.status_code == 400
-    assert re.search(r'id="password-error">(This password would be easy to guess|Leave your '
-                     r'username out)', resp.get_data(as_text=True))
+    assert re.search(
+        r'id="password-error">(This password would be easy to guess|Leave your '
+        r"username out)",
+        resp.get_data(as_text=True),
+    )
     assert passwords_added(db) == []
 
 
 def test_adding_a_password_needs_a_sign_in_as_strong_as_the_account_s_best(
-        client: FlaskClient, carol: User, db: Session, pki: Pki) -> None:
+    client: FlaskClient, carol: User, db: Session, pki: Pki
+) -> None:
     factories.passkey(db, carol, synced=False, attested=True)
     assert client.get("/login", **via_proxy(pki.self_signed.cert)).status_code == 303
     resp = add(client, NEW)
@@ -92,8 +107,9 @@ def test_adding_a_password_needs_a_sign_in_as_strong_as_the_account_s_best(
     assert "Request an account" not in page
 
 
-def test_a_key_flagged_as_a_copy_sets_no_bar(client: FlaskClient, carol: User, db: Session,
-                                             pki: Pki) -> None:
+def test_a_key_flagged_as_a_copy_sets_no_bar(
+    client: FlaskClient, carol: User, db: Session, pki: Pki
+) -> None:
     """It is refused at every sign-in, so no one could meet its level: the owner adds a
     password and removes it with the certificate session they have."""
     flagged = factories.passkey(db, carol, synced=False, attested=True, clone_flagged=True)

@@ -21,15 +21,17 @@ def _notices(page: str) -> list[str]:
 
 
 def test_adding_keys_comes_before_and_apart_from_certificates(
-        client: FlaskClient, auth: AuthActions, alice: User) -> None:
+    client: FlaskClient, auth: AuthActions, alice: User
+) -> None:
     auth.login()
     page = client.get("/account").get_data(as_text=True)
     add, certificates = page.index('id="add-passkey"'), page.index("<h3>Certificates</h3>")
     assert page.index("<h3>Add a passkey or a security key</h3>") < add < certificates
 
 
-def test_notices_name_what_was_added(client: FlaskClient, auth: AuthActions, alice: User,
-                                     db: Session) -> None:
+def test_notices_name_what_was_added(
+    client: FlaskClient, auth: AuthActions, alice: User, db: Session
+) -> None:
     factories.passkey(db, alice, synced=False, model="YubiKey 5 Series")  # usb: a security key
     factories.certificate(db, alice, subject="CN=alice")
     auth.login()
@@ -41,23 +43,28 @@ def test_notices_name_what_was_added(client: FlaskClient, auth: AuthActions, ali
 
 
 def test_a_change_made_here_is_said_once_here_and_told_elsewhere(
-        app: Flask, client: FlaskClient, auth: AuthActions, alice: User, db: Session) -> None:
+    app: Flask, client: FlaskClient, auth: AuthActions, alice: User, db: Session
+) -> None:
     cert = factories.certificate(db, alice, subject="CN=alice")
     auth.login()
     page = client.get("/account").get_data(as_text=True)
     client.post("/account/notices/read", data={"csrf_token": csrf_from(page)})
-    client.post(f"/account/credentials/{cert.id}/rename",
-                data={"csrf_token": csrf_from(page), "label": "Work laptop"})
+    client.post(
+        f"/account/credentials/{cert.id}/rename",
+        data={"csrf_token": csrf_from(page), "label": "Work laptop"},
+    )
     page = client.get("/account").get_data(as_text=True)
     assert "Renamed." in page and _notices(page) == []
     other = app.test_client()
     AuthActions(other).login()
     assert _notices(other.get("/account").get_data(as_text=True)) == [
-        "A certificate of your account was renamed: CN=alice is now Work laptop."]
+        "A certificate of your account was renamed: CN=alice is now Work laptop."
+    ]
 
 
-def test_notices_do_not_pile_up(client: FlaskClient, auth: AuthActions, alice: User,
-                                db: Session) -> None:
+def test_notices_do_not_pile_up(
+    client: FlaskClient, auth: AuthActions, alice: User, db: Session
+) -> None:
     for n in range(7):
         factories.certificate(db, alice, subject=f"CN=alice{n}")
     auth.login()
@@ -66,7 +73,8 @@ def test_notices_do_not_pile_up(client: FlaskClient, auth: AuthActions, alice: U
 
 
 def test_the_rename_box_holds_the_whole_name_and_dates_do_not_break(
-        client: FlaskClient, auth: AuthActions, alice: User, db: Session) -> None:
+    client: FlaskClient, auth: AuthActions, alice: User, db: Session
+) -> None:
     cert = factories.certificate(db, alice, subject="CN=alice,O=Example Corporation")
     auth.login()
     page = client.get("/account").get_data(as_text=True)

@@ -11,13 +11,27 @@ from app.models import User
 from tests.conftest import AuthActions, csrf_from, make_user
 from tests.support.admin import sign_in
 
-PAGES = ["/admin/", "/admin/?days=90", "/admin/users", "/admin/users?filter=password-only",
-         "/admin/users/1", "/admin/audit", "/admin/audit?outcome=failure",
-         "/admin/audit/export?format=csv", "/admin/audit/export?format=jsonl",
-         "/admin/requests"]
-ACTIONS = ["/admin/users/1/credentials/1/revoke", "/admin/users/1/sessions/1/end",
-           "/admin/users/1/sessions/end-all", "/admin/users/1/disable", "/admin/users/1/enable",
-           "/admin/requests/1/approve", "/admin/requests/1/reject"]
+PAGES = [
+    "/admin/",
+    "/admin/?days=90",
+    "/admin/users",
+    "/admin/users?filter=password-only",
+    "/admin/users/1",
+    "/admin/audit",
+    "/admin/audit?outcome=failure",
+    "/admin/audit/export?format=csv",
+    "/admin/audit/export?format=jsonl",
+    "/admin/requests",
+]
+ACTIONS = [
+    "/admin/users/1/credentials/1/revoke",
+    "/admin/users/1/sessions/1/end",
+    "/admin/users/1/sessions/end-all",
+    "/admin/users/1/disable",
+    "/admin/users/1/enable",
+    "/admin/requests/1/approve",
+    "/admin/requests/1/reject",
+]
 
 
 @pytest.fixture
@@ -27,8 +41,9 @@ def bob(db: Session, app: Flask, alice: User) -> User:
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_pages_refuse_a_signed_in_user(client: FlaskClient, auth: AuthActions, bob: User,
-                                       path: str) -> None:
+def test_pages_refuse_a_signed_in_user(
+    client: FlaskClient, auth: AuthActions, bob: User, path: str
+) -> None:
     auth.login("bob")
     resp = client.get(path)
     assert resp.status_code == 403
@@ -36,8 +51,9 @@ def test_pages_refuse_a_signed_in_user(client: FlaskClient, auth: AuthActions, b
 
 
 @pytest.mark.parametrize("path", ACTIONS)
-def test_actions_refuse_a_signed_in_user(client: FlaskClient, auth: AuthActions, bob: User,
-                                         db: Session, path: str) -> None:
+def test_actions_refuse_a_signed_in_user(
+    client: FlaskClient, auth: AuthActions, bob: User, db: Session, path: str
+) -> None:
     auth.login("bob")
     token = csrf_from(client.get("/account").get_data(as_text=True))
     assert client.post(path, data={"csrf_token": token}).status_code == 403
@@ -59,8 +75,9 @@ def test_actions_refuse_strangers(client: FlaskClient, alice: User, path: str) -
     assert client.post(path, data={"csrf_token": token}).status_code == 401
 
 
-def test_administration_link_only_for_admins(client: FlaskClient, db: Session, app: Flask,
-                                             auth: AuthActions, alice: User) -> None:
+def test_administration_link_only_for_admins(
+    client: FlaskClient, db: Session, app: Flask, auth: AuthActions, alice: User
+) -> None:
     auth.login()
     assert 'href="/admin/"' not in client.get("/account").get_data(as_text=True)
     auth.logout()

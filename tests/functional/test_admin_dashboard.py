@@ -21,8 +21,11 @@ SUNSET = utcnow().date() + timedelta(days=20)
 
 @pytest.fixture
 def app_overrides() -> dict[str, Any]:
-    return {"cert_sunset": SUNSET.isoformat(), "cert_sunset_grace_days": 10,
-            "require_hardware_key_for": "admin"}
+    return {
+        "cert_sunset": SUNSET.isoformat(),
+        "cert_sunset_grace_days": 10,
+        "require_hardware_key_for": "admin",
+    }
 
 
 @pytest.fixture
@@ -44,26 +47,31 @@ def page(client: FlaskClient, db: Session, app: Flask) -> str:
 def table(page: str, caption: str) -> dict[str, list[str]]:
     """A chart's table for screen readers: first cell of each row -> the other cells."""
     start = page.index(f"<caption>{caption}</caption>")
-    body = page[start:page.index("</table>", start)]
+    body = page[start : page.index("</table>", start)]
     rows = re.findall(r"<tr><th scope=\"row\">([^<]+)</th>(.*?)</tr>", body, re.S)
     return {head: re.findall(r"<td>([^<]*)</td>", cells) for head, cells in rows}
 
 
 def test_funnel_counts_users_by_strongest_credential(page: str) -> None:
     funnel = table(page, "Active users by strongest credential")
-    assert funnel == {"no credential": ["0"], "password only": ["1"],
-                      "certificate file": ["2"], "synced passkey": ["1"],
-                      "device-bound key": ["1"], "attested hardware key": ["1"]}
+    assert funnel == {
+        "no credential": ["0"],
+        "password only": ["1"],
+        "certificate file": ["2"],
+        "synced passkey": ["1"],
+        "device-bound key": ["1"],
+        "attested hardware key": ["1"],
+    }
     assert "security key" not in page  # hardware is counted only where attested
 
 
 def test_policies_show_who_is_affected(page: str) -> None:
-    sunset = page[page.index('id="policy-cert-sunset"'):page.index('id="policy-hardware-key"')]
+    sunset = page[page.index('id="policy-cert-sunset"') : page.index('id="policy-hardware-key"')]
     assert SUNSET.isoformat() in sunset
     assert (SUNSET + timedelta(days=10)).isoformat() in sunset
     figures = re.findall(r"<dd>(?:<a [^>]+>)?(\d+)", sunset)
     assert figures == ["2", "2", "1"]  # holders, no passkey to move to, certificates only
-    hardware = page[page.index('id="policy-hardware-key"'):]
+    hardware = page[page.index('id="policy-hardware-key"') :]
     assert "admins without an attested hardware key (of 2)" in hardware
     assert re.search(r'filter=hardware-key-policy">1</a>', hardware)
 
@@ -94,8 +102,9 @@ def test_failures_by_reason(client: FlaskClient, page: str, app: Flask) -> None:
 
 
 @pytest.mark.parametrize(("days", "shown"), [("7", 7), ("90", 90), ("13", 30), ("x", 30)])
-def test_dashboard_windows(client: FlaskClient, db: Session, app: Flask, days: str,
-                           shown: int) -> None:
+def test_dashboard_windows(
+    client: FlaskClient, db: Session, app: Flask, days: str, shown: int
+) -> None:
     admin_signed_in(client, db, app)
     page = client.get(f"/admin/?days={days}").get_data(as_text=True)
     assert len(table(page, "Live credentials by strength, per day")) == shown
@@ -119,14 +128,22 @@ def test_one_active_user_is_one(client: FlaskClient, db: Session, app: Flask) ->
 def test_a_zero_is_no_link(client: FlaskClient, db: Session, app: Flask) -> None:
     admin_signed_in(client, db, app)
     page = client.get("/admin/").get_data(as_text=True)
-    sunset = page[page.index('id="policy-cert-sunset"'):page.index('id="policy-hardware-key"')]
+    sunset = page[page.index('id="policy-cert-sunset"') : page.index('id="policy-hardware-key"')]
     assert re.findall(r"<dd>([^<]*)</dd>", sunset) == ["0", "0", "0"]
 
 
 def test_equal_series_each_have_their_own_chart(page: str) -> None:
     """Overlapping lines hid equal counts; each series now has its own panel."""
-    mix = page[page.index('id="credential-mix"'):page.index("</figure>",
-                                                             page.index('id="credential-mix"'))]
+    mix = page[
+        page.index('id="credential-mix"') : page.index(
+            "</figure>", page.index('id="credential-mix"')
+        )
+    ]
     titles = re.findall(r'class="panel-title"[^>]*>([^<]+)<span', mix)
-    assert [t.strip() for t in titles] == ["password", "certificate file", "synced passkey",
-                                           "device-bound key", "attested hardware key"]
+    assert [t.strip() for t in titles] == [
+        "password",
+        "certificate file",
+        "synced passkey",
+        "device-bound key",
+        "attested hardware key",
+    ]

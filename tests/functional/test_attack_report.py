@@ -27,15 +27,29 @@ from tests.support.admin import admin_signed_in
 
 def _fail(db: Session, address: str, user: User | None, reason: str, times: int = 1) -> None:
     for _ in range(times):
-        record(db, Event.PASSWORD_FAILURE, client=Client(address=address), success=False,
-               user=user, method="password", reason=reason,
-               details={} if user else {"username": "nobody"})
+        record(
+            db,
+            Event.PASSWORD_FAILURE,
+            client=Client(address=address),
+            success=False,
+            user=user,
+            method="password",
+            reason=reason,
+            details={} if user else {"username": "nobody"},
+        )
     db.commit()
 
 
 def _refused(db: Session, address: str, reason: str) -> None:
-    record(db, Event.THROTTLED, client=Client(address=address), success=False,
-           method="password", reason=reason, details={"key": address})
+    record(
+        db,
+        Event.THROTTLED,
+        client=Client(address=address),
+        success=False,
+        method="password",
+        reason=reason,
+        details={"key": address},
+    )
     db.commit()
 
 
@@ -70,16 +84,25 @@ def test_the_last_hour_in_figures(db: Session, seeded: dict[str, User]) -> None:
     assert report.failures_per_minute == 0.2
     assert dict(report.refusals) == {"throttled": 2, "busy": 1}
     assert [(a.address, a.failures, a.accounts) for a in report.top_addresses] == [
-        ("10.0.0.1", 5, 1), ("10.0.0.2", 5, 2), ("10.0.0.3", 4, 0)]
+        ("10.0.0.1", 5, 1),
+        ("10.0.0.2", 5, 2),
+        ("10.0.0.3", 4, 0),
+    ]
     assert [(u.username, u.failures, u.addresses) for u in report.targeted_accounts] == [
-        ("alice", 7, 2), ("bob", 3, 1)]
+        ("alice", 7, 2),
+        ("bob", 3, 1),
+    ]
     assert report.targeted_accounts[0].first_at >= utcnow() - timedelta(minutes=5)
 
 
 def test_nothing_to_report(db: Session, app: Flask) -> None:
     report = attack_report(db, now=utcnow())
-    assert (report.failures, report.refusals, report.top_addresses,
-            report.targeted_accounts) == (0, (), (), ())
+    assert (report.failures, report.refusals, report.top_addresses, report.targeted_accounts) == (
+        0,
+        (),
+        (),
+        (),
+    )
 
 
 def test_the_cli_reports_the_same(runner: Any, seeded: dict[str, User]) -> None:
@@ -88,10 +111,11 @@ def test_the_cli_reports_the_same(runner: Any, seeded: dict[str, User]) -> None:
     data = json.loads(result.stdout)
     assert data["failed_password_sign_ins"] == 14 and data["unknown_usernames"] == 4
     assert data["refusals"] == {"throttled": 2, "busy": 1}
-    assert [a["address"] for a in data["top_addresses"]] == ["10.0.0.1", "10.0.0.2",
-                                                            "10.0.0.3"]
-    assert [(u["username"], u["failures"], u["addresses"])
-            for u in data["targeted_accounts"]] == [("alice", 7, 2), ("bob", 3, 1)]
+    assert [a["address"] for a in data["top_addresses"]] == ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
+    assert [(u["username"], u["failures"], u["addresses"]) for u in data["targeted_accounts"]] == [
+        ("alice", 7, 2),
+        ("bob", 3, 1),
+    ]
     text = runner.invoke(args=["report", "attacks"])
     assert text.exit_code == 0, text.output
     assert "14 failed password sign-ins (0.2/minute), 4 naming no account" in text.stdout
@@ -106,25 +130,34 @@ def test_the_cli_refuses_a_bad_window(runner: Any) -> None:
     assert result.exit_code == 2 and "Traceback" not in result.output
 
 
-def test_the_dashboard_shows_the_last_hour(client: FlaskClient, db: Session, app: Flask,
-                                           seeded: dict[str, User]) -> None:
+def test_the_dashboard_shows_the_last_hour(
+    client: FlaskClient, db: Session, app: Flask, seeded: dict[str, User]
+) -> None:
     admin_signed_in(client, db, app)
     page = client.get("/admin/").get_data(as_text=True)
-    section = page[page.index('id="attacks"'):]
-    section = section[:section.index("</section>")]
+    section = page[page.index('id="attacks"') :]
+    section = section[: section.index("</section>")]
     assert "14 (0.2 a minute; 4 naming no account)" in section
     assert "<dt>Refused: too many attempts</dt><dd>2 addresses or accounts</dd>" in section
     assert "<dt>Refused: sign-in was too busy</dt><dd>1 address or account</dd>" in section
-    rows = re.findall(r"<tr><td>(?:<a [^>]+>)?([^<]+)(?:</a>)?</td><td>([\d,]+)</td>"
-                      r"<td>(\d+)</td>", section)
-    assert rows == [("10.0.0.1", "5", "1"), ("10.0.0.2", "5", "2"), ("10.0.0.3", "4", "0"),
-                    ("alice", "7", "2"), ("bob", "3", "1")]
+    rows = re.findall(
+        r"<tr><td>(?:<a [^>]+>)?([^<]+)(?:</a>)?</td><td>([\d,]+)</td>"
+        r"<td>(\d+)</td>",
+        section,
+    )
+    assert rows == [
+        ("10.0.0.1", "5", "1"),
+        ("10.0.0.2", "5", "2"),
+        ("10.0.0.3", "4", "0"),
+        ("alice", "7", "2"),
+        ("bob", "3", "1"),
+    ]
     assert "10.0.0.9" not in section
 
 
-def test_a_targeted_user_is_told_without_the_addresses(client: FlaskClient, db: Session,
-                                                       app: Flask,
-                                                       seeded: dict[str, User]) -> None:
+def test_a_targeted_user_is_told_without_the_addresses(
+    client: FlaskClient, db: Session, app: Flask, seeded: dict[str, User]
+) -> None:
     alice = seeded["alice"]
     # 7 + 7 wrong passwords in the last week, from 3 addresses; 14 >= the notice's 10
     notice = targeted_notice(db, alice.id, now=utcnow() + timedelta(seconds=1))
@@ -132,17 +165,20 @@ def test_a_targeted_user_is_told_without_the_addresses(client: FlaskClient, db: 
     auth = AuthActions(client)
     assert auth.login().status_code == 303
     page = client.get("/account").get_data(as_text=True)
-    notice_html = page[page.index('id="password-guesses"'):]
-    notice_html = notice_html[:notice_html.index("</section>")]
+    notice_html = page[page.index('id="password-guesses"') :]
+    notice_html = notice_html[: notice_html.index("</section>")]
     assert "Someone is guessing your password" in notice_html
-    assert re.search(r"14 wrong passwords were given for your account from 3 different "
-                     r"addresses since <time", notice_html)
+    assert re.search(
+        r"14 wrong passwords were given for your account from 3 different "
+        r"addresses since <time",
+        notice_html,
+    )
     assert not re.search(r"10\.0\.0\.\d", notice_html)
 
 
-def test_no_notice_below_the_threshold_or_for_others(client: FlaskClient, db: Session,
-                                                     app: Flask,
-                                                     seeded: dict[str, User]) -> None:
+def test_no_notice_below_the_threshold_or_for_others(
+    client: FlaskClient, db: Session, app: Flask, seeded: dict[str, User]
+) -> None:
     assert targeted_notice(db, seeded["bob"].id, now=utcnow()) is None  # 3 < 10
     _age_all(db, timedelta(days=8))  # alice's too are now older than a week
     assert targeted_notice(db, seeded["alice"].id, now=utcnow()) is None

@@ -21,11 +21,11 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
-def test_a_relative_p12_path_is_written_in_the_instance_folder(runner: Any, app: Flask,
-                                                                alice: User) -> None:
+def test_a_relative_p12_path_is_written_in_the_instance_folder(
+    runner: Any, app: Flask, alice: User
+) -> None:
     assert runner.invoke(args=["ca", "init"]).exit_code == 0
-    result = runner.invoke(args=["ca", "issue", "alice", "--p12", "alice.p12",
-                                 "--password", "pw"])
+    result = runner.invoke(args=["ca", "issue", "alice", "--p12", "alice.p12", "--password", "pw"])
     assert result.exit_code == 0, result.output
     written = Path(app.instance_path) / "alice.p12"
     assert f"wrote {written} " in result.output and "docs/certificates.md" in result.output
@@ -45,12 +45,22 @@ def test_the_printed_command_works_as_printed(tmp_path: Path) -> None:
     name = f"journey-{uuid.uuid4().hex[:8]}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KEYSTILE_", "FLASK_"))}
     # The test's own database and CA; the .p12 goes where the printed command puts it.
-    env |= {**prefix, "KEYSTILE_DATABASE_URL": f"sqlite:///{tmp_path / 'k.sqlite3'}",
-            "KEYSTILE_CA_DIR": str(tmp_path / "ca")}
+    env |= {
+        **prefix,
+        "KEYSTILE_DATABASE_URL": f"sqlite:///{tmp_path / 'k.sqlite3'}",
+        "KEYSTILE_CA_DIR": str(tmp_path / "ca"),
+    }
 
     def keystile(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(BIN / "keystile"), *args], env=env, cwd=ROOT, text=True,
-                              capture_output=True, timeout=60, check=False)
+        return subprocess.run(
+            [str(BIN / "keystile"), *args],
+            env=env,
+            cwd=ROOT,
+            text=True,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
 
     for step in (["db", "upgrade"], ["user", "create", name], ["ca", "init"]):
         assert keystile(*step).returncode == 0
@@ -61,8 +71,9 @@ def test_the_printed_command_works_as_printed(tmp_path: Path) -> None:
         written = Path(result.stdout.split("wrote ", 1)[1].split(" for ", 1)[0])
         assert written.name == f"{name}.p12" and written.parent.name == "instance"
         assert not (ROOT / f"{name}.p12").exists()
-        ignored = subprocess.run(["git", "check-ignore", "-q", f"{name}.p12"], cwd=ROOT,
-                                 check=False)
+        ignored = subprocess.run(
+            ["git", "check-ignore", "-q", f"{name}.p12"], cwd=ROOT, check=False
+        )
         assert ignored.returncode == 0  # *.p12 is ignored anywhere in the checkout
     finally:
         (ROOT / "instance" / f"{name}.p12").unlink(missing_ok=True)
@@ -70,8 +81,14 @@ def test_the_printed_command_works_as_printed(tmp_path: Path) -> None:
 
 def test_without_development_the_message_says_how_to_run_it(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KEYSTILE_", "FLASK_"))}
-    result = subprocess.run([str(BIN / "keystile"), "ca", "issue", "x", "--p12", "x.p12"],
-                            env=env, cwd=tmp_path, text=True, capture_output=True,
-                            timeout=60, check=False)
+    result = subprocess.run(
+        [str(BIN / "keystile"), "ca", "issue", "x", "--p12", "x.p12"],
+        env=env,
+        cwd=tmp_path,
+        text=True,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 2
     assert "KEYSTILE_ENV=development" in result.stderr and "make run" in result.stderr

@@ -39,8 +39,7 @@ def proxy(app: Flask) -> FlaskClient:
     return app.test_client(use_cookies=False)
 
 
-def page(proxy: FlaskClient, path: str, *, cookie: str, cert: Any = None,
-         peer: str = PROXY) -> Any:
+def page(proxy: FlaskClient, path: str, *, cookie: str, cert: Any = None, peer: str = PROXY) -> Any:
     headers = {"Cookie": cookie, **(cert_header(cert) if cert is not None else {})}
     return proxy.get(path, headers=headers, environ_base={"REMOTE_ADDR": peer})
 
@@ -54,8 +53,9 @@ def cert_sign_in(proxy: FlaskClient, cert: Any) -> str:
     return value
 
 
-def signed_in_as(proxy: FlaskClient, *, cookie: str, cert: Any = None,
-                 peer: str = PROXY) -> str | None:
+def signed_in_as(
+    proxy: FlaskClient, *, cookie: str, cert: Any = None, peer: str = PROXY
+) -> str | None:
     """Who ``/api/session`` (the sign-in edge) and ``/account`` (Flask) both say it is."""
     api = page(proxy, "/api/session", cookie=cookie, cert=cert, peer=peer)
     account = page(proxy, "/account", cookie=cookie, cert=cert, peer=peer)
@@ -77,7 +77,8 @@ def bob(db: Session, app: Flask) -> User:
 
 
 def test_a_certificate_session_holds_only_with_its_key(
-        proxy: FlaskClient, db: Session, alice: User, bob: User, pki: Pki) -> None:
+    proxy: FlaskClient, db: Session, alice: User, bob: User, pki: Pki
+) -> None:
     pin(db, alice, pki.self_signed.cert)
     pin(db, bob, pki.good.cert)
     cookie = cert_sign_in(proxy, pki.self_signed.cert)
@@ -95,13 +96,18 @@ def test_a_certificate_session_holds_only_with_its_key(
     (row,) = mismatches(db)  # audited once for the session, however often it is tried
     session = db.scalars(select(AuthSession).where(AuthSession.user_id == alice.id)).one()
     assert (row.user_id, row.method, row.outcome, row.reason) == (
-        alice.id, "certificate", "failure", "key_not_presented")
+        alice.id,
+        "certificate",
+        "failure",
+        "key_not_presented",
+    )
     assert row.details == {"session": session.id} and session.key_mismatch_at is not None
     assert session.revoked_at is None
 
 
-def test_a_password_session_needs_no_certificate(proxy: FlaskClient, auth: AuthActions,
-                                                 db: Session, alice: User, pki: Pki) -> None:
+def test_a_password_session_needs_no_certificate(
+    proxy: FlaskClient, auth: AuthActions, db: Session, alice: User, pki: Pki
+) -> None:
     cookie = signed_in(auth)
     assert signed_in_as(proxy, cookie=cookie) == "alice"
     assert signed_in_as(proxy, cookie=cookie, cert=pki.self_signed.cert) == "alice"
@@ -110,7 +116,8 @@ def test_a_password_session_needs_no_certificate(proxy: FlaskClient, auth: AuthA
 
 
 def test_at_the_gate_a_certificate_session_passes_only_with_its_key(
-        proxy: FlaskClient, db: Session, alice: User, bob: User, pki: Pki) -> None:
+    proxy: FlaskClient, db: Session, alice: User, bob: User, pki: Pki
+) -> None:
     pin(db, alice, pki.self_signed.cert)
     pin(db, bob, pki.good.cert)
     cookie = cert_sign_in(proxy, pki.self_signed.cert)
@@ -125,16 +132,22 @@ def test_at_the_gate_a_certificate_session_passes_only_with_its_key(
 
 
 def test_a_protected_host_cookie_is_bound_to_the_key_of_its_session(
-        app: Flask, proxy: FlaskClient, db: Session, alice: User, pki: Pki) -> None:
+    app: Flask, proxy: FlaskClient, db: Session, alice: User, pki: Pki
+) -> None:
     pin(db, alice, pki.self_signed.cert)
     cert_sign_in(proxy, pki.self_signed.cert)
     parent = db.scalars(select(AuthSession).where(AuthSession.user_id == alice.id)).one()
     with app.test_request_context():
-        code = handoff.issue(db, parent, host="wiki.example.com", next_url=f"{WIKI}/",
-                             now=utcnow())
+        code = handoff.issue(db, parent, host="wiki.example.com", next_url=f"{WIKI}/", now=utcnow())
         db.commit()
-        redeemed = handoff.redeem(db, code, host="wiki.example.com", client=Client(),
-                                  now=utcnow(), timeouts=session_timeouts())
+        redeemed = handoff.redeem(
+            db,
+            code,
+            host="wiki.example.com",
+            client=Client(),
+            now=utcnow(),
+            timeouts=session_timeouts(),
+        )
     assert redeemed is not None
     cookie = f"{GATE_COOKIE}={redeemed.secret}"
     resp = nginx(proxy, f"{WIKI}/docs/", cookie=cookie, **cert_header(pki.self_signed.cert))
@@ -144,8 +157,9 @@ def test_a_protected_host_cookie_is_bound_to_the_key_of_its_session(
 
 
 @pytest.mark.parametrize("app_overrides", [{"cert_bound_sessions": "off"}], indirect=True)
-def test_the_binding_can_be_turned_off(proxy: FlaskClient, db: Session, alice: User,
-                                       pki: Pki) -> None:
+def test_the_binding_can_be_turned_off(
+    proxy: FlaskClient, db: Session, alice: User, pki: Pki
+) -> None:
     pin(db, alice, pki.self_signed.cert)
     cookie = cert_sign_in(proxy, pki.self_signed.cert)
     assert signed_in_as(proxy, cookie=cookie) == "alice"
@@ -154,7 +168,8 @@ def test_the_binding_can_be_turned_off(proxy: FlaskClient, db: Session, alice: U
 
 
 def test_not_where_the_certificate_does_not_come_with_every_request(
-        proxy: FlaskClient, db: Session, alice: User, pki: Pki) -> None:
+    proxy: FlaskClient, db: Session, alice: User, pki: Pki
+) -> None:
     """A request from anyone but the trusted proxy (no proxy in front: Keystile's own TLS
     serves only one of its addresses) carries no forwarded certificate to bind to."""
     pin(db, alice, pki.self_signed.cert)
@@ -163,19 +178,32 @@ def test_not_where_the_certificate_does_not_come_with_every_request(
     assert not mismatches(db)
 
 
-@pytest.mark.parametrize("app_overrides", [{"cert_login": "explicit",
-                                            "cert_login_origin": "https://cert.localhost"}],
-                         indirect=True)
-def test_explicit_mode_binds_at_the_gate_only(app: Flask, proxy: FlaskClient, db: Session,
-                                              alice: User, pki: Pki) -> None:
+@pytest.mark.parametrize(
+    "app_overrides",
+    [{"cert_login": "explicit", "cert_login_origin": "https://cert.localhost"}],
+    indirect=True,
+)
+def test_explicit_mode_binds_at_the_gate_only(
+    app: Flask, proxy: FlaskClient, db: Session, alice: User, pki: Pki
+) -> None:
     """Explicit mode shows the certificate to a separate host once: Keystile's own pages
     never see it again, while the protected hosts' proxies forward it with every check."""
     pin(db, alice, pki.self_signed.cert)
-    credential = db.scalars(select(Credential).where(
-        Credential.user_id == alice.id, Credential.kind == CredentialKind.CERTIFICATE)).one()
+    credential = db.scalars(
+        select(Credential).where(
+            Credential.user_id == alice.id, Credential.kind == CredentialKind.CERTIFICATE
+        )
+    ).one()
     with app.test_request_context():
-        opened = sessions.start(db, user=alice, credential=credential, method="certificate",
-                                client=Client(), now=utcnow(), timeouts=session_timeouts())
+        opened = sessions.start(
+            db,
+            user=alice,
+            credential=credential,
+            method="certificate",
+            client=Client(),
+            now=utcnow(),
+            timeouts=session_timeouts(),
+        )
         db.commit()
     cookie = f"{COOKIE}={opened.secret}"
     assert signed_in_as(proxy, cookie=cookie) == "alice"

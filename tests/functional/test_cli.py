@@ -21,30 +21,34 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_user_create_with_password_stdin_then_sign_in(runner: Any, auth: AuthActions) -> None:
-    result = runner.invoke(args=["user", "create", "carol", "--admin", "--password-stdin"],
-                           input=PASSWORD + "\n")
+    result = runner.invoke(
+        args=["user", "create", "carol", "--admin", "--password-stdin"], input=PASSWORD + "\n"
+    )
     assert result.exit_code == 0, result.output
     assert auth.login(username="carol").status_code == 303
 
 
 def test_user_create_applies_password_rules(runner: Any, db: Session) -> None:
-    result = runner.invoke(args=["user", "create", "dave", "--password-stdin"],
-                           input="short\n")
+    result = runner.invoke(args=["user", "create", "dave", "--password-stdin"], input="short\n")
     assert result.exit_code != 0 and "at least 15 characters" in result.output
     assert db.scalar(select(User).where(User.username == "dave")) is None
 
 
-@pytest.mark.parametrize("weak", [
-    pytest.param("passwordpassword", id="common-word-twice"),
-    pytest.param("davedavedavedave", id="the-username-repeated"),
-    pytest.param("dave's long password", id="holds-the-username"),
-])
+@pytest.mark.parametrize(
+    "weak",
+    [
+        pytest.param("passwordpassword", id="common-word-twice"),
+        pytest.param("davedavedavedave", id="the-username-repeated"),
+        pytest.param("dave's long password", id="holds-the-username"),
+    ],
+)
 def test_user_create_refuses_guessable_passwords(runner: Any, db: Session, weak: str) -> None:
-    result = runner.invoke(args=["user", "create", "dave", "--password-stdin"],
-                           input=weak + "\n")
+    result = runner.invoke(args=["user", "create", "dave", "--password-stdin"], input=weak + "\n")
     assert result.exit_code != 0
-    assert ("This password would be easy to guess" in result.output
-            or "Leave your username out" in result.output), result.output
+    assert (
+        "This password would be easy to guess" in result.output
+        or "Leave your username out" in result.output
+    ), result.output
     assert db.scalar(select(User).where(User.username == "dave")) is None
 
 
@@ -72,8 +76,14 @@ def test_request_list_approve_reject(runner: Any, client: FlaskClient, db: Sessi
     from app.models import utcnow
 
     for name in ("frank", "grace"):
-        db.add(AccountRequest(username=name, username_normalized=name,
-                              email=f"{name}@example.org", created_at=utcnow()))
+        db.add(
+            AccountRequest(
+                username=name,
+                username_normalized=name,
+                email=f"{name}@example.org",
+                created_at=utcnow(),
+            )
+        )
     db.commit()
     listed = json.loads(runner.invoke(args=["request", "list", "--json"]).output)
     assert [r["username"] for r in listed] == ["frank", "grace"]
@@ -88,19 +98,35 @@ def test_request_list_approve_reject(runner: Any, client: FlaskClient, db: Sessi
 
 def test_console_script_db_upgrade_and_user_list(tmp_path: Path, app: Flask) -> None:
     """The installed ``keystile`` command works on a fresh database file."""
-    env = {**os.environ, "KEYSTILE_ENV": "development",
-           "KEYSTILE_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}"}
+    env = {
+        **os.environ,
+        "KEYSTILE_ENV": "development",
+        "KEYSTILE_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}",
+    }
     keystile = str(ROOT / ".venv" / "bin" / "keystile")
-    up = subprocess.run([keystile, "db", "upgrade"], env=env, capture_output=True, text=True,
-                        timeout=60, check=False)
+    up = subprocess.run(
+        [keystile, "db", "upgrade"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert up.returncode == 0, up.stderr
-    listed = subprocess.run([keystile, "user", "list", "--json"], env=env, capture_output=True,
-                            text=True, timeout=60, check=False)
+    listed = subprocess.run(
+        [keystile, "user", "list", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert listed.returncode == 0 and json.loads(listed.stdout) == []
 
 
-def test_user_link_recovers_an_administrator(runner: Any, client: FlaskClient, app: Flask,
-                                             db: Session) -> None:
+def test_user_link_recovers_an_administrator(
+    runner: Any, client: FlaskClient, app: Flask, db: Session
+) -> None:
     """The web pages give no set-up link for an administrator: the operator does, here, and
     using it replaces the password and ends the sessions the old one opened."""
     make_user(db, app, "root", admin=True)
@@ -111,8 +137,12 @@ def test_user_link_recovers_an_administrator(runner: Any, client: FlaskClient, a
     path = result.output.strip().splitlines()[-1].removeprefix("https://localhost")
     new = "a brand new passphrase for the operator"
     page = client.get(path).get_data(as_text=True)
-    assert client.post(path, data={"password": new, "confirm": new,
-                                   "csrf_token": csrf_from(page)}).status_code == 303
+    assert (
+        client.post(
+            path, data={"password": new, "confirm": new, "csrf_token": csrf_from(page)}
+        ).status_code
+        == 303
+    )
     assert thief.get("/api/session").status_code == 401
     assert AuthActions(app.test_client()).login("root", new).status_code == 303
     assert runner.invoke(args=["user", "link", "nobody"]).exit_code != 0

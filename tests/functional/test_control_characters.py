@@ -32,8 +32,9 @@ def raw_controls(text: str) -> set[str]:
     return {ch for ch in text.replace("\r\n", "\n") if ch in RAW}
 
 
-def test_cert_pin_and_list_show_a_hostile_subject_visibly(runner: Any, alice: User,
-                                                          tmp_path: Path) -> None:
+def test_cert_pin_and_list_show_a_hostile_subject_visibly(
+    runner: Any, alice: User, tmp_path: Path
+) -> None:
     cert = self_signed_named(HOSTILE)
     path = tmp_path / "hostile.pem"
     path.write_bytes(cert.public_bytes(Encoding.PEM))
@@ -47,8 +48,9 @@ def test_cert_pin_and_list_show_a_hostile_subject_visibly(runner: Any, alice: Us
     assert json.loads(as_json.output)[0]["subject"].startswith(f"CN={HOSTILE},")
 
 
-def test_passkey_list_shows_a_hostile_model_name_visibly(runner: Any, alice: User,
-                                                         db: Session) -> None:
+def test_passkey_list_shows_a_hostile_model_name_visibly(
+    runner: Any, alice: User, db: Session
+) -> None:
     factories.passkey(db, alice, synced=False, model=HOSTILE)
     text = runner.invoke(args=["passkey", "list", "alice"])
     as_json = runner.invoke(args=["passkey", "list", "alice", "--json"])
@@ -58,7 +60,8 @@ def test_passkey_list_shows_a_hostile_model_name_visibly(runner: Any, alice: Use
 
 
 def test_a_hostile_user_agent_is_neutralised_in_every_export(
-        runner: Any, client: FlaskClient, alice: User, app: Flask, db: Session) -> None:
+    runner: Any, client: FlaskClient, alice: User, app: Flask, db: Session
+) -> None:
     client.environ_base["HTTP_USER_AGENT"] = f"Mozilla/5.0 {HOSTILE}"
     assert AuthActions(client).login(password="not the password at all").status_code == 401
     csv_out = runner.invoke(args=["audit", "export", "--format", "csv"]).output

@@ -27,13 +27,17 @@ def page_token(client: FlaskClient) -> str:
 
 
 def options(client: FlaskClient, token: str, header: str = "X-CSRFToken") -> Any:
-    return client.post("/webauthn/login/options", data=b"{}",
-                       headers={header: token, "Content-Type": "application/json"})
+    return client.post(
+        "/webauthn/login/options",
+        data=b"{}",
+        headers={header: token, "Content-Type": "application/json"},
+    )
 
 
 def password_login(client: FlaskClient, token: str) -> Any:
-    return client.post("/login", data={"username": "alice", "password": PASSWORD,
-                                       "csrf_token": token})
+    return client.post(
+        "/login", data={"username": "alice", "password": PASSWORD, "csrf_token": token}
+    )
 
 
 def rotate(app: Flask, *fallbacks: str) -> None:
@@ -51,7 +55,8 @@ def cookie_secret(app: Flask, client: FlaskClient) -> str:
 
 
 def test_an_open_page_keeps_working_across_a_key_rotation(
-        app: Flask, client: FlaskClient, alice: User) -> None:
+    app: Flask, client: FlaskClient, alice: User
+) -> None:
     """Issue 14: the old key in ``SECRET_KEY_FALLBACKS`` keeps the tokens (and the cookie
     sessions) it signed valid, for JSON requests and forms alike."""
     token = page_token(client)
@@ -64,7 +69,8 @@ def test_an_open_page_keeps_working_across_a_key_rotation(
 
 
 def test_a_token_of_a_key_no_longer_trusted_is_refused(
-        app: Flask, client: FlaskClient, alice: User) -> None:
+    app: Flask, client: FlaskClient, alice: User
+) -> None:
     token = page_token(client)
     rotate(app)  # the old key dropped from the fallbacks
     resp = options(client, token)
@@ -79,14 +85,17 @@ def test_new_pages_are_signed_with_the_new_key(app: Flask, client: FlaskClient) 
     rotate(app, OLD_KEY)
     token = page_token(client)
     assert URLSafeTimedSerializer(NEW_KEY, salt=csrf.SALT).loads(token) == cookie_secret(
-        app, client)
+        app, client
+    )
     assert options(client, token).status_code == 200
 
 
-@pytest.mark.parametrize("case", ["foreign key", "other browser", "empty", "garbage",
-                                  "not a string"])
+@pytest.mark.parametrize(
+    "case", ["foreign key", "other browser", "empty", "garbage", "not a string"]
+)
 def test_a_token_that_does_not_name_this_browser_s_secret_is_refused(
-        case: str, app: Flask, client: FlaskClient) -> None:
+    case: str, app: Flask, client: FlaskClient
+) -> None:
     mine = page_token(client)
     secret = cookie_secret(app, client)
     token = {

@@ -49,50 +49,68 @@ def assert_unavailable(resp: Any, *, json: bool) -> None:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-@pytest.mark.parametrize(("method", "path", "json"), [
-    ("GET", "/login", False),
-    ("GET", "/account", False),
-    ("GET", "/admin/users", False),
-    ("GET", "/api/session", True),  # answered by the sign-in edge
-], ids=["login-page", "account", "admin", "api-session"])
+@pytest.mark.parametrize(
+    ("method", "path", "json"),
+    [
+        ("GET", "/login", False),
+        ("GET", "/account", False),
+        ("GET", "/admin/users", False),
+        ("GET", "/api/session", True),  # answered by the sign-in edge
+    ],
+    ids=["login-page", "account", "admin", "api-session"],
+)
 def test_every_request_that_needs_the_database_answers_503(
-        tmp_path: Path, backend: str, method: str, path: str, json: bool) -> None:
+    tmp_path: Path, backend: str, method: str, path: str, json: bool
+) -> None:
     if backend == "postgresql":
         require(bool(PG_URL), "KEYSTILE_TEST_DATABASE_URL is not set")
-    app = create_app({"env": "testing", "secret_key": "test-secret-key-0123456789abcdefghijklmn",
-                      "database_url": gone_url(tmp_path, backend),
-                      "instance_path": str(tmp_path / "instance")})
+    app = create_app(
+        {
+            "env": "testing",
+            "secret_key": "test-secret-key-0123456789abcdefghijklmn",
+            "database_url": gone_url(tmp_path, backend),
+            "instance_path": str(tmp_path / "instance"),
+        }
+    )
     client = app.test_client()
     client.set_cookie(COOKIE, "a-session-id", domain="localhost")
     assert_unavailable(client.open(path, method=method), json=json)
 
 
-@pytest.mark.parametrize(("exc", "status"), [
-    (sa_exc.OperationalError("SELECT 1", {}, Exception("connection refused")), 503),
-    (sa_exc.TimeoutError("QueuePool limit reached"), 503),
-    (sa_exc.DBAPIError("SELECT 1", {}, Exception("closed"), connection_invalidated=True), 503),
-    (sa_exc.IntegrityError("INSERT", {}, Exception("duplicate key")), 500),
-    (sa_exc.ProgrammingError("SELEC", {}, Exception("syntax")), 500),
-    (ValueError("a bug"), 500),
-], ids=["operational", "pool-timeout", "disconnect", "integrity", "programming", "bug"])
+@pytest.mark.parametrize(
+    ("exc", "status"),
+    [
+        (sa_exc.OperationalError("SELECT 1", {}, Exception("connection refused")), 503),
+        (sa_exc.TimeoutError("QueuePool limit reached"), 503),
+        (sa_exc.DBAPIError("SELECT 1", {}, Exception("closed"), connection_invalidated=True), 503),
+        (sa_exc.IntegrityError("INSERT", {}, Exception("duplicate key")), 500),
+        (sa_exc.ProgrammingError("SELEC", {}, Exception("syntax")), 500),
+        (ValueError("a bug"), 500),
+    ],
+    ids=["operational", "pool-timeout", "disconnect", "integrity", "programming", "bug"],
+)
 def test_which_failures_mean_unavailable(exc: BaseException, status: int) -> None:
     assert database_unavailable(exc) is (status == 503)
     assert failure_status(exc) == status
 
 
 def _raise_disconnect(*_args: Any, **_kwargs: Any) -> None:
-    raise sa_exc.OperationalError("INSERT INTO audit_events", {},
-                                  Exception("server closed the connection unexpectedly"))
+    raise sa_exc.OperationalError(
+        "INSERT INTO audit_events", {}, Exception("server closed the connection unexpectedly")
+    )
 
 
 def _counts(db: Session) -> tuple[int, int]:
     db.expire_all()
-    return (db.scalar(select(func.count()).select_from(AuthSession)) or 0,
-            db.scalar(select(func.count()).select_from(AuditEvent)) or 0)
+    return (
+        db.scalar(select(func.count()).select_from(AuthSession)) or 0,
+        db.scalar(select(func.count()).select_from(AuditEvent)) or 0,
+    )
 
 
 def test_password_sign_in_cut_off_mid_transaction_writes_nothing(
-        app: Flask, auth: AuthActions, db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    app: Flask, auth: AuthActions, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The session row is written before the audit row fails: both are rolled back."""
     make_user(db, app, "alice")
     before = _counts(db)
@@ -106,8 +124,8 @@ def test_password_sign_in_cut_off_mid_transaction_writes_nothing(
 
 
 def test_passkey_sign_in_cut_off_at_the_edge_writes_nothing(
-        enrolled: SoftCredential, browser: Browser, db: Session,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    enrolled: SoftCredential, browser: Browser, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
     before = _counts(db)
     monkeypatch.setattr("app.services.passkeys.authentication.record", _raise_disconnect)
     resp = browser.login(enrolled)
@@ -132,16 +150,25 @@ def _allow_connections(app: Flask, allowed: bool) -> None:
     url = engine_of(app).url
     admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f'ALTER DATABASE "{url.database}" '
-                             f"ALLOW_CONNECTIONS {'true' if allowed else 'false'}"))
+        conn.execute(
+            sa.text(
+                f'ALTER DATABASE "{url.database}" '
+                f"ALLOW_CONNECTIONS {'true' if allowed else 'false'}"
+            )
+        )
         if not allowed:
-            conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                 "WHERE datname = :name"), {"name": url.database})
+            conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"
+                ),
+                {"name": url.database},
+            )
     admin.dispose()
 
 
-def test_postgresql_gone_and_back_without_a_restart(pg_app: Flask, client: FlaskClient,
-                                                    auth: AuthActions, db: Session) -> None:
+def test_postgresql_gone_and_back_without_a_restart(
+    pg_app: Flask, client: FlaskClient, auth: AuthActions, db: Session
+) -> None:
     make_user(db, pg_app, "alice")
     assert auth.login().status_code == 303
     signed_in = auth.session()
@@ -152,8 +179,9 @@ def test_postgresql_gone_and_back_without_a_restart(pg_app: Flask, client: Flask
     _allow_connections(pg_app, False)
     # Never an allow, never a sign-out: the session check cannot say yes or no.
     assert_unavailable(client.get("/api/session"), json=True)
-    resp = client.post("/login", data={"username": "alice", "password": "wrong password!",
-                                       "csrf_token": token})
+    resp = client.post(
+        "/login", data={"username": "alice", "password": "wrong password!", "csrf_token": token}
+    )
     assert_unavailable(resp, json=False)
     assert_unavailable(client.get("/account"), json=False)
     assert client.get("/readyz").status_code == 503

@@ -17,23 +17,35 @@ from app.web.devices import COOKIE
 from tests.conftest import PASSWORD, AuthActions, csrf_from, make_user
 
 PROXY = "10.0.0.1"
-CHROME = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-          "Chrome/131.0.0.0 Safari/537.36")
+CHROME = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
 
 
 @pytest.fixture
 def app_overrides() -> dict[str, Any]:
-    return {"login_limit_per_account": "3/minute", "login_limit_per_address": "5/minute",
-            "login_limit_per_device": "2/minute", "trusted_proxies": PROXY}
+    return {
+        "login_limit_per_account": "3/minute",
+        "login_limit_per_address": "5/minute",
+        "login_limit_per_device": "2/minute",
+        "trusted_proxies": PROXY,
+    }
 
 
-def sign_in(client: FlaskClient, username: str = "alice", password: str = PASSWORD,
-            address: str = "198.51.100.1") -> int:
+def sign_in(
+    client: FlaskClient,
+    username: str = "alice",
+    password: str = PASSWORD,
+    address: str = "198.51.100.1",
+) -> int:
     env = {"REMOTE_ADDR": address, "HTTP_USER_AGENT": CHROME}
     page = client.get("/login", environ_base=env).get_data(as_text=True)
-    return client.post("/login", data={"username": username, "password": password,
-                                       "csrf_token": csrf_from(page)},
-                       environ_base=env).status_code
+    return client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": csrf_from(page)},
+        environ_base=env,
+    ).status_code
 
 
 def flood(app: Flask, username: str, guesses: int) -> list[int]:
@@ -47,9 +59,17 @@ def flood(app: Flask, username: str, guesses: int) -> list[int]:
         else:
             env = {"REMOTE_ADDR": f"192.0.2.{n}"}
         page = client.get("/login", environ_base=env).get_data(as_text=True)
-        statuses.append(client.post("/login", environ_base=env, data={
-            "username": username, "password": f"guess {n} is wrong",
-            "csrf_token": csrf_from(page)}).status_code)
+        statuses.append(
+            client.post(
+                "/login",
+                environ_base=env,
+                data={
+                    "username": username,
+                    "password": f"guess {n} is wrong",
+                    "csrf_token": csrf_from(page),
+                },
+            ).status_code
+        )
     return statuses
 
 
@@ -59,11 +79,13 @@ def signed_in_before(client: FlaskClient) -> None:
     assert AuthActions(client).logout().status_code == 303
 
 
-def test_a_sign_in_issues_a_token_in_a_host_cookie(client: FlaskClient, alice: User,
-                                                   db: Session) -> None:
+def test_a_sign_in_issues_a_token_in_a_host_cookie(
+    client: FlaskClient, alice: User, db: Session
+) -> None:
     page = client.get("/login").get_data(as_text=True)
-    resp = client.post("/login", data={"username": "alice", "password": PASSWORD,
-                                       "csrf_token": csrf_from(page)})
+    resp = client.post(
+        "/login", data={"username": "alice", "password": PASSWORD, "csrf_token": csrf_from(page)}
+    )
     assert resp.status_code == 303
     header = next(h for h in resp.headers.getlist("Set-Cookie") if h.startswith(COOKIE + "="))
     attributes = {a.strip().split("=")[0].lower() for a in header.split(";")[1:]}
@@ -81,43 +103,51 @@ def test_a_sign_in_issues_a_token_in_a_host_cookie(client: FlaskClient, alice: U
 
 
 def test_the_owner_with_a_token_signs_in_while_the_account_is_under_attack(
-        app: Flask, client: FlaskClient, alice: User) -> None:
+    app: Flask, client: FlaskClient, alice: User
+) -> None:
     signed_in_before(client)
     assert flood(app, "alice", 10) == [401] * 3 + [429] * 7  # the account's limit holds
     assert sign_in(client, address="198.51.100.99") == 303  # the owner is not locked out
     assert sign_in(app.test_client(), address="198.51.100.98") == 429  # a new browser is
 
 
-def test_a_token_has_its_own_small_allowance(app: Flask, client: FlaskClient,
-                                             alice: User) -> None:
+def test_a_token_has_its_own_small_allowance(app: Flask, client: FlaskClient, alice: User) -> None:
     signed_in_before(client)
     assert [sign_in(client, password="wrong wrong") for _ in range(3)] == [401, 401, 429]
     # the account's own limit was not spent by the token's guesses
-    assert [sign_in(app.test_client(), password="wrong", address=f"192.0.2.{n}")
-            for n in range(4)] == [401, 401, 401, 429]
+    assert [
+        sign_in(app.test_client(), password="wrong", address=f"192.0.2.{n}") for n in range(4)
+    ] == [401, 401, 401, 429]
 
 
-def test_another_accounts_token_does_not_count(app: Flask, client: FlaskClient, alice: User,
-                                               db: Session) -> None:
+def test_another_accounts_token_does_not_count(
+    app: Flask, client: FlaskClient, alice: User, db: Session
+) -> None:
     make_user(db, app, "bob")
     assert sign_in(client, "bob") == 303  # this browser holds bob's token only
     flood(app, "alice", 4)
     assert sign_in(client) == 429
 
 
-def test_a_tampered_token_does_not_count(app: Flask, client: FlaskClient,
-                                         alice: User) -> None:
+def test_a_tampered_token_does_not_count(app: Flask, client: FlaskClient, alice: User) -> None:
     signed_in_before(client)
     cookie = client.get_cookie(COOKIE)
     assert cookie is not None
-    client.set_cookie(COOKIE, cookie.value[:-2] + ("AA" if cookie.value[-2:] != "AA" else "BB"),
-                      domain="localhost", secure=True, httponly=True, samesite="Lax")
+    client.set_cookie(
+        COOKIE,
+        cookie.value[:-2] + ("AA" if cookie.value[-2:] != "AA" else "BB"),
+        domain="localhost",
+        secure=True,
+        httponly=True,
+        samesite="Lax",
+    )
     flood(app, "alice", 4)
     assert sign_in(client) == 429
 
 
-def test_an_expired_token_does_not_count(app: Flask, client: FlaskClient, alice: User,
-                                         db: Session) -> None:
+def test_an_expired_token_does_not_count(
+    app: Flask, client: FlaskClient, alice: User, db: Session
+) -> None:
     signed_in_before(client)
     db.execute(update(DeviceToken).values(expires_at=utcnow() - timedelta(seconds=1)))
     db.commit()
@@ -125,8 +155,9 @@ def test_an_expired_token_does_not_count(app: Flask, client: FlaskClient, alice:
     assert sign_in(client) == 429
 
 
-def test_the_account_page_lists_and_revokes_tokens(app: Flask, client: FlaskClient,
-                                                   alice: User, db: Session) -> None:
+def test_the_account_page_lists_and_revokes_tokens(
+    app: Flask, client: FlaskClient, alice: User, db: Session
+) -> None:
     assert sign_in(client) == 303
     page = client.get("/account").get_data(as_text=True)
     assert "Browsers that signed in before" in page and "Chrome on Linux" in page
@@ -134,8 +165,7 @@ def test_the_account_page_lists_and_revokes_tokens(app: Flask, client: FlaskClie
     assert token is not None
     # without the CSRF token: refused, nothing forgotten
     assert client.post(f"/account/devices/{token.id}/forget").status_code == 400
-    resp = client.post(f"/account/devices/{token.id}/forget",
-                       data={"csrf_token": csrf_from(page)})
+    resp = client.post(f"/account/devices/{token.id}/forget", data={"csrf_token": csrf_from(page)})
     assert resp.status_code == 303
     assert db.scalar(select(func.count()).select_from(DeviceToken)) == 0
     row = db.scalar(select(AuditEvent).where(AuditEvent.tag == "account:devices:forgotten"))
@@ -146,25 +176,25 @@ def test_the_account_page_lists_and_revokes_tokens(app: Flask, client: FlaskClie
     assert sign_in(client) == 429
 
 
-def test_someone_elses_token_cannot_be_revoked(app: Flask, client: FlaskClient, alice: User,
-                                               db: Session) -> None:
+def test_someone_elses_token_cannot_be_revoked(
+    app: Flask, client: FlaskClient, alice: User, db: Session
+) -> None:
     make_user(db, app, "bob")
     assert sign_in(app.test_client(), "bob") == 303
     bobs = db.scalar(select(DeviceToken))
     assert bobs is not None
     assert sign_in(client) == 303
     page = client.get("/account").get_data(as_text=True)
-    resp = client.post(f"/account/devices/{bobs.id}/forget",
-                       data={"csrf_token": csrf_from(page)})
+    resp = client.post(f"/account/devices/{bobs.id}/forget", data={"csrf_token": csrf_from(page)})
     assert resp.status_code == 404
     db.expire_all()
     assert db.get(DeviceToken, bobs.id) is not None
 
 
 @pytest.mark.parametrize(("ticked", "left"), [(False, 1), (True, 0)])
-def test_sign_out_everywhere_ends_tokens_only_when_asked(client: FlaskClient, alice: User,
-                                                         db: Session, ticked: bool,
-                                                         left: int) -> None:
+def test_sign_out_everywhere_ends_tokens_only_when_asked(
+    client: FlaskClient, alice: User, db: Session, ticked: bool, left: int
+) -> None:
     assert sign_in(client) == 303
     page = client.get("/account").get_data(as_text=True)
     data = {"csrf_token": csrf_from(page), **({"forget_devices": "1"} if ticked else {})}
@@ -173,8 +203,9 @@ def test_sign_out_everywhere_ends_tokens_only_when_asked(client: FlaskClient, al
     assert db.scalar(select(func.count()).select_from(DeviceToken)) == left
 
 
-def test_a_browser_keeps_tokens_for_several_accounts(app: Flask, client: FlaskClient,
-                                                     alice: User, db: Session) -> None:
+def test_a_browser_keeps_tokens_for_several_accounts(
+    app: Flask, client: FlaskClient, alice: User, db: Session
+) -> None:
     make_user(db, app, "bob")
     assert sign_in(client, "bob") == 303
     AuthActions(client).logout()

@@ -57,21 +57,30 @@ def proxy(app: Flask) -> FlaskClient:
 
 @pytest.mark.parametrize("endpoint", ["auth-request", "forward-auth"])
 def test_a_check_from_anyone_but_the_trusted_proxy_is_refused(
-        proxy: FlaskClient, auth: AuthActions, alice: User, endpoint: str,
-        caplog: pytest.LogCaptureFixture) -> None:
+    proxy: FlaskClient,
+    auth: AuthActions,
+    alice: User,
+    endpoint: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     cookie = signed_in(auth)
-    headers = {"X-Original-URL": f"{WIKI}/docs/", "X-Original-Method": "GET",
-               "X-Forwarded-Method": "GET", "X-Forwarded-Proto": "https",
-               "X-Forwarded-Host": "wiki.example.com", "X-Forwarded-Uri": "/docs/",
-               "Cookie": cookie}
+    headers = {
+        "X-Original-URL": f"{WIKI}/docs/",
+        "X-Original-Method": "GET",
+        "X-Forwarded-Method": "GET",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "wiki.example.com",
+        "X-Forwarded-Uri": "/docs/",
+        "Cookie": cookie,
+    }
     with caplog.at_level(logging.WARNING, logger="app.gate.views"):
-        resp = proxy.get(f"/api/authz/{endpoint}", headers=headers,
-                         environ_base={"REMOTE_ADDR": "203.0.113.9"})
+        resp = proxy.get(
+            f"/api/authz/{endpoint}", headers=headers, environ_base={"REMOTE_ADDR": "203.0.113.9"}
+        )
     assert resp.status_code == 403 and "Remote-User" not in resp.headers
     assert "not a trusted proxy" in caplog.text and "203.0.113.9" in caplog.text
     # The same check from the proxy passes: the refusal was about the peer alone.
-    resp = proxy.get(f"/api/authz/{endpoint}", headers=headers,
-                     environ_base={"REMOTE_ADDR": PROXY})
+    resp = proxy.get(f"/api/authz/{endpoint}", headers=headers, environ_base={"REMOTE_ADDR": PROXY})
     assert resp.status_code == 200 and resp.headers["Remote-User"] == "alice"
 
 
@@ -84,45 +93,75 @@ def test_with_no_trusted_proxy_every_check_is_refused(proxy: FlaskClient) -> Non
 # -- unreadable checks are never allowed ---------------------------------------------------
 
 
-@pytest.mark.parametrize("headers", [
-    pytest.param({}, id="nothing"),
-    pytest.param({"X-Original-URL": f"{WIKI}/public/"}, id="no-method"),
-    pytest.param({"X-Original-Method": "GET"}, id="no-url"),
-    pytest.param({"X-Original-URL": "/public/", "X-Original-Method": "GET"}, id="relative"),
-    pytest.param({"X-Original-URL": "ftp://wiki.example.com/public/", "X-Original-Method": "GET"},
-                 id="other-scheme"),
-    pytest.param({"X-Original-URL": "https://evil@wiki.example.com/public/",
-                  "X-Original-Method": "GET"}, id="userinfo"),
-    pytest.param({"X-Original-URL": "https://[wiki.example.com/public/",
-                  "X-Original-Method": "GET"}, id="urlsplit-refuses"),
-    pytest.param({"X-Original-URL": f"{WIKI}/public/", "X-Original-Method": "GE T"},
-                 id="bad-method"),
-    pytest.param({"X-Original-URL": f"{WIKI}/public/%2e%2e/admin/",
-                  "X-Original-Method": "GET"}, id="encoded-dots"),
-    pytest.param({"X-Original-URL": f"{WIKI}/public/%2fadmin", "X-Original-Method": "GET"},
-                 id="encoded-slash"),
-    pytest.param({"X-Original-URL": f"{WIKI}/public/\u00e9", "X-Original-Method": "GET"},
-                 id="raw-non-ascii"),
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({}, id="nothing"),
+        pytest.param({"X-Original-URL": f"{WIKI}/public/"}, id="no-method"),
+        pytest.param({"X-Original-Method": "GET"}, id="no-url"),
+        pytest.param({"X-Original-URL": "/public/", "X-Original-Method": "GET"}, id="relative"),
+        pytest.param(
+            {"X-Original-URL": "ftp://wiki.example.com/public/", "X-Original-Method": "GET"},
+            id="other-scheme",
+        ),
+        pytest.param(
+            {"X-Original-URL": "https://evil@wiki.example.com/public/", "X-Original-Method": "GET"},
+            id="userinfo",
+        ),
+        pytest.param(
+            {"X-Original-URL": "https://[wiki.example.com/public/", "X-Original-Method": "GET"},
+            id="urlsplit-refuses",
+        ),
+        pytest.param(
+            {"X-Original-URL": f"{WIKI}/public/", "X-Original-Method": "GE T"}, id="bad-method"
+        ),
+        pytest.param(
+            {"X-Original-URL": f"{WIKI}/public/%2e%2e/admin/", "X-Original-Method": "GET"},
+            id="encoded-dots",
+        ),
+        pytest.param(
+            {"X-Original-URL": f"{WIKI}/public/%2fadmin", "X-Original-Method": "GET"},
+            id="encoded-slash",
+        ),
+        pytest.param(
+            {"X-Original-URL": f"{WIKI}/public/\u00e9", "X-Original-Method": "GET"},
+            id="raw-non-ascii",
+        ),
+    ],
+)
 def test_unreadable_nginx_checks_are_denied(proxy: FlaskClient, headers: dict[str, str]) -> None:
-    resp = proxy.get("/api/authz/auth-request", headers=headers,
-                     environ_base={"REMOTE_ADDR": PROXY})
+    resp = proxy.get(
+        "/api/authz/auth-request", headers=headers, environ_base={"REMOTE_ADDR": PROXY}
+    )
     assert resp.status_code == 403
 
 
 def test_a_repeated_forwarded_header_is_denied(proxy: FlaskClient) -> None:
-    resp = proxy.get("/api/authz/forward-auth", headers=[
-        ("X-Forwarded-Method", "GET"), ("X-Forwarded-Proto", "https"),
-        ("X-Forwarded-Host", "wiki.example.com"), ("X-Forwarded-Uri", "/public/"),
-        ("X-Forwarded-Uri", "/admin/")], environ_base={"REMOTE_ADDR": PROXY})
+    resp = proxy.get(
+        "/api/authz/forward-auth",
+        headers=[
+            ("X-Forwarded-Method", "GET"),
+            ("X-Forwarded-Proto", "https"),
+            ("X-Forwarded-Host", "wiki.example.com"),
+            ("X-Forwarded-Uri", "/public/"),
+            ("X-Forwarded-Uri", "/admin/"),
+        ],
+        environ_base={"REMOTE_ADDR": PROXY},
+    )
     assert resp.status_code == 403
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("host", "wiki.example.com, evil.com"), ("host", "wiki.example.com:x"), ("host", ""),
-])
-def test_unreadable_forward_auth_checks_are_denied(proxy: FlaskClient, field: str,
-                                                   value: str) -> None:
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("host", "wiki.example.com, evil.com"),
+        ("host", "wiki.example.com:x"),
+        ("host", ""),
+    ],
+)
+def test_unreadable_forward_auth_checks_are_denied(
+    proxy: FlaskClient, field: str, value: str
+) -> None:
     assert forward(proxy, "/public/", **{field: value}).status_code == 403  # type: ignore[arg-type]
 
 
@@ -143,28 +182,32 @@ def test_anonymous_nginx_check_gets_401_with_the_sign_in_url(proxy: FlaskClient)
     assert "Set-Cookie" not in resp.headers and resp.headers["Cache-Control"] == "no-store"
 
 
-@pytest.mark.parametrize(("method", "accept", "extra", "status"), [
-    pytest.param("GET", "text/html,*/*;q=0.8", {}, 302, id="navigation"),
-    pytest.param("HEAD", "text/html", {}, 302, id="head"),
-    pytest.param("POST", "text/html", {}, 303, id="form-post"),
-    pytest.param("DELETE", "text/html", {}, 303, id="delete"),
-    pytest.param("GET", "*/*", {}, 401, id="curl"),
-    pytest.param("GET", "application/json", {}, 401, id="api"),
-    pytest.param("GET", "text/html;q=0", {}, 401, id="html-refused"),
-    pytest.param("GET", "text/html", {"X-Requested-With": "XMLHttpRequest"}, 401, id="xhr"),
-    pytest.param("GET", "text/html", {"Sec-Fetch-Mode": "cors"}, 401, id="fetch"),
-    pytest.param("GET", "text/html", {"Sec-Fetch-Mode": "navigate"}, 302, id="fetch-navigate"),
-])
+@pytest.mark.parametrize(
+    ("method", "accept", "extra", "status"),
+    [
+        pytest.param("GET", "text/html,*/*;q=0.8", {}, 302, id="navigation"),
+        pytest.param("HEAD", "text/html", {}, 302, id="head"),
+        pytest.param("POST", "text/html", {}, 303, id="form-post"),
+        pytest.param("DELETE", "text/html", {}, 303, id="delete"),
+        pytest.param("GET", "*/*", {}, 401, id="curl"),
+        pytest.param("GET", "application/json", {}, 401, id="api"),
+        pytest.param("GET", "text/html;q=0", {}, 401, id="html-refused"),
+        pytest.param("GET", "text/html", {"X-Requested-With": "XMLHttpRequest"}, 401, id="xhr"),
+        pytest.param("GET", "text/html", {"Sec-Fetch-Mode": "cors"}, 401, id="fetch"),
+        pytest.param("GET", "text/html", {"Sec-Fetch-Mode": "navigate"}, 302, id="fetch-navigate"),
+    ],
+)
 def test_forward_auth_redirects_browsers_and_401s_the_rest(
-        proxy: FlaskClient, method: str, accept: str, extra: dict[str, str],
-        status: int) -> None:
+    proxy: FlaskClient, method: str, accept: str, extra: dict[str, str], status: int
+) -> None:
     resp = forward(proxy, "/docs/?a=b", method, accept=accept, **extra)
     assert resp.status_code == status
     assert next_of(resp.headers["Location"]) == {"next": [f"{WIKI}/docs/?a=b"]}
 
 
 def test_bypass_sends_all_six_headers_empty_even_when_signed_in(
-        proxy: FlaskClient, auth: AuthActions, alice: User) -> None:
+    proxy: FlaskClient, auth: AuthActions, alice: User
+) -> None:
     for cookie in ("", signed_in(auth)):
         resp = nginx(proxy, f"{WIKI}/public/logo.png", cookie=cookie, **{"Remote-User": "admin"})
         assert resp.status_code == 200
@@ -172,39 +215,49 @@ def test_bypass_sends_all_six_headers_empty_even_when_signed_in(
 
 
 def test_password_user_passes_with_every_identity_header(
-        proxy: FlaskClient, auth: AuthActions, db: Session, alice: User) -> None:
+    proxy: FlaskClient, auth: AuthActions, db: Session, alice: User
+) -> None:
     alice.display_name = "Alice Example"
     db.commit()
     for name in ("ops", "dev"):
         groups.add(db, alice, name, client=SYSTEM, now=utcnow())
     db.commit()
     cookie = signed_in(auth)
-    for resp in (nginx(proxy, f"{WIKI}/docs/", cookie=cookie),
-                 forward(proxy, "/docs/", cookie=cookie, host="tools.example.org"),
-                 nginx(proxy, f"{WIKI}/ops/", cookie=cookie)):
+    for resp in (
+        nginx(proxy, f"{WIKI}/docs/", cookie=cookie),
+        forward(proxy, "/docs/", cookie=cookie, host="tools.example.org"),
+        nginx(proxy, f"{WIKI}/ops/", cookie=cookie),
+    ):
         assert resp.status_code == 200
         assert {h: resp.headers[h] for h in HEADERS} == {
-            "Remote-User": "alice", "Remote-Groups": "dev,ops",
-            "Remote-Email": "alice@example.org", "Remote-Name": "Alice Example",
-            "Remote-Auth-Method": "password", "Remote-Auth-Strength": "password"}
+            "Remote-User": "alice",
+            "Remote-Groups": "dev,ops",
+            "Remote-Email": "alice@example.org",
+            "Remote-Name": "Alice Example",
+            "Remote-Auth-Method": "password",
+            "Remote-Auth-Strength": "password",
+        }
         assert "Set-Cookie" not in resp.headers
 
 
-def test_a_rule_for_a_group_denies_others(proxy: FlaskClient, auth: AuthActions,
-                                          alice: User) -> None:
+def test_a_rule_for_a_group_denies_others(
+    proxy: FlaskClient, auth: AuthActions, alice: User
+) -> None:
     assert nginx(proxy, f"{WIKI}/ops/x", cookie=signed_in(auth)).status_code == 403
     assert nginx(proxy, f"{WIKI}/ops/x").status_code == 401  # nobody yet: sign in first
 
 
-def test_deny_by_default_and_for_unknown_hosts(proxy: FlaskClient, auth: AuthActions,
-                                               alice: User) -> None:
+def test_deny_by_default_and_for_unknown_hosts(
+    proxy: FlaskClient, auth: AuthActions, alice: User
+) -> None:
     cookie = signed_in(auth)
     assert nginx(proxy, "https://evil.com/", cookie=cookie).status_code == 403
     assert forward(proxy, "/", host="example.com", cookie=cookie).status_code == 403
 
 
-def test_hardware_key_rule_steps_a_password_user_up(proxy: FlaskClient, auth: AuthActions,
-                                                    alice: User) -> None:
+def test_hardware_key_rule_steps_a_password_user_up(
+    proxy: FlaskClient, auth: AuthActions, alice: User
+) -> None:
     resp = nginx(proxy, f"{WIKI}/admin/x", cookie=signed_in(auth))
     assert resp.status_code == 401
     location = resp.headers["Location"]
@@ -218,8 +271,9 @@ def test_hardware_key_rule_steps_a_password_user_up(proxy: FlaskClient, auth: Au
     assert page.status_code == 200 and "attested hardware key" in page.get_data(as_text=True)
 
 
-def test_hardware_key_session_passes_while_recent(proxy: FlaskClient, app: Flask, db: Session,
-                                                  alice: User) -> None:
+def test_hardware_key_session_passes_while_recent(
+    proxy: FlaskClient, app: Flask, db: Session, alice: User
+) -> None:
     key = factories.passkey(db, alice, synced=False, attested=True)
     fresh = session_cookie(app, db, alice, key, "passkey", age=timedelta(minutes=5))
     resp = nginx(proxy, f"{WIKI}/admin/x", cookie=fresh)
@@ -235,7 +289,8 @@ def test_hardware_key_session_passes_while_recent(proxy: FlaskClient, app: Flask
 
 
 def test_sign_out_everywhere_ends_access_at_the_next_check(
-        proxy: FlaskClient, auth: AuthActions, db: Session, alice: User) -> None:
+    proxy: FlaskClient, auth: AuthActions, db: Session, alice: User
+) -> None:
     cookie = signed_in(auth)
     assert nginx(proxy, f"{WIKI}/docs/", cookie=cookie).status_code == 200
     sessions.end_all(db, user_id=alice.id, now=utcnow(), reason="test")
@@ -249,8 +304,9 @@ def test_an_http_url_is_not_a_return_target(proxy: FlaskClient) -> None:
     assert resp.status_code == 401 and resp.headers["Location"] == "https://localhost/login"
 
 
-def test_identity_headers_cannot_be_split(proxy: FlaskClient, auth: AuthActions, db: Session,
-                                          alice: User) -> None:
+def test_identity_headers_cannot_be_split(
+    proxy: FlaskClient, auth: AuthActions, db: Session, alice: User
+) -> None:
     alice.display_name = "Al\r\nSet-Cookie: x=1 \u00e9\u674e"
     db.commit()
     resp = nginx(proxy, f"{WIKI}/docs/", cookie=signed_in(auth))
@@ -263,27 +319,32 @@ def test_identity_headers_cannot_be_split(proxy: FlaskClient, auth: AuthActions,
 # -- certificates at the gate --------------------------------------------------------------
 
 
-def test_a_pinned_certificate_passes_with_no_cookie(proxy: FlaskClient, db: Session,
-                                                   alice: User, pki: Pki) -> None:
+def test_a_pinned_certificate_passes_with_no_cookie(
+    proxy: FlaskClient, db: Session, alice: User, pki: Pki
+) -> None:
     pin(db, alice, pki.self_signed.cert)
-    for resp in (nginx(proxy, f"{WIKI}/docs/", **cert_header(pki.self_signed.cert)),
-                 forward(proxy, "/docs/", accept="*/*", **cert_header(pki.self_signed.cert))):
+    for resp in (
+        nginx(proxy, f"{WIKI}/docs/", **cert_header(pki.self_signed.cert)),
+        forward(proxy, "/docs/", accept="*/*", **cert_header(pki.self_signed.cert)),
+    ):
         assert resp.status_code == 200
         assert resp.headers["Remote-User"] == "alice"
         assert resp.headers["Remote-Auth-Method"] == "certificate"
         assert resp.headers["Remote-Auth-Strength"] == "certificate"
     assert db.scalar(select(AuthSession).where(AuthSession.user_id == alice.id)) is None
     # Not enough for a hardware-key rule: step up (an API client gets a plain 401).
-    assert forward(proxy, "/admin/", accept="*/*",
-                   **cert_header(pki.self_signed.cert)).status_code == 401
+    assert (
+        forward(proxy, "/admin/", accept="*/*", **cert_header(pki.self_signed.cert)).status_code
+        == 401
+    )
 
 
 def test_an_unknown_certificate_is_no_sign_in_and_is_audited(
-        proxy: FlaskClient, db: Session, alice: User, pki: Pki) -> None:
+    proxy: FlaskClient, db: Session, alice: User, pki: Pki
+) -> None:
     resp = nginx(proxy, f"{WIKI}/docs/", **cert_header(pki.self_signed.cert))
     assert resp.status_code == 401
-    rows = list(db.scalars(select(AuditEvent).where(
-        AuditEvent.tag == "auth:certificate:failure")))
+    rows = list(db.scalars(select(AuditEvent).where(AuditEvent.tag == "auth:certificate:failure")))
     assert [r.reason for r in rows] == ["unknown_certificate"]
 
 
@@ -294,7 +355,8 @@ def test_a_garbage_certificate_header_is_no_sign_in(proxy: FlaskClient, alice: U
 
 
 def test_sign_out_holds_for_a_browser_presenting_its_certificate(
-        proxy: FlaskClient, auth: AuthActions, db: Session, alice: User, pki: Pki) -> None:
+    proxy: FlaskClient, auth: AuthActions, db: Session, alice: User, pki: Pki
+) -> None:
     pin(db, alice, pki.self_signed.cert)
     cookie = signed_in(auth)
     sessions.end_all(db, user_id=alice.id, now=utcnow(), reason="signed out everywhere")
@@ -307,7 +369,8 @@ def test_sign_out_holds_for_a_browser_presenting_its_certificate(
 
 @pytest.mark.parametrize("app_overrides", [{"cert_login": "off"}], indirect=True)
 def test_no_certificate_sign_in_at_the_gate_when_it_is_off(
-        proxy: FlaskClient, db: Session, alice: User, pki: Pki) -> None:
+    proxy: FlaskClient, db: Session, alice: User, pki: Pki
+) -> None:
     pin(db, alice, pki.self_signed.cert)
     assert nginx(proxy, f"{WIKI}/docs/", **cert_header(pki.self_signed.cert)).status_code == 401
 
@@ -316,67 +379,98 @@ def test_no_certificate_sign_in_at_the_gate_when_it_is_off(
 
 
 def test_the_sign_in_page_sends_the_user_back_to_the_protected_url(
-        client: FlaskClient, auth: AuthActions, alice: User) -> None:
+    client: FlaskClient, auth: AuthActions, alice: User
+) -> None:
     back = f"{WIKI}/docs/page?x=1"
     token = auth.csrf("/login?next=" + quote(back, safe=""))
-    resp = client.post("/login?next=" + quote(back, safe=""),
-                       data={"username": "alice", "password": "correct horse battery staple",
-                             "csrf_token": token})
+    resp = client.post(
+        "/login?next=" + quote(back, safe=""),
+        data={"username": "alice", "password": "correct horse battery staple", "csrf_token": token},
+    )
     assert resp.status_code == 303 and resp.headers["Location"] == back
 
 
-@pytest.mark.parametrize("evil", ["https://evil.com/", "//evil.com", "http://wiki.example.com/",
-                                  "https://wiki.example.com@evil.com/",
-                                  "https://wiki.example.com\uff0f@evil.com"])
-def test_the_sign_in_page_refuses_other_return_urls(client: FlaskClient, auth: AuthActions,
-                                                    alice: User, evil: str) -> None:
+@pytest.mark.parametrize(
+    "evil",
+    [
+        "https://evil.com/",
+        "//evil.com",
+        "http://wiki.example.com/",
+        "https://wiki.example.com@evil.com/",
+        "https://wiki.example.com\uff0f@evil.com",
+    ],
+)
+def test_the_sign_in_page_refuses_other_return_urls(
+    client: FlaskClient, auth: AuthActions, alice: User, evil: str
+) -> None:
     token = auth.csrf()
-    resp = client.post("/login?next=" + quote(evil, safe=""),
-                       data={"username": "alice", "password": "correct horse battery staple",
-                             "csrf_token": token})
+    resp = client.post(
+        "/login?next=" + quote(evil, safe=""),
+        data={"username": "alice", "password": "correct horse battery staple", "csrf_token": token},
+    )
     assert resp.status_code == 303 and resp.headers["Location"] == "/account"
 
 
-HOSTILE = ["", " ", "/", "//evil.com", "/\\evil", "https:evil.com", "https://wiki.example.com@evil",
-           "https://wiki.example.com\t/", "https://wiki.example.com/\x01X: y", "%2f%2fevil",
-           "https://wiki.example.com/%00", "https://wiki.example.com/%", "https://[::1",
-           "https://wiki.example.com:99999/", "https://wiki.example.com/" + "a" * 9000,
-           "javascript:alert(1)", "https://wiki.example.com\uff0f@evil/",
-           "https://WIKI.EXAMPLE.COM/public/../admin",
-           "https://wiki.example.com/public/..%2fadmin", "https://wiki.example.com/public/%252e%252e/"]
+HOSTILE = [
+    "",
+    " ",
+    "/",
+    "//evil.com",
+    "/\\evil",
+    "https:evil.com",
+    "https://wiki.example.com@evil",
+    "https://wiki.example.com\t/",
+    "https://wiki.example.com/\x01X: y",
+    "%2f%2fevil",
+    "https://wiki.example.com/%00",
+    "https://wiki.example.com/%",
+    "https://[::1",
+    "https://wiki.example.com:99999/",
+    "https://wiki.example.com/" + "a" * 9000,
+    "javascript:alert(1)",
+    "https://wiki.example.com\uff0f@evil/",
+    "https://WIKI.EXAMPLE.COM/public/../admin",
+    "https://wiki.example.com/public/..%2fadmin",
+    "https://wiki.example.com/public/%252e%252e/",
+]
 
 
 @pytest.mark.parametrize("value", HOSTILE)
-def test_hostile_check_headers_are_never_allowed_nor_errors(proxy: FlaskClient,
-                                                            value: str) -> None:
+def test_hostile_check_headers_are_never_allowed_nor_errors(proxy: FlaskClient, value: str) -> None:
     """Whatever the proxy passes on, the answer is a refusal or a sign-in, never a 200 or a
     5xx (the readable values here, "/" and /public/../admin, need a sign-in)."""
-    for resp in (nginx(proxy, value),
-                 forward(proxy, value), forward(proxy, "/docs/", host=value),
-                 forward(proxy, "/docs/", method=value)):
+    for resp in (
+        nginx(proxy, value),
+        forward(proxy, value),
+        forward(proxy, "/docs/", host=value),
+        forward(proxy, "/docs/", method=value),
+    ):
         assert resp.status_code in (302, 401, 403), (value, resp.status_code)
 
 
 def test_bypass_and_deny_need_no_identity(proxy: FlaskClient, db: Session, pki: Pki) -> None:
     """An unknown certificate on a public path or a denied host is not even judged: no
     audit row, as no sign-in was needed to answer."""
-    for resp in (nginx(proxy, f"{WIKI}/public/x", **cert_header(pki.self_signed.cert)),
-                 nginx(proxy, "https://evil.com/", **cert_header(pki.self_signed.cert))):
+    for resp in (
+        nginx(proxy, f"{WIKI}/public/x", **cert_header(pki.self_signed.cert)),
+        nginx(proxy, "https://evil.com/", **cert_header(pki.self_signed.cert)),
+    ):
         assert resp.status_code in (200, 403)
-    assert db.scalar(select(AuditEvent).where(AuditEvent.tag == "auth:certificate:failure")) \
-        is None
+    assert db.scalar(select(AuditEvent).where(AuditEvent.tag == "auth:certificate:failure")) is None
     assert nginx(proxy, f"{WIKI}/docs/", **cert_header(pki.self_signed.cert)).status_code == 401
     assert db.scalar(select(AuditEvent).where(AuditEvent.tag == "auth:certificate:failure"))
 
 
 @pytest.mark.parametrize("target", ["//[", "https://[::1", "https://wiki.example.com:99999/"])
-def test_a_next_urlsplit_cannot_read_is_no_server_error(client: FlaskClient, auth: AuthActions,
-                                                        alice: User, target: str) -> None:
+def test_a_next_urlsplit_cannot_read_is_no_server_error(
+    client: FlaskClient, auth: AuthActions, alice: User, target: str
+) -> None:
     """``urlsplit`` raises ValueError for these: the sign-in page still answers, and goes to
     the account page afterwards."""
     assert client.get("/login?next=" + quote(target, safe="")).status_code == 200
     token = auth.csrf()
-    resp = client.post("/login?next=" + quote(target, safe=""),
-                       data={"username": "alice", "password": "correct horse battery staple",
-                             "csrf_token": token})
+    resp = client.post(
+        "/login?next=" + quote(target, safe=""),
+        data={"username": "alice", "password": "correct horse battery staple", "csrf_token": token},
+    )
     assert resp.status_code == 303 and resp.headers["Location"] == "/account"

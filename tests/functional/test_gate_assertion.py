@@ -42,13 +42,15 @@ def verified(proxy: FlaskClient, token: str, audience: str) -> dict[str, Any]:
     assert resp.status_code == 200 and resp.headers["Cache-Control"] == "public, max-age=300"
     jwks = resp.get_json()
     key = jwt.PyJWKSet.from_dict(jwks)[jwt.get_unverified_header(token)["kid"]]
-    claims: dict[str, Any] = jwt.decode(token, key, algorithms=["ES256"], audience=audience,
-                                        issuer="https://localhost")
+    claims: dict[str, Any] = jwt.decode(
+        token, key, algorithms=["ES256"], audience=audience, issuer="https://localhost"
+    )
     return claims
 
 
 def test_a_signed_in_user_comes_with_an_assertion_for_that_site(
-        proxy: FlaskClient, auth: AuthActions, alice: User) -> None:
+    proxy: FlaskClient, auth: AuthActions, alice: User
+) -> None:
     cookie = signed_in(auth)
     resp = nginx(proxy, f"{WIKI}/docs/", cookie=cookie)
     assert resp.status_code == 200
@@ -65,8 +67,9 @@ def test_a_signed_in_user_comes_with_an_assertion_for_that_site(
         verified(proxy, token, WIKI)
 
 
-def test_a_certificate_user_comes_with_an_assertion(proxy: FlaskClient, db: Session,
-                                                    alice: User, pki: Pki) -> None:
+def test_a_certificate_user_comes_with_an_assertion(
+    proxy: FlaskClient, db: Session, alice: User, pki: Pki
+) -> None:
     pin(db, alice, pki.self_signed.cert)
     resp = nginx(proxy, f"{WIKI}/docs/", **cert_header(pki.self_signed.cert))
     assert resp.status_code == 200
@@ -74,8 +77,9 @@ def test_a_certificate_user_comes_with_an_assertion(proxy: FlaskClient, db: Sess
     assert (claims["sub"], claims["auth_method"]) == ("alice", "certificate")
 
 
-def test_a_bypass_answer_carries_an_empty_assertion(proxy: FlaskClient, auth: AuthActions,
-                                                    alice: User) -> None:
+def test_a_bypass_answer_carries_an_empty_assertion(
+    proxy: FlaskClient, auth: AuthActions, alice: User
+) -> None:
     for cookie in ("", signed_in(auth)):
         resp = nginx(proxy, f"{WIKI}/public/x", cookie=cookie, **{"Remote-Assertion": "forged"})
         assert resp.status_code == 200 and resp.headers["Remote-Assertion"] == ""
@@ -88,7 +92,8 @@ def test_no_assertion_where_the_answer_is_not_allow(proxy: FlaskClient) -> None:
 
 @pytest.mark.parametrize("app_overrides", [{}], indirect=True)
 def test_off_by_default_the_header_is_empty_and_no_keys_are_published(
-        proxy: FlaskClient, app: Flask, auth: AuthActions, alice: User) -> None:
+    proxy: FlaskClient, app: Flask, auth: AuthActions, alice: User
+) -> None:
     resp = nginx(proxy, f"{WIKI}/docs/", cookie=signed_in(auth))
     assert resp.status_code == 200 and resp.headers["Remote-User"] == "alice"
     assert resp.headers["Remote-Assertion"] == ""  # still sent: it overwrites a client's
@@ -97,7 +102,8 @@ def test_off_by_default_the_header_is_empty_and_no_keys_are_published(
 
 
 def test_the_key_is_generated_once_in_the_instance_folder(
-        proxy: FlaskClient, app: Flask, auth: AuthActions, alice: User) -> None:
+    proxy: FlaskClient, app: Flask, auth: AuthActions, alice: User
+) -> None:
     cookie = signed_in(auth)
     first = nginx(proxy, f"{WIKI}/docs/", cookie=cookie).headers["Remote-Assertion"]
     key_file = Path(app.instance_path) / "gate-assertion-key.pem"
@@ -105,4 +111,5 @@ def test_the_key_is_generated_once_in_the_instance_folder(
     second = nginx(proxy, f"{WIKI}/docs/", cookie=cookie).headers["Remote-Assertion"]
     assert jwt.get_unverified_header(first)["kid"] == jwt.get_unverified_header(second)["kid"]
     assert [k["kid"] for k in proxy.get("/.well-known/jwks.json").get_json()["keys"]] == [
-        jwt.get_unverified_header(first)["kid"]]
+        jwt.get_unverified_header(first)["kid"]
+    ]

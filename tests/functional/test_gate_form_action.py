@@ -31,7 +31,8 @@ class TestWithRules:
     def test_pages_name_every_protected_host_https_only(self, client: FlaskClient) -> None:
         assert form_action(client, "/login") == (
             "form-action 'self' https://*.example.com:* https://tools.example.org:* "
-            "https://wiki.example.com:*")
+            "https://wiki.example.com:*"
+        )
 
     def test_other_directives_are_unchanged(self, client: FlaskClient) -> None:
         policy = client.get("/login").headers["Content-Security-Policy"]

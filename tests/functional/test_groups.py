@@ -26,8 +26,12 @@ def bob(db: Session, app: Flask) -> User:
 
 def memberships(db: Session) -> list[tuple[int, str]]:
     db.expire_all()
-    return [(m.user_id, m.name) for m in db.scalars(
-        select(GroupMembership).order_by(GroupMembership.user_id, GroupMembership.name))]
+    return [
+        (m.user_id, m.name)
+        for m in db.scalars(
+            select(GroupMembership).order_by(GroupMembership.user_id, GroupMembership.name)
+        )
+    ]
 
 
 def test_service_adds_and_removes_once_with_one_audit_row_each(db: Session, bob: User) -> None:
@@ -41,13 +45,16 @@ def test_service_adds_and_removes_once_with_one_audit_row_each(db: Session, bob:
     db.commit()
     assert memberships(db) == [(bob.id, "dev")]
     added = events(db, "account:group:added")
-    assert [(e.user_id, e.details) for e in added] == [(bob.id, {"group": "ops"}),
-                                                      (bob.id, {"group": "dev"})]
+    assert [(e.user_id, e.details) for e in added] == [
+        (bob.id, {"group": "ops"}),
+        (bob.id, {"group": "dev"}),
+    ]
     assert [e.details for e in events(db, "account:group:removed")] == [{"group": "ops"}]
 
 
-@pytest.mark.parametrize("name", ["", " ", "ops team", "-ops", "ops,dev", "x" * 64, "\u00f6ps",
-                                  "ops\nx", "ops;drop"])
+@pytest.mark.parametrize(
+    "name", ["", " ", "ops team", "-ops", "ops,dev", "x" * 64, "\u00f6ps", "ops\nx", "ops;drop"]
+)
 def test_bad_group_names_are_refused(db: Session, bob: User, name: str) -> None:
     with pytest.raises(GroupError) as caught:
         groups.add(db, bob, name, client=SYSTEM, now=utcnow())
@@ -79,21 +86,25 @@ def test_cli_add_list_remove(runner: Any, db: Session, bob: User, app: Flask) ->
     assert [e.actor_id for e in events(db, "account:group:removed")] == [None]
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["group", "add", "nobody", "ops"], "no user 'nobody'"),
-    (["group", "add", "bob", "ops team"], "group name"),
-    (["group", "remove", "bob", "ops"], "bob is not in ops"),
-    (["group", "remove", "bob", "a b"], "group name"),
-    (["group", "add", "bob"], "Missing argument 'GROUP'"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["group", "add", "nobody", "ops"], "no user 'nobody'"),
+        (["group", "add", "bob", "ops team"], "group name"),
+        (["group", "remove", "bob", "ops"], "bob is not in ops"),
+        (["group", "remove", "bob", "a b"], "group name"),
+        (["group", "add", "bob"], "Missing argument 'GROUP'"),
+    ],
+)
 def test_cli_errors(runner: Any, bob: User, args: list[str], message: str) -> None:
     result = runner.invoke(args=args)
     assert result.exit_code != 0 and message in result.output
     assert "Traceback" not in result.output
 
 
-def test_admin_adds_and_removes_from_the_user_page(client: FlaskClient, db: Session,
-                                                   app: Flask, bob: User) -> None:
+def test_admin_adds_and_removes_from_the_user_page(
+    client: FlaskClient, db: Session, app: Flask, bob: User
+) -> None:
     admin = admin_signed_in(client, db, app)
     page = f"/admin/users/{bob.id}"
     assert "In no group." in client.get(page).get_data(as_text=True)
@@ -108,8 +119,9 @@ def test_admin_adds_and_removes_from_the_user_page(client: FlaskClient, db: Sess
     assert [e.actor_id for e in events(db, "account:group:removed")] == [admin.id]
 
 
-def test_admin_bad_name_is_a_message_not_a_change(client: FlaskClient, db: Session,
-                                                  app: Flask, bob: User) -> None:
+def test_admin_bad_name_is_a_message_not_a_change(
+    client: FlaskClient, db: Session, app: Flask, bob: User
+) -> None:
     admin_signed_in(client, db, app)
     page = f"/admin/users/{bob.id}"
     resp = post(client, f"{page}/groups/add", page=page, group="<b>ops team</b>")
@@ -120,13 +132,13 @@ def test_admin_bad_name_is_a_message_not_a_change(client: FlaskClient, db: Sessi
 
 
 def test_admin_group_change_needs_csrf_recent_sign_in_and_admin(
-        client: FlaskClient, db: Session, app: Flask, bob: User) -> None:
+    client: FlaskClient, db: Session, app: Flask, bob: User
+) -> None:
     admin = admin_signed_in(client, db, app)
     page = f"/admin/users/{bob.id}"
     assert client.post(f"{page}/groups/add", data={"group": "ops"}).status_code == 400
     assert post(client, f"{page}/groups/add", page=page).status_code == 400  # no name
-    assert post(client, "/admin/users/999999/groups/add", page=page,
-                group="ops").status_code == 404
+    assert post(client, "/admin/users/999999/groups/add", page=page, group="ops").status_code == 404
     assert post(client, f"{page}/groups/join", page=page, group="ops").status_code == 404
     age_sessions(db, admin)
     resp = post(client, f"{page}/groups/add", page=page, group="ops")

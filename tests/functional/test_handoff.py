@@ -52,8 +52,9 @@ def redeem(app: Flask, code: str, host: str = "tools.example.org") -> Any:
     """The browser, now on the protected host, takes the code there (the proxy routes the
     path to Keystile)."""
     on_host = app.test_client()
-    return on_host.get("/.keystile/handoff", query_string={"code": code},
-                       base_url=f"https://{host}")
+    return on_host.get(
+        "/.keystile/handoff", query_string={"code": code}, base_url=f"https://{host}"
+    )
 
 
 def host_cookie(resp: Any) -> str:
@@ -64,9 +65,9 @@ def host_cookie(resp: Any) -> str:
     return header.split(";")[0]
 
 
-def test_sign_in_once_then_every_protected_host(app: Flask, proxy: FlaskClient,
-                                                auth: AuthActions, db: Session,
-                                                alice: User) -> None:
+def test_sign_in_once_then_every_protected_host(
+    app: Flask, proxy: FlaskClient, auth: AuthActions, db: Session, alice: User
+) -> None:
     first = nginx(proxy, f"{TOOLS}/x?y=1")
     assert first.status_code == 401
     start = first.headers["Location"]
@@ -77,9 +78,10 @@ def test_sign_in_once_then_every_protected_host(app: Flask, proxy: FlaskClient,
     login = resp.headers["Location"]
     assert login.startswith("/login?next=/gate/continue")
     token = csrf_from(auth.client.get(login).get_data(as_text=True))
-    resp = auth.client.post(login, data={"username": "alice",
-                                         "password": "correct horse battery staple",
-                                         "csrf_token": token})
+    resp = auth.client.post(
+        login,
+        data={"username": "alice", "password": "correct horse battery staple", "csrf_token": token},
+    )
     assert resp.status_code == 303 and resp.headers["Location"].startswith("/gate/continue?")
     resp = auth.client.get(resp.headers["Location"])
     landed = redeem(app, code_of(resp.headers["Location"]))
@@ -96,11 +98,14 @@ def test_sign_in_once_then_every_protected_host(app: Flask, proxy: FlaskClient,
     assert nginx(proxy, f"{WIKI}/docs/", cookie=host_cookie(on_wiki)).status_code == 200
     rows = list(db.scalars(select(AuditEvent).where(AuditEvent.tag == "auth:gate:handoff")))
     assert [(r.user_id, r.details["host"]) for r in rows] == [
-        (alice.id, "tools.example.org"), (alice.id, "wiki.example.com")]
+        (alice.id, "tools.example.org"),
+        (alice.id, "wiki.example.com"),
+    ]
 
 
-def test_a_host_cookie_works_on_its_own_host_only(app: Flask, proxy: FlaskClient,
-                                                 auth: AuthActions, alice: User) -> None:
+def test_a_host_cookie_works_on_its_own_host_only(
+    app: Flask, proxy: FlaskClient, auth: AuthActions, alice: User
+) -> None:
     signed_in(auth)
     cookie = host_cookie(redeem(app, hand_off(auth.client)))
     assert nginx(proxy, f"{TOOLS}/", cookie=cookie).status_code == 200
@@ -109,8 +114,8 @@ def test_a_host_cookie_works_on_its_own_host_only(app: Flask, proxy: FlaskClient
 
 @pytest.mark.parametrize("how", ["sign-out", "sign-out-everywhere", "replaced"])
 def test_ending_the_keystile_session_ends_the_host_session(
-        app: Flask, proxy: FlaskClient, auth: AuthActions, db: Session, alice: User,
-        how: str) -> None:
+    app: Flask, proxy: FlaskClient, auth: AuthActions, db: Session, alice: User, how: str
+) -> None:
     signed_in(auth)
     cookie = host_cookie(redeem(app, hand_off(auth.client)))
     assert nginx(proxy, f"{TOOLS}/", cookie=cookie).status_code == 200
@@ -126,7 +131,8 @@ def test_ending_the_keystile_session_ends_the_host_session(
 
 
 def test_a_code_is_spent_once_on_its_own_host_within_its_lifetime(
-        app: Flask, auth: AuthActions, db: Session, alice: User) -> None:
+    app: Flask, auth: AuthActions, db: Session, alice: User
+) -> None:
     signed_in(auth)
     code = hand_off(auth.client)
     assert redeem(app, code, host="wiki.example.com").status_code == 400  # wrong host...
@@ -143,8 +149,9 @@ def test_a_code_is_spent_once_on_its_own_host_within_its_lifetime(
     assert len(db.scalars(select(GateSession)).all()) == 1
 
 
-def test_a_code_is_worthless_once_its_session_ended(app: Flask, auth: AuthActions,
-                                                    db: Session, alice: User) -> None:
+def test_a_code_is_worthless_once_its_session_ended(
+    app: Flask, auth: AuthActions, db: Session, alice: User
+) -> None:
     signed_in(auth)
     code = hand_off(auth.client)
     sessions.end_all(db, user_id=alice.id, now=utcnow(), reason="test")
@@ -152,8 +159,9 @@ def test_a_code_is_worthless_once_its_session_ended(app: Flask, auth: AuthAction
     assert redeem(app, code).status_code == 400
 
 
-def test_an_idle_host_session_ends(app: Flask, proxy: FlaskClient, auth: AuthActions,
-                                   db: Session, alice: User) -> None:
+def test_an_idle_host_session_ends(
+    app: Flask, proxy: FlaskClient, auth: AuthActions, db: Session, alice: User
+) -> None:
     signed_in(auth)
     cookie = host_cookie(redeem(app, hand_off(auth.client)))
     db.execute(update(GateSession).values(last_seen_at=utcnow() - timedelta(hours=2)))
@@ -161,27 +169,35 @@ def test_an_idle_host_session_ends(app: Flask, proxy: FlaskClient, auth: AuthAct
     assert nginx(proxy, f"{TOOLS}/", cookie=cookie).status_code == 401
 
 
-@pytest.mark.parametrize("target", ["https://evil.com/", "//evil.com", f"http://{TOOLS[8:]}/",
-                                    f"{TOOLS}@evil.com/", ""])
+@pytest.mark.parametrize(
+    "target", ["https://evil.com/", "//evil.com", f"http://{TOOLS[8:]}/", f"{TOOLS}@evil.com/", ""]
+)
 def test_continue_goes_nowhere_else(auth: AuthActions, alice: User, target: str) -> None:
     signed_in(auth)
     resp = auth.client.get("/gate/continue", query_string={"next": target})
     assert resp.status_code == 303 and resp.headers["Location"] == "/account"
 
 
-def test_continue_to_keystile_s_own_host_needs_no_code(auth: AuthActions, alice: User,
-                                                      tmp_path: Path, app: Flask) -> None:
+def test_continue_to_keystile_s_own_host_needs_no_code(
+    auth: AuthActions, alice: User, tmp_path: Path, app: Flask
+) -> None:
     signed_in(auth)
     resp = auth.client.get("/gate/continue", query_string={"next": "/account/"})
     assert resp.status_code == 303 and resp.headers["Location"] == "/account/"
 
 
 def test_a_dead_host_cookie_holds_a_browser_with_a_certificate(
-        app: Flask, proxy: FlaskClient, auth: AuthActions, db: Session, alice: User,
-        pki: Pki) -> None:
-    credentials.add(db, cert_auth.certificate_credential(describe(pki.self_signed.cert),
-                                                         source="operator", proven=True),
-                    user=alice, client=SYSTEM, now=utcnow())
+    app: Flask, proxy: FlaskClient, auth: AuthActions, db: Session, alice: User, pki: Pki
+) -> None:
+    credentials.add(
+        db,
+        cert_auth.certificate_credential(
+            describe(pki.self_signed.cert), source="operator", proven=True
+        ),
+        user=alice,
+        client=SYSTEM,
+        now=utcnow(),
+    )
     signed_in(auth)
     cookie = host_cookie(redeem(app, hand_off(auth.client)))
     sessions.end_all(db, user_id=alice.id, now=utcnow(), reason="signed out everywhere")

@@ -28,8 +28,13 @@ WRONG = "wrong guess"
 
 @pytest.fixture
 def app_overrides() -> dict[str, Any]:
-    return {"hash_slots": 1, "hash_wait_ms": 0, "trusted_proxies": PROXY,
-            "login_limit_per_address": LIMIT, "login_limit_per_account": LIMIT}
+    return {
+        "hash_slots": 1,
+        "hash_wait_ms": 0,
+        "trusted_proxies": PROXY,
+        "login_limit_per_address": LIMIT,
+        "login_limit_per_account": LIMIT,
+    }
 
 
 @pytest.fixture
@@ -57,13 +62,16 @@ def hashes(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     return counted
 
 
-def _guess(client: FlaskClient, username: str, password: str = WRONG,
-           address: str = "192.0.2.10") -> Any:
+def _guess(
+    client: FlaskClient, username: str, password: str = WRONG, address: str = "192.0.2.10"
+) -> Any:
     token = csrf_from(client.get("/login").get_data(as_text=True))
-    return client.post("/login", data={"username": username, "password": password,
-                                       "csrf_token": token},
-                       headers={"X-Forwarded-For": address},
-                       environ_base={"REMOTE_ADDR": PROXY})
+    return client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": token},
+        headers={"X-Forwarded-For": address},
+        environ_base={"REMOTE_ADDR": PROXY},
+    )
 
 
 def test_budget_settings_reach_the_app(budget: HashBudget) -> None:
@@ -78,9 +86,14 @@ def test_the_default_budget_is_the_cores_and_a_short_wait(budget: HashBudget) ->
 
 
 @pytest.mark.parametrize("username", ["alice", "nobody"], ids=["known", "unknown"])
-def test_no_slot_is_a_fast_503_without_hashing(client: FlaskClient, alice: User,
-                                               budget: HashBudget, hashes: Counter[str],
-                                               db: Session, username: str) -> None:
+def test_no_slot_is_a_fast_503_without_hashing(
+    client: FlaskClient,
+    alice: User,
+    budget: HashBudget,
+    hashes: Counter[str],
+    db: Session,
+    username: str,
+) -> None:
     with budget.slot(address="198.51.100.1", account="someone"):
         started = time.monotonic()
         resp = _guess(client, username, PASSWORD)
@@ -95,25 +108,31 @@ def test_no_slot_is_a_fast_503_without_hashing(client: FlaskClient, alice: User,
     assert hashes == Counter()
     rows = db.scalars(select(AuditEvent).where(AuditEvent.tag == str(Event.THROTTLED))).all()
     assert [(r.reason, r.address, r.details["limit"]) for r in rows] == [
-        ("busy", "192.0.2.10", "hash budget")]  # two refusals, one row
-    assert not db.scalars(select(AuditEvent).where(
-        AuditEvent.tag == str(Event.PASSWORD_FAILURE))).all()
+        ("busy", "192.0.2.10", "hash budget")
+    ]  # two refusals, one row
+    assert not db.scalars(
+        select(AuditEvent).where(AuditEvent.tag == str(Event.PASSWORD_FAILURE))
+    ).all()
     # The slot free again, the same sign-in goes through.
     assert _guess(client, "alice", PASSWORD).status_code == 303
 
 
-def test_a_refusal_answers_json_to_a_client_that_asks(client: FlaskClient,
-                                                      budget: HashBudget) -> None:
+def test_a_refusal_answers_json_to_a_client_that_asks(
+    client: FlaskClient, budget: HashBudget
+) -> None:
     token = csrf_from(client.get("/login").get_data(as_text=True))
     with budget.slot(address="198.51.100.1", account=""):
-        resp = client.post("/login", data={"username": "alice", "password": "x" * 8,
-                                           "csrf_token": token},
-                           headers={"Accept": "application/json"})
+        resp = client.post(
+            "/login",
+            data={"username": "alice", "password": "x" * 8, "csrf_token": token},
+            headers={"Accept": "application/json"},
+        )
     assert resp.status_code == 503 and resp.get_json()["error"] == "busy"
 
 
 def test_the_unknown_username_holds_a_slot_while_it_hashes(
-        client: FlaskClient, budget: HashBudget, monkeypatch: pytest.MonkeyPatch) -> None:
+    client: FlaskClient, budget: HashBudget, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The dummy verification (no enumeration by timing) is counted like a real one."""
     seen: list[int] = []
     dummy = Passwords.verify_dummy
@@ -127,11 +146,21 @@ def test_the_unknown_username_holds_a_slot_while_it_hashes(
     assert seen == [1] and budget.busy == 0
 
 
-@pytest.mark.parametrize("app_overrides", [{
-    "hash_slots": 2, "hash_wait_ms": 250, "trusted_proxies": PROXY,
-    "login_limit_per_address": LIMIT, "login_limit_per_account": LIMIT}])
-def test_one_address_flooding_leaves_room_for_another(app: Flask, alice: User,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "app_overrides",
+    [
+        {
+            "hash_slots": 2,
+            "hash_wait_ms": 250,
+            "trusted_proxies": PROXY,
+            "login_limit_per_address": LIMIT,
+            "login_limit_per_account": LIMIT,
+        }
+    ],
+)
+def test_one_address_flooding_leaves_room_for_another(
+    app: Flask, alice: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Six threads of one address guess with 40 ms hashes; alice, from another address,
     signs in five times and is never refused."""
     verify = Passwords.verify
@@ -157,8 +186,9 @@ def test_one_address_flooding_leaves_room_for_another(app: Flask, alice: User,
         owner = AuthActions(app.test_client())
         answers = []
         for _ in range(5):
-            answers.append(_guess(owner.client, "alice", PASSWORD,
-                                  address="192.0.2.20").status_code)
+            answers.append(
+                _guess(owner.client, "alice", PASSWORD, address="192.0.2.20").status_code
+            )
             owner.client.post("/logout", data={"csrf_token": owner.csrf("/account")})
     finally:
         stop.set()

@@ -40,9 +40,14 @@ def gone_database_url(tmp_path: Path, backend: str) -> str:
 
 
 def test_healthz_answers_without_the_database(tmp_path: Path) -> None:
-    app = create_app({"env": "testing", "secret_key": "test-secret-key-0123456789abcdefghijklmn",
-                      "database_url": gone_database_url(tmp_path, "sqlite"),
-                      "instance_path": str(tmp_path / "instance")})
+    app = create_app(
+        {
+            "env": "testing",
+            "secret_key": "test-secret-key-0123456789abcdefghijklmn",
+            "database_url": gone_database_url(tmp_path, "sqlite"),
+            "instance_path": str(tmp_path / "instance"),
+        }
+    )
     resp = app.test_client().get("/healthz")
     assert resp.status_code == 200 and resp.get_json() == {"status": "ok"}
 
@@ -50,22 +55,28 @@ def test_healthz_answers_without_the_database(tmp_path: Path) -> None:
 def test_ready_when_database_answers_at_head(stamped: Flask) -> None:
     resp = stamped.test_client().get("/readyz")
     assert resp.status_code == 200, resp.get_json()
-    assert resp.get_json() == {"status": "ready", "checks": {
-        "database": "ok", "migrations": "ok", "redis": "not configured"}}
+    assert resp.get_json() == {
+        "status": "ready",
+        "checks": {"database": "ok", "migrations": "ok", "redis": "not configured"},
+    }
     assert resp.headers["Cache-Control"] == "no-store"
 
 
 @pytest.mark.parametrize("revision", [None, "0002"], ids=["never-migrated", "behind"])
-def test_not_ready_when_schema_is_not_at_head(app: Flask, client: FlaskClient,
-                                              revision: str | None) -> None:
+def test_not_ready_when_schema_is_not_at_head(
+    app: Flask, client: FlaskClient, revision: str | None
+) -> None:
     stamp(engine_of(app), revision)
     try:
         resp = client.get("/readyz")
     finally:
         stamp(engine_of(app), None)
     assert resp.status_code == 503
-    assert resp.get_json()["checks"] == {"database": "ok", "migrations": "not at head",
-                                         "redis": "not configured"}
+    assert resp.get_json()["checks"] == {
+        "database": "ok",
+        "migrations": "not at head",
+        "redis": "not configured",
+    }
     assert "0002" not in resp.get_data(as_text=True)  # no revision ids for the world
 
 
@@ -98,13 +109,20 @@ def test_the_heads_are_the_shipped_migrations() -> None:
 def test_not_ready_when_database_is_gone(tmp_path: Path, backend: str) -> None:
     if backend == "postgresql":
         require(bool(PG_URL), "KEYSTILE_TEST_DATABASE_URL is not set")
-    app = create_app({"env": "testing", "secret_key": "test-secret-key-0123456789abcdefghijklmn",
-                      "database_url": gone_database_url(tmp_path, backend),
-                      "instance_path": str(tmp_path / "instance")})
+    app = create_app(
+        {
+            "env": "testing",
+            "secret_key": "test-secret-key-0123456789abcdefghijklmn",
+            "database_url": gone_database_url(tmp_path, backend),
+            "instance_path": str(tmp_path / "instance"),
+        }
+    )
     resp = app.test_client().get("/readyz")
     assert resp.status_code == 503
-    assert resp.get_json() == {"status": "unavailable", "checks": {
-        "database": "unreachable", "migrations": "unknown", "redis": "not configured"}}
+    assert resp.get_json() == {
+        "status": "unavailable",
+        "checks": {"database": "unreachable", "migrations": "unknown", "redis": "not configured"},
+    }
     assert "Traceback" not in resp.get_data(as_text=True)
 
 
@@ -118,14 +136,15 @@ def _ready_with_redis(database_url: str, tmp_path: Path, redis_url: str) -> Any:
         engine_of(app).dispose()
 
 
-def test_degraded_but_ready_when_redis_does_not_answer(database_url: str,
-                                                      tmp_path: Path) -> None:
+def test_degraded_but_ready_when_redis_does_not_answer(database_url: str, tmp_path: Path) -> None:
     """Throttling falls back to per-process memory, so the instance still serves; the
     answer says so, and says it is degraded."""
     resp = _ready_with_redis(database_url, tmp_path, f"redis://127.0.0.1:{free_ports(1)[0]}/0")
     assert resp.status_code == 200
-    assert resp.get_json() == {"status": "degraded", "checks": {
-        "database": "ok", "migrations": "ok", "redis": "unreachable"}}
+    assert resp.get_json() == {
+        "status": "degraded",
+        "checks": {"database": "ok", "migrations": "ok", "redis": "unreachable"},
+    }
 
 
 def test_ready_with_redis(database_url: str, tmp_path: Path) -> None:

@@ -46,10 +46,13 @@ def test_sign_in_page_with_a_hostile_return_url(client: FlaskClient, target: str
 
 @pytest.mark.parametrize("target", HOSTILE_NEXT)
 def test_sign_in_with_a_hostile_return_url_goes_to_the_account(
-        auth: AuthActions, alice: User, target: str) -> None:
+    auth: AuthActions, alice: User, target: str
+) -> None:
     token = auth.csrf()
-    resp = auth.client.post(f"/login?next={target}", data={
-        "username": "alice", "password": PASSWORD, "csrf_token": token})
+    resp = auth.client.post(
+        f"/login?next={target}",
+        data={"username": "alice", "password": PASSWORD, "csrf_token": token},
+    )
     assert resp.status_code == 303 and resp.headers["Location"] == "/account"
 
 
@@ -67,19 +70,24 @@ def test_any_return_url_is_a_page(client: FlaskClient, target: str) -> None:
 
 
 @THROUGH_THE_APP
-@given(cookie=st.text(alphabet=st.characters(codec="ascii", exclude_characters="\r\n;"),
-                      max_size=200),
-       forwarded=ADDRESS_LIKE.filter(str.isascii),
-       agent=st.text(alphabet=st.characters(codec="latin-1", exclude_characters="\r\n"),
-                     max_size=300),
-       request_id=st.text(alphabet=st.characters(codec="ascii", exclude_characters="\r\n"),
-                          max_size=80))
-def test_any_header_value_through_a_trusted_proxy(client: FlaskClient, cookie: str,
-                                                  forwarded: str, agent: str,
-                                                  request_id: str) -> None:
-    headers = {"Cookie": f"__Host-keystile-session={cookie}; __Host-keystile={cookie}",
-               "X-Forwarded-For": forwarded, "User-Agent": agent, "X-Request-Id": request_id,
-               "X-Forwarded-Proto": forwarded}
+@given(
+    cookie=st.text(alphabet=st.characters(codec="ascii", exclude_characters="\r\n;"), max_size=200),
+    forwarded=ADDRESS_LIKE.filter(str.isascii),
+    agent=st.text(alphabet=st.characters(codec="latin-1", exclude_characters="\r\n"), max_size=300),
+    request_id=st.text(
+        alphabet=st.characters(codec="ascii", exclude_characters="\r\n"), max_size=80
+    ),
+)
+def test_any_header_value_through_a_trusted_proxy(
+    client: FlaskClient, cookie: str, forwarded: str, agent: str, request_id: str
+) -> None:
+    headers = {
+        "Cookie": f"__Host-keystile-session={cookie}; __Host-keystile={cookie}",
+        "X-Forwarded-For": forwarded,
+        "User-Agent": agent,
+        "X-Request-Id": request_id,
+        "X-Forwarded-Proto": forwarded,
+    }
     for path in ("/login", "/api/session"):
         resp = client.get(path, headers=headers, environ_base={"REMOTE_ADDR": PROXY})
         assert resp.status_code in {200, 400, 401}, (path, resp.status_code)

@@ -27,18 +27,39 @@ TIMEOUTS = Timeouts(idle=timedelta(minutes=30), absolute=timedelta(hours=12))
 LONG_AGO = timedelta(days=8)  # beyond housekeeping.RETAIN
 
 
-def _session(user: User, *, created: datetime, revoked: datetime | None = None,
-             last_seen: datetime | None = None) -> AuthSession:
-    return AuthSession(token_hash=secrets.token_hex(32), user_id=user.id, method="password",
-                       created_at=created, last_seen_at=last_seen or created,
-                       expires_at=created + TIMEOUTS.absolute, revoked_at=revoked)
+def _session(
+    user: User,
+    *,
+    created: datetime,
+    revoked: datetime | None = None,
+    last_seen: datetime | None = None,
+) -> AuthSession:
+    return AuthSession(
+        token_hash=secrets.token_hex(32),
+        user_id=user.id,
+        method="password",
+        created_at=created,
+        last_seen_at=last_seen or created,
+        expires_at=created + TIMEOUTS.absolute,
+        revoked_at=revoked,
+    )
 
 
-def _token(purpose: TokenPurpose, *, expires: datetime, used: datetime | None = None,
-           user: User | None = None) -> OneTimeToken:
-    return OneTimeToken(token_hash=secrets.token_hex(32), purpose=str(purpose),
-                        user_id=user.id if user else None, payload={}, expires_at=expires,
-                        used_at=used)
+def _token(
+    purpose: TokenPurpose,
+    *,
+    expires: datetime,
+    used: datetime | None = None,
+    user: User | None = None,
+) -> OneTimeToken:
+    return OneTimeToken(
+        token_hash=secrets.token_hex(32),
+        purpose=str(purpose),
+        user_id=user.id if user else None,
+        payload={},
+        expires_at=expires,
+        used_at=used,
+    )
 
 
 def _seed(db: Session, user: User, *, stale: int = 1) -> dict[str, int]:
@@ -47,46 +68,60 @@ def _seed(db: Session, user: User, *, stale: int = 1) -> dict[str, int]:
     now = utcnow()
     old = now - LONG_AGO
     for _ in range(stale):
-        db.add_all([
-            _session(user, created=old - TIMEOUTS.absolute),  # expired
-            _session(user, created=now - timedelta(hours=1), revoked=old),  # signed out
-            _session(user, created=old, last_seen=old - TIMEOUTS.idle),  # idle
-            _token(TokenPurpose.ENROLMENT, expires=old, user=user),
-            _token(TokenPurpose.ENROLMENT, expires=now + timedelta(days=1), used=old, user=user),
-            _token(TokenPurpose.CERT_LOGIN, expires=old, user=user),
-            _token(TokenPurpose.WEBAUTHN_AUTHENTICATION, expires=now - timedelta(hours=2)),
-        ])
-    db.add_all([  # kept: live, or stopped working recently
-        _session(user, created=now),
-        _session(user, created=now - timedelta(hours=1), revoked=now - timedelta(days=1)),
-        _token(TokenPurpose.ENROLMENT, expires=now + timedelta(days=1), user=user),
-        _token(TokenPurpose.ENROLMENT, expires=now - timedelta(days=1), user=user),
-        _token(TokenPurpose.WEBAUTHN_AUTHENTICATION, expires=now - timedelta(minutes=10)),
-        _token(TokenPurpose.WEBAUTHN_REGISTRATION, expires=now + timedelta(minutes=5)),
-    ])
+        db.add_all(
+            [
+                _session(user, created=old - TIMEOUTS.absolute),  # expired
+                _session(user, created=now - timedelta(hours=1), revoked=old),  # signed out
+                _session(user, created=old, last_seen=old - TIMEOUTS.idle),  # idle
+                _token(TokenPurpose.ENROLMENT, expires=old, user=user),
+                _token(
+                    TokenPurpose.ENROLMENT, expires=now + timedelta(days=1), used=old, user=user
+                ),
+                _token(TokenPurpose.CERT_LOGIN, expires=old, user=user),
+                _token(TokenPurpose.WEBAUTHN_AUTHENTICATION, expires=now - timedelta(hours=2)),
+            ]
+        )
+    db.add_all(
+        [  # kept: live, or stopped working recently
+            _session(user, created=now),
+            _session(user, created=now - timedelta(hours=1), revoked=now - timedelta(days=1)),
+            _token(TokenPurpose.ENROLMENT, expires=now + timedelta(days=1), user=user),
+            _token(TokenPurpose.ENROLMENT, expires=now - timedelta(days=1), user=user),
+            _token(TokenPurpose.WEBAUTHN_AUTHENTICATION, expires=now - timedelta(minutes=10)),
+            _token(TokenPurpose.WEBAUTHN_REGISTRATION, expires=now + timedelta(minutes=5)),
+        ]
+    )
     db.commit()
     return {"sessions": 3 * stale, "links": 3 * stale, "challenges": stale}
 
 
 def _left(db: Session) -> tuple[int, int]:
     db.expire_all()
-    return (db.scalar(select(func.count()).select_from(AuthSession)) or 0,
-            db.scalar(select(func.count()).select_from(OneTimeToken)) or 0)
+    return (
+        db.scalar(select(func.count()).select_from(AuthSession)) or 0,
+        db.scalar(select(func.count()).select_from(OneTimeToken)) or 0,
+    )
 
 
 def _runs(db: Session) -> list[dict[str, Any]]:
     db.expire_all()
-    return [e.details for e in db.scalars(select(AuditEvent).where(
-        AuditEvent.tag == "system:housekeeping").order_by(AuditEvent.id))]
+    return [
+        e.details
+        for e in db.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.tag == "system:housekeeping")
+            .order_by(AuditEvent.id)
+        )
+    ]
 
 
 def test_housekeeping_deletes_what_stopped_working_and_audits_it(
-        app: Flask, db: Session, runner: Any) -> None:
+    app: Flask, db: Session, runner: Any
+) -> None:
     expected = _seed(db, make_user(db, app, "alice", password=None))
     result = runner.invoke(args=["housekeeping"])
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == ("removed 3 sessions, 3 one-time links, "
-                                     "1 passkey challenges")
+    assert result.output.strip() == ("removed 3 sessions, 3 one-time links, 1 passkey challenges")
     assert _left(db) == (2, 4)
     assert _runs(db) == [expected]
     again = runner.invoke(args=["housekeeping"])  # nothing left to do is not an error
@@ -124,18 +159,34 @@ def test_instances_racing_count_each_row_once(app: Flask, db: Session) -> None:
 
 # -- audit prune ------------------------------------------------------------------------------
 
+
 def _events(db: Session, ages_in_days: list[int]) -> None:
     now = utcnow()
-    db.add_all([AuditEvent(created_at=now - timedelta(days=age), tag="auth:password:failure",
-                           outcome="failure", reason=f"age-{age}", details={})
-                for age in ages_in_days])
+    db.add_all(
+        [
+            AuditEvent(
+                created_at=now - timedelta(days=age),
+                tag="auth:password:failure",
+                outcome="failure",
+                reason=f"age-{age}",
+                details={},
+            )
+            for age in ages_in_days
+        ]
+    )
     db.commit()
 
 
 def _reasons(db: Session) -> list[str | None]:
     db.expire_all()
-    return [e.reason for e in db.scalars(select(AuditEvent).where(
-        AuditEvent.tag == "auth:password:failure").order_by(AuditEvent.created_at))]
+    return [
+        e.reason
+        for e in db.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.tag == "auth:password:failure")
+            .order_by(AuditEvent.created_at)
+        )
+    ]
 
 
 def _day(days_ago: int) -> str:
@@ -143,12 +194,14 @@ def _day(days_ago: int) -> str:
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
-def test_prune_exports_then_deletes_what_is_older(app: Flask, db: Session, runner: Any,
-                                                  tmp_path: Path, fmt: str) -> None:
+def test_prune_exports_then_deletes_what_is_older(
+    app: Flask, db: Session, runner: Any, tmp_path: Path, fmt: str
+) -> None:
     _events(db, [400, 380, 366, 10, 0])
     export = tmp_path / f"old.{fmt}"
-    result = runner.invoke(args=["audit", "prune", "--before", _day(365), "--export",
-                                 str(export), "--format", fmt])
+    result = runner.invoke(
+        args=["audit", "prune", "--before", _day(365), "--export", str(export), "--format", fmt]
+    )
     assert result.exit_code == 0, result.output
     assert f"exported 3 to {export}, deleted 3 events" in result.output
     assert _reasons(db) == ["age-10", "age-0"]
@@ -171,21 +224,31 @@ def test_prune_without_export(app: Flask, db: Session, runner: Any) -> None:
     assert _reasons(db) == ["age-1"]
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    ([], "Missing option '--before'"),
-    (["--before", "yesterday"], "use a date like"),
-    (["--before", "2999-01-01"], "in the future"),
-    (["--before", "2999-01-01", "--export", "{tmp}/x.csv"], "in the future"),
-    (["--before", "2020-01-01", "--export", "{tmp}/exists.csv"], "exists; give a new file"),
-    (["--before", "2020-01-01", "--export", "{tmp}/no/such/dir.csv"], "cannot write"),
-], ids=["no-before", "not-a-date", "future", "future-export", "export-exists",
-        "export-unwritable"])
-def test_prune_refuses_and_deletes_nothing(app: Flask, db: Session, runner: Any,
-                                           tmp_path: Path, args: list[str], message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "Missing option '--before'"),
+        (["--before", "yesterday"], "use a date like"),
+        (["--before", "2999-01-01"], "in the future"),
+        (["--before", "2999-01-01", "--export", "{tmp}/x.csv"], "in the future"),
+        (["--before", "2020-01-01", "--export", "{tmp}/exists.csv"], "exists; give a new file"),
+        (["--before", "2020-01-01", "--export", "{tmp}/no/such/dir.csv"], "cannot write"),
+    ],
+    ids=[
+        "no-before",
+        "not-a-date",
+        "future",
+        "future-export",
+        "export-exists",
+        "export-unwritable",
+    ],
+)
+def test_prune_refuses_and_deletes_nothing(
+    app: Flask, db: Session, runner: Any, tmp_path: Path, args: list[str], message: str
+) -> None:
     _events(db, [4000, 1])
     (tmp_path / "exists.csv").write_text("an earlier export\n")
-    result = runner.invoke(args=["audit", "prune",
-                                 *[a.format(tmp=tmp_path) for a in args]])
+    result = runner.invoke(args=["audit", "prune", *[a.format(tmp=tmp_path) for a in args]])
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert "Traceback" not in result.output

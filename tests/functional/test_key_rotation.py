@@ -37,8 +37,9 @@ def _signed_with(key: str, cookie: str, database_url: str, tmp_path: Path) -> bo
     return bool(_opened(make_app(database_url, tmp_path, secret_key=key), cookie))
 
 
-def test_a_cookie_signed_with_the_previous_key_stays_valid(database_url: str,
-                                                             tmp_path: Path) -> None:
+def test_a_cookie_signed_with_the_previous_key_stays_valid(
+    database_url: str, tmp_path: Path
+) -> None:
     before = make_app(database_url, tmp_path, secret_key=OLD)
     cookie = _cookie_from(before)
     held = _opened(before, cookie)

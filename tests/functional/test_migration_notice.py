@@ -29,8 +29,12 @@ def app_overrides() -> dict[str, Any]:
 
 
 def sunset(days_from_today: int, grace: int = 30) -> dict[str, Any]:
-    return {"trusted_proxies": PROXY, "cert_login": "auto", "cert_sunset_grace_days": grace,
-            "cert_sunset": (TODAY + timedelta(days=days_from_today)).isoformat()}
+    return {
+        "trusted_proxies": PROXY,
+        "cert_login": "auto",
+        "cert_sunset_grace_days": grace,
+        "cert_sunset": (TODAY + timedelta(days=days_from_today)).isoformat(),
+    }
 
 
 def notice(client: FlaskClient) -> str:
@@ -43,8 +47,9 @@ def cert_sign_in(client: FlaskClient, pki: Pki) -> int:
     return client.get("/login", **via_proxy(pki.self_signed.cert)).status_code
 
 
-def test_after_a_certificate_sign_in_offer_a_key(client: FlaskClient, alice: User, db: Session,
-                                                 pki: Pki) -> None:
+def test_after_a_certificate_sign_in_offer_a_key(
+    client: FlaskClient, alice: User, db: Session, pki: Pki
+) -> None:
     pin(db, alice, pki.self_signed.cert)
     assert cert_sign_in(client, pki) == 303
     box = notice(client)
@@ -53,16 +58,17 @@ def test_after_a_certificate_sign_in_offer_a_key(client: FlaskClient, alice: Use
     assert "Retire certificate" not in box
 
 
-def test_no_notice_after_a_password_sign_in(client: FlaskClient, auth: AuthActions,
-                                            alice: User, db: Session, pki: Pki) -> None:
+def test_no_notice_after_a_password_sign_in(
+    client: FlaskClient, auth: AuthActions, alice: User, db: Session, pki: Pki
+) -> None:
     pin(db, alice, pki.self_signed.cert)
     assert auth.login().status_code == 303 and auth.session()["method"] == "password"
     assert notice(client) == ""
 
 
-def test_with_a_passkey_offer_to_retire_the_certificate(client: FlaskClient, alice: User,
-                                                        db: Session, pki: Pki,
-                                                        auth: AuthActions) -> None:
+def test_with_a_passkey_offer_to_retire_the_certificate(
+    client: FlaskClient, alice: User, db: Session, pki: Pki, auth: AuthActions
+) -> None:
     cert = pin(db, alice, pki.self_signed.cert)
     factories.passkey(db, alice, synced=True)
     assert cert_sign_in(client, pki) == 303
@@ -80,10 +86,10 @@ def test_with_a_passkey_offer_to_retire_the_certificate(client: FlaskClient, ali
     assert "retire" not in notice(client)
 
 
-@pytest.mark.parametrize("app_overrides", [
-    {**sunset(0), "require_hardware_key_for": "admin"}])
-def test_admins_need_an_attested_key_before_retiring(client: FlaskClient, db: Session,
-                                                     app: Flask, pki: Pki) -> None:
+@pytest.mark.parametrize("app_overrides", [{**sunset(0), "require_hardware_key_for": "admin"}])
+def test_admins_need_an_attested_key_before_retiring(
+    client: FlaskClient, db: Session, app: Flask, pki: Pki
+) -> None:
     from tests.conftest import make_user
 
     root = make_user(db, app, "root", admin=True)
@@ -96,13 +102,17 @@ def test_admins_need_an_attested_key_before_retiring(client: FlaskClient, db: Se
     assert "Retire certificate" in notice(client)
 
 
-@pytest.mark.parametrize(("app_overrides", "says"), [
-    (sunset(10), "you will be asked to move"),
-    (sunset(-5), "It stops working on"),
-], ids=["announced", "grace-period"])
-def test_sunset_before_refusal_still_signs_in_and_warns(client: FlaskClient, alice: User,
-                                                        db: Session, pki: Pki,
-                                                        says: str) -> None:
+@pytest.mark.parametrize(
+    ("app_overrides", "says"),
+    [
+        (sunset(10), "you will be asked to move"),
+        (sunset(-5), "It stops working on"),
+    ],
+    ids=["announced", "grace-period"],
+)
+def test_sunset_before_refusal_still_signs_in_and_warns(
+    client: FlaskClient, alice: User, db: Session, pki: Pki, says: str
+) -> None:
     pin(db, alice, pki.self_signed.cert)
     assert cert_sign_in(client, pki) == 303
     assert says in notice(client)
@@ -110,17 +120,20 @@ def test_sunset_before_refusal_still_signs_in_and_warns(client: FlaskClient, ali
 
 @pytest.mark.parametrize("app_overrides", [sunset(-40)])
 def test_after_the_grace_period_certificates_are_refused_with_guidance(
-        client: FlaskClient, auth: AuthActions, alice: User, db: Session, pki: Pki) -> None:
+    client: FlaskClient, auth: AuthActions, alice: User, db: Session, pki: Pki
+) -> None:
     cred = pin(db, alice, pki.self_signed.cert)
     resp = client.get("/login", **via_proxy(pki.self_signed.cert))
     assert resp.status_code == 200 and not auth.is_signed_in()
     ended = (TODAY - timedelta(days=10)).strftime("%d %B %Y")
     assert f"Certificate sign-in ended on {ended}" in resp.get_data(as_text=True)
     row = events(db, "auth:certificate:failure")[-1]
-    assert (row.reason, row.user_id, row.credential_id) == ("certificate_sunset", alice.id,
-                                                           cred.id)
-    form_post = client.post("/certificate/login", data={"csrf_token": csrf_from(
-        resp.get_data(as_text=True))}, **via_proxy(pki.self_signed.cert))
+    assert (row.reason, row.user_id, row.credential_id) == ("certificate_sunset", alice.id, cred.id)
+    form_post = client.post(
+        "/certificate/login",
+        data={"csrf_token": csrf_from(resp.get_data(as_text=True))},
+        **via_proxy(pki.self_signed.cert),
+    )
     assert form_post.status_code == 403 and not auth.is_signed_in()
     # other methods still work, and the notice explains
     assert auth.login().status_code == 303 and auth.is_signed_in()
@@ -129,7 +142,8 @@ def test_after_the_grace_period_certificates_are_refused_with_guidance(
 
 @pytest.mark.parametrize("app_overrides", [sunset(-40)])
 def test_after_the_sunset_a_revoked_pin_is_still_audited_as_revoked(
-        client: FlaskClient, alice: User, db: Session, pki: Pki) -> None:
+    client: FlaskClient, alice: User, db: Session, pki: Pki
+) -> None:
     """The more precise refusal wins (found by review: the sunset overwrote it)."""
     cred = pin(db, alice, pki.self_signed.cert)
     credentials.remove(db, cred, client=SYSTEM, now=utcnow(), allow_last=True)
@@ -140,14 +154,21 @@ def test_after_the_sunset_a_revoked_pin_is_still_audited_as_revoked(
 
 @pytest.mark.parametrize("app_overrides", [sunset(-40)])
 def test_after_the_grace_period_no_new_certificate_is_linked(
-        client: FlaskClient, auth: AuthActions, alice: User, db: Session, pki: Pki) -> None:
+    client: FlaskClient, auth: AuthActions, alice: User, db: Session, pki: Pki
+) -> None:
     from app.models import Credential, CredentialKind
 
     assert auth.login().status_code == 303 and auth.is_signed_in()
     page = client.get("/account", **via_proxy(pki.self_signed.cert)).get_data(as_text=True)
-    for path, data in [("/certificate/pin-presented", {}),
-                       ("/certificate/upload", {"certificate_text": pki.self_signed.pem})]:
-        resp = client.post(path, data={**data, "csrf_token": csrf_from(page)},
-                           follow_redirects=True, **via_proxy(pki.self_signed.cert))
+    for path, data in [
+        ("/certificate/pin-presented", {}),
+        ("/certificate/upload", {"certificate_text": pki.self_signed.pem}),
+    ]:
+        resp = client.post(
+            path,
+            data={**data, "csrf_token": csrf_from(page)},
+            follow_redirects=True,
+            **via_proxy(pki.self_signed.cert),
+        )
         assert "Certificate sign-in ended on" in resp.get_data(as_text=True), path
     assert db.query(Credential).filter_by(kind=CredentialKind.CERTIFICATE).count() == 0

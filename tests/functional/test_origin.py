@@ -24,39 +24,64 @@ def fetch_headers(origin: str | None, fetch_site: str | None = None) -> dict[str
 
 def options(client: FlaskClient, origin: str | None, fetch_site: str | None = None) -> Any:
     token = csrf_from(client.get("/login").get_data(as_text=True))
-    headers = {"X-CSRFToken": token, "Content-Type": "application/json",
-               **fetch_headers(origin, fetch_site)}
+    headers = {
+        "X-CSRFToken": token,
+        "Content-Type": "application/json",
+        **fetch_headers(origin, fetch_site),
+    }
     return client.post("/webauthn/login/options", data=b"{}", headers=headers)
 
 
-def password_login(client: FlaskClient, origin: str | None,
-                   fetch_site: str | None = None) -> Any:
+def password_login(client: FlaskClient, origin: str | None, fetch_site: str | None = None) -> Any:
     token = csrf_from(client.get("/login").get_data(as_text=True))
-    return client.post("/login", data={"username": "alice", "password": PASSWORD,
-                                       "csrf_token": token},
-                       headers=fetch_headers(origin, fetch_site))
+    return client.post(
+        "/login",
+        data={"username": "alice", "password": PASSWORD, "csrf_token": token},
+        headers=fetch_headers(origin, fetch_site),
+    )
 
 
-@pytest.mark.parametrize(("origin", "fetch_site"), [
-    (None, None), ("https://localhost", "same-origin"), ("https://localhost:443", None),
-    ("HTTPS://LOCALHOST", None),
-    # what Chromium sends for Keystile's own sign-in form: its pages say
-    # Referrer-Policy: no-referrer, so the form's Origin is "null" (Fetch standard)
-    ("null", "same-origin"), ("null", None)])
-def test_keystile_s_own_pages_are_accepted(origin: str | None, fetch_site: str | None,
-                                           client: FlaskClient, alice: User) -> None:
+@pytest.mark.parametrize(
+    ("origin", "fetch_site"),
+    [
+        (None, None),
+        ("https://localhost", "same-origin"),
+        ("https://localhost:443", None),
+        ("HTTPS://LOCALHOST", None),
+        # what Chromium sends for Keystile's own sign-in form: its pages say
+        # Referrer-Policy: no-referrer, so the form's Origin is "null" (Fetch standard)
+        ("null", "same-origin"),
+        ("null", None),
+    ],
+)
+def test_keystile_s_own_pages_are_accepted(
+    origin: str | None, fetch_site: str | None, client: FlaskClient, alice: User
+) -> None:
     assert options(client, origin, fetch_site).status_code == 200
     assert password_login(client, origin, fetch_site).status_code == 303
 
 
-@pytest.mark.parametrize(("origin", "fetch_site"), [
-    ("https://evil.example", "cross-site"), ("https://evil.example", None),
-    ("null", "cross-site"), (None, "cross-site"), ("null", "same-site"),
-    ("http://localhost", None), ("https://localhost:8443", None),
-    ("https://localhost.evil.example", None)])
+@pytest.mark.parametrize(
+    ("origin", "fetch_site"),
+    [
+        ("https://evil.example", "cross-site"),
+        ("https://evil.example", None),
+        ("null", "cross-site"),
+        (None, "cross-site"),
+        ("null", "same-site"),
+        ("http://localhost", None),
+        ("https://localhost:8443", None),
+        ("https://localhost.evil.example", None),
+    ],
+)
 def test_another_origin_is_refused_before_any_view_reads_it(
-        origin: str | None, fetch_site: str | None, client: FlaskClient, alice: User,
-        db: Session, caplog: pytest.LogCaptureFixture) -> None:
+    origin: str | None,
+    fetch_site: str | None,
+    client: FlaskClient,
+    alice: User,
+    db: Session,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     before = db.scalar(select(func.count()).select_from(AuditEvent))
     resp = options(client, origin, fetch_site)
     assert resp.status_code == 403
@@ -75,8 +100,10 @@ def test_another_origin_is_refused_before_any_view_reads_it(
 def test_a_safe_request_is_not_checked(client: FlaskClient) -> None:
     resp = client.get("/api/session", headers={"Origin": "https://evil.example"})
     assert resp.status_code == 401 and resp.get_json() == {"authenticated": False}
-    assert client.get("/login", headers={"Origin": "null",
-                                         "Sec-Fetch-Site": "cross-site"}).status_code == 200
+    assert (
+        client.get("/login", headers={"Origin": "null", "Sec-Fetch-Site": "cross-site"}).status_code
+        == 200
+    )
 
 
 @pytest.mark.parametrize("app_overrides", [{"extra_origins": ("http://localhost:5000",)}])
@@ -87,6 +114,9 @@ def test_an_extra_origin_is_accepted(client: FlaskClient, alice: User) -> None:
 
 def test_the_origin_is_checked_before_the_token(client: FlaskClient) -> None:
     """A foreign page has no token either: it is told what it is, a foreign origin."""
-    resp = client.post("/webauthn/login/options", data=b"{}", headers={
-        "Origin": "https://evil.example", "Content-Type": "application/json"})
+    resp = client.post(
+        "/webauthn/login/options",
+        data=b"{}",
+        headers={"Origin": "https://evil.example", "Content-Type": "application/json"},
+    )
     assert resp.status_code == 403 and resp.get_json()["error"] == "origin"

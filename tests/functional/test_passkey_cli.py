@@ -20,10 +20,19 @@ AAGUID = "cb69481e-8ff7-4039-93ec-0a2729a154a8"
 
 def _passkey(db: Session, app: Flask, **fields: Any) -> Credential:
     user = make_user(db, app, "alice") if "user" not in fields else fields.pop("user")
-    cred = Credential(kind=CredentialKind.PASSKEY, public_key=b"cose", sign_count=7,
-                      transports=["usb", "nfc"], aaguid=AAGUID, model_name="YubiKey 5 Series",
-                      backup_eligible=False, backup_state=False, attestation_format="packed",
-                      attestation_trust="basic-unverified", **fields)
+    cred = Credential(
+        kind=CredentialKind.PASSKEY,
+        public_key=b"cose",
+        sign_count=7,
+        transports=["usb", "nfc"],
+        aaguid=AAGUID,
+        model_name="YubiKey 5 Series",
+        backup_eligible=False,
+        backup_state=False,
+        attestation_format="packed",
+        attestation_trust="basic-unverified",
+        **fields,
+    )
     return credentials.add(db, cred, user=user, client=SYSTEM, now=utcnow())
 
 
@@ -34,15 +43,36 @@ def test_list_json(runner: Any, db: Session, app: Flask) -> None:
     result = runner.invoke(args=["passkey", "list", "ALICE", "--json"])
     assert result.exit_code == 0, result.output
     [row] = json.loads(result.output)
-    assert {k: row[k] for k in ("credential_id", "label", "model_name", "aaguid",
-                                "attestation_format", "attestation_trust", "backup_eligible",
-                                "backup_state", "device_type", "sign_count", "transports",
-                                "possible_clone")} == {
-        "credential_id": "AAEC", "label": "Desk key", "model_name": "YubiKey 5 Series",
-        "aaguid": AAGUID, "attestation_format": "packed",
-        "attestation_trust": "basic-unverified", "backup_eligible": False,
-        "backup_state": False, "device_type": "device-bound", "sign_count": 7,
-        "transports": ["usb", "nfc"], "possible_clone": False}
+    assert {
+        k: row[k]
+        for k in (
+            "credential_id",
+            "label",
+            "model_name",
+            "aaguid",
+            "attestation_format",
+            "attestation_trust",
+            "backup_eligible",
+            "backup_state",
+            "device_type",
+            "sign_count",
+            "transports",
+            "possible_clone",
+        )
+    } == {
+        "credential_id": "AAEC",
+        "label": "Desk key",
+        "model_name": "YubiKey 5 Series",
+        "aaguid": AAGUID,
+        "attestation_format": "packed",
+        "attestation_trust": "basic-unverified",
+        "backup_eligible": False,
+        "backup_state": False,
+        "device_type": "device-bound",
+        "sign_count": 7,
+        "transports": ["usb", "nfc"],
+        "possible_clone": False,
+    }
     assert row["created_at"] and row["last_used_at"] and row["clone_flagged_at"] is None
 
 
@@ -73,12 +103,13 @@ def test_list_unknown_user_and_no_passkeys(runner: Any, db: Session, app: Flask)
 
 def test_prune_challenges_deletes_only_expired_ones(runner: Any, db: Session) -> None:
     now = utcnow()
-    for purpose, age in [(TokenPurpose.WEBAUTHN_AUTHENTICATION, 10),
-                         (TokenPurpose.WEBAUTHN_REGISTRATION, 10),
-                         (TokenPurpose.WEBAUTHN_AUTHENTICATION, 1),
-                         (TokenPurpose.ENROLMENT, 10)]:
-        tokens.issue(db, purpose, now=now - timedelta(minutes=age),
-                     lifetime=timedelta(minutes=5))
+    for purpose, age in [
+        (TokenPurpose.WEBAUTHN_AUTHENTICATION, 10),
+        (TokenPurpose.WEBAUTHN_REGISTRATION, 10),
+        (TokenPurpose.WEBAUTHN_AUTHENTICATION, 1),
+        (TokenPurpose.ENROLMENT, 10),
+    ]:
+        tokens.issue(db, purpose, now=now - timedelta(minutes=age), lifetime=timedelta(minutes=5))
     db.commit()
     result = runner.invoke(args=["passkey", "prune-challenges"])
     assert result.exit_code == 0 and "deleted 2 expired challenges" in result.output

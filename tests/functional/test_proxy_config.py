@@ -8,19 +8,44 @@ import pytest
 
 from app.deploy import ProxyOptions, render
 
-ARGS = ["--listen", "0.0.0.0:443", "--upstream", "127.0.0.1:8000",
-        "--tls-cert", "/etc/keystile/tls/server.crt", "--tls-key", "/etc/keystile/tls/server.key"]
+ARGS = [
+    "--listen",
+    "0.0.0.0:443",
+    "--upstream",
+    "127.0.0.1:8000",
+    "--tls-cert",
+    "/etc/keystile/tls/server.crt",
+    "--tls-key",
+    "/etc/keystile/tls/server.key",
+]
 
 
 @pytest.mark.parametrize("proxy", ["nginx", "apache", "haproxy", "caddy"])
 def test_prints_the_rendered_configuration(runner: Any, proxy: str) -> None:
-    result = runner.invoke(args=["proxy-config", proxy, *ARGS, "--mode", "explicit",
-                                 "--cert-host", "cert.example.org", "--prefix", "/srv/proxy"])
+    result = runner.invoke(
+        args=[
+            "proxy-config",
+            proxy,
+            *ARGS,
+            "--mode",
+            "explicit",
+            "--cert-host",
+            "cert.example.org",
+            "--prefix",
+            "/srv/proxy",
+        ]
+    )
     assert result.exit_code == 0, result.output
-    expected = ProxyOptions.parse(proxy, listen="0.0.0.0:443", upstream="127.0.0.1:8000",
-                                  tls_cert="/etc/keystile/tls/server.crt",
-                                  tls_key="/etc/keystile/tls/server.key", mode="explicit",
-                                  cert_host="cert.example.org", prefix="/srv/proxy")
+    expected = ProxyOptions.parse(
+        proxy,
+        listen="0.0.0.0:443",
+        upstream="127.0.0.1:8000",
+        tls_cert="/etc/keystile/tls/server.crt",
+        tls_key="/etc/keystile/tls/server.key",
+        mode="explicit",
+        cert_host="cert.example.org",
+        prefix="/srv/proxy",
+    )
     assert result.stdout == render(expected)
     assert result.stderr == ""
 
@@ -30,26 +55,36 @@ def test_unix_socket_upstream(runner: Any, proxy: str) -> None:
     args = [*ARGS[:2], "--upstream", "unix:/run/keystile/app.sock", *ARGS[4:]]
     result = runner.invoke(args=["proxy-config", proxy, *args])
     assert result.exit_code == 0, result.output
-    expected = ProxyOptions.parse(proxy, listen="0.0.0.0:443",
-                                  upstream="unix:/run/keystile/app.sock",
-                                  tls_cert="/etc/keystile/tls/server.crt",
-                                  tls_key="/etc/keystile/tls/server.key")
+    expected = ProxyOptions.parse(
+        proxy,
+        listen="0.0.0.0:443",
+        upstream="unix:/run/keystile/app.sock",
+        tls_cert="/etc/keystile/tls/server.crt",
+        tls_key="/etc/keystile/tls/server.key",
+    )
     assert result.stdout == render(expected)
     assert "#   KEYSTILE_TRUSTED_PROXIES=unix\n" in result.stdout
-    assert ("#   gunicorn -c python:app.gunicorn_conf --bind unix:/run/keystile/app.sock "
-            "'app:create_app()'\n") in result.stdout
+    assert (
+        "#   gunicorn -c python:app.gunicorn_conf --bind unix:/run/keystile/app.sock "
+        "'app:create_app()'\n"
+    ) in result.stdout
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["nginx", *ARGS[:2], "--upstream", "192.0.2.10:8000", *ARGS[4:]], "loopback"),
-    (["nginx", *ARGS[:2], "--upstream", "unix:run/app.sock", *ARGS[4:]], "absolute path"),
-    (["apache", *ARGS[:2], "--upstream", "unix:/run/app.sock|http://192.0.2.10/", *ARGS[4:]],
-     "misread"),
-    (["nginx", *ARGS, "--mode", "explicit"], "--cert-host"),
-    (["traefik", *ARGS], "--protect HOST=UPSTREAM"),
-    (["envoy", *ARGS], "Invalid value"),
-    (["nginx", "--listen", "0.0.0.0:443"], "Missing option"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nginx", *ARGS[:2], "--upstream", "192.0.2.10:8000", *ARGS[4:]], "loopback"),
+        (["nginx", *ARGS[:2], "--upstream", "unix:run/app.sock", *ARGS[4:]], "absolute path"),
+        (
+            ["apache", *ARGS[:2], "--upstream", "unix:/run/app.sock|http://192.0.2.10/", *ARGS[4:]],
+            "misread",
+        ),
+        (["nginx", *ARGS, "--mode", "explicit"], "--cert-host"),
+        (["traefik", *ARGS], "--protect HOST=UPSTREAM"),
+        (["envoy", *ARGS], "Invalid value"),
+        (["nginx", "--listen", "0.0.0.0:443"], "Missing option"),
+    ],
+)
 def test_bad_options_are_usage_errors(runner: Any, args: list[str], message: str) -> None:
     result = runner.invoke(args=["proxy-config", *args])
     assert result.exit_code == 2
@@ -73,9 +108,15 @@ class TestWithProxySecret:
 
 
 def _rendered(proxy: str) -> str:
-    return render(ProxyOptions.parse(proxy, listen="0.0.0.0:443", upstream="127.0.0.1:8000",
-                                     tls_cert="/etc/keystile/tls/server.crt",
-                                     tls_key="/etc/keystile/tls/server.key"))
+    return render(
+        ProxyOptions.parse(
+            proxy,
+            listen="0.0.0.0:443",
+            upstream="127.0.0.1:8000",
+            tls_cert="/etc/keystile/tls/server.crt",
+            tls_key="/etc/keystile/tls/server.key",
+        )
+    )
 
 
 def _setting(text: str, name: str) -> list[str]:
@@ -105,8 +146,11 @@ def test_nginx_has_room_for_a_flood_and_fails_fast() -> None:
 def test_haproxy_has_room_for_a_flood_and_fails_fast() -> None:
     text = _rendered("haproxy")
     assert [int(v) for v in _setting(text, "maxconn")] == [8192, 4096]
-    for name, value in [("timeout connect", "2s"), ("timeout server", "15s"),
-                        ("timeout queue", "5s")]:
+    for name, value in [
+        ("timeout connect", "2s"),
+        ("timeout server", "15s"),
+        ("timeout queue", "5s"),
+    ]:
         assert _setting(text, name) == [value], name
     assert "errorfile" not in text
     assert "# http-request deny deny_status 429 if { method POST } { path /login }" in text
@@ -115,20 +159,29 @@ def test_haproxy_has_room_for_a_flood_and_fails_fast() -> None:
 @pytest.mark.parametrize("proxy", ["nginx", "caddy", "traefik", "haproxy"])
 def test_protect_renders_the_gate(runner: Any, proxy: str) -> None:
     sites = ["wiki.example.com=127.0.0.1:3000", "tools.example.org=127.0.0.1:3001"]
-    result = runner.invoke(args=["proxy-config", proxy, *ARGS, "--protect", sites[0],
-                                 "--protect", sites[1]])
+    result = runner.invoke(
+        args=["proxy-config", proxy, *ARGS, "--protect", sites[0], "--protect", sites[1]]
+    )
     assert result.exit_code == 0, result.output
-    expected = ProxyOptions.parse(proxy, listen="0.0.0.0:443", upstream="127.0.0.1:8000",
-                                  tls_cert="/etc/keystile/tls/server.crt",
-                                  tls_key="/etc/keystile/tls/server.key", protect=sites)
+    expected = ProxyOptions.parse(
+        proxy,
+        listen="0.0.0.0:443",
+        upstream="127.0.0.1:8000",
+        tls_cert="/etc/keystile/tls/server.crt",
+        tls_key="/etc/keystile/tls/server.key",
+        protect=sites,
+    )
     assert result.stdout == render(expected)
 
 
-@pytest.mark.parametrize(("value", "message"), [
-    ("wiki.example.com", "expected HOST=UPSTREAM"),
-    ("wiki.example.com=127.0.0.1:99999", "is not a TCP port"),
-    ("wiki/x=127.0.0.1:3000", "is not a DNS host name"),
-])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("wiki.example.com", "expected HOST=UPSTREAM"),
+        ("wiki.example.com=127.0.0.1:99999", "is not a TCP port"),
+        ("wiki/x=127.0.0.1:3000", "is not a DNS host name"),
+    ],
+)
 def test_a_bad_protect_is_a_usage_error(runner: Any, value: str, message: str) -> None:
     result = runner.invoke(args=["proxy-config", "caddy", *ARGS, "--protect", value])
     assert result.exit_code == 2

@@ -17,9 +17,15 @@ from tests.conftest import PASSWORD, AuthActions, csrf_from, make_user, without_
 
 def _ask(client: FlaskClient, username: str) -> str:
     token = csrf_from(client.get("/request-account").get_data(as_text=True))
-    resp = client.post("/request-account", data={
-        "username": username, "display_name": "Alice Other", "email": "other@example.org",
-        "csrf_token": token})
+    resp = client.post(
+        "/request-account",
+        data={
+            "username": username,
+            "display_name": "Alice Other",
+            "email": "other@example.org",
+            "csrf_token": token,
+        },
+    )
     assert resp.status_code == 200
     return resp.get_data(as_text=True)
 
@@ -31,7 +37,8 @@ def _request_id(db: Session, username: str) -> int:
 
 
 def test_a_taken_username_is_shown_and_approved_under_another(
-        app: Flask, client: FlaskClient, db: Session, alice: User) -> None:
+    app: Flask, client: FlaskClient, db: Session, alice: User
+) -> None:
     visitor = app.test_client()
     assert without_csrf(_ask(visitor, "alice")) == without_csrf(_ask(visitor, "freshname"))
     make_user(db, app, "root", admin=True)
@@ -44,23 +51,31 @@ def test_a_taken_username_is_shown_and_approved_under_another(
     assert f'<label for="username-{taken}">Approve as</label>' in page
 
     # Approving it as asked says which request failed, and why.
-    resp = client.post(f"/admin/requests/{taken}/approve",
-                       data={"csrf_token": csrf_from(page)}, follow_redirects=True)
+    resp = client.post(
+        f"/admin/requests/{taken}/approve",
+        data={"csrf_token": csrf_from(page)},
+        follow_redirects=True,
+    )
     assert "The request for alice was not approved: That username is taken." in resp.get_data(
-        as_text=True)
+        as_text=True
+    )
 
-    resp = client.post(f"/admin/requests/{taken}/approve",
-                       data={"csrf_token": csrf_from(page), "username": "alice.other"})
+    resp = client.post(
+        f"/admin/requests/{taken}/approve",
+        data={"csrf_token": csrf_from(page), "username": "alice.other"},
+    )
     body = resp.get_data(as_text=True)
     assert resp.status_code == 200 and 'id="renamed"' in body
     assert "<strong>alice</strong>, which was taken: their username is <strong>alice.other" in (
-        body)
+        body
+    )
     made = db.scalar(select(User).where(User.username == "alice.other"))
     assert made is not None and made.email == "other@example.org"
     [notice] = db.scalars(select(Notice).where(Notice.user_id == made.id)).all()
     assert "approved with the username alice.other" in notice.message
-    approved = db.scalars(select(AuditEvent).where(
-        AuditEvent.tag == "account:request:approved")).all()
+    approved = db.scalars(
+        select(AuditEvent).where(AuditEvent.tag == "account:request:approved")
+    ).all()
     assert approved[-1].details == {"request_id": taken, "requested_username": "alice"}
     # The existing alice is untouched, and the set-up page greets the new name.
     assert db.get(User, alice.id).email == "alice@example.org"  # type: ignore[union-attr]
@@ -68,15 +83,18 @@ def test_a_taken_username_is_shown_and_approved_under_another(
     assert link
     AuthActions(client).logout()
     assert "sign in as <strong>alice.other</strong>" in client.get(link.group(1)).get_data(
-        as_text=True)
+        as_text=True
+    )
     # the old account still signs in with its own password
     assert AuthActions(client).login(username="alice", password=PASSWORD).status_code == 303
 
 
-def test_the_cli_approves_under_another_username(app: Flask, db: Session, alice: User,
-                                                 client: FlaskClient) -> None:
+def test_the_cli_approves_under_another_username(
+    app: Flask, db: Session, alice: User, client: FlaskClient
+) -> None:
     _ask(client, "alice")
     result = app.test_cli_runner().invoke(
-        args=["request", "approve", str(_request_id(db, "alice")), "--username", "alice2"])
+        args=["request", "approve", str(_request_id(db, "alice")), "--username", "alice2"]
+    )
     assert result.exit_code == 0, result.output
     assert "created alice2" in result.output

@@ -53,8 +53,9 @@ def _state_changing_rules(app: Flask) -> list[str]:
     return out
 
 
-def test_every_state_changing_route_requires_csrf(app: Flask, client: FlaskClient,
-                                                  auth: AuthActions, alice: User) -> None:
+def test_every_state_changing_route_requires_csrf(
+    app: Flask, client: FlaskClient, auth: AuthActions, alice: User
+) -> None:
     """Threat model E.21: signed in, but without the token, every POST is refused."""
     auth.login()
     paths = _state_changing_rules(app)
@@ -68,23 +69,35 @@ def test_every_state_changing_route_requires_csrf(app: Flask, client: FlaskClien
     assert auth.is_signed_in()  # nothing was changed, not even a logout
 
 
-@pytest.mark.parametrize("path", [
-    "/login?next=%ff%fe", "/login?next=" + "a" * 5000, "/enroll/%00", "/enroll/..%2f..%2f",
-    "/account/credentials/99999999999999999999/remove", "/nope", "/static/../app/config.py",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/login?next=%ff%fe",
+        "/login?next=" + "a" * 5000,
+        "/enroll/%00",
+        "/enroll/..%2f..%2f",
+        "/account/credentials/99999999999999999999/remove",
+        "/nope",
+        "/static/../app/config.py",
+    ],
+)
 def test_odd_urls_never_500(client: FlaskClient, path: str) -> None:
     assert client.get(path).status_code < 500
 
 
-@pytest.mark.parametrize("data", [
-    {"username": "a" * 10000, "password": "x"},
-    {"username": "\x00\x01", "password": "\x00"},
-    {"username": "alice", "password": "p" * 5000},
-    {"username": ["a", "b"], "password": "x"},
-    {"username": "𝕒𝕝𝕚𝕔𝕖", "password": "ﬁ" * 20},
-])
-def test_odd_login_input_is_a_clear_4xx(client: FlaskClient, auth: AuthActions, alice: User,
-                                        data: dict[str, object]) -> None:
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"username": "a" * 10000, "password": "x"},
+        {"username": "\x00\x01", "password": "\x00"},
+        {"username": "alice", "password": "p" * 5000},
+        {"username": ["a", "b"], "password": "x"},
+        {"username": "𝕒𝕝𝕚𝕔𝕖", "password": "ﬁ" * 20},
+    ],
+)
+def test_odd_login_input_is_a_clear_4xx(
+    client: FlaskClient, auth: AuthActions, alice: User, data: dict[str, object]
+) -> None:
     token = auth.csrf()
     resp = client.post("/login", data={**data, "csrf_token": token})
     assert 400 <= resp.status_code < 500
@@ -108,12 +121,12 @@ def test_unexpected_error_is_a_plain_500_page(app: Flask) -> None:
     assert "Nothing was changed" in body
 
 
-def test_invalid_utf8_form_is_a_clear_4xx(client: FlaskClient, auth: AuthActions,
-                                          alice: User) -> None:
+def test_invalid_utf8_form_is_a_clear_4xx(
+    client: FlaskClient, auth: AuthActions, alice: User
+) -> None:
     token = auth.csrf()
     body = b"username=%ff%fe&password=%ed%a0%80&csrf_token=" + token.encode()
-    resp = client.post("/login", data=body,
-                       content_type="application/x-www-form-urlencoded")
+    resp = client.post("/login", data=body, content_type="application/x-www-form-urlencoded")
     assert 400 <= resp.status_code < 500
 
 
@@ -124,13 +137,19 @@ class TestBehindProxy:
 
     def test_forwarded_proto_trusted_only_from_the_proxy(self, app: Flask) -> None:
         client = app.test_client()
-        via_proxy = client.get("/login", base_url="http://localhost",
-                               headers={"X-Forwarded-Proto": "https"},
-                               environ_base={"REMOTE_ADDR": "10.0.0.1"})
+        via_proxy = client.get(
+            "/login",
+            base_url="http://localhost",
+            headers={"X-Forwarded-Proto": "https"},
+            environ_base={"REMOTE_ADDR": "10.0.0.1"},
+        )
         assert "Strict-Transport-Security" in via_proxy.headers
-        direct = client.get("/login", base_url="http://localhost",
-                            headers={"X-Forwarded-Proto": "https"},
-                            environ_base={"REMOTE_ADDR": "10.0.0.2"})
+        direct = client.get(
+            "/login",
+            base_url="http://localhost",
+            headers={"X-Forwarded-Proto": "https"},
+            environ_base={"REMOTE_ADDR": "10.0.0.2"},
+        )
         assert "Strict-Transport-Security" not in direct.headers
 
 
@@ -139,10 +158,12 @@ def test_nul_in_query_is_a_400(client: FlaskClient, path: str) -> None:
     assert client.get(path).status_code == 400
 
 
-def test_nul_in_json_username_is_harmless(client: FlaskClient, auth: AuthActions,
-                                          alice: User) -> None:
+def test_nul_in_json_username_is_harmless(
+    client: FlaskClient, auth: AuthActions, alice: User
+) -> None:
     """PostgreSQL refuses NUL in text; a JSON body must not turn that into a 500."""
     token = auth.csrf()
-    resp = client.post("/webauthn/login/options", json={"username": "ali\u0000ce"},
-                       headers={"X-CSRFToken": token})
+    resp = client.post(
+        "/webauthn/login/options", json={"username": "ali\u0000ce"}, headers={"X-CSRFToken": token}
+    )
     assert resp.status_code < 500

@@ -34,8 +34,12 @@ EDGE_PATHS = {"POST /webauthn/login/options", "POST /webauthn/login/verify", "GE
 
 @pytest.fixture
 def app_overrides() -> dict[str, Any]:
-    return {"challenge_limit_per_address": "5/minute", "login_limit_per_address": "3/minute",
-            "trusted_proxies": PROXY, "cert_login": "auto"}
+    return {
+        "challenge_limit_per_address": "5/minute",
+        "login_limit_per_address": "3/minute",
+        "trusted_proxies": PROXY,
+        "cert_login": "auto",
+    }
 
 
 @pytest.fixture
@@ -56,25 +60,32 @@ def flask_answered(app: Flask) -> list[str]:
 
 def rows(db: Session, event: Event) -> int:
     db.expire_all()
-    return int(db.scalar(select(func.count()).select_from(AuditEvent)
-                         .where(AuditEvent.tag == str(event))) or 0)
+    return int(
+        db.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.tag == str(event)))
+        or 0
+    )
 
 
-def test_a_passkey_sign_in_never_reaches_flask(browser: Browser, enrolled: SoftCredential,
-                                               flask_answered: list[str], db: Session) -> None:
+def test_a_passkey_sign_in_never_reaches_flask(
+    browser: Browser, enrolled: SoftCredential, flask_answered: list[str], db: Session
+) -> None:
     resp = browser.login(enrolled)
     assert resp.status_code == 200 and resp.get_json() == {"ok": True, "username": "alice"}
     assert browser.session()["method"] == "passkey"
     assert not EDGE_PATHS & set(flask_answered)
     assert set(flask_answered) == {"GET /login"}  # the page each CSRF token came from
     assert rows(db, Event.PASSKEY_SUCCESS) == 1
-    assert db.scalar(select(func.count()).select_from(AuthSession)
-                     .where(AuthSession.method == "passkey")) == 1
+    assert (
+        db.scalar(
+            select(func.count()).select_from(AuthSession).where(AuthSession.method == "passkey")
+        )
+        == 1
+    )
 
 
 def test_the_edge_s_session_check_keeps_its_last_seen_time(
-        browser: Browser, enrolled: SoftCredential, flask_answered: list[str],
-        db: Session) -> None:
+    browser: Browser, enrolled: SoftCredential, flask_answered: list[str], db: Session
+) -> None:
     """``GET /api/session`` at the edge writes a stale last-seen time on its own
     (autocommit) connection: the write is kept, and the idle timeout counts from it."""
     from datetime import timedelta
@@ -115,14 +126,22 @@ def test_one_statement_requests_run_in_autocommit_only_on_postgresql(app: Flask)
 def _same_answer(edge: Any, flask: Any) -> None:
     assert edge.status_code == flask.status_code
     assert edge.get_json() == flask.get_json()
-    for header in ("Content-Type", "Content-Security-Policy", "Cache-Control", "X-Frame-Options",
-                   "Referrer-Policy", "X-Content-Type-Options", "Strict-Transport-Security"):
+    for header in (
+        "Content-Type",
+        "Content-Security-Policy",
+        "Cache-Control",
+        "X-Frame-Options",
+        "Referrer-Policy",
+        "X-Content-Type-Options",
+        "Strict-Transport-Security",
+    ):
         assert edge.headers.get(header) == flask.headers.get(header), header
     assert "Cookie" in edge.headers.get("Vary", "")
 
 
-def test_api_session_is_the_same_from_either_side(browser: Browser, enrolled: SoftCredential,
-                                                  flask_answered: list[str]) -> None:
+def test_api_session_is_the_same_from_either_side(
+    browser: Browser, enrolled: SoftCredential, flask_answered: list[str]
+) -> None:
     signed_out = browser.client.get("/api/session")
     _same_answer(signed_out, browser.client.get("/api/session?via=flask"))
     assert signed_out.status_code == 401
@@ -133,8 +152,9 @@ def test_api_session_is_the_same_from_either_side(browser: Browser, enrolled: So
 
 
 @pytest.mark.parametrize("state", ["live", "idle", "expired", "revoked", "disabled", "stale"])
-def test_both_sides_judge_a_session_alike(state: str, client: FlaskClient, auth: AuthActions,
-                                          alice: User, db: Session) -> None:
+def test_both_sides_judge_a_session_alike(
+    state: str, client: FlaskClient, auth: AuthActions, alice: User, db: Session
+) -> None:
     """The edge's one-query check (``sessions.peek``) and Flask's (``sessions.resolve``)."""
     from datetime import timedelta
 
@@ -144,43 +164,51 @@ def test_both_sides_judge_a_session_alike(state: str, client: FlaskClient, auth:
 
     now = utcnow()
     changes = {
-        "live": {}, "idle": {"last_seen_at": now - timedelta(minutes=31)},
+        "live": {},
+        "idle": {"last_seen_at": now - timedelta(minutes=31)},
         "expired": {"expires_at": now - timedelta(seconds=1)},
-        "revoked": {"revoked_at": now}, "stale": {"last_seen_at": now - timedelta(minutes=2)},
+        "revoked": {"revoked_at": now},
+        "stale": {"last_seen_at": now - timedelta(minutes=2)},
     }
     for path in ("/api/session", "/api/session?via=flask"):
         assert auth.login().status_code == 303
         if state == "disabled":
             db.execute(update(User).values(status=UserStatus.DISABLED))
         elif changes[state]:
-            db.execute(update(AuthSession).where(AuthSession.revoked_at.is_(None))
-                       .values(**changes[state]))
+            db.execute(
+                update(AuthSession).where(AuthSession.revoked_at.is_(None)).values(**changes[state])
+            )
         db.commit()
         resp = client.get(path)
         assert resp.status_code == (200 if state in {"live", "stale"} else 401), path
         if state == "stale":  # seen now: the idle timeout starts again
             db.expire_all()
-            seen = db.scalar(select(AuthSession.last_seen_at)
-                             .where(AuthSession.revoked_at.is_(None)))
+            seen = db.scalar(
+                select(AuthSession.last_seen_at).where(AuthSession.revoked_at.is_(None))
+            )
             assert seen is not None and seen >= now, path
         db.execute(update(User).values(status=UserStatus.ACTIVE))
         db.commit()
 
 
 def test_a_dead_session_cookie_is_deleted_by_either_side(
-        browser: Browser, enrolled: SoftCredential, db: Session) -> None:
+    browser: Browser, enrolled: SoftCredential, db: Session
+) -> None:
     for path in ("/api/session", "/api/session?via=flask"):
-        browser.client.set_cookie("__Host-keystile-session", "not-a-session",
-                                  domain="localhost")
+        browser.client.set_cookie("__Host-keystile-session", "not-a-session", domain="localhost")
         resp = browser.client.get(path)
         assert resp.status_code == 401
-        cleared = [c for c in resp.headers.getlist("Set-Cookie")
-                   if c.startswith("__Host-keystile-session=")]
+        cleared = [
+            c
+            for c in resp.headers.getlist("Set-Cookie")
+            if c.startswith("__Host-keystile-session=")
+        ]
         assert cleared and "Max-Age=0" in cleared[0], path
 
 
-def test_options_refusals_match_the_views(browser: Browser, flask_answered: list[str],
-                                          enrolled: SoftCredential) -> None:
+def test_options_refusals_match_the_views(
+    browser: Browser, flask_answered: list[str], enrolled: SoftCredential
+) -> None:
     for body in (b"[1]", b"{", b'{"username": 5}', b'{"username": "  "}'):
         resp = browser.post("/webauthn/login/options", body)
         assert resp.status_code == 400 and resp.get_json()["error"] == "bad_request", body
@@ -188,25 +216,31 @@ def test_options_refusals_match_the_views(browser: Browser, flask_answered: list
     assert browser.request_options("alice")["allowCredentials"]
 
 
-@pytest.mark.parametrize("case", ["no token", "forged cookie session", "form body",
-                                  "signed in"])
+@pytest.mark.parametrize("case", ["no token", "forged cookie session", "form body", "signed in"])
 def test_anything_but_the_plain_case_goes_to_flask(
-        case: str, browser: Browser, enrolled: SoftCredential, flask_answered: list[str],
-        db: Session) -> None:
+    case: str, browser: Browser, enrolled: SoftCredential, flask_answered: list[str], db: Session
+) -> None:
     if case == "no token":
         resp = browser.post("/webauthn/login/options", {}, csrf=False)
         assert resp.status_code == 400 and resp.get_json()["error"] == "csrf"
         assert "POST /webauthn/login/options" in flask_answered
     elif case == "forged cookie session":
         token = browser.csrf()
-        browser.client.set_cookie("__Host-keystile", "eyJjc3JmX3Rva2VuIjoieCJ9.forged",
-                                  domain="localhost")
-        resp = browser.client.post("/webauthn/login/options", data=b"{}", headers={
-            "X-CSRFToken": token, "Content-Type": "application/json"})
+        browser.client.set_cookie(
+            "__Host-keystile", "eyJjc3JmX3Rva2VuIjoieCJ9.forged", domain="localhost"
+        )
+        resp = browser.client.post(
+            "/webauthn/login/options",
+            data=b"{}",
+            headers={"X-CSRFToken": token, "Content-Type": "application/json"},
+        )
         assert resp.status_code == 400 and resp.get_json()["error"] == "csrf"
     elif case == "form body":
-        resp = browser.client.post("/webauthn/login/options", data={"username": "alice"},
-                                   headers={"X-CSRFToken": browser.csrf()})
+        resp = browser.client.post(
+            "/webauthn/login/options",
+            data={"username": "alice"},
+            headers={"X-CSRFToken": browser.csrf()},
+        )
         # Flask reads a form body as the form (checking it for NUL bytes), and the view
         # then finds no JSON at all: the options of a discoverable sign-in.
         assert resp.status_code == 200 and resp.get_json()["allowCredentials"] == []
@@ -224,8 +258,9 @@ def test_anything_but_the_plain_case_goes_to_flask(
         assert methods == {"password": "replaced by new sign-in", "passkey": None}
 
 
-def test_limits_count_on_both_sides(browser: Browser, enrolled: SoftCredential,
-                                    flask_answered: list[str], db: Session) -> None:
+def test_limits_count_on_both_sides(
+    browser: Browser, enrolled: SoftCredential, flask_answered: list[str], db: Session
+) -> None:
     """The edge counts in the views' own keys: its requests use up the view's limit, and
     the refusal, its page and its audit row come from Flask."""
     for _ in range(5):
@@ -237,7 +272,8 @@ def test_limits_count_on_both_sides(browser: Browser, enrolled: SoftCredential,
 
 
 def test_only_refused_assertions_count_to_the_sign_in_limit(
-        app: Flask, browser: Browser, enrolled: SoftCredential, db: Session) -> None:
+    app: Flask, browser: Browser, enrolled: SoftCredential, db: Session
+) -> None:
     from app.web.throttle import throttle_of
 
     for _ in range(4):  # successes do not count (only answers other than 200 do)
@@ -250,9 +286,12 @@ def test_only_refused_assertions_count_to_the_sign_in_limit(
     assert rows(db, Event.PASSKEY_FAILURE) == 3
 
 
-def test_an_unexpected_error_is_a_plain_500(browser: Browser, enrolled: SoftCredential,
-                                            monkeypatch: pytest.MonkeyPatch,
-                                            caplog: pytest.LogCaptureFixture) -> None:
+def test_an_unexpected_error_is_a_plain_500(
+    browser: Browser,
+    enrolled: SoftCredential,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     from app.edge import passkey
 
     def broken(*_: Any, **__: Any) -> Any:
@@ -267,8 +306,9 @@ def test_an_unexpected_error_is_a_plain_500(browser: Browser, enrolled: SoftCred
     assert resp.headers["Content-Security-Policy"]
 
 
-def test_a_failing_verify_still_counts_to_the_limit(browser: Browser, enrolled: SoftCredential,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_verify_still_counts_to_the_limit(
+    browser: Browser, enrolled: SoftCredential, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from app.edge import passkey
 
     def broken(*_: Any, **__: Any) -> Any:
@@ -284,8 +324,14 @@ def test_a_failing_verify_still_counts_to_the_limit(browser: Browser, enrolled: 
 
 
 def test_a_certificate_sign_in_never_reaches_flask(
-        app: Flask, client: FlaskClient, auth: AuthActions, alice: User, db: Session, pki: Pki,
-        flask_answered: list[str]) -> None:
+    app: Flask,
+    client: FlaskClient,
+    auth: AuthActions,
+    alice: User,
+    db: Session,
+    pki: Pki,
+    flask_answered: list[str],
+) -> None:
     pin(db, alice, pki.self_signed.cert)
     resp = client.get("/login", **via_proxy(pki.self_signed.cert))
     assert resp.status_code == 303 and resp.headers["Location"] == "/account"
@@ -296,11 +342,18 @@ def test_a_certificate_sign_in_never_reaches_flask(
     assert rows(db, Event.CERTIFICATE_SUCCESS) == 1
 
 
-@pytest.mark.parametrize("case", ["no certificate", "signed out", "next", "unknown",
-                                  "untrusted peer", "signed in"])
+@pytest.mark.parametrize(
+    "case", ["no certificate", "signed out", "next", "unknown", "untrusted peer", "signed in"]
+)
 def test_any_other_sign_in_page_goes_to_flask(
-        case: str, client: FlaskClient, auth: AuthActions, alice: User, db: Session, pki: Pki,
-        flask_answered: list[str]) -> None:
+    case: str,
+    client: FlaskClient,
+    auth: AuthActions,
+    alice: User,
+    db: Session,
+    pki: Pki,
+    flask_answered: list[str],
+) -> None:
     pin(db, alice, pki.self_signed.cert)
     cert = via_proxy(pki.self_signed.cert)
     path, status = "/login", 200
@@ -328,8 +381,9 @@ def test_any_other_sign_in_page_goes_to_flask(
         assert rows(db, Event.CERTIFICATE_HEADER_IGNORED) == 1
 
 
-def test_a_first_passkey_sign_in_is_told_once(browser: Browser, enrolled: SoftCredential,
-                                              db: Session) -> None:
+def test_a_first_passkey_sign_in_is_told_once(
+    browser: Browser, enrolled: SoftCredential, db: Session
+) -> None:
     """The new-method notice (the enrolment signed in by password first): told at the
     passkey's first sign-in, not at its next ones, however many sessions there were."""
     from app.models import Notice
@@ -346,8 +400,8 @@ def test_a_first_passkey_sign_in_is_told_once(browser: Browser, enrolled: SoftCr
 
 
 def test_concurrent_options_cannot_exceed_the_challenge_limit(
-        app: Flask, browser: Browser, enrolled: SoftCredential,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    app: Flask, browser: Browser, enrolled: SoftCredential, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An options request is counted with one atomic ``hit`` per window; an edge that asked
     ``test`` and only then ``hit`` (ignoring its result) let requests that arrive together
     all pass the check. Limit 5/minute: 4 used, 2 concurrent -> one must be 429."""
@@ -374,8 +428,13 @@ def test_concurrent_options_cannot_exceed_the_challenge_limit(
     def one() -> None:
         c = app.test_client()
         c.set_cookie("__Host-keystile", cookie.value, domain="localhost")
-        statuses.append(c.post("/webauthn/login/options", data=b"{}", headers={
-            "X-CSRFToken": token, "Content-Type": "application/json"}).status_code)
+        statuses.append(
+            c.post(
+                "/webauthn/login/options",
+                data=b"{}",
+                headers={"X-CSRFToken": token, "Content-Type": "application/json"},
+            ).status_code
+        )
 
     threads = [threading.Thread(target=one) for _ in range(2)]
     for t in threads:
@@ -386,13 +445,16 @@ def test_concurrent_options_cannot_exceed_the_challenge_limit(
 
 
 def test_a_truncated_body_is_flasks_400_and_counts(
-        browser: Browser, enrolled: SoftCredential, caplog: pytest.LogCaptureFixture) -> None:
+    browser: Browser, enrolled: SoftCredential, caplog: pytest.LogCaptureFixture
+) -> None:
     for path in ("/webauthn/login/options", "/webauthn/login/verify"):
         for query in ("?via=flask", ""):
             resp = browser.client.post(
-                path + query, data=b"{}",
+                path + query,
+                data=b"{}",
                 headers={"X-CSRFToken": browser.csrf(), "Content-Type": "application/json"},
-                environ_overrides={"CONTENT_LENGTH": "100"})  # the client went away
+                environ_overrides={"CONTENT_LENGTH": "100"},
+            )  # the client went away
             assert resp.status_code == 400, (path + query, resp.get_json())
     assert "unhandled error" not in caplog.text
     # login limit 3/minute: Flask counted its 400 (anything but 200 counts); the edge's
@@ -401,21 +463,29 @@ def test_a_truncated_body_is_flasks_400_and_counts(
     assert browser.post("/webauthn/login/verify", {"id": "x"}).status_code == 429
 
 
-def test_edge_answers_carry_the_views_limit_headers(browser: Browser,
-                                                   enrolled: SoftCredential) -> None:
+def test_edge_answers_carry_the_views_limit_headers(
+    browser: Browser, enrolled: SoftCredential
+) -> None:
     edge = browser.post("/webauthn/login/options", {})
-    flask = browser.client.post("/webauthn/login/options?via=flask", data=b"{}", headers={
-        "X-CSRFToken": browser.csrf(), "Content-Type": "application/json"})
+    flask = browser.client.post(
+        "/webauthn/login/options?via=flask",
+        data=b"{}",
+        headers={"X-CSRFToken": browser.csrf(), "Content-Type": "application/json"},
+    )
     assert edge.status_code == flask.status_code == 200
-    for header in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset",
-                   "Retry-After"):
+    for header in (
+        "X-RateLimit-Limit",
+        "X-RateLimit-Remaining",
+        "X-RateLimit-Reset",
+        "Retry-After",
+    ):
         assert flask.headers.get(header) is not None, header
         assert edge.headers.get(header) is not None, header
 
 
 def test_an_unexpected_error_on_the_sign_in_page_is_the_error_page(
-        client: FlaskClient, alice: User, db: Session, pki: Pki,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    client: FlaskClient, alice: User, db: Session, pki: Pki, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from app.services import sessions
 
     def broken(*_: Any, **__: Any) -> Any:
@@ -431,7 +501,8 @@ def test_an_unexpected_error_on_the_sign_in_page_is_the_error_page(
 
 
 def test_the_certificate_redirect_keeps_the_script_root(
-        client: FlaskClient, alice: User, db: Session, pki: Pki) -> None:
+    client: FlaskClient, alice: User, db: Session, pki: Pki
+) -> None:
     pin(db, alice, pki.self_signed.cert)
     root = "http://localhost/keystile/"
     flask = client.get("/login?via=flask", base_url=root, **via_proxy(pki.self_signed.cert))
@@ -443,7 +514,8 @@ def test_the_certificate_redirect_keeps_the_script_root(
 
 
 def test_a_remember_token_cookie_gets_the_same_session_answer(
-        browser: Browser, enrolled: SoftCredential) -> None:
+    browser: Browser, enrolled: SoftCredential
+) -> None:
     assert browser.login(enrolled).status_code == 200
     browser.client.set_cookie("remember_token", "anything", domain="localhost")
     edge = browser.client.get("/api/session")
@@ -452,7 +524,8 @@ def test_a_remember_token_cookie_gets_the_same_session_answer(
 
 
 def test_logout_ends_the_session_whatever_other_cookies_come_with_it(
-        client: FlaskClient, auth: AuthActions, alice: User, db: Session) -> None:
+    client: FlaskClient, auth: AuthActions, alice: User, db: Session
+) -> None:
     """(Pre-dates the edge.) A ``remember_token`` cookie (any value; a sibling subdomain can
     set one) makes Flask-Login never call the request loader: the signed-in browser is
     anonymous to Flask, so logout (and E.20's replacement on a new sign-in) ends nothing."""
@@ -468,10 +541,17 @@ def test_logout_ends_the_session_whatever_other_cookies_come_with_it(
 
 
 def test_a_foreign_origin_goes_to_flask_which_refuses_it(
-        browser: Browser, enrolled: SoftCredential, flask_answered: list[str]) -> None:
-    resp = browser.client.post("/webauthn/login/options", data=b"{}", headers={
-        "X-CSRFToken": browser.csrf(), "Content-Type": "application/json",
-        "Origin": "https://evil.example"})
+    browser: Browser, enrolled: SoftCredential, flask_answered: list[str]
+) -> None:
+    resp = browser.client.post(
+        "/webauthn/login/options",
+        data=b"{}",
+        headers={
+            "X-CSRFToken": browser.csrf(),
+            "Content-Type": "application/json",
+            "Origin": "https://evil.example",
+        },
+    )
     assert resp.status_code == 403 and resp.get_json()["error"] == "origin"
     assert "POST /webauthn/login/options" in flask_answered
     flask_answered.clear()
@@ -480,8 +560,8 @@ def test_a_foreign_origin_goes_to_flask_which_refuses_it(
 
 
 def test_trusted_hosts_apply_to_the_edge_s_requests(
-        app: Flask, browser: Browser, enrolled: SoftCredential,
-        flask_answered: list[str]) -> None:
+    app: Flask, browser: Browser, enrolled: SoftCredential, flask_answered: list[str]
+) -> None:
     app.config["TRUSTED_HOSTS"] = ["keystile.example"]
     assert browser.client.get("/api/session").status_code == 400
     assert flask_answered == ["GET /api/session"]
@@ -506,8 +586,8 @@ def hook_saw(app: Flask) -> list[str]:
 
 
 def test_a_before_request_hook_the_edge_does_not_know_sends_every_request_to_flask(
-        hook_saw: list[str], browser: Browser, enrolled: SoftCredential,
-        flask_answered: list[str]) -> None:
+    hook_saw: list[str], browser: Browser, enrolled: SoftCredential, flask_answered: list[str]
+) -> None:
     assert browser.login(enrolled).status_code == 200
     assert browser.session()["method"] == "passkey"
     for path in ("/webauthn/login/options", "/webauthn/login/verify", "/api/session"):
@@ -516,8 +596,8 @@ def test_a_before_request_hook_the_edge_does_not_know_sends_every_request_to_fla
 
 
 def test_got_request_exception_is_sent_from_either_side(
-        app: Flask, browser: Browser, enrolled: SoftCredential,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    app: Flask, browser: Browser, enrolled: SoftCredential, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """What error reporting listens to (Flask's ``got_request_exception``)."""
     from flask import got_request_exception
 
@@ -535,15 +615,19 @@ def test_got_request_exception_is_sent_from_either_side(
 
     with got_request_exception.connected_to(report, app):
         for path in ("/webauthn/login/options", "/webauthn/login/options?via=flask"):
-            resp = browser.client.post(path, data=b"{}", headers={
-                "X-CSRFToken": browser.csrf(), "Content-Type": "application/json"})
+            resp = browser.client.post(
+                path,
+                data=b"{}",
+                headers={"X-CSRFToken": browser.csrf(), "Content-Type": "application/json"},
+            )
             assert resp.status_code == 500, path
     assert [str(e) for e in reported] == ["database on fire"] * 2
 
 
 @pytest.mark.parametrize("sign_in_edge", [False])
-def test_the_edge_can_be_switched_off(app: Flask, browser: Browser,
-                                      enrolled: SoftCredential) -> None:
+def test_the_edge_can_be_switched_off(
+    app: Flask, browser: Browser, enrolled: SoftCredential
+) -> None:
     assert not isinstance(app.wsgi_app.wsgi_app, SignInEdge)  # type: ignore[attr-defined]
     assert browser.login(enrolled).status_code == 200
     assert browser.session()["method"] == "passkey"
@@ -551,8 +635,8 @@ def test_the_edge_can_be_switched_off(app: Flask, browser: Browser,
 
 @pytest.mark.parametrize("scope", ["webauthn", "admin"])
 def test_a_blueprint_s_hook_counts_only_for_its_own_views(
-        scope: str, app: Flask, browser: Browser, enrolled: SoftCredential,
-        flask_answered: list[str]) -> None:
+    scope: str, app: Flask, browser: Browser, enrolled: SoftCredential, flask_answered: list[str]
+) -> None:
     """Flask runs a blueprint's ``before_request`` hooks for that blueprint's views only."""
     seen: list[str] = []
 

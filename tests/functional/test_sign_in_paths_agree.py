@@ -25,15 +25,30 @@ from tests.functional.conftest import Browser
 from tests.support.pki import Pki
 
 PROXY = "10.9.8.7"
-OVERRIDES = {"challenge_limit_per_address": "6/minute", "login_limit_per_address": "4/minute",
-             "trusted_proxies": PROXY, "cert_login": "auto"}
+OVERRIDES = {
+    "challenge_limit_per_address": "6/minute",
+    "login_limit_per_address": "4/minute",
+    "trusted_proxies": PROXY,
+    "cert_login": "auto",
+}
 #: what an answer is judged by (values that are random in every run are left out)
-HEADERS = ("Content-Type", "Location", "Cache-Control", "Content-Security-Policy",
-           "X-Frame-Options", "X-Content-Type-Options", "Referrer-Policy",
-           "Cross-Origin-Opener-Policy", "Permissions-Policy", "Strict-Transport-Security",
-           "X-RateLimit-Limit", "X-RateLimit-Remaining")
-RANDOM_FIELDS = frozenset({"challenge", "allowCredentials", "created_at", "expires_at",
-                           "last_seen_at", "id"})
+HEADERS = (
+    "Content-Type",
+    "Location",
+    "Cache-Control",
+    "Content-Security-Policy",
+    "X-Frame-Options",
+    "X-Content-Type-Options",
+    "Referrer-Policy",
+    "Cross-Origin-Opener-Policy",
+    "Permissions-Policy",
+    "Strict-Transport-Security",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+)
+RANDOM_FIELDS = frozenset(
+    {"challenge", "allowCredentials", "created_at", "expires_at", "last_seen_at", "id"}
+)
 
 
 @dataclass
@@ -47,23 +62,38 @@ def answer(resp: Any) -> dict[str, Any]:
     if isinstance(body, dict):
         body = {k: v for k, v in body.items() if k not in RANDOM_FIELDS}
     cookies = sorted(
-        (c.split("=", 1)[0], ";".join(sorted(
-            part.strip() for part in c.split(";")[1:] if not part.strip().startswith(
-                "Expires"))))
-        for c in resp.headers.getlist("Set-Cookie"))
-    return {"status": resp.status_code, "body": body if body is not None else resp.mimetype,
-            "headers": {h: resp.headers.get(h) for h in HEADERS},
-            "vary": "cookie" in parse_set_header(resp.headers.get("Vary", "")),
-            "cookies": cookies}
+        (
+            c.split("=", 1)[0],
+            ";".join(
+                sorted(
+                    part.strip()
+                    for part in c.split(";")[1:]
+                    if not part.strip().startswith("Expires")
+                )
+            ),
+        )
+        for c in resp.headers.getlist("Set-Cookie")
+    )
+    return {
+        "status": resp.status_code,
+        "body": body if body is not None else resp.mimetype,
+        "headers": {h: resp.headers.get(h) for h in HEADERS},
+        "vary": "cookie" in parse_set_header(resp.headers.get("Vary", "")),
+        "cookies": cookies,
+    }
 
 
 def via_proxy(cert: Any) -> dict[str, Any]:
     from urllib.parse import quote
 
     pem = cert.public_bytes(Encoding.PEM).decode()
-    return {"headers": {"X-SSL-Client-Cert": quote(pem, safe=""),
-                        "X-SSL-Client-Verify": "FAILED:self-signed"},
-            "environ_base": {"REMOTE_ADDR": PROXY}}
+    return {
+        "headers": {
+            "X-SSL-Client-Cert": quote(pem, safe=""),
+            "X-SSL-Client-Verify": "FAILED:self-signed",
+        },
+        "environ_base": {"REMOTE_ADDR": PROXY},
+    }
 
 
 def script(app: Flask, pki: Pki) -> Transcript:
@@ -75,9 +105,15 @@ def script(app: Flask, pki: Pki) -> Transcript:
     registered, passkey = browser.register()
     assert registered.status_code == 201
     browser.client.post("/logout", data={"csrf_token": browser.csrf()})
-    credentials.add(db, cert_auth.certificate_credential(describe(pki.self_signed.cert),
-                                                         source="operator", proven=True),
-                    user=alice, client=SYSTEM, now=utcnow())
+    credentials.add(
+        db,
+        cert_auth.certificate_credential(
+            describe(pki.self_signed.cert), source="operator", proven=True
+        ),
+        user=alice,
+        client=SYSTEM,
+        now=utcnow(),
+    )
     out = Transcript()
     first_audit = db.scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1))
 
@@ -105,22 +141,34 @@ def script(app: Flask, pki: Pki) -> Transcript:
         note(f"verify refused #{i}", browser.post("/webauthn/login/verify", {"id": "x"}))
     # the counts the two limits hold now, as Flask reports them
     note("options, counted by Flask", browser.post("/webauthn/login/options?via=flask", {}))
-    note("verify, counted by Flask", browser.post("/webauthn/login/verify?via=flask",
-                                                  {"id": "x"}))
+    note("verify, counted by Flask", browser.post("/webauthn/login/verify?via=flask", {"id": "x"}))
     db.expire_all()
-    out.audit = [tuple(row) for row in db.execute(
-        select(AuditEvent.tag, AuditEvent.outcome, AuditEvent.method, AuditEvent.reason,
-               AuditEvent.user_id, AuditEvent.credential_id, AuditEvent.address,
-               AuditEvent.details).where(AuditEvent.id > (first_audit or 0))
-        .order_by(AuditEvent.id))]
+    out.audit = [
+        tuple(row)
+        for row in db.execute(
+            select(
+                AuditEvent.tag,
+                AuditEvent.outcome,
+                AuditEvent.method,
+                AuditEvent.reason,
+                AuditEvent.user_id,
+                AuditEvent.credential_id,
+                AuditEvent.address,
+                AuditEvent.details,
+            )
+            .where(AuditEvent.id > (first_audit or 0))
+            .order_by(AuditEvent.id)
+        )
+    ]
     db.close()
     return out
 
 
 def run(tmp_path: Path, pki: Pki, *, edge: bool) -> Transcript:
     tmp_path.mkdir()
-    app = fresh_app(f"sqlite:///{tmp_path / 'keystile.sqlite3'}", tmp_path,
-                    sign_in_edge=edge, **OVERRIDES)
+    app = fresh_app(
+        f"sqlite:///{tmp_path / 'keystile.sqlite3'}", tmp_path, sign_in_edge=edge, **OVERRIDES
+    )
     assert isinstance(app.wsgi_app.wsgi_app, SignInEdge) is edge  # type: ignore[attr-defined]
     try:
         return script(app, pki)
@@ -139,4 +187,5 @@ def test_the_edge_and_flask_answer_alike(tmp_path: Path, pki: Pki) -> None:
     assert statuses["passkey sign-in"] == 200 and statuses["certificate sign-in"] == 303
     assert statuses["options #3"] == 429 and statuses["verify refused #2"] == 429
     assert {"auth:throttled", "auth:passkey:success", "auth:certificate:success"} <= {
-        row[0] for row in with_edge.audit}
+        row[0] for row in with_edge.audit
+    }

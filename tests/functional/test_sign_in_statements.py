@@ -42,34 +42,64 @@ def test_cursor_events_see_every_statement_of_a_sign_in(db: Session, app: Flask)
     try:
         read_key = stored.find_passkey(db, key.lookup_key or "")
         read_pin = stored.find_certificate(db, pinned.lookup_key or "")
-        secret = tokens.issue(db, TokenPurpose.WEBAUTHN_AUTHENTICATION, now=NOW,
-                              lifetime=timedelta(minutes=5),
-                              payload={"ceremony": "authentication"})
+        secret = tokens.issue(
+            db,
+            TokenPurpose.WEBAUTHN_AUTHENTICATION,
+            now=NOW,
+            lifetime=timedelta(minutes=5),
+            payload={"ceremony": "authentication"},
+        )
         spent = tokens.consume(db, TokenPurpose.WEBAUTHN_AUTHENTICATION, secret, now=NOW)
-        credentials.record_sign_in(db, key, client=CLIENT, now=NOW, sign_count=7,
-                                   backup_state=False)
-        audit.record(db, Event.PASSKEY_SUCCESS, client=CLIENT, success=True, user=user,
-                     credential=key, method="passkey", details={"backup_state": False})
-        opened = sessions.start(db, user=user, credential=key, method="passkey",
-                                client=CLIENT, now=NOW, timeouts=TIMEOUTS)
+        credentials.record_sign_in(
+            db, key, client=CLIENT, now=NOW, sign_count=7, backup_state=False
+        )
+        audit.record(
+            db,
+            Event.PASSKEY_SUCCESS,
+            client=CLIENT,
+            success=True,
+            user=user,
+            credential=key,
+            method="passkey",
+            details={"backup_state": False},
+        )
+        opened = sessions.start(
+            db,
+            user=user,
+            credential=key,
+            method="passkey",
+            client=CLIENT,
+            now=NOW,
+            timeouts=TIMEOUTS,
+        )
         db.commit()
         with engine.connect() as conn:
-            described = sessions.peek(conn, opened.secret, now=NOW + timedelta(minutes=2),
-                                      timeouts=TIMEOUTS)  # and touches last_seen_at
+            described = sessions.peek(
+                conn, opened.secret, now=NOW + timedelta(minutes=2), timeouts=TIMEOUTS
+            )  # and touches last_seen_at
     finally:
         event.remove(engine, "before_cursor_execute", before_cursor_execute)
 
     assert [s for s in seen if s.startswith(("INSERT", "UPDATE"))] == [
-        "INSERT INTO one_time_tokens", "UPDATE one_time_tokens SET", "UPDATE credentials SET",
-        "UPDATE users SET", "INSERT INTO audit_events", "INSERT INTO sessions",
-        "UPDATE sessions SET"]
+        "INSERT INTO one_time_tokens",
+        "UPDATE one_time_tokens SET",
+        "UPDATE credentials SET",
+        "UPDATE users SET",
+        "INSERT INTO audit_events",
+        "INSERT INTO sessions",
+        "UPDATE sessions SET",
+    ]
     assert sum(s.startswith("SELECT") for s in seen) >= 3  # two credentials, one session
     assert read_key is not None and read_key.public_key == key.public_key
     assert read_key.user.user_handle == user.user_handle and read_key.user.is_active
     assert read_pin is not None and read_pin.user.username == "alice" and read_pin.proven
     assert spent is not None and spent.payload == {"ceremony": "authentication"}
-    assert described == {"authenticated": True, "username": "alice", "method": "passkey",
-                         "credential_id": key.id}
+    assert described == {
+        "authenticated": True,
+        "username": "alice",
+        "method": "passkey",
+        "credential_id": key.id,
+    }
     db.expire_all()
     row = db.get(AuthSession, opened.id)
     assert row is not None and row.last_seen_at == NOW + timedelta(minutes=2)
@@ -84,10 +114,8 @@ def test_the_sign_count_never_goes_backwards(db: Session, app: Flask) -> None:
     user = make_user(db, app)
     key = passkey(db, user, synced=False)
     db.commit()
-    credentials.record_sign_in(db, key, client=CLIENT, now=NOW, sign_count=9,
-                               backup_state=False)
-    credentials.record_sign_in(db, key, client=CLIENT, now=NOW, sign_count=4,
-                               backup_state=False)
+    credentials.record_sign_in(db, key, client=CLIENT, now=NOW, sign_count=9, backup_state=False)
+    credentials.record_sign_in(db, key, client=CLIENT, now=NOW, sign_count=4, backup_state=False)
     db.commit()
     db.refresh(key)
     assert key.sign_count == 9 and key.last_used_at == NOW
@@ -95,8 +123,13 @@ def test_the_sign_count_never_goes_backwards(db: Session, app: Flask) -> None:
 
 def test_json_goes_in_and_comes_back(db: Session) -> None:
     payload = {"challenge": "abc", "nested": [1, {"x": None}], "text": "ünï"}
-    secret = tokens.issue(db, TokenPurpose.WEBAUTHN_REGISTRATION, now=NOW,
-                          lifetime=timedelta(minutes=5), payload=payload)
+    secret = tokens.issue(
+        db,
+        TokenPurpose.WEBAUTHN_REGISTRATION,
+        now=NOW,
+        lifetime=timedelta(minutes=5),
+        payload=payload,
+    )
     spent = tokens.consume(db, TokenPurpose.WEBAUTHN_REGISTRATION, secret, now=NOW)
     assert spent is not None and spent.payload == payload
     assert tokens.consume(db, TokenPurpose.WEBAUTHN_REGISTRATION, secret, now=NOW) is None
@@ -105,11 +138,13 @@ def test_json_goes_in_and_comes_back(db: Session) -> None:
 def test_work_on_a_plain_connection_is_kept_only_when_committed(app: Flask) -> None:
     engine = engine_of(app)
     with engine.connect() as conn:
-        kept = tokens.issue(conn, TokenPurpose.WEBAUTHN_AUTHENTICATION, now=NOW,
-                            lifetime=timedelta(minutes=5))
+        kept = tokens.issue(
+            conn, TokenPurpose.WEBAUTHN_AUTHENTICATION, now=NOW, lifetime=timedelta(minutes=5)
+        )
         conn.commit()
-        dropped = tokens.issue(conn, TokenPurpose.WEBAUTHN_AUTHENTICATION, now=NOW,
-                               lifetime=timedelta(minutes=5))  # closed without a commit
+        dropped = tokens.issue(
+            conn, TokenPurpose.WEBAUTHN_AUTHENTICATION, now=NOW, lifetime=timedelta(minutes=5)
+        )  # closed without a commit
     with engine.connect() as conn:
         hashes = conn.execute(select(OneTimeToken.token_hash)).scalars().all()
     assert hashes == [tokens.digest(kept)]
@@ -121,21 +156,31 @@ def test_driver_errors_are_sqlalchemy_s_and_the_session_goes_on(db: Session) -> 
 
     from app.models import table_of
 
-    values = {"token_hash": "same", "purpose": "test", "user_id": None, "credential_id": None,
-              "payload": {}, "created_at": NOW, "expires_at": NOW, "used_at": None}
+    values = {
+        "token_hash": "same",
+        "purpose": "test",
+        "user_id": None,
+        "credential_id": None,
+        "payload": {},
+        "created_at": NOW,
+        "expires_at": NOW,
+        "used_at": None,
+    }
     issue = insert(table_of(OneTimeToken))
     db.connection().execute(issue, values)
     db.commit()
     with pytest.raises(IntegrityError):
         db.connection().execute(issue, values)
     db.rollback()
-    assert tokens.issue(db, TokenPurpose.WEBAUTHN_AUTHENTICATION, now=NOW,
-                        lifetime=timedelta(minutes=5))
+    assert tokens.issue(
+        db, TokenPurpose.WEBAUTHN_AUTHENTICATION, now=NOW, lifetime=timedelta(minutes=5)
+    )
     db.commit()
 
 
 def test_a_value_its_type_refuses_is_a_statement_error(db: Session) -> None:
     naive = datetime(2026, 11, 27, 12, 0)  # UTCDateTime takes aware datetimes only
     with pytest.raises(StatementError, match="naive datetime"):
-        tokens.issue(db, TokenPurpose.WEBAUTHN_AUTHENTICATION, now=naive,
-                     lifetime=timedelta(minutes=5))
+        tokens.issue(
+            db, TokenPurpose.WEBAUTHN_AUTHENTICATION, now=naive, lifetime=timedelta(minutes=5)
+        )

@@ -20,14 +20,16 @@ def _main(page: str) -> str:
 
 
 def test_a_password_only_admin_is_asked_once_and_told_nothing_of_keys(
-        client: FlaskClient, db: Session, app: Flask) -> None:
+    client: FlaskClient, db: Session, app: Flask
+) -> None:
     root = admin_signed_in(client, db, app)
     db.add(AccountRequest(username="bob", username_normalized="bob", email="b@example.org"))
     db.commit()
     age_sessions(db, root, timedelta(hours=1))
     page = client.get("/admin/requests").get_data(as_text=True)
-    resp = client.post("/admin/requests/1/reject", data={"csrf_token": csrf_from(page)},
-                       follow_redirects=True)
+    resp = client.post(
+        "/admin/requests/1/reject", data={"csrf_token": csrf_from(page)}, follow_redirects=True
+    )
     main = _main(resp.get_data(as_text=True))
     assert main.count("<h1>Confirm it is you</h1>") == 1
     assert 'id="reauth-intro">For this change, sign in again.</p>' in main
@@ -37,7 +39,8 @@ def test_a_password_only_admin_is_asked_once_and_told_nothing_of_keys(
 
 
 def test_someone_with_a_security_key_gets_the_key_advice(
-        client: FlaskClient, auth: AuthActions, db: Session, app: Flask) -> None:
+    client: FlaskClient, auth: AuthActions, db: Session, app: Flask
+) -> None:
     alice = make_user(db, app, "alice")
     factories.passkey(db, alice, synced=False)  # usb: a security key
     auth.login()
@@ -48,6 +51,10 @@ def test_someone_with_a_security_key_gets_the_key_advice(
 
 def test_signed_out_every_way_is_offered(client: FlaskClient, alice: User) -> None:
     main = _main(client.get("/login").get_data(as_text=True))
-    for marker in ('id="passkey-signin"', 'id="password-form"', 'id="security-key-signin"',
-                   'id="certificate-heading"'):
+    for marker in (
+        'id="passkey-signin"',
+        'id="password-form"',
+        'id="security-key-signin"',
+        'id="certificate-heading"',
+    ):
         assert marker in main

@@ -35,8 +35,9 @@ class Browser:
         return self.client.post(path, data=data, headers=headers)
 
     def password_login(self, username: str = "alice") -> None:
-        resp = self.client.post("/login", data={"username": username, "password": PASSWORD,
-                                                "csrf_token": self.csrf()})
+        resp = self.client.post(
+            "/login", data={"username": username, "password": PASSWORD, "csrf_token": self.csrf()}
+        )
         assert resp.status_code == 303
 
     # -- registration ------------------------------------------------------------------
@@ -46,13 +47,21 @@ class Browser:
         assert resp.status_code == 200, resp.get_json()
         return resp.get_json()
 
-    def register(self, kind: str = "passkey", *, path: str = "/webauthn/register",
-                 label: str = "", edit: Callable[[dict[str, Any]], Any] | None = None,
-                 **kw: Any) -> tuple[Any, SoftCredential]:
+    def register(
+        self,
+        kind: str = "passkey",
+        *,
+        path: str = "/webauthn/register",
+        label: str = "",
+        edit: Callable[[dict[str, Any]], Any] | None = None,
+        **kw: Any,
+    ) -> tuple[Any, SoftCredential]:
         options = self.creation_options(kind, path)
         response, credential = self.authenticator.register(
-            challenge=unb64url(options["challenge"]), user_handle=unb64url(options["user"]["id"]),
-            **kw)
+            challenge=unb64url(options["challenge"]),
+            user_handle=unb64url(options["user"]["id"]),
+            **kw,
+        )
         if label:
             response["label"] = label
         body = edit(response) if edit else response
@@ -65,14 +74,21 @@ class Browser:
         assert resp.status_code == 200, resp.get_json()
         return resp.get_json()
 
-    def assertion(self, credential: SoftCredential, username: str | None = None,
-                  **kw: Any) -> dict[str, Any]:
+    def assertion(
+        self, credential: SoftCredential, username: str | None = None, **kw: Any
+    ) -> dict[str, Any]:
         options = self.request_options(username)
-        return self.authenticator.authenticate(credential, challenge=unb64url(options["challenge"]),
-                                               **kw)
+        return self.authenticator.authenticate(
+            credential, challenge=unb64url(options["challenge"]), **kw
+        )
 
-    def login(self, credential: SoftCredential, username: str | None = None,
-              edit: Callable[[dict[str, Any]], Any] | None = None, **kw: Any) -> Any:
+    def login(
+        self,
+        credential: SoftCredential,
+        username: str | None = None,
+        edit: Callable[[dict[str, Any]], Any] | None = None,
+        **kw: Any,
+    ) -> Any:
         body = self.assertion(credential, username, **kw)
         return self.post("/webauthn/login/verify", edit(body) if edit else body)
 

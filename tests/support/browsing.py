@@ -40,9 +40,13 @@ class Loopback(httpx.BaseTransport):
         name = request.url.host
         if name not in self.by_name:
             self.by_name[name] = httpx.HTTPTransport(verify=self.verify)
-        direct = httpx.Request(request.method, request.url.copy_with(host="127.0.0.1"),
-                               headers=request.headers, stream=request.stream,
-                               extensions={**request.extensions, "sni_hostname": name})
+        direct = httpx.Request(
+            request.method,
+            request.url.copy_with(host="127.0.0.1"),
+            headers=request.headers,
+            stream=request.stream,
+            extensions={**request.extensions, "sni_hostname": name},
+        )
         return self.by_name[name].handle_request(direct)
 
     def close(self) -> None:
@@ -66,7 +70,8 @@ def sign_in(client: httpx.Client, location: str, username: str = "alice") -> htt
     """Follow ``location`` to the sign-in page, fill in its password form, and follow the
     answer back to where the gate was asked about (returns that last redirect)."""
     page = client.get(location, follow_redirects=True)
-    done = client.post(page.url, data={"username": username, "password": PASSWORD,
-                                       "csrf_token": csrf_token(page)})
+    done = client.post(
+        page.url, data={"username": username, "password": PASSWORD, "csrf_token": csrf_token(page)}
+    )
     assert done.status_code == 303 and done.headers["Location"].startswith("/gate/continue?")
     return client.get(done.headers["Location"])

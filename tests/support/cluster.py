@@ -106,15 +106,20 @@ class Cluster:
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         """``keystile ARGS`` against the cluster's database; fails the test on an error."""
-        done = subprocess.run([keystile_cli(), *args], input=stdin, capture_output=True,
-                              text=True, env={**os.environ, **self.env}, timeout=120,
-                              check=False)
+        done = subprocess.run(
+            [keystile_cli(), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **self.env},
+            timeout=120,
+            check=False,
+        )
         assert done.returncode == 0, (args, done.stdout, done.stderr)
         return done
 
     def upstream_conf(self) -> str:
-        return "\n".join(f"        server 127.0.0.1:{i.port} max_fails=0;"
-                         for i in self.instances)
+        return "\n".join(f"        server 127.0.0.1:{i.port} max_fails=0;" for i in self.instances)
 
 
 def fresh_database(admin_url: str, name: str) -> str:
@@ -129,8 +134,14 @@ def fresh_database(admin_url: str, name: str) -> str:
 
 
 @contextlib.contextmanager
-def running(workdir: Path, *, database_url: str, redis_url: str, count: int = 2,
-            extra_env: dict[str, str] | None = None) -> Iterator[Cluster]:
+def running(
+    workdir: Path,
+    *,
+    database_url: str,
+    redis_url: str,
+    count: int = 2,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Cluster]:
     """Migrate the database, start ``count`` instances and nginx; stop them all on exit.
 
     Redis is not flushed: other tests may be counting there at the same time. Tests that
@@ -149,8 +160,10 @@ def running(workdir: Path, *, database_url: str, redis_url: str, count: int = 2,
         **(extra_env or {}),
     }
     cluster = Cluster(workdir, database_url, redis_url, nginx_port=ports[0])
-    cluster.instances = [Instance(chr(ord("a") + n), port, workdir / f"instance-{n}", dict(env))
-                         for n, port in enumerate(ports[1:])]
+    cluster.instances = [
+        Instance(chr(ord("a") + n), port, workdir / f"instance-{n}", dict(env))
+        for n, port in enumerate(ports[1:])
+    ]
     with contextlib.ExitStack() as stack:
         cluster.cli("db", "upgrade")
         for instance in cluster.instances:
@@ -159,10 +172,18 @@ def running(workdir: Path, *, database_url: str, redis_url: str, count: int = 2,
         prefix = workdir / "nginx"
         prefix.mkdir(parents=True, exist_ok=True)
         config = prefix / "nginx.conf"
-        config.write_text(NGINX_CONF.format(prefix=prefix, port=cluster.nginx_port,
-                                            servers=cluster.upstream_conf()))
+        config.write_text(
+            NGINX_CONF.format(
+                prefix=prefix, port=cluster.nginx_port, servers=cluster.upstream_conf()
+            )
+        )
         cmd, _ = servers.foreground_command("nginx", config, prefix)
-        cluster.nginx = stack.enter_context(servers.Server(
-            cmd, what="nginx", log=prefix / "stdout.log",
-            probe=lambda: servers.answers(cluster.nginx_port))).wait()
+        cluster.nginx = stack.enter_context(
+            servers.Server(
+                cmd,
+                what="nginx",
+                log=prefix / "stdout.log",
+                probe=lambda: servers.answers(cluster.nginx_port),
+            )
+        ).wait()
         yield cluster

@@ -50,23 +50,43 @@ def gate_settings(directory: Path, **extra: Any) -> dict[str, Any]:
     """Settings for an app behind the gate: :data:`RULES` in a file, :data:`PROXY` trusted."""
     rules = directory / "rules.toml"
     rules.write_text(RULES)
-    return {"trusted_proxies": PROXY, "cert_login": "auto", "access_rules": str(rules),
-            **extra}
+    return {"trusted_proxies": PROXY, "cert_login": "auto", "access_rules": str(rules), **extra}
 
 
-def nginx(proxy: FlaskClient, url: str, method: str = "GET", *, cookie: str = "",
-          peer: str = PROXY, **headers: str) -> Any:
+def nginx(
+    proxy: FlaskClient,
+    url: str,
+    method: str = "GET",
+    *,
+    cookie: str = "",
+    peer: str = PROXY,
+    **headers: str,
+) -> Any:
     sent = {"X-Original-URL": url, "X-Original-Method": method, **headers}
     if cookie:
         sent["Cookie"] = cookie
     return proxy.get("/api/authz/auth-request", headers=sent, environ_base={"REMOTE_ADDR": peer})
 
 
-def forward(proxy: FlaskClient, uri: str, method: str = "GET", *, host: str = "wiki.example.com",
-            cookie: str = "", accept: str = "text/html,*/*;q=0.8", peer: str = PROXY,
-            **headers: str) -> Any:
-    sent = {"X-Forwarded-Method": method, "X-Forwarded-Proto": "https",
-            "X-Forwarded-Host": host, "X-Forwarded-Uri": uri, "Accept": accept, **headers}
+def forward(
+    proxy: FlaskClient,
+    uri: str,
+    method: str = "GET",
+    *,
+    host: str = "wiki.example.com",
+    cookie: str = "",
+    accept: str = "text/html,*/*;q=0.8",
+    peer: str = PROXY,
+    **headers: str,
+) -> Any:
+    sent = {
+        "X-Forwarded-Method": method,
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": host,
+        "X-Forwarded-Uri": uri,
+        "Accept": accept,
+        **headers,
+    }
     if cookie:
         sent["Cookie"] = cookie
     return proxy.get("/api/authz/forward-auth", headers=sent, environ_base={"REMOTE_ADDR": peer})
@@ -80,15 +100,29 @@ def signed_in(auth: AuthActions, username: str = "alice") -> str:
     return f"{COOKIE}={found.value}"
 
 
-def session_cookie(app: Flask, db: Session, user: User, credential: Any, method: str, *,
-                   age: timedelta = timedelta()) -> str:
+def session_cookie(
+    app: Flask,
+    db: Session,
+    user: User,
+    credential: Any,
+    method: str,
+    *,
+    age: timedelta = timedelta(),
+) -> str:
     """A session opened by ``credential`` ``age`` ago, as its browser's cookie."""
     with app.app_context():
-        opened = sessions.start(db, user=user, credential=credential, method=method,
-                                client=Client(), now=utcnow() - age,
-                                timeouts=session_timeouts())
-        db.execute(update(AuthSession).where(AuthSession.id == opened.id)
-                   .values(last_seen_at=utcnow()))
+        opened = sessions.start(
+            db,
+            user=user,
+            credential=credential,
+            method=method,
+            client=Client(),
+            now=utcnow() - age,
+            timeouts=session_timeouts(),
+        )
+        db.execute(
+            update(AuthSession).where(AuthSession.id == opened.id).values(last_seen_at=utcnow())
+        )
         db.commit()
     return f"{COOKIE}={opened.secret}"
 
@@ -101,12 +135,14 @@ def cert_header(cert: x509.Certificate) -> dict[str, str]:
 
 def pin(db: Session, user: User, cert: x509.Certificate) -> None:
     """Pin ``cert``'s key to ``user``, as an operator does (``keystile cert pin``)."""
-    credentials.add(db, cert_auth.certificate_credential(describe(cert), source="operator",
-                                                         proven=True),
-                    user=user, client=SYSTEM, now=utcnow())
+    credentials.add(
+        db,
+        cert_auth.certificate_credential(describe(cert), source="operator", proven=True),
+        user=user,
+        client=SYSTEM,
+        now=utcnow(),
+    )
 
 
 def next_of(location: str) -> dict[str, list[str]]:
     return parse_qs(urlsplit(location).query)
-
-

@@ -37,9 +37,14 @@ class SignInLoad:
                 self._count(page)
                 if page.status_code != 200:
                     continue
-                resp = client.post("/login", data={"username": self.username,
-                                                   "password": self.password,
-                                                   "csrf_token": csrf_from(page.text)})
+                resp = client.post(
+                    "/login",
+                    data={
+                        "username": self.username,
+                        "password": self.password,
+                        "csrf_token": csrf_from(page.text),
+                    },
+                )
                 self._count(resp)
                 self.signed_in += resp.status_code == 303
             except httpx.HTTPError as exc:

@@ -494,5 +494,6 @@ def self_signed_named(cn: str) -> x509.Certificate:
     """A self-signed client certificate whose common name is ``cn``, whatever it holds (a
     UTF8String may carry control characters, which is what some tests need)."""
     now = dt.datetime.now(dt.UTC)
-    return _Builder(Path("."), now).self_signed(cn, _ec_key(),
-                                                not_before=now - dt.timedelta(days=1))
+    return _Builder(Path("."), now).self_signed(
+        cn, _ec_key(), not_before=now - dt.timedelta(days=1)
+    )

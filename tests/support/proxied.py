@@ -26,29 +26,35 @@ PROXY = "10.9.8.7"
 CLIENT = "203.0.113.5"
 
 
-def nginx_headers(cert: x509.Certificate | None, verify: str = "FAILED:self-signed") -> dict[
-        str, str]:
+def nginx_headers(
+    cert: x509.Certificate | None, verify: str = "FAILED:self-signed"
+) -> dict[str, str]:
     if cert is None:
         return {"X-SSL-Client-Verify": "NONE"}
     pem = cert.public_bytes(Encoding.PEM).decode()
-    return {"X-SSL-Client-Cert": quote(pem, safe=""), "X-SSL-Client-Verify": verify,
-            "X-Forwarded-For": CLIENT}
+    return {
+        "X-SSL-Client-Cert": quote(pem, safe=""),
+        "X-SSL-Client-Verify": verify,
+        "X-Forwarded-For": CLIENT,
+    }
 
 
 def via_proxy(cert: x509.Certificate | None, **extra: str) -> dict[str, Any]:
-    return {"headers": {**nginx_headers(cert), **extra},
-            "environ_base": {"REMOTE_ADDR": PROXY}}
+    return {"headers": {**nginx_headers(cert), **extra}, "environ_base": {"REMOTE_ADDR": PROXY}}
 
 
 def pin(db: Session, user: User, cert: x509.Certificate, *, proven: bool = True) -> Credential:
-    return credentials.add(db, cert_auth.certificate_credential(describe(cert), source="operator",
-                                                                proven=proven),
-                           user=user, client=SYSTEM, now=utcnow())
+    return credentials.add(
+        db,
+        cert_auth.certificate_credential(describe(cert), source="operator", proven=proven),
+        user=user,
+        client=SYSTEM,
+        now=utcnow(),
+    )
 
 
 def events(db: Session, tag: str) -> list[AuditEvent]:
-    return list(db.scalars(select(AuditEvent).where(AuditEvent.tag == tag)
-                           .order_by(AuditEvent.id)))
+    return list(db.scalars(select(AuditEvent).where(AuditEvent.tag == tag).order_by(AuditEvent.id)))
 
 
 def start_link(client: FlaskClient, **kwargs: Any) -> str:

@@ -52,37 +52,46 @@ SIGNS_IN = {"pinned": "self_signed", "ca": "good"}
 PINNED = {
     "pinned self-signed certificate": (Attempt("self_signed"), "signed in: self_signed"),
     "expired certificate (pinned)": (Attempt("expired"), "refused: expired"),
-    "certificate of another CA, not pinned": (Attempt("other_ca_client"),
-                                              "refused: unknown_certificate"),
+    "certificate of another CA, not pinned": (
+        Attempt("other_ca_client"),
+        "refused: unknown_certificate",
+    ),
     "no certificate": (Attempt(), "no certificate"),
     "own format's headers forged through the proxy": (Attempt(forge="own"), "no certificate"),
-    "other formats' headers forged through the proxy": (Attempt(forge="others"),
-                                                        "no certificate"),
+    "other formats' headers forged through the proxy": (Attempt(forge="others"), "no certificate"),
     "own format's headers forged beside another certificate": (
-        Attempt("other_ca_client", forge="own"), "refused: unknown_certificate"),
+        Attempt("other_ca_client", forge="own"),
+        "refused: unknown_certificate",
+    ),
     "forged headers straight to gunicorn, from a peer not trusted": (
-        Attempt(forge="own", straight_from="127.0.0.2"), "ignored: untrusted_peer"),
+        Attempt(forge="own", straight_from="127.0.0.2"),
+        "ignored: untrusted_peer",
+    ),
     # The control: the same forgery from the proxy's own address is believed. That is why
     # the app server listens on loopback only, and why KEYSTILE_PROXY_SECRET exists.
     "forged headers straight to gunicorn, from the proxy's address": (
-        Attempt(forge="own", straight_from=PROXY_ADDRESS), "signed in: self_signed"),
+        Attempt(forge="own", straight_from=PROXY_ADDRESS),
+        "signed in: self_signed",
+    ),
 }
 
 CA_MODE = {
     "CA-issued certificate (pinned)": (Attempt("good"), "signed in: good"),
     "revoked certificate (pinned, on the CRL)": (Attempt("revoked"), "refused: revoked"),
-    "certificate of another CA (pinned)": (Attempt("other_ca_client"),
-                                           "refused: untrusted_issuer"),
+    "certificate of another CA (pinned)": (Attempt("other_ca_client"), "refused: untrusted_issuer"),
     "self-signed certificate (pinned)": (Attempt("self_signed"), "refused: untrusted_issuer"),
     "expired certificate (pinned)": (Attempt("expired"), "refused: expired"),
     "no certificate": (Attempt(), "no certificate"),
     "own format's headers forged through the proxy": (Attempt(forge="own"), "no certificate"),
-    "other formats' headers forged through the proxy": (Attempt(forge="others"),
-                                                        "no certificate"),
+    "other formats' headers forged through the proxy": (Attempt(forge="others"), "no certificate"),
     "own format's headers forged beside another certificate": (
-        Attempt("other_ca_client", forge="own"), "refused: untrusted_issuer"),
+        Attempt("other_ca_client", forge="own"),
+        "refused: untrusted_issuer",
+    ),
     "forged headers straight to gunicorn, without the proxy secret": (
-        Attempt(forge="own", straight_from=PROXY_ADDRESS), "ignored: bad_proxy_secret"),
+        Attempt(forge="own", straight_from=PROXY_ADDRESS),
+        "ignored: bad_proxy_secret",
+    ),
 }
 
 #: Where a proxy cannot do what the table says, and why.
@@ -100,23 +109,39 @@ def forged_headers(stack: Stack, which: Literal["own", "others"] | None) -> list
     if which is None:
         return []
     cert = getattr(stack.tls.pki, SIGNS_IN[stack.spec.variant]).cert
-    formats = [stack.spec.proxy] if which == "own" else [
-        fmt for fmt in Wire.formats if fmt != stack.spec.proxy
-        # nginx and Apache share their header names: one is not "another format" of the other
-        and {fmt, stack.spec.proxy} != {"nginx", "apache"}]
+    formats = (
+        [stack.spec.proxy]
+        if which == "own"
+        else [
+            fmt
+            for fmt in Wire.formats
+            if fmt != stack.spec.proxy
+            # nginx and Apache share their header names: one is not "another format" of the other
+            and {fmt, stack.spec.proxy} != {"nginx", "apache"}
+        ]
+    )
     # h11 refuses the trailing space of the Apache encoding; Apache itself sends none.
-    return [(name, value.strip()) for fmt in formats
-            for name, value in Wire.encode_certificate(fmt, cert)]
+    return [
+        (name, value.strip())
+        for fmt in formats
+        for name, value in Wire.encode_certificate(fmt, cert)
+    ]
 
 
 def observe(stack: Stack, attempt: Attempt) -> str:
     """Make the attempt and say what came of it (see the module docstring)."""
-    headers = [*forged_headers(stack, attempt.forge), ("X-Forwarded-For", SPOOFED_CLIENT),
-               ("X-Request-Id", SPOOFED_REQUEST_ID)]
+    headers = [
+        *forged_headers(stack, attempt.forge),
+        ("X-Forwarded-For", SPOOFED_CLIENT),
+        ("X-Request-Id", SPOOFED_REQUEST_ID),
+    ]
     before = stack.last_audit_id()
     straight = attempt.straight_from is not None
-    client = (stack.app_client(attempt.straight_from) if attempt.straight_from
-              else stack.client(attempt.identity))
+    client = (
+        stack.app_client(attempt.straight_from)
+        if attempt.straight_from
+        else stack.client(attempt.identity)
+    )
     with client:
         try:
             page = client.get("/login", headers=headers)
@@ -138,8 +163,9 @@ def observe(stack: Stack, attempt: Attempt) -> str:
     return outcome
 
 
-def _outcome(stack: Stack, page: httpx.Response, session: httpx.Response | None,
-             rows: list[Any]) -> str:
+def _outcome(
+    stack: Stack, page: httpx.Response, session: httpx.Response | None, rows: list[Any]
+) -> str:
     tags = [row.tag for row in rows]
     pinned = {cred_id: name for name, cred_id in stack.pins.items()}
     if tags == [SUCCESS]:
@@ -160,8 +186,10 @@ def _outcome(stack: Stack, page: httpx.Response, session: httpx.Response | None,
 
 
 def expected_outcomes(stack: Stack, table: dict[str, tuple[Attempt, str]]) -> dict[str, str]:
-    return {case: DEVIATIONS.get((stack.spec.proxy, case), outcome)
-            for case, (_, outcome) in table.items()}
+    return {
+        case: DEVIATIONS.get((stack.spec.proxy, case), outcome)
+        for case, (_, outcome) in table.items()
+    }
 
 
 def run_table(stack: Stack, table: dict[str, tuple[Attempt, str]]) -> None:

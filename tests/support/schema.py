@@ -14,5 +14,4 @@ def stamp(engine: Engine, revision: str | None) -> None:
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     if revision is not None:
-        command.stamp(alembic_config(engine.url.render_as_string(hide_password=False)),
-                      revision)
+        command.stamp(alembic_config(engine.url.render_as_string(hide_password=False)), revision)

@@ -27,8 +27,15 @@ class WebClient:
         self.cookies: dict[str, str] = {}
         self.http = httpx.Client(timeout=timeout, follow_redirects=False)
 
-    def request(self, method: str, path: str, *, base: str | None = None,
-                headers: dict[str, str] | None = None, **kwargs: Any) -> httpx.Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        base: str | None = None,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
         sent = {"X-Forwarded-Proto": "https", "Origin": self.origin, **(headers or {})}
         if self.cookies:
             sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
@@ -57,8 +64,11 @@ class WebClient:
 
     def login(self, username: str, password: str, *, base: str | None = None) -> httpx.Response:
         token = self.csrf(base=base)
-        return self.post("/login", base=base, data={
-            "username": username, "password": password, "csrf_token": token})
+        return self.post(
+            "/login",
+            base=base,
+            data={"username": username, "password": password, "csrf_token": token},
+        )
 
     def signed_in(self, *, base: str | None = None) -> bool:
         """What ``/api/session`` says (200 or 401; anything else fails the test)."""

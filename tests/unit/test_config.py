@@ -14,8 +14,14 @@ GOOD = {"KEYSTILE_SECRET_KEY": "k3Jd9-aL2qPz8xWv_Rt6YbNc4MhUe7FgSs1Ao0Ii5Kk"}
 
 
 def test_defaults_and_environment() -> None:
-    s = load_settings({**GOOD, "KEYSTILE_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8",
-                       "KEYSTILE_ARGON2_TIME_COST": "3", "KEYSTILE_CERT_LOGIN": "off"})
+    s = load_settings(
+        {
+            **GOOD,
+            "KEYSTILE_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8",
+            "KEYSTILE_ARGON2_TIME_COST": "3",
+            "KEYSTILE_CERT_LOGIN": "off",
+        }
+    )
     assert [str(n) for n in s.trusted_proxies] == ["127.0.0.1/32", "10.0.0.0/8"]
     assert s.argon2_time_cost == 3 and s.cert_login == "off"
     assert s.webauthn_rp_id == "localhost"
@@ -45,24 +51,27 @@ def test_development_gets_a_dev_secret() -> None:
         pytest.param({"KEYSTILE_SECRET_KEY": "a" * 64}, "too weak", id="low-entropy-secret"),
         pytest.param({**GOOD, "KEYSTILE_TRUSTED_PROXIES": "nginx"}, "not an IP", id="bad-cidr"),
         pytest.param({**GOOD, "KEYSTILE_ORIGIN": "ftp://x"}, "KEYSTILE_ORIGIN", id="bad-origin"),
-        pytest.param({**GOOD, "KEYSTILE_ORIGIN": "http://example.org"}, "https",
-                     id="http-origin"),
+        pytest.param({**GOOD, "KEYSTILE_ORIGIN": "http://example.org"}, "https", id="http-origin"),
         pytest.param({**GOOD, "KEYSTILE_CERT_LOGIN": "maybe"}, "auto, explicit", id="bad-mode"),
         pytest.param({**GOOD, "KEYSTILE_CERT_HEADER_FORMAT": "iis"}, "one of", id="bad-fmt"),
-        pytest.param({**GOOD, "KEYSTILE_ARGON2_TIME_COST": "two"}, "whole number",
-                     id="bad-int"),
+        pytest.param({**GOOD, "KEYSTILE_ARGON2_TIME_COST": "two"}, "whole number", id="bad-int"),
         pytest.param({**GOOD, "KEYSTILE_ARGON2_MEMORY_KIB": "1024"}, "between", id="tiny-mem"),
-        pytest.param({**GOOD, "KEYSTILE_HASH_SLOTS": "-1"}, "KEYSTILE_HASH_SLOTS",
-                     id="negative-hash-slots"),
-        pytest.param({**GOOD, "KEYSTILE_HASH_WAIT_MS": "60000"}, "KEYSTILE_HASH_WAIT_MS",
-                     id="long-hash-wait"),
-        pytest.param({**GOOD, "KEYSTILE_CLIENT_CA": "/nonexistent.pem"}, "no such file",
-                     id="missing-ca"),
-        pytest.param({**GOOD, "KEYSTILE_REDIS_URL": "localhost:6379"}, "redis://",
-                     id="bad-redis"),
+        pytest.param(
+            {**GOOD, "KEYSTILE_HASH_SLOTS": "-1"}, "KEYSTILE_HASH_SLOTS", id="negative-hash-slots"
+        ),
+        pytest.param(
+            {**GOOD, "KEYSTILE_HASH_WAIT_MS": "60000"}, "KEYSTILE_HASH_WAIT_MS", id="long-hash-wait"
+        ),
+        pytest.param(
+            {**GOOD, "KEYSTILE_CLIENT_CA": "/nonexistent.pem"}, "no such file", id="missing-ca"
+        ),
+        pytest.param({**GOOD, "KEYSTILE_REDIS_URL": "localhost:6379"}, "redis://", id="bad-redis"),
         pytest.param({**GOOD, "KEYSTILE_CERT_SUNSET": "next year"}, "date", id="bad-sunset"),
-        pytest.param({**GOOD, "KEYSTILE_CERT_LOGIN": "explicit"}, "CERT_LOGIN_ORIGIN",
-                     id="explicit-needs-origin"),
+        pytest.param(
+            {**GOOD, "KEYSTILE_CERT_LOGIN": "explicit"},
+            "CERT_LOGIN_ORIGIN",
+            id="explicit-needs-origin",
+        ),
     ],
 )
 def test_invalid_configuration_is_refused(env: dict[str, str], needle: str) -> None:
@@ -72,9 +81,14 @@ def test_invalid_configuration_is_refused(env: dict[str, str], needle: str) -> N
 
 def test_invalid_configuration_stops_startup_with_a_message(tmp_path: Path) -> None:
     code = "from app import create_app; create_app()"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={"KEYSTILE_SECRET_KEY": "weak", "PATH": "/usr/bin"},
-                          cwd=Path(__file__).resolve().parents[2], timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"KEYSTILE_SECRET_KEY": "weak", "PATH": "/usr/bin"},
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert "invalid configuration" in proc.stderr and "too weak" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -12,18 +12,22 @@ OLDER = "p0O9i8U7y6T5r4E3w2Q1-a_SdFgHjKlZxCvBnMqWeRt"
 
 
 def test_previous_keys_are_listed_in_order() -> None:
-    s = load_settings({"KEYSTILE_SECRET_KEY": NEW,
-                       "KEYSTILE_SECRET_KEY_FALLBACKS": f" {OLD} , {OLDER},"})
+    s = load_settings(
+        {"KEYSTILE_SECRET_KEY": NEW, "KEYSTILE_SECRET_KEY_FALLBACKS": f" {OLD} , {OLDER},"}
+    )
     assert s.secret_key_fallbacks == (OLD, OLDER)
     assert load_settings({"KEYSTILE_SECRET_KEY": NEW}).secret_key_fallbacks == ()
 
 
-@pytest.mark.parametrize(("fallbacks", "message"), [
-    pytest.param(f"{OLD},short", "key 2 is too weak", id="short"),
-    pytest.param("a" * 64, "key 1 is too weak", id="low-entropy"),
-    pytest.param(DEV_SECRET_KEY, "key 1 is too weak", id="development-key"),
-    pytest.param(NEW, "key 1 is the current KEYSTILE_SECRET_KEY", id="the-current-key"),
-])
+@pytest.mark.parametrize(
+    ("fallbacks", "message"),
+    [
+        pytest.param(f"{OLD},short", "key 2 is too weak", id="short"),
+        pytest.param("a" * 64, "key 1 is too weak", id="low-entropy"),
+        pytest.param(DEV_SECRET_KEY, "key 1 is too weak", id="development-key"),
+        pytest.param(NEW, "key 1 is the current KEYSTILE_SECRET_KEY", id="the-current-key"),
+    ],
+)
 def test_bad_previous_keys_stop_start_up(fallbacks: str, message: str) -> None:
     with pytest.raises(ConfigError, match="KEYSTILE_SECRET_KEY_FALLBACKS") as info:
         load_settings({"KEYSTILE_SECRET_KEY": NEW, "KEYSTILE_SECRET_KEY_FALLBACKS": fallbacks})

@@ -26,13 +26,24 @@ def test_a_worker_freezes_what_the_loaded_app_holds() -> None:
 
 def test_gunicorn_started_in_the_checkout_reads_keystiles_settings() -> None:
     shown = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "--print-config", "app:create_app()"], cwd=ROOT,
-        env={**os.environ, "KEYSTILE_ENV": "testing", "KEYSTILE_SECRET_KEY": "t" * 48,
-             "KEYSTILE_DATABASE_URL": "sqlite://"},
-        capture_output=True, text=True, timeout=60, check=False)
+        [sys.executable, "-m", "gunicorn", "--print-config", "app:create_app()"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "KEYSTILE_ENV": "testing",
+            "KEYSTILE_SECRET_KEY": "t" * 48,
+            "KEYSTILE_DATABASE_URL": "sqlite://",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert shown.returncode == 0, shown.stderr
-    settings = {key.strip(): value.strip() for key, _, value in
-                (line.partition(" = ") for line in shown.stdout.splitlines())}
+    settings = {
+        key.strip(): value.strip()
+        for key, _, value in (line.partition(" = ") for line in shown.stdout.splitlines())
+    }
     # gunicorn's own hook prints as "<PostWorkerInit.post_worker_init()>"; a function from a
     # config file as its plain name
     assert settings["post_worker_init"] == "<post_worker_init()>"
@@ -48,10 +59,12 @@ class _Server:
         self.cfg = type("Config", (), {"workers": workers})()
 
 
-@pytest.mark.parametrize(("workers", "share"), [
-    (1, default_slots()), (default_slots(), 1), (64, 1)])
-def test_each_worker_gets_its_share_of_the_hash_budget(monkeypatch: pytest.MonkeyPatch,
-                                                       workers: int, share: int) -> None:
+@pytest.mark.parametrize(
+    ("workers", "share"), [(1, default_slots()), (default_slots(), 1), (64, 1)]
+)
+def test_each_worker_gets_its_share_of_the_hash_budget(
+    monkeypatch: pytest.MonkeyPatch, workers: int, share: int
+) -> None:
     monkeypatch.delenv("KEYSTILE_HASH_SLOTS", raising=False)
     post_fork(_Server(workers), worker=None)
     assert os.environ["KEYSTILE_HASH_SLOTS"] == str(share)

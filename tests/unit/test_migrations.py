@@ -19,10 +19,18 @@ def test_migrations_match_models(database_url: str) -> None:
             conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     upgrade(database_url)
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
-                                Base.metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+        )
         tables = set(inspect(conn).get_table_names())
     engine.dispose()
     assert diff == [], diff
-    assert {"users", "credentials", "sessions", "audit_events", "account_requests",
-            "one_time_tokens", "notices"} <= tables
+    assert {
+        "users",
+        "credentials",
+        "sessions",
+        "audit_events",
+        "account_requests",
+        "one_time_tokens",
+        "notices",
+    } <= tables

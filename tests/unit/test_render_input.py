@@ -13,8 +13,11 @@ ATTRS = {"aria-invalid": "false", "aria-describedby": ""}
 
 
 class SignIn(Form):
-    username = StringField("Username", validators=[DataRequired(), Length(max=256)],
-                           render_kw={"autocomplete": "username webauthn"})
+    username = StringField(
+        "Username",
+        validators=[DataRequired(), Length(max=256)],
+        render_kw={"autocomplete": "username webauthn"},
+    )
     password = PasswordField("Password", validators=[DataRequired()])
     method = SelectField("Method", choices=[SelectChoice("a", "A"), SelectChoice("b", "B")])
 
@@ -43,7 +46,8 @@ def test_a_value_an_error_or_another_widget_renders_as_usual() -> None:
     failed.validate()
     assert failed.username.errors
     assert render_input(failed.username, **{**ATTRS, "aria-invalid": "true"}) == failed.username(
-        **{**ATTRS, "aria-invalid": "true"})
+        **{**ATTRS, "aria-invalid": "true"}
+    )
     assert render_input(SignIn().method) == SignIn().method()
     # Only the filled-in password (rendered empty) could be remembered, never a value.
     assert all("alice" not in str(v) for v in forms._remembered.values())

@@ -13,13 +13,27 @@ ONE_TEST = "tests/functional/test_cli.py::test_user_create_prints_enrolment_link
 
 
 def run_pytest(**env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items()
-             if k not in ("KEYSTILE_TEST_DATABASE_URL", "CI", "PYTEST_XDIST_WORKER",
-                          "PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST")}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "KEYSTILE_TEST_DATABASE_URL",
+            "CI",
+            "PYTEST_XDIST_WORKER",
+            "PYTEST_ADDOPTS",
+            "PYTEST_CURRENT_TEST",
+        )
+    }
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", ONE_TEST],
-        cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=120,
-        check=False)
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_without_a_database_url_postgresql_tests_are_skipped_with_the_reason() -> None:

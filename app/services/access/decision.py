@@ -56,8 +56,15 @@ class Decision:
         return self.outcome is Outcome.ALLOW
 
 
-def decide(rules: AccessRules, *, host: str, target: str, method: str,
-           subject: Subject | None, now: datetime) -> Decision:
+def decide(
+    rules: AccessRules,
+    *,
+    host: str,
+    target: str,
+    method: str,
+    subject: Subject | None,
+    now: datetime,
+) -> Decision:
     """Decide one request (``target``: the request target, path and query, as received)."""
     try:
         name = request_host(host)
@@ -84,24 +91,43 @@ def _apply(rule: Rule, subject: Subject | None, now: datetime) -> Decision:
     need = rule.requirement
     assert need is not None  # a require rule always has one (rules.parse_rules)
     if subject is None:
-        return Decision(Outcome.SIGN_IN, f"rule {rule.number} needs a sign-in", rule,
-                        needed=need.strength)
+        return Decision(
+            Outcome.SIGN_IN, f"rule {rule.number} needs a sign-in", rule, needed=need.strength
+        )
     if rule.restricted and not _admitted(rule, subject):
-        return Decision(Outcome.DENY, f"rule {rule.number} admits only some users, groups or "
-                        f"roles, and {subject.username} is not among them", rule)
+        return Decision(
+            Outcome.DENY,
+            f"rule {rule.number} admits only some users, groups or "
+            f"roles, and {subject.username} is not among them",
+            rule,
+        )
     if subject.strength is None or subject.strength < need.strength:
-        have = "an unknown credential" if subject.strength is None else \
-            strength_name(subject.strength)
-        return Decision(Outcome.STEP_UP, f"rule {rule.number} needs "
-                        f"{strength_name(need.strength)}; signed in with {have}", rule,
-                        needed=need.strength)
+        have = (
+            "an unknown credential" if subject.strength is None else strength_name(subject.strength)
+        )
+        return Decision(
+            Outcome.STEP_UP,
+            f"rule {rule.number} needs {strength_name(need.strength)}; signed in with {have}",
+            rule,
+            needed=need.strength,
+        )
     if need.max_age is not None and now - subject.signed_in_at > need.max_age:
-        return Decision(Outcome.STEP_UP, f"rule {rule.number} needs a sign-in within "
-                        f"{int(need.max_age.total_seconds())}s", rule, needed=need.strength)
-    return Decision(Outcome.ALLOW, f"rule {rule.number}: {subject.username} meets "
-                    f"{strength_name(need.strength)}", rule)
+        return Decision(
+            Outcome.STEP_UP,
+            f"rule {rule.number} needs a sign-in within {int(need.max_age.total_seconds())}s",
+            rule,
+            needed=need.strength,
+        )
+    return Decision(
+        Outcome.ALLOW,
+        f"rule {rule.number}: {subject.username} meets {strength_name(need.strength)}",
+        rule,
+    )
 
 
 def _admitted(rule: Rule, subject: Subject) -> bool:
-    return (subject.username_normalized in rule.users or subject.role in rule.roles
-            or bool(rule.groups & subject.groups))
+    return (
+        subject.username_normalized in rule.users
+        or subject.role in rule.roles
+        or bool(rule.groups & subject.groups)
+    )

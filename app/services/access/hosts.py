@@ -30,8 +30,7 @@ def rule_host(raw: str) -> str:
     wildcard = name.startswith("*.")
     bare = name[2:] if wildcard else name
     if "*" in bare:
-        raise BadHost(f"{raw!r}: a wildcard is allowed only as the first label "
-                      "(*.example.com)")
+        raise BadHost(f"{raw!r}: a wildcard is allowed only as the first label (*.example.com)")
     if ":" in bare and not _is_ip(bare):
         raise BadHost(f"{raw!r}: name the host without a port")
     if not (_is_ip(bare) and not wildcard) and (not bare.isascii() or not _NAME.fullmatch(bare)):

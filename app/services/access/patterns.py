@@ -25,8 +25,11 @@ sre_constants: Any = importlib.import_module("re._constants")
 MAX_UNBOUNDED = 3
 MAX_PATTERN_LENGTH = 500
 
-_REPEATS = {sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT,
-            getattr(sre_constants, "POSSESSIVE_REPEAT", sre_constants.MAX_REPEAT)}
+_REPEATS = {
+    sre_constants.MAX_REPEAT,
+    sre_constants.MIN_REPEAT,
+    getattr(sre_constants, "POSSESSIVE_REPEAT", sre_constants.MAX_REPEAT),
+}
 _BACKREFS = {sre_constants.GROUPREF, sre_constants.GROUPREF_EXISTS}
 
 
@@ -64,11 +67,13 @@ def _check(items: list[tuple[Any, Any]], *, inside_repeat: bool) -> int:
         if op in _REPEATS:
             _low, high, body = arg
             if high > 1 and inside_repeat:
-                raise UnsafePattern("a repetition inside a repetition, like (a+)+, "
-                                    "can take exponential time")
+                raise UnsafePattern(
+                    "a repetition inside a repetition, like (a+)+, can take exponential time"
+                )
             if high > 1 and _has_branch(list(body)):
-                raise UnsafePattern("a repeated alternation, like (a|ab)*, "
-                                    "can take exponential time")
+                raise UnsafePattern(
+                    "a repeated alternation, like (a|ab)*, can take exponential time"
+                )
             unbounded += high == sre_constants.MAXREPEAT
             unbounded += _check(list(body), inside_repeat=inside_repeat or high > 1)
         else:

@@ -36,8 +36,9 @@ from app.services.access.patterns import UnsafePattern, compile_path_pattern
 from app.services.access.strengths import strength_by_name, strength_name
 
 REGEX_PREFIX = "re:"
-_RULE_KEYS = frozenset({"hosts", "paths", "methods", "groups", "users", "roles", "policy",
-                        "require"})
+_RULE_KEYS = frozenset(
+    {"hosts", "paths", "methods", "groups", "users", "roles", "policy", "require"}
+)
 _REQUIRE_KEYS = frozenset({"strength", "max_age"})
 _TOP_KEYS = frozenset({"default", "rule"})
 _MAX_AGE = re.compile(r"([1-9][0-9]{0,5})([smhd])")
@@ -99,8 +100,9 @@ class Rule:
             return True
         # By whole segments: "/public/" and "/public" both cover "/public" and
         # "/public/x", never "/publicity".
-        return (any(path == p or path.startswith(p + "/") for p in self._bases)
-                or any(p.search(path) for p in self.patterns))
+        return any(path == p or path.startswith(p + "/") for p in self._bases) or any(
+            p.search(path) for p in self.patterns
+        )
 
     def summary(self) -> str:
         """One line for ``keystile access check`` and logs."""
@@ -182,7 +184,7 @@ def parse_rules(data: Mapping[str, Any]) -> AccessRules:
         raise AccessRulesError(f"unknown key {sorted(unknown)[0]!r} (expected default, [[rule]])")
     default = data.get("default", "deny")
     if default not in (Policy.DENY, Policy.BYPASS):
-        raise AccessRulesError(f"default must be \"deny\" or \"bypass\", not {default!r}")
+        raise AccessRulesError(f'default must be "deny" or "bypass", not {default!r}')
     raw_rules = data.get("rule", [])
     if not isinstance(raw_rules, list):
         raise AccessRulesError("rules are written as [[rule]] tables")
@@ -221,9 +223,18 @@ def _rule(number: int, raw: Any) -> Rule:
     policy, requirement = _policy(raw, fail)
     if policy is not Policy.REQUIRE and (groups or users or roles):
         raise fail("policy", f"a {policy} rule applies to everyone: drop groups, users, roles")
-    return Rule(number=number, hosts=host_patterns, policy=policy, requirement=requirement,
-                prefixes=prefixes, patterns=patterns, methods=methods, groups=groups,
-                users=users, roles=roles)
+    return Rule(
+        number=number,
+        hosts=host_patterns,
+        policy=policy,
+        requirement=requirement,
+        prefixes=prefixes,
+        patterns=patterns,
+        methods=methods,
+        groups=groups,
+        users=users,
+        roles=roles,
+    )
 
 
 def _strings(raw: Mapping[str, Any], key: str, fail: Any) -> list[str]:
@@ -239,7 +250,7 @@ def _paths(values: list[str], fail: Any) -> tuple[tuple[str, ...], tuple[re.Patt
     for value in values:
         if value.startswith(REGEX_PREFIX):
             try:
-                patterns.append(compile_path_pattern(value[len(REGEX_PREFIX):]))
+                patterns.append(compile_path_pattern(value[len(REGEX_PREFIX) :]))
             except UnsafePattern as exc:
                 raise fail("paths", f"{value!r}: {exc}") from None
         elif not value.startswith("/") or "//" in value or "/./" in value or "/../" in value:
@@ -251,29 +262,33 @@ def _paths(values: list[str], fail: Any) -> tuple[tuple[str, ...], tuple[re.Patt
 
 def _policy(raw: Mapping[str, Any], fail: Any) -> tuple[Policy, Requirement | None]:
     if ("policy" in raw) == ("require" in raw):
-        raise fail("policy", "give either policy = \"bypass\" | \"deny\" or require = {...}")
+        raise fail("policy", 'give either policy = "bypass" | "deny" or require = {...}')
     if "policy" in raw:
         if raw["policy"] not in (Policy.BYPASS, Policy.DENY):
-            raise fail("policy", f"must be \"bypass\" or \"deny\", not {raw['policy']!r}")
+            raise fail("policy", f'must be "bypass" or "deny", not {raw["policy"]!r}')
         return Policy(raw["policy"]), None
     need = raw["require"]
     if not isinstance(need, dict):
-        raise fail("require", "must be a table like { strength = \"password\" }")
+        raise fail("require", 'must be a table like { strength = "password" }')
     if unknown := sorted(set(need) - _REQUIRE_KEYS):
         raise fail(f"require.{unknown[0]}", "unknown key (expected strength, max_age)")
     strength = Strength.PASSWORD
     if "strength" in need:
         found = strength_by_name(need["strength"]) if isinstance(need["strength"], str) else None
         if found is None:
-            raise fail("require.strength", f"{need['strength']!r} is not one of "
-                       + ", ".join(strength_name(s) for s in Strength))
+            raise fail(
+                "require.strength",
+                f"{need['strength']!r} is not one of "
+                + ", ".join(strength_name(s) for s in Strength),
+            )
         strength = found
     max_age = None
     if "max_age" in need:
         max_age = parse_max_age(need["max_age"])
         if max_age is None:
-            raise fail("require.max_age",
-                       f"{need['max_age']!r} is not a duration like 30s, 15m, 1h or 2d")
+            raise fail(
+                "require.max_age", f"{need['max_age']!r} is not a duration like 30s, 15m, 1h or 2d"
+            )
     return Policy.REQUIRE, Requirement(strength, max_age)
 
 

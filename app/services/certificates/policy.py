@@ -77,8 +77,10 @@ def check_leaf_policy(
                 "which is no longer safe.",
             )
         constraints = _extension(cert, x509.BasicConstraints)
-        if constraints is not None and constraints.ca and not (
-            allow_self_signed_ca and _is_self_signed(cert)
+        if (
+            constraints is not None
+            and constraints.ca
+            and not (allow_self_signed_ca and _is_self_signed(cert))
         ):
             raise CertificateError(
                 ErrorCode.LEAF_IS_CA,

@@ -41,8 +41,9 @@ class SignIn:
     used_before: bool = False
 
 
-def begin_authentication(db: Session, policy: PasskeyPolicy, *, now: datetime,
-                         username: str | None = None) -> Challenge:
+def begin_authentication(
+    db: Session, policy: PasskeyPolicy, *, now: datetime, username: str | None = None
+) -> Challenge:
     """Options for ``navigator.credentials.get()``.
 
     Without a username: a discoverable sign-in (the button, or conditional mediation).
@@ -58,37 +59,61 @@ def begin_authentication(db: Session, policy: PasskeyPolicy, *, now: datetime,
         user, allow = None, _decoy(policy, username)
     else:
         allow = [(_unb64(c.lookup_key or ""), c.transports) for c in passkeys]
-    options = webauthn.authentication_options(rp=policy.rp, allow=allow,
-                                              user_verification="required")
-    return _issue(db, policy, TokenPurpose.WEBAUTHN_AUTHENTICATION, options, now=now, user=user,
-                  payload={"ceremony": "authentication", "mode": "username"})
+    options = webauthn.authentication_options(
+        rp=policy.rp, allow=allow, user_verification="required"
+    )
+    return _issue(
+        db,
+        policy,
+        TokenPurpose.WEBAUTHN_AUTHENTICATION,
+        options,
+        now=now,
+        user=user,
+        payload={"ceremony": "authentication", "mode": "username"},
+    )
 
 
-def begin_discoverable_authentication(db: Executor, policy: PasskeyPolicy, *,
-                                      now: datetime) -> Challenge:
+def begin_discoverable_authentication(
+    db: Executor, policy: PasskeyPolicy, *, now: datetime
+) -> Challenge:
     """Options for a discoverable sign-in (the button, or conditional mediation): nothing is
     looked up, so a plain connection will do."""
-    options = webauthn.authentication_options(rp=policy.rp, allow=[],
-                                              user_verification="required")
-    return _issue(db, policy, TokenPurpose.WEBAUTHN_AUTHENTICATION, options, now=now, user=None,
-                  payload={"ceremony": "authentication", "mode": "discoverable"})
+    options = webauthn.authentication_options(rp=policy.rp, allow=[], user_verification="required")
+    return _issue(
+        db,
+        policy,
+        TokenPurpose.WEBAUTHN_AUTHENTICATION,
+        options,
+        now=now,
+        user=None,
+        payload={"ceremony": "authentication", "mode": "discoverable"},
+    )
 
 
 def _decoy(policy: PasskeyPolicy, username: str) -> list[tuple[bytes, list[str] | None]]:
     """A made-up credential, the same for a username every time, of a plausible shape."""
     # surrogatepass: a JSON username may hold a lone surrogate ("\ud800"), which plain
     # UTF-8 cannot encode; it still gets its own stable decoy.
-    mac = hmac.new(policy.decoy_key,
-                   normalize_username(username)[:256].encode("utf-8", "surrogatepass"),
-                   hashlib.sha512).digest()
+    mac = hmac.new(
+        policy.decoy_key,
+        normalize_username(username)[:256].encode("utf-8", "surrogatepass"),
+        hashlib.sha512,
+    ).digest()
     length = (16, 32, 48, 64)[mac[0] % 4]
     transports = (["usb"], ["nfc", "usb"], ["hybrid", "internal"], ["internal"])[mac[1] % 4]
     return [(mac[:length], transports)]
 
 
-def finish_authentication(db: Session, policy: PasskeyPolicy, *, secret: str, body: bytes,
-                          client: Client, now: datetime,
-                          mailer: Mailer = NULL_MAILER) -> SignIn:
+def finish_authentication(
+    db: Session,
+    policy: PasskeyPolicy,
+    *,
+    secret: str,
+    body: bytes,
+    client: Client,
+    now: datetime,
+    mailer: Mailer = NULL_MAILER,
+) -> SignIn:
     """Verify an assertion; on success, update the credential and audit the sign-in.
 
     The caller starts the session, whose commit also stores the new sign count, backup
@@ -101,8 +126,9 @@ def finish_authentication(db: Session, policy: PasskeyPolicy, *, secret: str, bo
     try:
         # Spent first, whatever follows (C.11); a refusal is raised once the credential is
         # known, so that its audit row names the account.
-        spent: _Spent | PasskeyError = _spend(db, TokenPurpose.WEBAUTHN_AUTHENTICATION,
-                                              secret, ceremony="authentication", now=now)
+        spent: _Spent | PasskeyError = _spend(
+            db, TokenPurpose.WEBAUTHN_AUTHENTICATION, secret, ceremony="authentication", now=now
+        )
     except PasskeyError as exc:
         spent = exc
     try:
@@ -113,23 +139,43 @@ def finish_authentication(db: Session, policy: PasskeyPolicy, *, secret: str, bo
         _check_owner(credential, spent, body)
         if credential.clone_flagged_at is not None:
             raise PasskeyError("credential_flagged")
-        assertion = _verify_assertion(db, policy, credential, body, spent.challenge,
-                                      client=client, now=now, mailer=mailer)
+        assertion = _verify_assertion(
+            db, policy, credential, body, spent.challenge, client=client, now=now, mailer=mailer
+        )
         if not user.is_active:
             raise PasskeyError("account_disabled")
-        _check_model(policy, user, credential.aaguid, credential.attestation_trust,
-                     bool(credential.backup_eligible), "authentication")
+        _check_model(
+            policy,
+            user,
+            credential.aaguid,
+            credential.attestation_trust,
+            bool(credential.backup_eligible),
+            "authentication",
+        )
     except PasskeyError as exc:
         _audit_failure(db, Event.PASSKEY_FAILURE, exc, attempt, client)
         raise
     used_before = credential.last_used_at is not None
     # §7.2 step 24: the backup state may change; the counter only moves on.
-    credentials.record_use(db, credential_id=credential.id, user_id=user.id, client=client,
-                           now=now, sign_count=assertion.new_sign_count,
-                           backup_state=assertion.backup_state)
-    record(db, Event.PASSKEY_SUCCESS, client=client, success=True, user=user,
-           credential=credential, method="passkey",
-           details={"backup_state": assertion.backup_state})
+    credentials.record_use(
+        db,
+        credential_id=credential.id,
+        user_id=user.id,
+        client=client,
+        now=now,
+        sign_count=assertion.new_sign_count,
+        backup_state=assertion.backup_state,
+    )
+    record(
+        db,
+        Event.PASSKEY_SUCCESS,
+        client=client,
+        success=True,
+        user=user,
+        credential=credential,
+        method="passkey",
+        details={"backup_state": assertion.backup_state},
+    )
     # The Signal API state is sent by the account page the browser goes to next
     # (GET /webauthn/signal-state), keeping this hot path to the queries it needs.
     return SignIn(user=user, credential=credential, used_before=used_before)
@@ -144,8 +190,11 @@ def _find_credential(db: Session, body: bytes, attempt: _Attempt) -> StoredPassk
     credential_id = _b64(raw_id)
     credential = find_passkey(db, credential_id)
     if credential is None or credential.revoked_at is not None:
-        raise PasskeyError("unknown_credential", credential_id=credential_id,
-                           reason="revoked_credential" if credential else "unknown_credential")
+        raise PasskeyError(
+            "unknown_credential",
+            credential_id=credential_id,
+            reason="revoked_credential" if credential else "unknown_credential",
+        )
     attempt.user, attempt.credential = credential.user, credential
     return credential
 
@@ -169,10 +218,17 @@ def _check_owner(credential: StoredPasskey, spent: _Spent, body: bytes) -> None:
         raise PasskeyError("user_handle_mismatch")
 
 
-def _verify_assertion(db: Session, policy: PasskeyPolicy, credential: StoredPasskey,
-                      body: bytes,
-                      challenge: bytes, *, client: Client, now: datetime,
-                      mailer: Mailer) -> webauthn.PasskeyAssertion:
+def _verify_assertion(
+    db: Session,
+    policy: PasskeyPolicy,
+    credential: StoredPasskey,
+    body: bytes,
+    challenge: bytes,
+    *,
+    client: Client,
+    now: datetime,
+    mailer: Mailer,
+) -> webauthn.PasskeyAssertion:
     try:
         return webauthn.verify_authentication(
             rp=policy.rp,
@@ -188,6 +244,12 @@ def _verify_assertion(db: Session, policy: PasskeyPolicy, credential: StoredPass
     except WebAuthnError as exc:
         if exc.code == "counter_regression":
             # §6.1.1: a signed response whose counter went backwards; a clone is possible.
-            credentials.flag_clone(db, db.get_one(Credential, credential.id), client=client,
-                                   now=now, mailer=mailer, details={"detail": exc.detail})
+            credentials.flag_clone(
+                db,
+                db.get_one(Credential, credential.id),
+                client=client,
+                now=now,
+                mailer=mailer,
+                details={"detail": exc.detail},
+            )
         raise PasskeyError.from_webauthn(exc, "authentication") from exc

@@ -43,14 +43,26 @@ class Challenge:
     secret: str
 
 
-def _issue(db: Executor, policy: PasskeyPolicy, purpose: TokenPurpose,
-           options: tuple[str, bytes], *, now: datetime,
-           user: User | None, payload: dict[str, Any]) -> Challenge:
+def _issue(
+    db: Executor,
+    policy: PasskeyPolicy,
+    purpose: TokenPurpose,
+    options: tuple[str, bytes],
+    *,
+    now: datetime,
+    user: User | None,
+    payload: dict[str, Any],
+) -> Challenge:
     options_json, challenge = options
     key = _b64(challenge)
-    secret = tokens.issue(db, purpose, now=now, lifetime=CHALLENGE_LIFETIME,
-                          user_id=user.id if user else None,
-                          payload={"challenge": key, **payload})
+    secret = tokens.issue(
+        db,
+        purpose,
+        now=now,
+        lifetime=CHALLENGE_LIFETIME,
+        user_id=user.id if user else None,
+        payload={"challenge": key, **payload},
+    )
     if secrets.randbelow(policy.prune_every) == 0:
         # Every sign-in page view stores a challenge; without cron, the table still stays
         # small. Kept for a while after expiry so a late answer is audited as "expired".
@@ -67,8 +79,9 @@ class _Spent:
     user_id: int | None
 
 
-def _spend(db: Session, purpose: TokenPurpose, secret: str, *, ceremony: Ceremony,
-           now: datetime) -> _Spent:
+def _spend(
+    db: Session, purpose: TokenPurpose, secret: str, *, ceremony: Ceremony, now: datetime
+) -> _Spent:
     """Use a challenge up, before anything in the response is checked (C.11).
 
     It is spent in the caller's transaction: every refusal commits it with its audit row,
@@ -81,27 +94,39 @@ def _spend(db: Session, purpose: TokenPurpose, secret: str, *, ceremony: Ceremon
     """
     token = tokens.consume(db, purpose, secret, now=now) if secret else None
     if token is None:
-        raise PasskeyError("bad_challenge", WebAuthnError("bad_challenge").message,
-                           reason=_unusable(db, purpose, secret), ceremony=ceremony)
+        raise PasskeyError(
+            "bad_challenge",
+            WebAuthnError("bad_challenge").message,
+            reason=_unusable(db, purpose, secret),
+            ceremony=ceremony,
+        )
     payload = dict(token.payload or {})
     if payload.get("ceremony") != ceremony:
-        raise PasskeyError("bad_challenge", WebAuthnError("bad_challenge").message,
-                           reason="challenge_wrong_ceremony", ceremony=ceremony)
+        raise PasskeyError(
+            "bad_challenge",
+            WebAuthnError("bad_challenge").message,
+            reason="challenge_wrong_ceremony",
+            ceremony=ceremony,
+        )
     challenge = payload.get("challenge")
-    return _Spent(_unb64(challenge) if isinstance(challenge, str) else b"", payload,
-                  token.user_id)
+    return _Spent(_unb64(challenge) if isinstance(challenge, str) else b"", payload, token.user_id)
 
 
 def _explain(refusal: PasskeyError, body: bytes) -> PasskeyError:
     """A response with no readable challenge at all is malformed, not merely stale."""
     if challenge_of(body):
         return refusal
-    return PasskeyError("malformed", WebAuthnError("malformed").message,
-                        detail="clientDataJSON holds no challenge", ceremony="authentication")
+    return PasskeyError(
+        "malformed",
+        WebAuthnError("malformed").message,
+        detail="clientDataJSON holds no challenge",
+        ceremony="authentication",
+    )
 
 
-def prune_challenges(db: Executor, *, now: datetime, commit: bool = True,
-                     batch: int | None = None) -> int:
+def prune_challenges(
+    db: Executor, *, now: datetime, commit: bool = True, batch: int | None = None
+) -> int:
     """Delete challenges expired at ``now`` (every sign-in page view issues one for autofill);
     at most ``batch`` of them when given, so that a sign-in request never waits for a backlog.
 
@@ -109,9 +134,11 @@ def prune_challenges(db: Executor, *, now: datetime, commit: bool = True,
         How many were deleted.
     """
     expired = select(OneTimeToken.id).where(
-        OneTimeToken.purpose.in_([str(TokenPurpose.WEBAUTHN_REGISTRATION),
-                                  str(TokenPurpose.WEBAUTHN_AUTHENTICATION)]),
-        OneTimeToken.expires_at <= now)
+        OneTimeToken.purpose.in_(
+            [str(TokenPurpose.WEBAUTHN_REGISTRATION), str(TokenPurpose.WEBAUTHN_AUTHENTICATION)]
+        ),
+        OneTimeToken.expires_at <= now,
+    )
     if batch is not None:
         expired = expired.order_by(OneTimeToken.expires_at).limit(batch)
     result = db.execute(delete(OneTimeToken).where(OneTimeToken.id.in_(expired)))

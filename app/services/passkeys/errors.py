@@ -15,18 +15,18 @@ Ceremony = Literal["registration", "enrolment", "authentication"]
 
 _MESSAGES = {
     "unknown_credential": "This passkey is not registered here (it may have been removed). "
-                          "Please use another way to sign in.",
+    "Please use another way to sign in.",
     "credential_not_allowed": "This passkey cannot be used for that account.",
     "user_handle_missing": "Your authenticator did not say which account this passkey is for. "
-                           "Enter your username and use a security key instead.",
+    "Enter your username and use a security key instead.",
     "user_handle_mismatch": "This passkey does not match its account, so it was refused.",
     "credential_flagged": "This passkey was flagged as possibly copied and can no longer be "
-                          "used. Sign in another way, or ask your administrator.",
+    "used. Sign in another way, or ask your administrator.",
     "account_disabled": "This account is disabled.",
     "hardware_key_required": "Your role needs a hardware security key whose model can be "
-                             "verified, and this authenticator is not one.",
+    "verified, and this authenticator is not one.",
     "authenticator_compromised": "This authenticator model has been reported as compromised, "
-                                 "so it cannot be used.",
+    "so it cannot be used.",
     "enrolment_link_used": "This enrolment link was already used.",
     "bad_request": "The request could not be understood.",
 }
@@ -56,9 +56,17 @@ class PasskeyError(Exception):
             browser may tell the authenticator (``PublicKeyCredential.signalUnknownCredential``).
     """
 
-    def __init__(self, code: str, message: str = "", *, reason: str = "", status: int = 0,
-                 detail: str = "", credential_id: str | None = None,
-                 ceremony: Ceremony = "authentication") -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str = "",
+        *,
+        reason: str = "",
+        status: int = 0,
+        detail: str = "",
+        credential_id: str | None = None,
+        ceremony: Ceremony = "authentication",
+    ) -> None:
         self.code = code
         self.message = message or _MESSAGES.get(code, "The passkey was refused.")
         self.reason = (reason or code)[:64]

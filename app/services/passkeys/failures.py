@@ -24,12 +24,21 @@ class _Attempt:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def _audit_failure(db: Session, event: Event, exc: PasskeyError, attempt: _Attempt,
-                   client: Client) -> None:
+def _audit_failure(
+    db: Session, event: Event, exc: PasskeyError, attempt: _Attempt, client: Client
+) -> None:
     details = {"ceremony": attempt.ceremony, "code": exc.code, **attempt.details}
     if exc.detail:
         details["detail"] = exc.detail
-    record(db, event, client=client, success=False, user=attempt.user,
-           credential=attempt.credential, method="passkey", reason=exc.reason,
-           details=details)
+    record(
+        db,
+        event,
+        client=client,
+        success=False,
+        user=attempt.user,
+        credential=attempt.credential,
+        method="passkey",
+        reason=exc.reason,
+        details=details,
+    )
     db.commit()

@@ -13,11 +13,18 @@ from app.models import Credential, CredentialKind, User
 
 def accepted_credential_ids(db: Session, user: User) -> list[str]:
     """The ids of ``user``'s live passkeys (for the Signal API, §5.1.10)."""
-    return [str(key) for key in db.scalars(
-        select(Credential.lookup_key).where(Credential.user_id == user.id,
-                                            Credential.kind == CredentialKind.PASSKEY,
-                                            Credential.revoked_at.is_(None))
-        .order_by(Credential.id))]
+    return [
+        str(key)
+        for key in db.scalars(
+            select(Credential.lookup_key)
+            .where(
+                Credential.user_id == user.id,
+                Credential.kind == CredentialKind.PASSKEY,
+                Credential.revoked_at.is_(None),
+            )
+            .order_by(Credential.id)
+        )
+    ]
 
 
 def _live_passkeys(user: User | None) -> list[Credential]:

@@ -52,8 +52,9 @@ def policy_from_settings(settings: Settings) -> PasskeyPolicy:
     roles = frozenset(settings.require_hardware_key_for)
     unknown = roles - {str(r) for r in Role}
     if unknown:
-        raise ValueError("KEYSTILE_REQUIRE_HARDWARE_KEY_FOR: unknown role "
-                         + ", ".join(sorted(unknown)))
+        raise ValueError(
+            "KEYSTILE_REQUIRE_HARDWARE_KEY_FOR: unknown role " + ", ".join(sorted(unknown))
+        )
     metadata = None
     if settings.mds_blob:
         if not settings.mds_root:
@@ -63,22 +64,31 @@ def policy_from_settings(settings: Settings) -> PasskeyPolicy:
         except (MetadataError, OSError) as exc:
             raise ValueError(f"KEYSTILE_MDS_BLOB: {exc}") from exc
     return PasskeyPolicy(
-        rp=RelyingParty(id=settings.webauthn_rp_id, name=settings.rp_name,
-                        origins=settings.webauthn_origins),
+        rp=RelyingParty(
+            id=settings.webauthn_rp_id, name=settings.rp_name, origins=settings.webauthn_origins
+        ),
         hardware_key_roles=roles,
         metadata=metadata,
-        decoy_key=hmac.new(settings.secret_key.encode(), b"webauthn-decoy",
-                           hashlib.sha256).digest(),
+        decoy_key=hmac.new(
+            settings.secret_key.encode(), b"webauthn-decoy", hashlib.sha256
+        ).digest(),
     )
 
 
-def _check_model(policy: PasskeyPolicy, user: HasRole, aaguid: str | None, trust: str | None,
-                 backup_eligible: bool, ceremony: Ceremony) -> None:
+def _check_model(
+    policy: PasskeyPolicy,
+    user: HasRole,
+    aaguid: str | None,
+    trust: str | None,
+    backup_eligible: bool,
+    ceremony: Ceremony,
+) -> None:
     if policy.metadata is not None and policy.metadata.is_compromised(aaguid):
         raise PasskeyError("authenticator_compromised", ceremony=ceremony)
     # §6.1.3: a backup-eligible credential may be copied to other devices by design.
     if policy.requires_hardware_key(user) and (trust != "verified" or backup_eligible):
         raise PasskeyError(
-            "hardware_key_required", ceremony=ceremony,
+            "hardware_key_required",
+            ceremony=ceremony,
             reason="synced_credential" if backup_eligible else "attestation_not_verified",
         )

@@ -29,9 +29,15 @@ from app.services.webauthn import AttestationFormat, AuthenticatorKind, WebAuthn
 KINDS: tuple[AuthenticatorKind, ...] = ("passkey", "security-key")
 
 
-def begin_registration(db: Session, policy: PasskeyPolicy, *, user: User,
-                       kind: AuthenticatorKind, now: datetime,
-                       ceremony: Ceremony = "registration") -> Challenge:
+def begin_registration(
+    db: Session,
+    policy: PasskeyPolicy,
+    *,
+    user: User,
+    kind: AuthenticatorKind,
+    now: datetime,
+    ceremony: Ceremony = "registration",
+) -> Challenge:
     """Options for ``navigator.credentials.create()`` for ``user``.
 
     ``passkey``: discoverable, user verification required (sign-in without a username).
@@ -39,8 +45,7 @@ def begin_registration(db: Session, policy: PasskeyPolicy, *, user: User,
     Roles that need a hardware key always ask for ``direct`` attestation.
     """
     if kind not in KINDS:
-        raise PasskeyError("bad_request", "Choose a passkey or a security key.",
-                           ceremony=ceremony)
+        raise PasskeyError("bad_request", "Choose a passkey or a security key.", ceremony=ceremony)
     options = webauthn.registration_options(
         rp=policy.rp,
         user_handle=user.user_handle,
@@ -51,14 +56,30 @@ def begin_registration(db: Session, policy: PasskeyPolicy, *, user: User,
         kind=kind,
         attestation="direct" if policy.requires_hardware_key(user) else None,
     )
-    return _issue(db, policy, TokenPurpose.WEBAUTHN_REGISTRATION, options, now=now, user=user,
-                  payload={"ceremony": ceremony, "kind": kind})
+    return _issue(
+        db,
+        policy,
+        TokenPurpose.WEBAUTHN_REGISTRATION,
+        options,
+        now=now,
+        user=user,
+        payload={"ceremony": ceremony, "kind": kind},
+    )
 
 
-def finish_registration(db: Session, policy: PasskeyPolicy, *, user: User, secret: str,
-                        body: bytes, client: Client, now: datetime,
-                        mailer: Mailer = NULL_MAILER, ceremony: Ceremony = "registration",
-                        enrolment_secret: str = "") -> Credential:
+def finish_registration(
+    db: Session,
+    policy: PasskeyPolicy,
+    *,
+    user: User,
+    secret: str,
+    body: bytes,
+    client: Client,
+    now: datetime,
+    mailer: Mailer = NULL_MAILER,
+    ceremony: Ceremony = "registration",
+    enrolment_secret: str = "",
+) -> Credential:
     """Verify a new credential and add it to ``user``'s account.
 
     Args:
@@ -72,8 +93,9 @@ def finish_registration(db: Session, policy: PasskeyPolicy, *, user: User, secre
     """
     attempt = _Attempt(ceremony, user=user)
     try:
-        spent: _Spent | PasskeyError = _spend(db, TokenPurpose.WEBAUTHN_REGISTRATION, secret,
-                                              ceremony=ceremony, now=now)
+        spent: _Spent | PasskeyError = _spend(
+            db, TokenPurpose.WEBAUTHN_REGISTRATION, secret, ceremony=ceremony, now=now
+        )
     except PasskeyError as exc:
         spent = exc
     try:
@@ -81,15 +103,26 @@ def finish_registration(db: Session, policy: PasskeyPolicy, *, user: User, secre
         if isinstance(spent, PasskeyError):
             raise _explain(spent, body)
         if spent.user_id != user.id:
-            raise PasskeyError("bad_challenge", WebAuthnError("bad_challenge").message,
-                               reason="challenge_other_account", ceremony=ceremony)
+            raise PasskeyError(
+                "bad_challenge",
+                WebAuthnError("bad_challenge").message,
+                reason="challenge_other_account",
+                ceremony=ceremony,
+            )
         kind = spent.payload.get("kind", "passkey")
         attempt.details["kind"] = kind
-        registration = _verify_registration(policy, body, spent.challenge, kind == "passkey",
-                                            ceremony)
+        registration = _verify_registration(
+            policy, body, spent.challenge, kind == "passkey", ceremony
+        )
         attempt.details["aaguid"] = registration.aaguid
-        _check_model(policy, user, registration.aaguid, registration.attestation_trust,
-                     registration.backup_eligible, ceremony)
+        _check_model(
+            policy,
+            user,
+            registration.aaguid,
+            registration.attestation_trust,
+            registration.backup_eligible,
+            ceremony,
+        )
         credential = _new_credential(policy, registration, label=_label(body), kind=kind)
         if enrolment_secret:
             _spend_enrolment_link(db, enrolment_secret, credential, now=now)
@@ -97,12 +130,23 @@ def finish_registration(db: Session, policy: PasskeyPolicy, *, user: User, secre
         _audit_failure(db, Event.CREDENTIAL_REFUSED, exc, attempt, client)
         raise
     try:
-        return credentials.add(db, credential, user=user, client=client, now=now, mailer=mailer,
-                               details={"kind": kind, "model": credential.model_name,
-                                        "attestation": registration.attestation_trust})
+        return credentials.add(
+            db,
+            credential,
+            user=user,
+            client=client,
+            now=now,
+            mailer=mailer,
+            details={
+                "kind": kind,
+                "model": credential.model_name,
+                "attestation": registration.attestation_trust,
+            },
+        )
     except CredentialError as exc:  # already registered: audited by credentials.add
-        raise PasskeyError(exc.code, "This authenticator is already registered.",
-                           ceremony=ceremony) from exc
+        raise PasskeyError(
+            exc.code, "This authenticator is already registered.", ceremony=ceremony
+        ) from exc
 
 
 def _require_envelope(body: bytes, ceremony: Ceremony) -> None:
@@ -112,8 +156,9 @@ def _require_envelope(body: bytes, ceremony: Ceremony) -> None:
         raise PasskeyError.from_webauthn(exc, ceremony) from exc
 
 
-def _spend_enrolment_link(db: Session, secret: str, credential: Credential, *,
-                          now: datetime) -> None:
+def _spend_enrolment_link(
+    db: Session, secret: str, credential: Credential, *, now: datetime
+) -> None:
     """Use the link up in the transaction that adds the credential: both or neither.
 
     A credential id that is already taken is left to :func:`credentials.add` to refuse,
@@ -125,8 +170,9 @@ def _spend_enrolment_link(db: Session, secret: str, credential: Credential, *,
         raise PasskeyError("enrolment_link_used", ceremony="enrolment")
 
 
-def _verify_registration(policy: PasskeyPolicy, body: bytes, challenge: bytes,
-                         require_uv: bool, ceremony: Ceremony) -> webauthn.PasskeyRegistration:
+def _verify_registration(
+    policy: PasskeyPolicy, body: bytes, challenge: bytes, require_uv: bool, ceremony: Ceremony
+) -> webauthn.PasskeyRegistration:
     try:
         return webauthn.verify_registration(
             rp=policy.rp,
@@ -139,8 +185,9 @@ def _verify_registration(policy: PasskeyPolicy, body: bytes, challenge: bytes,
         raise PasskeyError.from_webauthn(exc, ceremony) from exc
 
 
-def _attestation_roots(policy: PasskeyPolicy,
-                       body: bytes) -> dict[AttestationFormat, list[bytes]] | None:
+def _attestation_roots(
+    policy: PasskeyPolicy, body: bytes
+) -> dict[AttestationFormat, list[bytes]] | None:
     """The MDS roots for the model the response claims to be (§7.1 step 23).
 
     The AAGUID is read before anything is verified, only to choose the roots; a response
@@ -166,8 +213,9 @@ def _claimed_aaguid(body: bytes) -> str | None:
         return None
 
 
-def _new_credential(policy: PasskeyPolicy, reg: webauthn.PasskeyRegistration, *, label: str,
-                    kind: str) -> Credential:
+def _new_credential(
+    policy: PasskeyPolicy, reg: webauthn.PasskeyRegistration, *, label: str, kind: str
+) -> Credential:
     """The credential record of §7.1 step 27, in Keystile's one credentials table."""
     described = policy.metadata.description(reg.aaguid) if policy.metadata else None
     return Credential(
@@ -183,8 +231,12 @@ def _new_credential(policy: PasskeyPolicy, reg: webauthn.PasskeyRegistration, *,
         backup_state=reg.backup_state,
         attestation_format=reg.fmt,
         attestation_trust=reg.attestation_trust,
-        details={"kind": kind, "attachment": reg.authenticator_attachment,
-                 "user_verified": reg.user_verified, "device_type": reg.device_type},
+        details={
+            "kind": kind,
+            "attachment": reg.authenticator_attachment,
+            "user_verified": reg.user_verified,
+            "device_type": reg.device_type,
+        },
     )
 
 

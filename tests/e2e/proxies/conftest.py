@@ -65,8 +65,11 @@ class StackSpec:
     rate_limited: bool = False
 
     def __str__(self) -> str:
-        return (f"{self.proxy}-{self.variant}" + ("-unix" if self.upstream == "unix" else "")
-                + ("-rate-limited" if self.rate_limited else ""))
+        return (
+            f"{self.proxy}-{self.variant}"
+            + ("-unix" if self.upstream == "unix" else "")
+            + ("-rate-limited" if self.rate_limited else "")
+        )
 
 
 @dataclass(frozen=True)
@@ -89,14 +92,19 @@ class Tls:
 def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
     directory = tmp_path_factory.mktemp("pki")
     pki = make_pki(directory)
-    cert, key = ca.issue_server_certificate(pki.ca.as_authority(),
-                                            hostnames=["localhost", CERT_HOST])
+    cert, key = ca.issue_server_certificate(
+        pki.ca.as_authority(), hostnames=["localhost", CERT_HOST]
+    )
     # HAProxy 2.6 finds the key as NAME.key next to NAME.crt (app.deploy.options).
     cert_path, key_path = directory / "proxy-server.crt", directory / "proxy-server.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return Tls(pki, cert_path, key_path)
 
 
@@ -129,17 +137,20 @@ class Stack:
     def client(self, identity: str | None = None) -> httpx.Client:
         """An https client of the proxy, with a cookie jar, presenting ``identity``'s
         certificate when asked for one."""
-        return httpx.Client(base_url=self.origin, verify=self.tls.trust(self.identity(identity)),
-                            timeout=15)
+        return httpx.Client(
+            base_url=self.origin, verify=self.tls.trust(self.identity(identity)), timeout=15
+        )
 
     def on_cert_host(self, client: httpx.Client, url: str) -> httpx.Response:
         """``GET url`` on the certificate host: connect to 127.0.0.1 with its name as SNI
         and ``Host``, as curl's ``--resolve`` would; no resolver needs to know it."""
         target = httpx.URL(url)
         assert target.host == CERT_HOST, url
-        return client.get(target.copy_with(host="127.0.0.1"),
-                          headers={"Host": f"{CERT_HOST}:{self.port}"},
-                          extensions={"sni_hostname": CERT_HOST})
+        return client.get(
+            target.copy_with(host="127.0.0.1"),
+            headers={"Host": f"{CERT_HOST}:{self.port}"},
+            extensions={"sni_hostname": CERT_HOST},
+        )
 
     def app_client(self, source: str | None = None) -> httpx.Client:
         """A plain-http client of gunicorn itself: connecting from ``source`` to its loopback
@@ -147,12 +158,15 @@ class Stack:
         if self.app_socket is not None:
             if source is not None:
                 raise ValueError(f"gunicorn listens on {self.app_socket}: no source address")
-            return httpx.Client(base_url="http://localhost",
-                                transport=httpx.HTTPTransport(uds=str(self.app_socket)),
-                                timeout=15)
+            return httpx.Client(
+                base_url="http://localhost",
+                transport=httpx.HTTPTransport(uds=str(self.app_socket)),
+                timeout=15,
+            )
         transport = httpx.HTTPTransport(local_address=source)
-        return httpx.Client(base_url=f"http://127.0.0.1:{self.app_port}", transport=transport,
-                            timeout=15)
+        return httpx.Client(
+            base_url=f"http://127.0.0.1:{self.app_port}", transport=transport, timeout=15
+        )
 
     def last_audit_id(self) -> int:
         with self.engine.connect() as conn:
@@ -161,8 +175,9 @@ class Stack:
     def audit_after(self, last_id: int) -> list[sa.Row[Any]]:
         table = AuditEvent.__table__
         with self.engine.connect() as conn:
-            return list(conn.execute(sa.select(table).where(table.c.id > last_id)
-                                     .order_by(table.c.id)))
+            return list(
+                conn.execute(sa.select(table).where(table.c.id > last_id).order_by(table.c.id))
+            )
 
 
 def _fields(settings: dict[str, str]) -> dict[str, str]:
@@ -181,11 +196,23 @@ class KeystileCli:
         assert result.exit_code == 0, f"keystile {' '.join(args)}: {result.output}"
         return str(result.stdout)
 
-    def proxy_config(self, spec: StackSpec, tls: Tls, *, port: int, upstream: str,
-                     prefix: Path) -> str:
-        args = ["proxy-config", spec.proxy, "--listen", f"127.0.0.1:{port}",
-                "--upstream", upstream, "--tls-cert", str(tls.cert),
-                "--tls-key", str(tls.key), "--prefix", str(prefix)]
+    def proxy_config(
+        self, spec: StackSpec, tls: Tls, *, port: int, upstream: str, prefix: Path
+    ) -> str:
+        args = [
+            "proxy-config",
+            spec.proxy,
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--upstream",
+            upstream,
+            "--tls-cert",
+            str(tls.cert),
+            "--tls-key",
+            str(tls.key),
+            "--prefix",
+            str(prefix),
+        ]
         if spec.variant == "ca":
             args += ["--client-ca", str(tls.pki.ca.cert_path)]
         if spec.variant == "explicit":
@@ -200,8 +227,9 @@ class KeystileCli:
         """
         self("db", "upgrade")
         self("user", "create", "alice", "--password-stdin", input=PASSWORD + "\n")
-        names = {describe(getattr(tls.pki, name).cert).spki_sha256: name
-                 for name in PINS[spec.variant]}
+        names = {
+            describe(getattr(tls.pki, name).cert).spki_sha256: name for name in PINS[spec.variant]
+        }
         for name in names.values():
             self("cert", "pin", "alice", str(getattr(tls.pki, name).cert_path))
         listed = json.loads(self("cert", "list", "alice", "--json"))
@@ -209,9 +237,12 @@ class KeystileCli:
 
 
 #: the optional request-rate lines of the nginx and HAProxy configurations, commented out
-_RATE_LINES = re.compile(r"^(\s*)# ((?:map \$request_method|limit_req_zone|location = /login|"
-                         r"    limit_req|    proxy_pass|\}$|stick-table|"
-                         r"http-request track-sc0|http-request deny).*)$", re.MULTILINE)
+_RATE_LINES = re.compile(
+    r"^(\s*)# ((?:map \$request_method|limit_req_zone|location = /login|"
+    r"    limit_req|    proxy_pass|\}$|stick-table|"
+    r"http-request track-sc0|http-request deny).*)$",
+    re.MULTILINE,
+)
 
 
 def with_request_rate_lines(config: str) -> str:
@@ -222,12 +253,18 @@ def with_request_rate_lines(config: str) -> str:
 
 
 @pytest.fixture
-def stack(request: pytest.FixtureRequest, tls: Tls, tmp_path: Path,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(
+    request: pytest.FixtureRequest,
+    tls: Tls,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
     spec: StackSpec = request.param
     package = "apache2" if spec.proxy == "apache" else spec.proxy
-    require(servers.binary(spec.proxy) is not None,
-            f"{spec.proxy} is not installed (apt install {package})")
+    require(
+        servers.binary(spec.proxy) is not None,
+        f"{spec.proxy} is not installed (apt install {package})",
+    )
     port, tcp_port = servers.free_ports(2)
     database = f"sqlite:///{tmp_path / 'keystile.sqlite3'}"
     base = {
@@ -265,9 +302,11 @@ def stack(request: pytest.FixtureRequest, tls: Tls, tmp_path: Path,
         # and boots while the database is seeded.
         settings = {**base, **dict(_PAIRED.findall(config))}
         keystile = running.enter_context(
-            servers.keystile(settings, tmp_path, port=app_port, unix_socket=app_socket))
+            servers.keystile(settings, tmp_path, port=app_port, unix_socket=app_socket)
+        )
         pins = cli.seed(spec, tls)
         keystile.wait()
-        running.enter_context(servers.proxy(spec.proxy, config, port=port, prefix=prefix,
-                                            trust=tls.trust())).wait()
+        running.enter_context(
+            servers.proxy(spec.proxy, config, port=port, prefix=prefix, trust=tls.trust())
+        ).wait()
         yield Stack(spec, tls, port, app_port, pins, engine, app_socket)

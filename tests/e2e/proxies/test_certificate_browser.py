@@ -26,9 +26,16 @@ pytestmark = pytest.mark.e2e
 def certificate_page(browser: Any, stack: Stack) -> Iterator[Any]:
     """A page in a fresh context presenting alice's pinned self-signed certificate."""
     identity = stack.tls.pki.self_signed
-    context = browser.new_context(ignore_https_errors=True, client_certificates=[{
-        "origin": stack.origin, "certPath": str(identity.cert_path),
-        "keyPath": str(identity.key_path)}])
+    context = browser.new_context(
+        ignore_https_errors=True,
+        client_certificates=[
+            {
+                "origin": stack.origin,
+                "certPath": str(identity.cert_path),
+                "keyPath": str(identity.key_path),
+            }
+        ],
+    )
     context.set_default_timeout(STEP_TIMEOUT_MS)
     try:
         yield context.new_page()
@@ -37,18 +44,22 @@ def certificate_page(browser: Any, stack: Stack) -> Iterator[Any]:
 
 
 def session_of(page: Any) -> dict[str, Any]:
-    result: dict[str, Any] = page.evaluate(
-        "fetch('/api/session').then(r => r.json())")
+    result: dict[str, Any] = page.evaluate("fetch('/api/session').then(r => r.json())")
     return result
 
 
 @pytest.mark.parametrize("stack", [StackSpec("nginx", "pinned")], indirect=True, ids=str)
 def test_logout_holds_until_the_user_continues_with_the_certificate(
-        stack: Stack, certificate_page: Any) -> None:
+    stack: Stack, certificate_page: Any
+) -> None:
     page = certificate_page
     continue_button = page.get_by_role(
-        "button", name=re.compile(r"^Continue as alice with certificate .*CN=alice-self.*, "
-                                  r"issued by .*CN=alice-self"))
+        "button",
+        name=re.compile(
+            r"^Continue as alice with certificate .*CN=alice-self.*, "
+            r"issued by .*CN=alice-self"
+        ),
+    )
 
     # Auto mode: the sign-in page signs the certificate holder in without a form.
     page.goto(f"{stack.origin}/login")

@@ -25,17 +25,32 @@ _SIGN_IN_LINK = re.compile(r'href="([^"]+)" id="certificate-signin"')
 def asks_for_certificate(port: int, server_name: str) -> bool:
     """Whether a TLS handshake with this SNI gets a CertificateRequest (RFC 8446 §4.3.2),
     read from ``openssl s_client -msg``'s trace of the handshake messages."""
-    require(subprocess.run(["openssl", "version"], capture_output=True).returncode == 0,
-            "openssl is not installed")
+    require(
+        subprocess.run(["openssl", "version"], capture_output=True).returncode == 0,
+        "openssl is not installed",
+    )
     trace = subprocess.run(
-        ["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", server_name,
-         "-msg"], input=b"", capture_output=True, timeout=15, check=False).stdout
+        [
+            "openssl",
+            "s_client",
+            "-connect",
+            f"127.0.0.1:{port}",
+            "-servername",
+            server_name,
+            "-msg",
+        ],
+        input=b"",
+        capture_output=True,
+        timeout=15,
+        check=False,
+    ).stdout
     assert b"Finished" in trace, trace.decode(errors="replace")[-2000:]
     return b"CertificateRequest" in trace
 
 
-@pytest.mark.parametrize("stack", [StackSpec(proxy, "explicit") for proxy in PROXIES],
-                         indirect=True, ids=str)
+@pytest.mark.parametrize(
+    "stack", [StackSpec(proxy, "explicit") for proxy in PROXIES], indirect=True, ids=str
+)
 def test_certificate_host_carries_the_sign_in_to_the_main_host(stack: Stack) -> None:
     assert not asks_for_certificate(stack.port, "localhost")
     assert asks_for_certificate(stack.port, CERT_HOST)

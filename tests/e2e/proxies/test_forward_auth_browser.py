@@ -39,8 +39,11 @@ def deployment(tls: Tls, tmp_path: Path) -> Iterator[Deployment]:
 def mapped_page(browser: Any) -> Iterator[Any]:
     """A page of a Chromium that resolves both protected names to loopback."""
     rules = f"MAP {WIKI} 127.0.0.1, MAP {TOOLS} 127.0.0.1"
-    mapped = browser.browser_type.launch(executable_path=CHROMIUM, headless=True,
-                                         args=[*CHROMIUM_ARGS, f"--host-resolver-rules={rules}"])
+    mapped = browser.browser_type.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[*CHROMIUM_ARGS, f"--host-resolver-rules={rules}"],
+    )
     try:
         context = mapped.new_context(ignore_https_errors=True)
         context.set_default_timeout(STEP_TIMEOUT_MS)
@@ -55,8 +58,7 @@ def echoed_headers(page: Any) -> dict[str, str]:
     return {name.lower(): value for name, value in json.loads(text)["headers"]}
 
 
-def test_one_sign_in_covers_two_protected_hosts(deployment: Deployment,
-                                                mapped_page: Any) -> None:
+def test_one_sign_in_covers_two_protected_hosts(deployment: Deployment, mapped_page: Any) -> None:
     page = mapped_page
     wiki = deployment.url(WIKI, "/page?x=1")
     page.goto(wiki)

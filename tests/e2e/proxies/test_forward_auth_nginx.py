@@ -144,18 +144,27 @@ GATE = """
 
 
 def nginx_config(*, echo_port: int, app_port: int, **values: Any) -> str:
-    copy = "\n".join(f"            auth_request_set $ks_{h} $upstream_http_remote_{h};"
-                     for h in IDENTITY)
-    send = "\n".join(f"            proxy_set_header Remote-{h.replace('_', '-').title()} "
-                     f"$ks_{h};" for h in IDENTITY)
+    copy = "\n".join(
+        f"            auth_request_set $ks_{h} $upstream_http_remote_{h};" for h in IDENTITY
+    )
+    send = "\n".join(
+        f"            proxy_set_header Remote-{h.replace('_', '-').title()} $ks_{h};"
+        for h in IDENTITY
+    )
 
     def protect(path: str) -> str:
-        return PROTECTED.format(path=path, copy_identity=copy, send_identity=send,
-                                echo_port=echo_port)
+        return PROTECTED.format(
+            path=path, copy_identity=copy, send_identity=send, echo_port=echo_port
+        )
 
-    return NGINX.format(protected_wiki=protect("/wiki/"), protected_root=protect("/"),
-                        gate=GATE.format(app_port=app_port), app_port=app_port,
-                        other_host=OTHER_HOST, **values)
+    return NGINX.format(
+        protected_wiki=protect("/wiki/"),
+        protected_root=protect("/"),
+        gate=GATE.format(app_port=app_port),
+        app_port=app_port,
+        other_host=OTHER_HOST,
+        **values,
+    )
 
 
 @dataclass
@@ -175,8 +184,9 @@ class Gate:
 
     def client(self, identity: str | None = None) -> httpx.Client:
         who = getattr(self.tls.pki, identity) if identity else None
-        return httpx.Client(base_url=self.origin, timeout=15,
-                            transport=Loopback(verify=self.tls.trust(who)))
+        return httpx.Client(
+            base_url=self.origin, timeout=15, transport=Loopback(verify=self.tls.trust(who))
+        )
 
 
 @pytest.fixture
@@ -187,21 +197,31 @@ def gate(tls: Tls, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     rules.write_text(RULES)
     database = f"sqlite:///{tmp_path / 'keystile.sqlite3'}"
     settings = {
-        "KEYSTILE_ENV": "testing", "KEYSTILE_SECRET_KEY": secrets.token_urlsafe(48),
-        "KEYSTILE_DATABASE_URL": database, "KEYSTILE_INSTANCE_PATH": str(tmp_path / "instance"),
-        "KEYSTILE_ORIGIN": f"https://localhost:{port}", "KEYSTILE_ARGON2_MEMORY_KIB": "8192",
-        "KEYSTILE_ARGON2_TIME_COST": "1", "KEYSTILE_CERT_HEADER_FORMAT": "nginx",
-        "KEYSTILE_TRUSTED_PROXIES": "127.0.0.1", "KEYSTILE_CERT_LOGIN": "auto",
+        "KEYSTILE_ENV": "testing",
+        "KEYSTILE_SECRET_KEY": secrets.token_urlsafe(48),
+        "KEYSTILE_DATABASE_URL": database,
+        "KEYSTILE_INSTANCE_PATH": str(tmp_path / "instance"),
+        "KEYSTILE_ORIGIN": f"https://localhost:{port}",
+        "KEYSTILE_ARGON2_MEMORY_KIB": "8192",
+        "KEYSTILE_ARGON2_TIME_COST": "1",
+        "KEYSTILE_CERT_HEADER_FORMAT": "nginx",
+        "KEYSTILE_TRUSTED_PROXIES": "127.0.0.1",
+        "KEYSTILE_CERT_LOGIN": "auto",
         "KEYSTILE_ACCESS_RULES": str(rules),
     }
     prefix = tmp_path_factory.mktemp("nginx-gate")
-    cert, key = ca.issue_server_certificate(tls.pki.ca.as_authority(),
-                                            hostnames=["localhost", OTHER_HOST])
+    cert, key = ca.issue_server_certificate(
+        tls.pki.ca.as_authority(), hostnames=["localhost", OTHER_HOST]
+    )
     server_cert, server_key = prefix / "server.crt", prefix / "server.key"
     server_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    server_key.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                             serialization.PrivateFormat.PKCS8,
-                                             serialization.NoEncryption()))
+    server_key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     engine = sa.create_engine(database)
     with ExitStack() as running:
         running.callback(engine.dispose)
@@ -209,25 +229,50 @@ def gate(tls: Tls, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         running.callback(engine_of(app).dispose)
         keystile = running.enter_context(servers.keystile(settings, tmp_path, port=app_port))
         cli = app.test_cli_runner()
-        for args, given in ((["db", "upgrade"], None),
-                            (["user", "create", "alice", "--password-stdin"], PASSWORD + "\n"),
-                            (["cert", "pin", "alice", str(tls.pki.self_signed.cert_path)], None)):
+        for args, given in (
+            (["db", "upgrade"], None),
+            (["user", "create", "alice", "--password-stdin"], PASSWORD + "\n"),
+            (["cert", "pin", "alice", str(tls.pki.self_signed.cert_path)], None),
+        ):
             result = cli.invoke(args=args, input=given)
             assert result.exit_code == 0, result.output
-        echo = running.enter_context(servers.Server(
-            [str(Path(sys.executable).parent / "keystile"), "dev", "echo", "--port",
-             str(echo_port)],
-            what="echo", log=tmp_path / "echo.log",
-            probe=lambda: servers.answers_any(echo_port)))
+        echo = running.enter_context(
+            servers.Server(
+                [
+                    str(Path(sys.executable).parent / "keystile"),
+                    "dev",
+                    "echo",
+                    "--port",
+                    str(echo_port),
+                ],
+                what="echo",
+                log=tmp_path / "echo.log",
+                probe=lambda: servers.answers_any(echo_port),
+            )
+        )
         keystile.wait()
         echo.wait()
         config = prefix / "nginx.conf"
-        config.write_text(nginx_config(prefix=prefix, cert=server_cert, key=server_key, port=port,
-                                       app_port=app_port, echo_port=echo_port))
+        config.write_text(
+            nginx_config(
+                prefix=prefix,
+                cert=server_cert,
+                key=server_key,
+                port=port,
+                app_port=app_port,
+                echo_port=echo_port,
+            )
+        )
         cmd, env = servers.foreground_command("nginx", config, prefix)
-        running.enter_context(servers.Server(
-            cmd, what="nginx", log=prefix / "stdout.log", env=env,
-            probe=lambda: servers.answers(port, tls=tls.trust()))).wait()
+        running.enter_context(
+            servers.Server(
+                cmd,
+                what="nginx",
+                log=prefix / "stdout.log",
+                env=env,
+                probe=lambda: servers.answers(port, tls=tls.trust()),
+            )
+        ).wait()
         yield Gate(port, tls, engine, keystile)
 
 
@@ -241,9 +286,17 @@ def test_a_browser_signs_in_and_comes_back_with_its_identity(gate: Gate) -> None
         assert parse_qs(urlsplit(location).query) == {"next": [wanted]}
         back = sign_in(browser, location)
         assert back.status_code == 303 and back.headers["Location"] == wanted
-        seen = echoed(browser.get(wanted, headers={
-            "Remote-User": "admin", "Remote_User": "admin", "Remote.User": "admin",
-            "Remote-Groups": "admins"}))
+        seen = echoed(
+            browser.get(
+                wanted,
+                headers={
+                    "Remote-User": "admin",
+                    "Remote_User": "admin",
+                    "Remote.User": "admin",
+                    "Remote-Groups": "admins",
+                },
+            )
+        )
         assert seen["remote-user"] == "alice"
         assert "remote-email" not in seen  # none on file: nginx sends no empty header
         assert seen["remote-auth-method"] == "password"
@@ -261,8 +314,12 @@ def test_a_browser_signs_in_and_comes_back_with_its_identity(gate: Gate) -> None
 
 def test_bypass_rule_passes_no_identity_and_no_forged_one(gate: Gate) -> None:
     with gate.client() as anonymous:
-        seen = echoed(anonymous.get("/wiki/public/logo.png", headers={
-            "Remote-User": "admin", "Remote_User": "admin", "Remote.User": "admin"}))
+        seen = echoed(
+            anonymous.get(
+                "/wiki/public/logo.png",
+                headers={"Remote-User": "admin", "Remote_User": "admin", "Remote.User": "admin"},
+            )
+        )
     assert not {"remote-user", "remote_user", "remote.user"} & set(seen)
 
 
@@ -275,8 +332,10 @@ def test_a_pinned_certificate_passes_with_no_page_and_no_cookie(gate: Gate) -> N
         assert not curl.cookies
 
 
-@pytest.mark.parametrize("target", ["/wiki/%2e%2e/admin/", "/wiki/a%2fb", "/wiki/%252e/",
-                                    "/wiki/public/..%2f..%2fadmin/"])
+@pytest.mark.parametrize(
+    "target",
+    ["/wiki/%2e%2e/admin/", "/wiki/a%2fb", "/wiki/%252e/", "/wiki/public/..%2f..%2fadmin/"],
+)
 def test_a_malformed_uri_is_never_a_200(gate: Gate, target: str) -> None:
     with gate.client("self_signed") as curl:
         resp = curl.get(target)
@@ -303,8 +362,10 @@ def test_with_keystile_stopped_nginx_denies(gate: Gate) -> None:
 def test_one_sign_in_covers_another_host_through_the_hand_off(gate: Gate) -> None:
     with gate.client() as browser:
         location = browser.get("/wiki/", headers={"Accept": "text/html"}).headers["Location"]
-        assert echoed(browser.get(sign_in(browser, location).headers["Location"]))[
-            "remote-user"] == "alice"
+        assert (
+            echoed(browser.get(sign_in(browser, location).headers["Location"]))["remote-user"]
+            == "alice"
+        )
         # The other host: no page, through Keystile and back with a cookie of its own.
         wanted = f"{gate.other_origin}/docs/?q=1"
         first = browser.get(wanted, headers={"Accept": "text/html"})
@@ -320,6 +381,8 @@ def test_one_sign_in_covers_another_host_through_the_hand_off(gate: Gate) -> Non
         # Signing out on Keystile's host ends the other host's session at its next request.
         page = browser.get("/account")
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text)
-        assert token and browser.post("/logout", data={"csrf_token": token.group(1)}
-                                      ).status_code == 303
+        assert (
+            token
+            and browser.post("/logout", data={"csrf_token": token.group(1)}).status_code == 303
+        )
         assert browser.get(wanted).status_code == 302

@@ -29,13 +29,19 @@ pytestmark = pytest.mark.e2e
 NAVIGATE = {"Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"}
 XHR = {"Accept": "application/json", "X-Requested-With": "XMLHttpRequest"}
 #: Every spelling of a forged identity that CGI, WSGI or PHP would read as REMOTE_USER.
-FORGED = {"Remote-User": "admin", "Remote_User": "admin", "Remote.User": "admin",
-          "Remote-Groups": "admins", "Remote-Auth-Strength": "hardware-key"}
+FORGED = {
+    "Remote-User": "admin",
+    "Remote_User": "admin",
+    "Remote.User": "admin",
+    "Remote-Groups": "admins",
+    "Remote-Auth-Strength": "hardware-key",
+}
 
 
 @pytest.fixture(scope="module", params=GATE_PROXIES)
-def deployment(request: pytest.FixtureRequest, tls: Tls,
-               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+def deployment(
+    request: pytest.FixtureRequest, tls: Tls, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
     proxy: str = request.param
     with deploy(proxy, tls, tmp_path_factory.mktemp(f"gate-{proxy}")) as deployed:
         yield deployed
@@ -87,10 +93,10 @@ def test_a_hardware_key_rule_sends_a_password_user_to_step_up(deployment: Deploy
 
 @pytest.mark.parametrize("headers", [NAVIGATE, XHR], ids=["browser", "api"])
 def test_a_pinned_certificate_passes_with_no_page_and_no_cookie(
-        deployment: Deployment, headers: dict[str, str]) -> None:
+    deployment: Deployment, headers: dict[str, str]
+) -> None:
     with deployment.client("self_signed") as curl:
-        seen = echoed(curl.get(deployment.url(WIKI, "/api/items"), headers={**headers,
-                                                                           **FORGED}))
+        seen = echoed(curl.get(deployment.url(WIKI, "/api/items"), headers={**headers, **FORGED}))
         assert seen["remote-user"] == "alice"
         assert seen["remote-auth-method"] == "certificate"
         assert seen["remote-auth-strength"] == "certificate"
@@ -104,7 +110,8 @@ def test_no_forged_identity_reaches_a_bypass_rule(deployment: Deployment) -> Non
     with deployment.client() as anonymous:
         seen = echoed(anonymous.get(deployment.url(WIKI, "/public/logo.png"), headers=FORGED))
     assert not {"remote-user", "remote_user", "remote.user", "remote-groups"} & {
-        name for name, value in seen.items() if value}
+        name for name, value in seen.items() if value
+    }
 
 
 def test_an_api_client_without_credentials_gets_401(deployment: Deployment) -> None:
@@ -115,8 +122,9 @@ def test_an_api_client_without_credentials_gets_401(deployment: Deployment) -> N
 
 def test_a_forged_certificate_header_signs_no_one_in(deployment: Deployment) -> None:
     with deployment.client() as forger:
-        resp = forger.get(deployment.url(WIKI, "/api/items"),
-                          headers={**XHR, **deployment.forged_certificate()})
+        resp = forger.get(
+            deployment.url(WIKI, "/api/items"), headers={**XHR, **deployment.forged_certificate()}
+        )
     assert resp.status_code == 401
 
 
@@ -125,10 +133,13 @@ def test_hop_by_hop_tricks_on_forwarded_headers_gain_nothing(deployment: Deploym
     the bypass rule and at the other host: the check still sees the real request."""
     tricks = {
         "Connection": "keep-alive, X-Forwarded-Host, X-Forwarded-Uri, X-Forwarded-Method, "
-                      "X-Forwarded-Proto, X-Original-URL, X-Original-Method",
-        "X-Forwarded-Uri": "/public/x", "X-Forwarded-Host": TOOLS,
-        "X-Forwarded-Method": "OPTIONS", "X-Forwarded-Proto": "http",
-        "X-Original-URL": deployment.url(WIKI, "/public/x"), "X-Original-Method": "GET",
+        "X-Forwarded-Proto, X-Original-URL, X-Original-Method",
+        "X-Forwarded-Uri": "/public/x",
+        "X-Forwarded-Host": TOOLS,
+        "X-Forwarded-Method": "OPTIONS",
+        "X-Forwarded-Proto": "http",
+        "X-Original-URL": deployment.url(WIKI, "/public/x"),
+        "X-Original-Method": "GET",
     }
     with deployment.client() as anonymous:
         resp = anonymous.get(deployment.url(WIKI, "/private"), headers={**XHR, **tricks})
@@ -140,11 +151,13 @@ def test_hop_by_hop_tricks_on_forwarded_headers_gain_nothing(deployment: Deploym
 
 @pytest.mark.parametrize(("authority", "host"), [(WIKI, "localhost"), ("localhost", WIKI)])
 def test_an_absolute_form_target_never_reaches_the_site_unchecked(
-        deployment: Deployment, authority: str, host: str) -> None:
+    deployment: Deployment, authority: str, host: str
+) -> None:
     """``GET https://A/ HTTP/1.1`` with ``Host: B``: whichever name the proxy goes by, the
     site is reached only through the check (RFC 9112 §3.2.2 says the target wins)."""
-    conn = http.client.HTTPSConnection("localhost", deployment.port, timeout=15,
-                                       context=deployment.tls.trust())
+    conn = http.client.HTTPSConnection(
+        "localhost", deployment.port, timeout=15, context=deployment.tls.trust()
+    )
     try:
         conn.putrequest("GET", deployment.url(authority, "/page"), skip_host=True)
         conn.putheader("Host", f"{host}:{deployment.port}")
@@ -157,19 +170,32 @@ def test_an_absolute_form_target_never_reaches_the_site_unchecked(
     assert not (resp.status == 200 and b'"headers"' in body), (resp.status, body[:200])
 
 
-@pytest.mark.parametrize("target", ["/%2e%2e/admin/", "/a%2fb", "/%252e/",
-                                    "/public/..%2f..%2fadmin/", "/public/%00", "/public%5c..%5c"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/%2e%2e/admin/",
+        "/a%2fb",
+        "/%252e/",
+        "/public/..%2f..%2fadmin/",
+        "/public/%00",
+        "/public%5c..%5c",
+    ],
+)
 def test_a_malformed_uri_is_never_a_200(deployment: Deployment, target: str) -> None:
     with deployment.client("self_signed") as curl:
         resp = curl.get(deployment.url(WIKI, target))
     assert resp.status_code != 200 and resp.status_code < 500
 
 
-@pytest.mark.parametrize("cookie", [
-    f"{COOKIE}=%ZZ%00", f"__Host-keystile-gate={'A' * 5000}",
-    f'__Host-keystile-gate="unterminated; {COOKIE}=; a=b=c',
-    "__Host-keystile-gate=' OR 1=1 --",
-])
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        f"{COOKIE}=%ZZ%00",
+        f"__Host-keystile-gate={'A' * 5000}",
+        f'__Host-keystile-gate="unterminated; {COOKIE}=; a=b=c',
+        "__Host-keystile-gate=' OR 1=1 --",
+    ],
+)
 def test_a_malformed_cookie_is_never_a_200(deployment: Deployment, cookie: str) -> None:
     with deployment.client() as browser:
         resp = browser.get(deployment.url(WIKI, "/page"), headers={**XHR, "Cookie": cookie})
@@ -181,8 +207,11 @@ def test_sign_out_everywhere_ends_access_on_every_host(deployment: Deployment) -
         for host in (WIKI, TOOLS):
             first = browser.get(deployment.url(host, "/"), headers=NAVIGATE)
             # Sign in for the first host; the second is handed a code at once.
-            hop = (sign_in(browser, first.headers["Location"]) if host == WIKI
-                   else browser.get(first.headers["Location"]))
+            hop = (
+                sign_in(browser, first.headers["Location"])
+                if host == WIKI
+                else browser.get(first.headers["Location"])
+            )
             landed = browser.get(hop.headers["Location"])
             assert echoed(browser.get(landed.headers["Location"]))["remote-user"] == "alice"
         page = browser.get("/account")

@@ -17,13 +17,15 @@ from tests.support.proxy_matrix import CA_MODE, PINNED, run_table
 pytestmark = pytest.mark.e2e
 
 
-@pytest.mark.parametrize("stack", [StackSpec(proxy, "pinned") for proxy in PROXIES],
-                         indirect=True, ids=str)
+@pytest.mark.parametrize(
+    "stack", [StackSpec(proxy, "pinned") for proxy in PROXIES], indirect=True, ids=str
+)
 def test_pinned_keys(stack: Stack) -> None:
     run_table(stack, PINNED)
 
 
-@pytest.mark.parametrize("stack", [StackSpec(proxy, "ca") for proxy in PROXIES],
-                         indirect=True, ids=str)
+@pytest.mark.parametrize(
+    "stack", [StackSpec(proxy, "ca") for proxy in PROXIES], indirect=True, ids=str
+)
 def test_ca_mode_with_crl_and_proxy_secret(stack: Stack) -> None:
     run_table(stack, CA_MODE)

@@ -21,14 +21,17 @@ pytestmark = pytest.mark.e2e
 STACKS = [StackSpec(proxy, "pinned", upstream="unix") for proxy in PROXIES]
 #: The attempts of the loopback table whose outcome depends on the proxy alone: what it
 #: forwards, removes and says about the client (X-Forwarded-For, -Proto, X-Request-Id).
-THROUGH_THE_PROXY = {case: PINNED[case] for case in (
-    "expired certificate (pinned)",
-    "certificate of another CA, not pinned",
-    "no certificate",
-    "own format's headers forged through the proxy",
-    "other formats' headers forged through the proxy",
-    "own format's headers forged beside another certificate",
-)}
+THROUGH_THE_PROXY = {
+    case: PINNED[case]
+    for case in (
+        "expired certificate (pinned)",
+        "certificate of another CA, not pinned",
+        "no certificate",
+        "own format's headers forged through the proxy",
+        "other formats' headers forged through the proxy",
+        "own format's headers forged beside another certificate",
+    )
+}
 
 
 @pytest.mark.parametrize("stack", STACKS, indirect=True, ids=str)
@@ -56,5 +59,4 @@ def test_what_the_proxy_forwards_and_removes(stack: Stack) -> None:
         page = straight.get("/login", headers=forged_headers(stack, "own"))
     assert page.status_code == 303, page.text
     rows = [row for row in stack.audit_after(before) if row.method == "certificate"]
-    assert [(row.tag, row.credential_id) for row in rows] == [
-        (SUCCESS, stack.pins["self_signed"])]
+    assert [(row.tag, row.credential_id) for row in rows] == [(SUCCESS, stack.pins["self_signed"])]

@@ -17,8 +17,10 @@ from app.deploy import GATE_PROXIES, DeployError, ProxyOptions, render
 from app.deploy.render import GATE, HAPROXY_LUA, headers_for
 
 EXAMPLE: dict[str, Any] = {
-    "listen": "0.0.0.0:443", "upstream": "127.0.0.1:8000",
-    "tls_cert": "/etc/keystile/tls/server.pem", "tls_key": "/etc/keystile/tls/server.pem",
+    "listen": "0.0.0.0:443",
+    "upstream": "127.0.0.1:8000",
+    "tls_cert": "/etc/keystile/tls/server.pem",
+    "tls_key": "/etc/keystile/tls/server.pem",
 }
 SITES = ["wiki.example.com=127.0.0.1:3000", "tools.example.org=192.0.2.7:8080"]
 
@@ -27,31 +29,43 @@ def rendered(proxy: str, **changes: Any) -> str:
     return render(ProxyOptions.parse(proxy, **{**EXAMPLE, "protect": SITES, **changes}))
 
 
-@pytest.mark.parametrize(("proxy", "changes", "message"), [
-    ("nginx", {"protect": ["wiki.example.com"]}, "expected HOST=UPSTREAM"),
-    ("nginx", {"protect": ["=127.0.0.1:3000"]}, "expected HOST=UPSTREAM"),
-    ("nginx", {"protect": ["wiki.example.com="]}, "expected HOST=UPSTREAM"),
-    ("nginx", {"protect": ["wiki example.com=127.0.0.1:3000"]}, "is not a DNS host name"),
-    ("nginx", {"protect": ["*.example.com=127.0.0.1:3000"]}, "is not a DNS host name"),
-    ("nginx", {"protect": ["wiki.example.com;x=127.0.0.1:3000"]}, "is not a DNS host name"),
-    ("nginx", {"protect": ["10.0.0.1=127.0.0.1:3000"]}, "is not a DNS host name"),
-    ("nginx", {"protect": ["wiki.example.com=127.0.0.1"]}, "must be HOST:PORT"),
-    ("nginx", {"protect": ["wiki.example.com=127.0.0.1:0"]}, "is not a TCP port"),
-    ("nginx", {"protect": ["wiki.example.com=http://127.0.0.1:3000"]}, "must be HOST:PORT"),
-    ("nginx", {"protect": ["wiki.example.com=127.0.0.1:3000;"]}, "is not a TCP port"),
-    ("nginx", {"protect": ["wiki.example.com=127.0.0.1:3000 { }"]}, "is not a TCP port"),
-    ("caddy", {"protect": ["Wiki.example.com=127.0.0.1:1", "wiki.example.com=127.0.0.1:2"]},
-     "wiki.example.com is protected twice"),
-    ("nginx", {"mode": "explicit", "cert_host": "cert.example.com",
-               "protect": ["cert.example.com=127.0.0.1:1"]}, "Keystile's certificate host"),
-    ("apache", {}, "apache is not rendered as a gate"),
-    ("traefik", {"protect": []}, "--protect HOST=UPSTREAM"),
-    ("traefik", {"mode": "explicit", "cert_host": "cert.example.com"}, "--mode explicit"),
-    ("traefik", {"upstream": "unix:/run/keystile/app.sock"}, "loopback HOST:PORT only"),
-    ("haproxy", {"mode": "explicit", "cert_host": "cert.example.com"}, "--mode auto"),
-])
-def test_bad_protect_options_are_named(proxy: str, changes: dict[str, Any],
-                                       message: str) -> None:
+@pytest.mark.parametrize(
+    ("proxy", "changes", "message"),
+    [
+        ("nginx", {"protect": ["wiki.example.com"]}, "expected HOST=UPSTREAM"),
+        ("nginx", {"protect": ["=127.0.0.1:3000"]}, "expected HOST=UPSTREAM"),
+        ("nginx", {"protect": ["wiki.example.com="]}, "expected HOST=UPSTREAM"),
+        ("nginx", {"protect": ["wiki example.com=127.0.0.1:3000"]}, "is not a DNS host name"),
+        ("nginx", {"protect": ["*.example.com=127.0.0.1:3000"]}, "is not a DNS host name"),
+        ("nginx", {"protect": ["wiki.example.com;x=127.0.0.1:3000"]}, "is not a DNS host name"),
+        ("nginx", {"protect": ["10.0.0.1=127.0.0.1:3000"]}, "is not a DNS host name"),
+        ("nginx", {"protect": ["wiki.example.com=127.0.0.1"]}, "must be HOST:PORT"),
+        ("nginx", {"protect": ["wiki.example.com=127.0.0.1:0"]}, "is not a TCP port"),
+        ("nginx", {"protect": ["wiki.example.com=http://127.0.0.1:3000"]}, "must be HOST:PORT"),
+        ("nginx", {"protect": ["wiki.example.com=127.0.0.1:3000;"]}, "is not a TCP port"),
+        ("nginx", {"protect": ["wiki.example.com=127.0.0.1:3000 { }"]}, "is not a TCP port"),
+        (
+            "caddy",
+            {"protect": ["Wiki.example.com=127.0.0.1:1", "wiki.example.com=127.0.0.1:2"]},
+            "wiki.example.com is protected twice",
+        ),
+        (
+            "nginx",
+            {
+                "mode": "explicit",
+                "cert_host": "cert.example.com",
+                "protect": ["cert.example.com=127.0.0.1:1"],
+            },
+            "Keystile's certificate host",
+        ),
+        ("apache", {}, "apache is not rendered as a gate"),
+        ("traefik", {"protect": []}, "--protect HOST=UPSTREAM"),
+        ("traefik", {"mode": "explicit", "cert_host": "cert.example.com"}, "--mode explicit"),
+        ("traefik", {"upstream": "unix:/run/keystile/app.sock"}, "loopback HOST:PORT only"),
+        ("haproxy", {"mode": "explicit", "cert_host": "cert.example.com"}, "--mode auto"),
+    ],
+)
+def test_bad_protect_options_are_named(proxy: str, changes: dict[str, Any], message: str) -> None:
     with pytest.raises(DeployError, match=re.escape(message)):
         ProxyOptions.parse(proxy, **{**EXAMPLE, "protect": SITES, **changes})
 
@@ -93,8 +107,9 @@ def test_caddy_removes_every_spelling_before_the_check() -> None:
         assert f"\trequest_header -{spelling}\n" in site
     assert "uri /api/authz/forward-auth?\n" in site
     assert "copy_headers " + " ".join(GATE.identity) + "\n" in site
-    assert "header_up X-SSL-Client-Cert-DER {http.request.tls.client.certificate_der_base64}" \
-        in site
+    assert (
+        "header_up X-SSL-Client-Cert-DER {http.request.tls.client.certificate_der_base64}" in site
+    )
     assert "mode request" in site
 
 
@@ -103,8 +118,9 @@ def test_haproxy_strips_identity_before_the_check_and_fails_closed() -> None:
     assert f"lua-load {HAPROXY_LUA}\n" in text and Path(HAPROXY_LUA).is_file()
     strip = text.index("http-request del-header ^remote[-_.] -m reg\n")
     check = text.index("http-request lua.keystile_gate http://127.0.0.1:8000/api/authz/")
-    deny = text.index("http-request deny deny_status 500 if protected !keystile_handoff "
-                      "!keystile_allowed\n")
+    deny = text.index(
+        "http-request deny deny_status 500 if protected !keystile_handoff !keystile_allowed\n"
+    )
     backend = text.index("use_backend protected-1 if protected_1 !keystile_handoff\n")
     assert strip < check < deny < backend
 
@@ -112,8 +128,10 @@ def test_haproxy_strips_identity_before_the_check_and_fails_closed() -> None:
 def test_traefik_chains_the_certificate_before_the_check() -> None:
     text = rendered("traefik")
     assert "aliasHeadersStrategy: delete" in text
-    assert ("middlewares: [keystile-certificate, keystile-headers, keystile-gate, "
-            "keystile-site-headers]") in text
+    assert (
+        "middlewares: [keystile-certificate, keystile-headers, keystile-gate, "
+        "keystile-site-headers]"
+    ) in text
     assert "trustForwardHeader: true" in text and "preserveLocationHeader: true" in text
     assert 'rule: "Host(`tools.example.org`) && Path(`/.keystile/handoff`)"' in text
     assert "clientAuthType: RequestClientCert" in text

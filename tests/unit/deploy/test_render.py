@@ -30,53 +30,89 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "unix-explicit": {"upstream": f"unix:{SOCKET}", **EXPLICIT},
 }
 #: Where each grammar starts a block that terminates TLS and forwards requests.
-BLOCK = {"nginx": r"\n    server \{", "apache": r"\n<VirtualHost ",
-         "haproxy": r"\nfrontend (?!by-sni)", "caddy": r"\nhttps://"}
+BLOCK = {
+    "nginx": r"\n    server \{",
+    "apache": r"\n<VirtualHost ",
+    "haproxy": r"\nfrontend (?!by-sni)",
+    "caddy": r"\nhttps://",
+}
 #: A directive after which the client's value of a header is gone. nginx's proxy_set_header
 #: and Caddy's header_up replace it (with nothing, for nginx's "" and Caddy's "-"); Apache
 #: and HAProxy must remove it outright, because some of their sets are conditional.
-OVERRIDES = {"nginx": r"\n *proxy_set_header {}[ ;]", "apache": r"\n *RequestHeader unset {}\n",
-             "haproxy": r"\n *http-request del-header {}\n", "caddy": r"\n\t*header_up -?{}[ \n]"}
+OVERRIDES = {
+    "nginx": r"\n *proxy_set_header {}[ ;]",
+    "apache": r"\n *RequestHeader unset {}\n",
+    "haproxy": r"\n *http-request del-header {}\n",
+    "caddy": r"\n\t*header_up -?{}[ \n]",
+}
 #: How each grammar sets a header, and what the proxy may put in its own headers.
-SETS = {"nginx": r"proxy_set_header {} (.+);", "apache": r"RequestHeader set {} (.+)",
-        "haproxy": r"http-request set-header {} (.+)", "caddy": r"header_up {} (.+)"}
+SETS = {
+    "nginx": r"proxy_set_header {} (.+);",
+    "apache": r"RequestHeader set {} (.+)",
+    "haproxy": r"http-request set-header {} (.+)",
+    "caddy": r"header_up {} (.+)",
+}
 OWN = {
-    "nginx": {"X-SSL-Client-Cert": "$ssl_client_escaped_cert",
-              "X-SSL-Client-Verify": "$ssl_client_verify"},
-    "apache": {"X-SSL-Client-Cert": '"%{SSL_CLIENT_CERT}s"',
-               "X-SSL-Client-Verify": '"%{SSL_CLIENT_VERIFY}s"'},
-    "haproxy": {"X-SSL-Client-Used": "%[ssl_c_used]", "X-SSL-Client-Verify": "%[ssl_c_verify]",
-                "X-SSL-Client-DER": "%[ssl_c_der,base64] if { ssl_c_used }",
-                "X-SSL-Client-Chain-DER": "%[ssl_c_chain_der,base64] if { ssl_c_used }"},
+    "nginx": {
+        "X-SSL-Client-Cert": "$ssl_client_escaped_cert",
+        "X-SSL-Client-Verify": "$ssl_client_verify",
+    },
+    "apache": {
+        "X-SSL-Client-Cert": '"%{SSL_CLIENT_CERT}s"',
+        "X-SSL-Client-Verify": '"%{SSL_CLIENT_VERIFY}s"',
+    },
+    "haproxy": {
+        "X-SSL-Client-Used": "%[ssl_c_used]",
+        "X-SSL-Client-Verify": "%[ssl_c_verify]",
+        "X-SSL-Client-DER": "%[ssl_c_der,base64] if { ssl_c_used }",
+        "X-SSL-Client-Chain-DER": "%[ssl_c_chain_der,base64] if { ssl_c_used }",
+    },
     "caddy": {"X-SSL-Client-Cert-DER": "{http.request.tls.client.certificate_der_base64}"},
 }
 #: How each grammar names the app server: on loopback TCP, and on a unix socket.
 UPSTREAM = {
-    "127.0.0.1:8000": {"nginx": "proxy_pass http://127.0.0.1:8000;",
-                       "apache": 'ProxyPass "/" "http://127.0.0.1:8000/"',
-                       "haproxy": "server app 127.0.0.1:8000",
-                       "caddy": "reverse_proxy 127.0.0.1:8000 {"},
+    "127.0.0.1:8000": {
+        "nginx": "proxy_pass http://127.0.0.1:8000;",
+        "apache": 'ProxyPass "/" "http://127.0.0.1:8000/"',
+        "haproxy": "server app 127.0.0.1:8000",
+        "caddy": "reverse_proxy 127.0.0.1:8000 {",
+    },
     # nginx: the colon ends the path (no URI follows); Apache: the URL after "|" picks
     # mod_proxy_http; HAProxy: an address starting with "/" is a unix socket.
-    f"unix:{SOCKET}": {"nginx": f"proxy_pass http://unix:{SOCKET}:;",
-                       "apache": f'ProxyPass "/" "unix:{SOCKET}|http://localhost/"',
-                       "haproxy": f"server app {SOCKET}",
-                       "caddy": f"reverse_proxy unix/{SOCKET} {{"},
+    f"unix:{SOCKET}": {
+        "nginx": f"proxy_pass http://unix:{SOCKET}:;",
+        "apache": f'ProxyPass "/" "unix:{SOCKET}|http://localhost/"',
+        "haproxy": f"server app {SOCKET}",
+        "caddy": f"reverse_proxy unix/{SOCKET} {{",
+    },
 }
-_UPSTREAM_LINE = re.compile(r"^\s*((?:proxy_pass|ProxyPass|server app|reverse_proxy) .*)$",
-                            re.MULTILINE)
-ASKS = {"nginx": r"ssl_verify_client (optional|optional_no_ca);",
-        "apache": r"SSLVerifyClient optional_no_ca", "haproxy": r" verify optional ",
-        "caddy": r"client_auth \{\s+mode request"}
-CASES = [pytest.param(proxy, variant, id=f"{proxy}-{variant}")
-         for proxy in PROXIES for variant in VARIANTS]
+_UPSTREAM_LINE = re.compile(
+    r"^\s*((?:proxy_pass|ProxyPass|server app|reverse_proxy) .*)$", re.MULTILINE
+)
+ASKS = {
+    "nginx": r"ssl_verify_client (optional|optional_no_ca);",
+    "apache": r"SSLVerifyClient optional_no_ca",
+    "haproxy": r" verify optional ",
+    "caddy": r"client_auth \{\s+mode request",
+}
+CASES = [
+    pytest.param(proxy, variant, id=f"{proxy}-{variant}")
+    for proxy in PROXIES
+    for variant in VARIANTS
+]
 
 
 def rendered(proxy: str, variant: str) -> tuple[ProxyOptions, str]:
-    options = ProxyOptions.parse(proxy, **{"listen": "0.0.0.0:443", "upstream": "127.0.0.1:8000",
-                                           "tls_cert": "/etc/keystile/tls/server.crt",
-                                           "tls_key": "/etc/keystile/tls/server.key",
-                                           **VARIANTS[variant]})
+    options = ProxyOptions.parse(
+        proxy,
+        **{
+            "listen": "0.0.0.0:443",
+            "upstream": "127.0.0.1:8000",
+            "tls_cert": "/etc/keystile/tls/server.crt",
+            "tls_key": "/etc/keystile/tls/server.key",
+            **VARIANTS[variant],
+        },
+    )
     return options, render(options)
 
 
@@ -110,10 +146,11 @@ def test_no_client_sent_certificate_header_survives(proxy: str, variant: str) ->
 
 @pytest.mark.parametrize(("proxy", "variant"), CASES)
 def test_only_the_certificate_host_asks_for_and_forwards_a_certificate(
-        proxy: str, variant: str) -> None:
+    proxy: str, variant: str
+) -> None:
     options, text = rendered(proxy, variant)
     found = blocks(proxy, text)
-    main, certificate = (found if options.mode == "explicit" else (None, found[0]))
+    main, certificate = found if options.mode == "explicit" else (None, found[0])
     assert re.search(ASKS[proxy], certificate)
     for header, value in OWN[proxy].items():
         assert set_values(proxy, certificate, header) == [value]
@@ -141,8 +178,9 @@ def test_the_shared_secret_is_sent_only_when_configured(proxy: str, variant: str
     options, text = rendered(proxy, variant)
     for block in blocks(proxy, text):
         values = set_values(proxy, block, "X-Keystile-Proxy-Secret")
-        assert values == ([f'"{SECRET}"' if proxy in ("nginx", "apache") else SECRET]
-                          if options.secret else [])
+        assert values == (
+            [f'"{SECRET}"' if proxy in ("nginx", "apache") else SECRET] if options.secret else []
+        )
     assert (SECRET in text) == (variant == "secret")
 
 
@@ -154,7 +192,8 @@ def test_header_names_the_settings_to_pair_with(proxy: str, variant: str) -> Non
     assert listed["KEYSTILE_CERT_HEADER_FORMAT"] == proxy
     # gunicorn reports a unix socket's peer as an empty address, which "unix" trusts.
     assert listed["KEYSTILE_TRUSTED_PROXIES"] == (
-        "unix" if variant.startswith("unix") else "127.0.0.1")
+        "unix" if variant.startswith("unix") else "127.0.0.1"
+    )
     if "explicit" in variant:
         assert listed["KEYSTILE_CERT_LOGIN_ORIGIN"] == "https://cert.login.example.org"
 
@@ -164,8 +203,9 @@ def test_header_says_how_to_run_the_app_server_on_the_unix_socket(proxy: str) ->
     _, text = rendered(proxy, "unix")
     header = text.split("\n#\n", 1)[0]
     assert f"--upstream unix:{SOCKET} " in header
-    assert (f"\n#   gunicorn -c python:app.gunicorn_conf --bind unix:{SOCKET} "
-            "'app:create_app()'\n") in header
+    assert (
+        f"\n#   gunicorn -c python:app.gunicorn_conf --bind unix:{SOCKET} 'app:create_app()'\n"
+    ) in header
     assert f"listens on the unix socket {SOCKET} only" in header
     _, tcp = rendered(proxy, "auto")
     assert "gunicorn" not in tcp.split("\n#\n", 1)[0]

@@ -15,8 +15,12 @@ from tests.conftest import require
 from tests.e2e.proxies import servers
 
 SECRET = "c2VjcmV0LWJldHdlZW4tcHJveHktYW5kLWFwcA"
-BASE = {"listen": "0.0.0.0:443", "upstream": "127.0.0.1:8000",
-        "tls_cert": "/etc/keystile/tls/server.crt", "tls_key": "/etc/keystile/tls/server.key"}
+BASE = {
+    "listen": "0.0.0.0:443",
+    "upstream": "127.0.0.1:8000",
+    "tls_cert": "/etc/keystile/tls/server.crt",
+    "tls_key": "/etc/keystile/tls/server.key",
+}
 SITES = ("wiki.example.com=127.0.0.1:3000", "tools.example.org=[::1]:3001")
 
 
@@ -27,7 +31,7 @@ def rendered(**changes: object) -> str:
 def block_of(text: str, host: str) -> str:
     start = text.index(f"server_name {host};")
     end = text.find("\n    server {", start)
-    return text[start:end if end > 0 else None]
+    return text[start : end if end > 0 else None]
 
 
 def locations(block: str) -> dict[str, str]:
@@ -37,11 +41,17 @@ def locations(block: str) -> dict[str, str]:
 
 def test_each_site_gets_a_server_that_checks_every_request() -> None:
     text = rendered()
-    for host, upstream in (("wiki.example.com", "127.0.0.1:3000"),
-                           ("tools.example.org", "[::1]:3001")):
+    for host, upstream in (
+        ("wiki.example.com", "127.0.0.1:3000"),
+        ("tools.example.org", "[::1]:3001"),
+    ):
         where = locations(block_of(text, host))
-        assert set(where) == {"/", "= /.keystile/handoff", "= /.keystile-check",
-                              "@keystile_sign_in"}
+        assert set(where) == {
+            "/",
+            "= /.keystile/handoff",
+            "= /.keystile-check",
+            "@keystile_sign_in",
+        }
         body = where["/"]
         assert "auth_request /.keystile-check;" in body
         assert f"proxy_pass http://{upstream};" in body
@@ -70,16 +80,25 @@ def test_without_protect_nothing_changes() -> None:
     assert "auth_request" not in plain and "--protect" not in plain
 
 
-@pytest.mark.parametrize(("proxy", "changes", "message"), [
-    ("apache", {}, "apache is not rendered as a gate"),
-    ("nginx", {"protect": ("wiki.example.com",)}, "HOST=UPSTREAM"),
-    ("nginx", {"protect": ("wiki example=127.0.0.1:1",)}, "not a DNS host name"),
-    ("nginx", {"protect": ("wiki.example.com=127.0.0.1",)}, "HOST:PORT"),
-    ("nginx", {"protect": ("a.example.com=127.0.0.1:1", "a.example.com=127.0.0.1:2")},
-     "protected twice"),
-    ("nginx", {"mode": "explicit", "cert_host": "wiki.example.com"},
-     "is Keystile's certificate host"),
-])
+@pytest.mark.parametrize(
+    ("proxy", "changes", "message"),
+    [
+        ("apache", {}, "apache is not rendered as a gate"),
+        ("nginx", {"protect": ("wiki.example.com",)}, "HOST=UPSTREAM"),
+        ("nginx", {"protect": ("wiki example=127.0.0.1:1",)}, "not a DNS host name"),
+        ("nginx", {"protect": ("wiki.example.com=127.0.0.1",)}, "HOST:PORT"),
+        (
+            "nginx",
+            {"protect": ("a.example.com=127.0.0.1:1", "a.example.com=127.0.0.1:2")},
+            "protected twice",
+        ),
+        (
+            "nginx",
+            {"mode": "explicit", "cert_host": "wiki.example.com"},
+            "is Keystile's certificate host",
+        ),
+    ],
+)
 def test_bad_protect_options(proxy: str, changes: dict[str, object], message: str) -> None:
     with pytest.raises(DeployError, match=message):
         ProxyOptions.parse(proxy, **{**BASE, "protect": SITES, **changes})  # type: ignore[arg-type]
@@ -89,12 +108,42 @@ def test_bad_protect_options(proxy: str, changes: dict[str, object], message: st
 def test_nginx_accepts_the_configuration(tmp_path: Path, upstream: str) -> None:
     require(servers.binary("nginx") is not None, "nginx is not installed (apt install nginx)")
     key, cert = tmp_path / "k.pem", tmp_path / "c.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-subj", "/CN=localhost", "-days", "1"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-subj",
+            "/CN=localhost",
+            "-days",
+            "1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     config = tmp_path / "nginx.conf"
-    config.write_text(rendered(listen="127.0.0.1:1", upstream=upstream, tls_cert=str(cert),
-                               tls_key=str(key), prefix=str(tmp_path)))
-    result = subprocess.run([servers.binary("nginx") or "nginx", "-t", "-c", str(config),
-                             "-p", f"{tmp_path}/"], capture_output=True, text=True, check=False)
+    config.write_text(
+        rendered(
+            listen="127.0.0.1:1",
+            upstream=upstream,
+            tls_cert=str(cert),
+            tls_key=str(key),
+            prefix=str(tmp_path),
+        )
+    )
+    result = subprocess.run(
+        [servers.binary("nginx") or "nginx", "-t", "-c", str(config), "-p", f"{tmp_path}/"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr

@@ -11,17 +11,34 @@ from app.services.gate import HEADERS, Identity, header_value, identity_headers
 
 def test_nobody_gets_every_header_empty() -> None:
     assert identity_headers(None) == dict.fromkeys(HEADERS, "")
-    assert HEADERS == ("Remote-User", "Remote-Groups", "Remote-Email", "Remote-Name",
-                       "Remote-Auth-Method", "Remote-Auth-Strength")
+    assert HEADERS == (
+        "Remote-User",
+        "Remote-Groups",
+        "Remote-Email",
+        "Remote-Name",
+        "Remote-Auth-Method",
+        "Remote-Auth-Strength",
+    )
 
 
 def test_a_person_gets_every_header() -> None:
-    subject = Subject("Bob", "bob", "user", frozenset({"ops", "dev"}), Strength.SYNCED_PASSKEY,
-                      datetime(2027, 1, 1, tzinfo=UTC))
+    subject = Subject(
+        "Bob",
+        "bob",
+        "user",
+        frozenset({"ops", "dev"}),
+        Strength.SYNCED_PASSKEY,
+        datetime(2027, 1, 1, tzinfo=UTC),
+    )
     sent = identity_headers(Identity(subject, "bob@example.org", "Bob B", "passkey"))
-    assert sent == {"Remote-User": "Bob", "Remote-Groups": "dev,ops",
-                    "Remote-Email": "bob@example.org", "Remote-Name": "Bob B",
-                    "Remote-Auth-Method": "passkey", "Remote-Auth-Strength": "synced-passkey"}
+    assert sent == {
+        "Remote-User": "Bob",
+        "Remote-Groups": "dev,ops",
+        "Remote-Email": "bob@example.org",
+        "Remote-Name": "Bob B",
+        "Remote-Auth-Method": "passkey",
+        "Remote-Auth-Strength": "synced-passkey",
+    }
     unknown = Subject("Bob", "bob", "user", frozenset(), None, subject.signed_in_at)
     assert identity_headers(Identity(unknown, "", "", "password"))["Remote-Auth-Strength"] == ""
 

@@ -303,9 +303,13 @@ def test_sign_csr_without_email_adds_no_san(authority: CertificateAuthority) -> 
 def test_sign_csr_accepts(authority: CertificateAuthority, make: Callable[[], bytes]) -> None:
     request = make()
     cert = sign_csr(authority, request, common_name="alice", email=None, now=NOW)
-    asked = (x509.load_der_x509_csr(request) if not request.strip().startswith(b"-----")
-             else x509.load_pem_x509_csr(request.strip().replace(b"NEW CERTIFICATE REQUEST",
-                                                                 b"CERTIFICATE REQUEST")))
+    asked = (
+        x509.load_der_x509_csr(request)
+        if not request.strip().startswith(b"-----")
+        else x509.load_pem_x509_csr(
+            request.strip().replace(b"NEW CERTIFICATE REQUEST", b"CERTIFICATE REQUEST")
+        )
+    )
     assert cert.public_key() == asked.public_key()
     assert cert.subject.rfc4514_string() == "CN=alice"
     assert ClientCAVerifier(_pem(authority.cert)).verify(cert, now=NOW) == [cert, authority.cert]

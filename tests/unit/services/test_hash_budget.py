@@ -99,8 +99,7 @@ def test_an_address_queues_no_more_waiters_than_slots() -> None:
         waiter.start()
         _until(lambda: budget._queued["a:192.0.2.1"] == 1)
         started = time.monotonic()
-        with pytest.raises(NoHashSlot) as refusal, budget.slot(address="192.0.2.1",
-                                                               account=""):
+        with pytest.raises(NoHashSlot) as refusal, budget.slot(address="192.0.2.1", account=""):
             pytest.fail("ran without a slot")
         assert refusal.value.reason == "share"
         assert time.monotonic() - started < 0.5
@@ -150,8 +149,10 @@ def test_a_full_queue_makes_room_for_an_address_with_fewer_waiters() -> None:
     order: list[str] = []
     refused: list[str] = []
     with holding(budget, "flood"), holding(budget, "other"):
-        floods = [threading.Thread(target=_try, args=(budget, "flood", order, "", refused))
-                  for _ in range(2)]
+        floods = [
+            threading.Thread(target=_try, args=(budget, "flood", order, "", refused))
+            for _ in range(2)
+        ]
         for n, t in enumerate(floods, 1):
             t.start()
             _until(lambda n=n: budget._queued["a:flood"] == n)
@@ -182,8 +183,10 @@ def test_priority_is_served_first_and_takes_a_place_in_a_full_queue() -> None:
     order: list[str] = []
     refused: list[str] = []
     with holding(budget, "a0") as release:
-        plain = [threading.Thread(target=_try, args=(budget, f"a{n}", order, "", refused))
-                 for n in (1, 2)]
+        plain = [
+            threading.Thread(target=_try, args=(budget, f"a{n}", order, "", refused))
+            for n in (1, 2)
+        ]
         for n, t in enumerate(plain, 1):
             t.start()
             _until(lambda n=n: budget._queued[f"a:a{n}"] == 1)
@@ -244,8 +247,13 @@ def test_once_per_window() -> None:
     assert once.first("b")
 
 
-def _try(budget: HashBudget, address: str, order: list[str] | None = None,
-         account: str = "", refused: list[str] | None = None) -> None:
+def _try(
+    budget: HashBudget,
+    address: str,
+    order: list[str] | None = None,
+    account: str = "",
+    refused: list[str] | None = None,
+) -> None:
     try:
         with budget.slot(address=address, account=account):
             if order is not None:

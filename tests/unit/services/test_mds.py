@@ -26,8 +26,14 @@ BROKEN = "00000000-1111-2222-3333-444444444444"
 Key = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
 
-def _cert(cn: str, key: Key, issuer: tuple[str, Key] | None = None, *, ca: bool,
-          days: tuple[int, int] = (-365, 365)) -> x509.Certificate:
+def _cert(
+    cn: str,
+    key: Key,
+    issuer: tuple[str, Key] | None = None,
+    *,
+    ca: bool,
+    days: tuple[int, int] = (-365, 365),
+) -> x509.Certificate:
     issuer_cn, issuer_key = issuer or (cn, key)
     return (
         x509.CertificateBuilder()
@@ -45,17 +51,24 @@ def _cert(cn: str, key: Key, issuer: tuple[str, Key] | None = None, *, ca: bool,
 class Pki:
     """root -> intermediate -> blob signer, as FIDO's GlobalSign chain is shaped."""
 
-    def __init__(self, signer: str = "ES256", leaf_days: tuple[int, int] = (-30, 30),
-                 intermediate_is_ca: bool = True) -> None:
+    def __init__(
+        self,
+        signer: str = "ES256",
+        leaf_days: tuple[int, int] = (-30, 30),
+        intermediate_is_ca: bool = True,
+    ) -> None:
         self.root_key = ec.generate_private_key(ec.SECP256R1())
         self.root = _cert("Test MDS Root", self.root_key, ca=True)
         mid_key = ec.generate_private_key(ec.SECP256R1())
-        self.mid = _cert("Test MDS CA", mid_key, ("Test MDS Root", self.root_key),
-                         ca=intermediate_is_ca)
-        self.key: Key = (ec.generate_private_key(ec.SECP256R1()) if signer == "ES256"
-                         else rsa.generate_private_key(public_exponent=65537, key_size=2048))
-        self.leaf = _cert("mds.test", self.key, ("Test MDS CA", mid_key), ca=False,
-                          days=leaf_days)
+        self.mid = _cert(
+            "Test MDS CA", mid_key, ("Test MDS Root", self.root_key), ca=intermediate_is_ca
+        )
+        self.key: Key = (
+            ec.generate_private_key(ec.SECP256R1())
+            if signer == "ES256"
+            else rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        )
+        self.leaf = _cert("mds.test", self.key, ("Test MDS CA", mid_key), ca=False, days=leaf_days)
         self.alg = signer
 
     @property
@@ -65,15 +78,26 @@ class Pki:
     def chain(self) -> list[x509.Certificate]:
         return [self.leaf, self.mid]
 
-    def sign(self, payload: dict[str, Any], *, alg: str | None = None,
-             chain: list[x509.Certificate] | None = None) -> str:
-        header = {"alg": alg or self.alg, "typ": "JWT",
-                  "x5c": [_std_b64(c.public_bytes(serialization.Encoding.DER))
-                          for c in (self.chain() if chain is None else chain)]}
+    def sign(
+        self,
+        payload: dict[str, Any],
+        *,
+        alg: str | None = None,
+        chain: list[x509.Certificate] | None = None,
+    ) -> str:
+        header = {
+            "alg": alg or self.alg,
+            "typ": "JWT",
+            "x5c": [
+                _std_b64(c.public_bytes(serialization.Encoding.DER))
+                for c in (self.chain() if chain is None else chain)
+            ],
+        }
         signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(payload).encode())}"
         if isinstance(self.key, ec.EllipticCurvePrivateKey):
-            r, s = decode_dss_signature(self.key.sign(signing_input.encode(),
-                                                      ec.ECDSA(hashes.SHA256())))
+            r, s = decode_dss_signature(
+                self.key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256()))
+            )
             signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
         else:
             signature = self.key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
@@ -97,19 +121,31 @@ def payload(root: x509.Certificate | None = None) -> dict[str, Any]:
     root = root or attestation_root()
     der = root.public_bytes(serialization.Encoding.DER)
     return {
-        "legalHeader": "test", "no": 42, "nextUpdate": "2026-07-01",
+        "legalHeader": "test",
+        "no": 42,
+        "nextUpdate": "2026-07-01",
         "entries": [
-            {"aaguid": YUBIKEY.upper(),
-             "metadataStatement": {"description": "YubiKey 5 Series",
-                                   "attestationRootCertificates": [_std_b64(der)]},
-             "statusReports": [{"status": "FIDO_CERTIFIED_L1"}]},
-            {"aaguid": BROKEN,
-             "metadataStatement": {"description": "Leaky Key"},
-             "statusReports": [{"status": "FIDO_CERTIFIED"},
-                               {"status": "USER_KEY_PHYSICAL_COMPROMISE"}]},
+            {
+                "aaguid": YUBIKEY.upper(),
+                "metadataStatement": {
+                    "description": "YubiKey 5 Series",
+                    "attestationRootCertificates": [_std_b64(der)],
+                },
+                "statusReports": [{"status": "FIDO_CERTIFIED_L1"}],
+            },
+            {
+                "aaguid": BROKEN,
+                "metadataStatement": {"description": "Leaky Key"},
+                "statusReports": [
+                    {"status": "FIDO_CERTIFIED"},
+                    {"status": "USER_KEY_PHYSICAL_COMPROMISE"},
+                ],
+            },
             # A U2F entry: identified by key identifiers, not an AAGUID.
-            {"attestationCertificateKeyIdentifiers": ["abcd"],
-             "metadataStatement": {"description": "Old U2F key"}},
+            {
+                "attestationCertificateKeyIdentifiers": ["abcd"],
+                "metadataStatement": {"description": "Old U2F key"},
+            },
             "not an entry",
         ],
     }
@@ -132,18 +168,23 @@ def test_a_signed_blob_is_indexed_by_aaguid(pki: Pki) -> None:
     assert blob.attestation_roots(None) == [] and not blob.is_compromised("nonsense")
 
 
-@pytest.mark.parametrize(("statuses", "compromised"), [
-    (["FIDO_CERTIFIED"], False),
-    (["NOT_FIDO_CERTIFIED", "UPDATE_AVAILABLE"], False),
-    (["REVOKED"], True),
-    (["USER_VERIFICATION_BYPASS"], True),
-    (["ATTESTATION_KEY_COMPROMISE"], True),
-    (["USER_KEY_REMOTE_COMPROMISE"], True),
-    (["FIDO_CERTIFIED", "USER_KEY_PHYSICAL_COMPROMISE"], True),
-])
+@pytest.mark.parametrize(
+    ("statuses", "compromised"),
+    [
+        (["FIDO_CERTIFIED"], False),
+        (["NOT_FIDO_CERTIFIED", "UPDATE_AVAILABLE"], False),
+        (["REVOKED"], True),
+        (["USER_VERIFICATION_BYPASS"], True),
+        (["ATTESTATION_KEY_COMPROMISE"], True),
+        (["USER_KEY_REMOTE_COMPROMISE"], True),
+        (["FIDO_CERTIFIED", "USER_KEY_PHYSICAL_COMPROMISE"], True),
+    ],
+)
 def test_compromised_statuses(pki: Pki, statuses: list[str], compromised: bool) -> None:
-    body = {"no": 1, "entries": [{"aaguid": YUBIKEY,
-                                  "statusReports": [{"status": s} for s in statuses]}]}
+    body = {
+        "no": 1,
+        "entries": [{"aaguid": YUBIKEY, "statusReports": [{"status": s} for s in statuses]}],
+    }
     blob = mds.load(pki.sign(body), root_pem=pki.root_pem, now=NOW)
     assert blob.is_compromised(YUBIKEY) is compromised
 
@@ -166,24 +207,33 @@ def _tamper_signature(token: str) -> str:
     return f"{head}.{body}.{_b64(bytes(raw))}"
 
 
-@pytest.mark.parametrize(("make", "message"), [
-    (lambda p: _tamper_payload(p.sign(payload())), "signature does not verify"),
-    (lambda p: _tamper_signature(p.sign(payload())), "signature does not verify"),
-    (lambda p: p.sign(payload(), alg="none"), "unsupported JWS algorithm"),
-    (lambda p: p.sign(payload(), alg="HS256"), "unsupported JWS algorithm"),
-    (lambda p: p.sign(payload(), alg="RS256"), "unsupported JWS algorithm"),
-    (lambda p: p.sign(payload(), chain=[]), "x5c is empty"),
-    (lambda p: p.sign(payload(), chain=[p.leaf]), "not issued by"),
-    (lambda p: p.sign(payload(), chain=[p.mid, p.leaf]), "may not issue certificates"),
-    (lambda p: Pki().sign(payload()), "not issued by"),  # another root's chain
-    (lambda p: "a.b", "compact JWS"),
-    (lambda p: "!!!.e30.AA", "header is not"),
-    (lambda p: f"{_b64(b'[1]')}.e30.AA", "header is not a JSON object"),
-    (lambda p: f"{_b64(json.dumps({'alg': 'ES256', 'x5c': ['%%']}).encode())}.e30.AA",
-     "not base64"),
-    (lambda p: f"{_b64(json.dumps({'alg': 'ES256', 'x5c': [_std_b64(b'junk')]}).encode())}"
-               ".e30.AA", "unreadable certificate"),
-])
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: _tamper_payload(p.sign(payload())), "signature does not verify"),
+        (lambda p: _tamper_signature(p.sign(payload())), "signature does not verify"),
+        (lambda p: p.sign(payload(), alg="none"), "unsupported JWS algorithm"),
+        (lambda p: p.sign(payload(), alg="HS256"), "unsupported JWS algorithm"),
+        (lambda p: p.sign(payload(), alg="RS256"), "unsupported JWS algorithm"),
+        (lambda p: p.sign(payload(), chain=[]), "x5c is empty"),
+        (lambda p: p.sign(payload(), chain=[p.leaf]), "not issued by"),
+        (lambda p: p.sign(payload(), chain=[p.mid, p.leaf]), "may not issue certificates"),
+        (lambda p: Pki().sign(payload()), "not issued by"),  # another root's chain
+        (lambda p: "a.b", "compact JWS"),
+        (lambda p: "!!!.e30.AA", "header is not"),
+        (lambda p: f"{_b64(b'[1]')}.e30.AA", "header is not a JSON object"),
+        (
+            lambda p: f"{_b64(json.dumps({'alg': 'ES256', 'x5c': ['%%']}).encode())}.e30.AA",
+            "not base64",
+        ),
+        (
+            lambda p: (
+                f"{_b64(json.dumps({'alg': 'ES256', 'x5c': [_std_b64(b'junk')]}).encode())}.e30.AA"
+            ),
+            "unreadable certificate",
+        ),
+    ],
+)
 def test_refused_blobs(pki: Pki, make: Any, message: str) -> None:
     with pytest.raises(MetadataError, match=message):
         mds.load(make(pki), root_pem=pki.root_pem, now=NOW)
@@ -211,13 +261,23 @@ def test_files_and_the_passkey_policy(pki: Pki, tmp_path: Path) -> None:
     blob_file.write_text(pki.sign(payload()))
     root_file.write_bytes(pki.root_pem)
     assert mds.load_files(str(blob_file), str(root_file), now=NOW).description(YUBIKEY)
-    settings = load_settings({}, {"env": "testing", "secret_key": "x" * 40,
-                                  "mds_blob": str(blob_file), "mds_root": str(root_file)})
+    settings = load_settings(
+        {},
+        {
+            "env": "testing",
+            "secret_key": "x" * 40,
+            "mds_blob": str(blob_file),
+            "mds_root": str(root_file),
+        },
+    )
     policy = policy_from_settings(settings)
     assert policy.metadata is not None and policy.metadata.is_compromised(BROKEN)
     blob_file.write_text(_tamper_payload(pki.sign(payload())))
     with pytest.raises(ValueError, match="KEYSTILE_MDS_BLOB: the blob's signature"):
         policy_from_settings(settings)
     with pytest.raises(ValueError, match="needs KEYSTILE_MDS_ROOT"):
-        policy_from_settings(load_settings({}, {"env": "testing", "secret_key": "x" * 40,
-                                                "mds_blob": str(blob_file)}))
+        policy_from_settings(
+            load_settings(
+                {}, {"env": "testing", "secret_key": "x" * 40, "mds_blob": str(blob_file)}
+            )
+        )

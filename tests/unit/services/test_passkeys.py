@@ -41,15 +41,29 @@ def alice(db: Session, app: Flask) -> User:
     return make_user(db, app, "alice", password=None)
 
 
-def register(db: Session, user: User, *, policy: PasskeyPolicy = POLICY,
-             ceremony: passkeys.Ceremony = "registration",
-             **kw: Any) -> tuple[Credential, SoftCredential]:
-    challenge = passkeys.begin_registration(db, policy, user=user, kind="passkey",
-                                            now=utcnow(), ceremony=ceremony)
+def register(
+    db: Session,
+    user: User,
+    *,
+    policy: PasskeyPolicy = POLICY,
+    ceremony: passkeys.Ceremony = "registration",
+    **kw: Any,
+) -> tuple[Credential, SoftCredential]:
+    challenge = passkeys.begin_registration(
+        db, policy, user=user, kind="passkey", now=utcnow(), ceremony=ceremony
+    )
     body, soft = SOFT.register(challenge=unb64url(challenge.key), user_handle=user.user_handle)
-    return passkeys.finish_registration(db, policy, user=user, secret=challenge.secret,
-                                        body=json.dumps(body).encode(), client=CLIENT,
-                                        now=utcnow(), ceremony=ceremony, **kw), soft
+    return passkeys.finish_registration(
+        db,
+        policy,
+        user=user,
+        secret=challenge.secret,
+        body=json.dumps(body).encode(),
+        client=CLIENT,
+        now=utcnow(),
+        ceremony=ceremony,
+        **kw,
+    ), soft
 
 
 def failures(db: Session) -> list[AuditEvent]:
@@ -60,20 +74,29 @@ def failures(db: Session) -> list[AuditEvent]:
 
 
 def test_policy_from_settings() -> None:
-    settings = load_settings({}, {"env": "testing", "secret_key": "s" * 40,
-                                  "origin": "https://login.example.org",
-                                  "extra_origins": ("http://login.example.org:8080",),
-                                  "require_hardware_key_for": ("admin",)})
+    settings = load_settings(
+        {},
+        {
+            "env": "testing",
+            "secret_key": "s" * 40,
+            "origin": "https://login.example.org",
+            "extra_origins": ("http://login.example.org:8080",),
+            "require_hardware_key_for": ("admin",),
+        },
+    )
     policy = passkeys.policy_from_settings(settings)
-    assert policy.rp == RelyingParty(id="login.example.org", name="Keystile",
-                                     origins=("https://login.example.org",
-                                              "http://login.example.org:8080"))
+    assert policy.rp == RelyingParty(
+        id="login.example.org",
+        name="Keystile",
+        origins=("https://login.example.org", "http://login.example.org:8080"),
+    )
     assert policy.hardware_key_roles == {"admin"} and policy.metadata is None
     admin = User(role=Role.ADMIN)
     assert policy.requires_hardware_key(admin) and not policy.requires_hardware_key(User())
     with pytest.raises(ValueError, match="unknown role superuser"):
-        passkeys.policy_from_settings(dataclasses.replace(
-            settings, require_hardware_key_for=("superuser",)))
+        passkeys.policy_from_settings(
+            dataclasses.replace(settings, require_hardware_key_for=("superuser",))
+        )
 
 
 # -- what the web layer reads before verifying -------------------------------------------
@@ -83,19 +106,33 @@ def _client_data(challenge: object) -> str:
     return b64url(json.dumps({"type": "webauthn.get", "challenge": challenge}).encode())
 
 
-@pytest.mark.parametrize(("body", "expected"), [
-    (json.dumps({"response": {"clientDataJSON": _client_data("abc")}}), "abc"),
-    (json.dumps({"response": {"clientDataJSON": _client_data(7)}}), ""),
-    (json.dumps({"response": {"clientDataJSON": _client_data("x" * 129)}}), ""),
-    (json.dumps({"response": {"clientDataJSON": "%%%"}}), ""),
-    (json.dumps({"response": {"clientDataJSON": b64url(b"[1]")}}), ""),
-    (json.dumps({"response": "nope"}), ""),
-    (json.dumps([1, 2]), ""),
-    ("{", ""),
-    (b"\xff\xfe", ""),
-    ("[" * 100_000, ""),
-], ids=["ok", "not-a-string", "too-long", "not-base64", "not-an-object", "no-response",
-        "array", "bad-json", "bad-utf8", "too-large"])
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (json.dumps({"response": {"clientDataJSON": _client_data("abc")}}), "abc"),
+        (json.dumps({"response": {"clientDataJSON": _client_data(7)}}), ""),
+        (json.dumps({"response": {"clientDataJSON": _client_data("x" * 129)}}), ""),
+        (json.dumps({"response": {"clientDataJSON": "%%%"}}), ""),
+        (json.dumps({"response": {"clientDataJSON": b64url(b"[1]")}}), ""),
+        (json.dumps({"response": "nope"}), ""),
+        (json.dumps([1, 2]), ""),
+        ("{", ""),
+        (b"\xff\xfe", ""),
+        ("[" * 100_000, ""),
+    ],
+    ids=[
+        "ok",
+        "not-a-string",
+        "too-long",
+        "not-base64",
+        "not-an-object",
+        "no-response",
+        "array",
+        "bad-json",
+        "bad-utf8",
+        "too-large",
+    ],
+)
 def test_challenge_of(body: str | bytes, expected: str) -> None:
     assert passkeys.challenge_of(body) == expected
 
@@ -105,29 +142,46 @@ def test_challenge_of(body: str | bytes, expected: str) -> None:
 
 def test_challenge_of_another_ceremony_is_refused(db: Session, alice: User) -> None:
     """Enrolment and registration share a token purpose; the payload tells them apart."""
-    challenge = passkeys.begin_registration(db, POLICY, user=alice, kind="passkey",
-                                            now=utcnow(), ceremony="enrolment")
+    challenge = passkeys.begin_registration(
+        db, POLICY, user=alice, kind="passkey", now=utcnow(), ceremony="enrolment"
+    )
     body, _ = SOFT.register(challenge=unb64url(challenge.key), user_handle=alice.user_handle)
     with pytest.raises(PasskeyError) as refused:
-        passkeys.finish_registration(db, POLICY, user=alice, secret=challenge.secret,
-                                     body=json.dumps(body).encode(), client=CLIENT,
-                                     now=utcnow())
-    assert (refused.value.code, refused.value.reason) == ("bad_challenge",
-                                                          "challenge_wrong_ceremony")
+        passkeys.finish_registration(
+            db,
+            POLICY,
+            user=alice,
+            secret=challenge.secret,
+            body=json.dumps(body).encode(),
+            client=CLIENT,
+            now=utcnow(),
+        )
+    assert (refused.value.code, refused.value.reason) == (
+        "bad_challenge",
+        "challenge_wrong_ceremony",
+    )
     [row] = failures(db)
-    assert (row.tag, row.reason, row.user_id) == (str(Event.CREDENTIAL_REFUSED),
-                                                  "challenge_wrong_ceremony", alice.id)
+    assert (row.tag, row.reason, row.user_id) == (
+        str(Event.CREDENTIAL_REFUSED),
+        "challenge_wrong_ceremony",
+        alice.id,
+    )
 
 
 def test_challenge_issued_to_another_account(db: Session, app: Flask, alice: User) -> None:
     bob = make_user(db, app, "bob", password=None)
-    challenge = passkeys.begin_registration(db, POLICY, user=alice, kind="passkey",
-                                            now=utcnow())
+    challenge = passkeys.begin_registration(db, POLICY, user=alice, kind="passkey", now=utcnow())
     body, _ = SOFT.register(challenge=unb64url(challenge.key), user_handle=bob.user_handle)
     with pytest.raises(PasskeyError, match="challenge_other_account"):
-        passkeys.finish_registration(db, POLICY, user=bob, secret=challenge.secret,
-                                     body=json.dumps(body).encode(), client=CLIENT,
-                                     now=utcnow())
+        passkeys.finish_registration(
+            db,
+            POLICY,
+            user=bob,
+            secret=challenge.secret,
+            body=json.dumps(body).encode(),
+            client=CLIENT,
+            now=utcnow(),
+        )
 
 
 def test_challenges_expire_after_five_minutes(db: Session, alice: User) -> None:
@@ -136,8 +190,14 @@ def test_challenges_expire_after_five_minutes(db: Session, alice: User) -> None:
     body = json.dumps(SOFT.authenticate(soft, challenge=unb64url(challenge.key))).encode()
     assert timedelta(minutes=5) == passkeys.CHALLENGE_LIFETIME
     with pytest.raises(PasskeyError, match="challenge_expired"):
-        passkeys.finish_authentication(db, POLICY, secret=challenge.secret, body=body,
-                                       client=CLIENT, now=utcnow() + timedelta(minutes=5))
+        passkeys.finish_authentication(
+            db,
+            POLICY,
+            secret=challenge.secret,
+            body=body,
+            client=CLIENT,
+            now=utcnow() + timedelta(minutes=5),
+        )
     assert [r.user_id for r in failures(db)] == [alice.id]
 
 
@@ -146,12 +206,18 @@ def test_a_failed_attempt_spends_its_challenge(db: Session, alice: User) -> None
     challenge = passkeys.begin_authentication(db, POLICY, now=utcnow())
     body = json.dumps(SOFT.authenticate(soft, challenge=unb64url(challenge.key))).encode()
     with pytest.raises(PasskeyError, match="malformed"):
-        passkeys.finish_authentication(db, POLICY, secret=challenge.secret,
-                                       body=body.replace(b'"type"', b'"kind"'),
-                                       client=CLIENT, now=utcnow())
+        passkeys.finish_authentication(
+            db,
+            POLICY,
+            secret=challenge.secret,
+            body=body.replace(b'"type"', b'"kind"'),
+            client=CLIENT,
+            now=utcnow(),
+        )
     with pytest.raises(PasskeyError, match="challenge_replayed"):
-        passkeys.finish_authentication(db, POLICY, secret=challenge.secret, body=body,
-                                       client=CLIENT, now=utcnow())
+        passkeys.finish_authentication(
+            db, POLICY, secret=challenge.secret, body=body, client=CLIENT, now=utcnow()
+        )
 
 
 # -- username-first options and decoys -----------------------------------------------------
@@ -183,21 +249,34 @@ def test_disabled_accounts_get_a_decoy(db: Session, alice: User) -> None:
 
 def test_credential_row_and_audit(db: Session, alice: User) -> None:
     credential, _ = register(db, alice)
-    assert credential.details == {"kind": "passkey", "attachment": "cross-platform",
-                                  "user_verified": True, "device_type": "single_device"}
+    assert credential.details == {
+        "kind": "passkey",
+        "attachment": "cross-platform",
+        "user_verified": True,
+        "device_type": "single_device",
+    }
     [added] = db.scalars(select(AuditEvent).where(AuditEvent.tag == "account:credential:added"))
-    assert added.details == {"label": "Security key", "kind": "passkey", "model": None,
-                             "attestation": "none"}
+    assert added.details == {
+        "label": "Security key",
+        "kind": "passkey",
+        "model": None,
+        "attestation": "none",
+    }
 
 
 def test_refusal_audit_row_carries_the_detail(db: Session, alice: User) -> None:
-    challenge = passkeys.begin_registration(db, POLICY, user=alice, kind="passkey",
-                                            now=utcnow())
+    challenge = passkeys.begin_registration(db, POLICY, user=alice, kind="passkey", now=utcnow())
     body, _ = SOFT.register(challenge=unb64url(challenge.key), origin="https://evil.example")
     with pytest.raises(PasskeyError) as refused:
-        passkeys.finish_registration(db, POLICY, user=alice, secret=challenge.secret,
-                                     body=json.dumps(body).encode(), client=CLIENT,
-                                     now=utcnow())
+        passkeys.finish_registration(
+            db,
+            POLICY,
+            user=alice,
+            secret=challenge.secret,
+            body=json.dumps(body).encode(),
+            client=CLIENT,
+            now=utcnow(),
+        )
     assert (refused.value.code, refused.value.status) == ("bad_origin", 400)
     [row] = failures(db)
     assert row.details["ceremony"] == "registration" and row.details["kind"] == "passkey"
@@ -208,17 +287,21 @@ def test_refusal_audit_row_carries_the_detail(db: Session, alice: User) -> None:
 # -- policy ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("role", "trust", "backup_eligible", "refusal"), [
-    (Role.USER, "none", True, None),
-    (Role.ADMIN, "verified", False, None),
-    (Role.ADMIN, "verified", True, "synced_credential"),
-    (Role.ADMIN, "basic-unverified", False, "attestation_not_verified"),
-    (Role.ADMIN, "self", False, "attestation_not_verified"),
-    (Role.ADMIN, "none", False, "attestation_not_verified"),
-    (Role.ADMIN, None, False, "attestation_not_verified"),
-])
-def test_hardware_key_policy(role: Role, trust: str | None, backup_eligible: bool,
-                             refusal: str | None) -> None:
+@pytest.mark.parametrize(
+    ("role", "trust", "backup_eligible", "refusal"),
+    [
+        (Role.USER, "none", True, None),
+        (Role.ADMIN, "verified", False, None),
+        (Role.ADMIN, "verified", True, "synced_credential"),
+        (Role.ADMIN, "basic-unverified", False, "attestation_not_verified"),
+        (Role.ADMIN, "self", False, "attestation_not_verified"),
+        (Role.ADMIN, "none", False, "attestation_not_verified"),
+        (Role.ADMIN, None, False, "attestation_not_verified"),
+    ],
+)
+def test_hardware_key_policy(
+    role: Role, trust: str | None, backup_eligible: bool, refusal: str | None
+) -> None:
     policy = dataclasses.replace(POLICY, hardware_key_roles=frozenset({"admin"}))
     check = passkeys._check_model  # the one rule both ceremonies apply
     if refusal is None:
@@ -227,18 +310,24 @@ def test_hardware_key_policy(role: Role, trust: str | None, backup_eligible: boo
     with pytest.raises(PasskeyError) as refused:
         check(policy, User(role=role), None, trust, backup_eligible, "authentication")
     assert (refused.value.code, refused.value.reason, refused.value.status) == (
-        "hardware_key_required", refusal, 403)
+        "hardware_key_required",
+        refusal,
+        403,
+    )
 
 
-@pytest.mark.parametrize(("code", "ceremony", "status"), [
-    ("too_large", "authentication", 413),
-    ("malformed", "registration", 400),
-    ("bad_signature", "authentication", 401),
-    ("bad_signature", "registration", 400),
-    ("already_registered", "registration", 409),
-    ("account_disabled", "authentication", 403),
-    ("enrolment_link_used", "enrolment", 404),
-])
+@pytest.mark.parametrize(
+    ("code", "ceremony", "status"),
+    [
+        ("too_large", "authentication", 413),
+        ("malformed", "registration", 400),
+        ("bad_signature", "authentication", 401),
+        ("bad_signature", "registration", 400),
+        ("already_registered", "registration", 409),
+        ("account_disabled", "authentication", 403),
+        ("enrolment_link_used", "enrolment", 404),
+    ],
+)
 def test_statuses(code: str, ceremony: passkeys.Ceremony, status: int) -> None:
     error = PasskeyError(code, ceremony=ceremony)
     assert error.status == status and error.message and error.reason == code

@@ -25,8 +25,12 @@ FAST = HashParameters(memory_kib=8192, time_cost=1)
         pytest.param("qz7#kw2", True, "too_short", id="7-chars-with-other-factor"),
         pytest.param("gT7#kq2!", True, "guessable", id="8-random-chars-too-short-to-be-hard"),
         pytest.param("velvet quarry lantern " * 2 + "x" * 21, False, None, id="65-chars-allowed"),
-        pytest.param("velvet quarry lantern " + "x" * 1002, False, None,
-                     id="1024-chars-allowed-first-72-judged"),
+        pytest.param(
+            "velvet quarry lantern " + "x" * 1002,
+            False,
+            None,
+            id="1024-chars-allowed-first-72-judged",
+        ),
         pytest.param("velvet quarry lantern " + "x" * 1003, False, "too_long", id="1025-refused"),
         pytest.param("password", True, "guessable", id="common"),
         pytest.param("PASSWORD1", True, "guessable", id="common-case-folded"),
@@ -37,8 +41,12 @@ FAST = HashParameters(memory_kib=8192, time_cost=1)
         pytest.param("abcdefghijklmnop", False, "guessable", id="sequence"),
         pytest.param("qwertyuiopasdfgh", False, "guessable", id="keyboard-row"),
         pytest.param("alllowercase words", False, None, id="no-composition-rules"),
-        pytest.param("ｖｅｌｖｅｔ ｑｕａｒｒｙ ｌａｎｔｅｒｎ", False, None,
-                     id="nfkc-counted-after-normalising"),
+        pytest.param(
+            "ｖｅｌｖｅｔ ｑｕａｒｒｙ ｌａｎｔｅｒｎ",
+            False,
+            None,
+            id="nfkc-counted-after-normalising",
+        ),
     ],
 )
 def test_policy(password: str, other: bool, code: str | None) -> None:
@@ -69,9 +77,12 @@ CONTEXT = ("Alice Smith", "alice.smith@example.org", "Keystile")
 def test_context_words(password: str, code: str | None) -> None:
     """SP 800-63B-4 §3.1.1.2: context-specific words (the service's name, the username and
     derivatives thereof) are refused."""
+
     def check() -> None:
-        check_policy(password, has_other_credential=True, username="AVeryLongUsername",
-                     context=CONTEXT)
+        check_policy(
+            password, has_other_credential=True, username="AVeryLongUsername", context=CONTEXT
+        )
+
     if code is None:
         check()
         return
@@ -104,8 +115,16 @@ def test_refusal_says_what_to_do(password: str, says: str) -> None:
 
 def test_context_words_split_names_and_addresses() -> None:
     assert context_words("Alice", "Alice Smith", "alice.smith@example.org", "", "Keystile") == (
-        "alice", "alice smith", "alicesmith", "smith", "alice.smith@example.org",
-        "alicesmithexampleorg", "example", "org", "keystile")
+        "alice",
+        "alice smith",
+        "alicesmith",
+        "smith",
+        "alice.smith@example.org",
+        "alicesmithexampleorg",
+        "example",
+        "org",
+        "keystile",
+    )
 
 
 def test_hash_is_argon2id_with_parameters() -> None:

@@ -36,7 +36,11 @@ class Reports:
 def test_hit_counts_requests_and_refuses_a_full_window() -> None:
     throttle = Throttle()
     assert [throttle.hit(THREE, "account:alice") is None for _ in range(4)] == [
-        True, True, True, False]
+        True,
+        True,
+        True,
+        False,
+    ]
     breach = throttle.hit(THREE, "account:alice")
     assert breach is not None and breach.window.item.amount == 3
     assert 55 <= breach.wait <= 60
@@ -64,7 +68,12 @@ def test_a_breach_is_reported_once_per_window() -> None:
     breach = throttle.test(THREE, "k")
     assert breach is not None
     assert [throttle.first_refusal_in_window(breach) for _ in range(5)] == [
-        True, False, False, False, False]
+        True,
+        False,
+        False,
+        False,
+        False,
+    ]
 
 
 def test_a_disabled_throttle_refuses_nothing() -> None:
@@ -74,8 +83,7 @@ def test_a_disabled_throttle_refuses_nothing() -> None:
     assert throttle.hit(THREE, "k") is None and throttle.window(THREE, "k") is None
 
 
-def test_redis_down_counts_in_memory_and_reports_once(
-        caplog: pytest.LogCaptureFixture) -> None:
+def test_redis_down_counts_in_memory_and_reports_once(caplog: pytest.LogCaptureFixture) -> None:
     """A Redis URL whose port nobody listens on: every limit still holds (in this process),
     the failure is logged and reported once, and the health check says so."""
     reports = Reports()
@@ -100,9 +108,22 @@ class RedisServer:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:  # ready when it answers PING
             try:
@@ -133,8 +154,9 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
-def test_redis_stopped_and_started_again(redis_server: RedisServer,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_redis_stopped_and_started_again(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(Throttle, "RETRY_SECONDS", 0.0)
     reports = Reports()
     url = f"redis://127.0.0.1:{redis_server.port}/0"
@@ -161,8 +183,9 @@ def test_counts_add_up_in_the_real_redis() -> None:
     assert a.hit(THREE, key) is None and b.hit(THREE, key) is None
     assert a.hit(THREE, key) is None
     assert b.hit(THREE, key) is not None
-    assert isinstance(a.storage, type(b.storage)) and not isinstance(a.storage,
-                                                                     BoundedMemoryStorage)
+    assert isinstance(a.storage, type(b.storage)) and not isinstance(
+        a.storage, BoundedMemoryStorage
+    )
 
 
 def test_a_unix_socket_url_is_a_redis_storage(tmp_path: Path) -> None:

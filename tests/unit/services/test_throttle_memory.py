@@ -40,12 +40,15 @@ def storage() -> Iterator[BoundedMemoryStorage]:
     yield made
 
 
-def test_the_limits_hold_as_limits_counts_them(storage: BoundedMemoryStorage,
-                                               clock: Clock) -> None:
+def test_the_limits_hold_as_limits_counts_them(storage: BoundedMemoryStorage, clock: Clock) -> None:
     limiter = MovingWindowRateLimiter(storage)
     three = parse("3/minute")
     assert [limiter.hit(three, "login", "203.0.113.7") for _ in range(4)] == [
-        True, True, True, False]
+        True,
+        True,
+        True,
+        False,
+    ]
     clock.now += 30
     assert not limiter.hit(three, "login", "203.0.113.7")
     clock.now += 31
@@ -60,8 +63,9 @@ def test_counting_many_keys_starts_no_thread(storage: BoundedMemoryStorage) -> N
     assert set(threading.enumerate()) <= before
 
 
-def test_expired_keys_are_forgotten_by_later_counts(storage: BoundedMemoryStorage,
-                                                    clock: Clock) -> None:
+def test_expired_keys_are_forgotten_by_later_counts(
+    storage: BoundedMemoryStorage, clock: Clock
+) -> None:
     limiter = MovingWindowRateLimiter(storage)
     for n in range(1000):  # a client trying a thousand usernames
         limiter.hit(parse("10/minute"), "login-account", f"account:user{n}")
@@ -72,8 +76,9 @@ def test_expired_keys_are_forgotten_by_later_counts(storage: BoundedMemoryStorag
     assert list(storage.windows) == ["LIMITER/login-address/198.51.100.1/100/1/minute"]
 
 
-def test_a_live_window_keeps_its_entries_through_a_sweep(storage: BoundedMemoryStorage,
-                                                        clock: Clock) -> None:
+def test_a_live_window_keeps_its_entries_through_a_sweep(
+    storage: BoundedMemoryStorage, clock: Clock
+) -> None:
     limiter = MovingWindowRateLimiter(storage)
     two = parse("2/minute")
     limiter.hit(two, "login", "old")
@@ -87,8 +92,9 @@ def test_a_live_window_keeps_its_entries_through_a_sweep(storage: BoundedMemoryS
     assert not limiter.hit(two, "login", "old")
 
 
-def test_a_count_looks_at_a_bounded_number_of_keys(storage: BoundedMemoryStorage,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_count_looks_at_a_bounded_number_of_keys(
+    storage: BoundedMemoryStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Whatever the number of keys, one count looks at SWEEP_PER_COUNT of them (limits' own
     timer walked all of them every 10 ms: over 50,000 keys, about 107 ms a walk)."""
     limiter = MovingWindowRateLimiter(storage)
@@ -96,14 +102,14 @@ def test_a_count_looks_at_a_bounded_number_of_keys(storage: BoundedMemoryStorage
         limiter.hit(parse("10/hour"), "login-account", f"account:user{n}")
     looked_at: list[str] = []
     forget = storage._forget_expired
-    monkeypatch.setattr(storage, "_forget_expired",
-                        lambda key, now: (looked_at.append(key), forget(key, now)))
+    monkeypatch.setattr(
+        storage, "_forget_expired", lambda key, now: (looked_at.append(key), forget(key, now))
+    )
     limiter.hit(parse("10/hour"), "login-account", "account:one-more")
     assert len(looked_at) == BoundedMemoryStorage.SWEEP_PER_COUNT
 
 
-def test_counters_expire_with_their_window(storage: BoundedMemoryStorage,
-                                           clock: Clock) -> None:
+def test_counters_expire_with_their_window(storage: BoundedMemoryStorage, clock: Clock) -> None:
     """``incr`` (the once-per-window audit marker) starts a new window once one has passed."""
     assert [storage.incr("marker", 60) for _ in range(3)] == [1, 2, 3]
     assert storage.get("marker") == 3 and storage.get_expiry("marker") == clock.now + 60
@@ -112,8 +118,9 @@ def test_counters_expire_with_their_window(storage: BoundedMemoryStorage,
     assert storage.incr("marker", 60) == 1
 
 
-def test_window_stats_read_as_limits_reads_them(storage: BoundedMemoryStorage,
-                                                clock: Clock) -> None:
+def test_window_stats_read_as_limits_reads_them(
+    storage: BoundedMemoryStorage, clock: Clock
+) -> None:
     limiter = MovingWindowRateLimiter(storage)
     three = parse("3/minute")
     start = clock.now
@@ -129,8 +136,7 @@ def test_window_stats_read_as_limits_reads_them(storage: BoundedMemoryStorage,
 
 def test_keystile_counts_in_it_without_redis(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KEYSTILE_REDIS_URL", raising=False)
-    app = create_app({"env": "testing", "secret_key": "s" * 48,
-                      "database_url": "sqlite://"})
+    app = create_app({"env": "testing", "secret_key": "s" * 48, "database_url": "sqlite://"})
     from app.web.throttle import throttle_of
 
     throttle = throttle_of(app)

@@ -37,8 +37,9 @@ from tests.support.properties import ADDRESS_LIKE, PROPERTIES, URL_LIKE
 
 ORIGIN = "https://login.example.org/"
 DEFAULT = "/account"
-TRUSTED = TrustedPeers((ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("::1/128")),
-                       unix_socket=True)
+TRUSTED = TrustedPeers(
+    (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("::1/128")), unix_socket=True
+)
 ANY_TEXT = st.one_of(st.text(), URL_LIKE)
 
 
@@ -63,19 +64,46 @@ def test_safe_next_keeps_the_browser_on_this_site(target: str) -> None:
     assert (resolved.scheme, resolved.netloc) == ("https", "login.example.org")
 
 
-@pytest.mark.parametrize("target", [
-    "https://evil.test\uff0fapp/", "https://evil.test%EF%BC%8Fapp/", "//evil.test\uff0fapp/",
-    "http://[evil.test/", "//[::1", "/\t/evil.test", "/\n/evil.test", "/\x7f", "/\u202e/x",
-    "/\ud800", "", None, "/" + "a" * 2001,
-], ids=["fullwidth-solidus", "fullwidth-solidus-encoded", "scheme-relative-fullwidth",
-        "unclosed-ipv6", "scheme-relative-ipv6", "tab", "newline", "del", "bidi-override",
-        "lone-surrogate", "empty", "none", "too-long"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.test\uff0fapp/",
+        "https://evil.test%EF%BC%8Fapp/",
+        "//evil.test\uff0fapp/",
+        "http://[evil.test/",
+        "//[::1",
+        "/\t/evil.test",
+        "/\n/evil.test",
+        "/\x7f",
+        "/\u202e/x",
+        "/\ud800",
+        "",
+        None,
+        "/" + "a" * 2001,
+    ],
+    ids=[
+        "fullwidth-solidus",
+        "fullwidth-solidus-encoded",
+        "scheme-relative-fullwidth",
+        "unclosed-ipv6",
+        "scheme-relative-ipv6",
+        "tab",
+        "newline",
+        "del",
+        "bidi-override",
+        "lone-surrogate",
+        "empty",
+        "none",
+        "too-long",
+    ],
+)
 def test_safe_next_refuses(target: str | None) -> None:
     assert safe_next(target, DEFAULT) == DEFAULT
 
 
-@pytest.mark.parametrize("target", ["/account", "/admin/users/3?tab=keys", "/a%2F%2Fb",
-                                    "/caf%C3%A9"])
+@pytest.mark.parametrize(
+    "target", ["/account", "/admin/users/3?tab=keys", "/a%2F%2Fb", "/caf%C3%A9"]
+)
 def test_safe_next_keeps_paths_of_this_site(target: str) -> None:
     assert safe_next(target, DEFAULT) == target
 
@@ -91,8 +119,10 @@ def test_safe_next_keeps_no_raw_non_ascii(target: str) -> None:
 
 
 @PROPERTIES
-@given(peer=st.one_of(ADDRESS_LIKE, st.sampled_from(["10.1.2.3", "::1", ""])),
-       forwarded=st.one_of(ADDRESS_LIKE, st.text()))
+@given(
+    peer=st.one_of(ADDRESS_LIKE, st.sampled_from(["10.1.2.3", "::1", ""])),
+    forwarded=st.one_of(ADDRESS_LIKE, st.text()),
+)
 def test_address_of_is_the_peer_or_an_address(peer: str, forwarded: str) -> None:
     out = address_of(peer, forwarded, TRUSTED)
     if out != peer:
@@ -139,11 +169,13 @@ def test_user_agent_fits_its_column(header: str) -> None:
 
 
 @PROPERTIES
-@given(remote=st.one_of(st.none(), st.text()),
-       orig=st.one_of(st.none(), st.dictionaries(st.just("REMOTE_ADDR"),
-                                                 st.one_of(st.none(), st.text()))))
-def test_raw_peer_of_any_environ(remote: str | None,
-                                 orig: dict[str, str | None] | None) -> None:
+@given(
+    remote=st.one_of(st.none(), st.text()),
+    orig=st.one_of(
+        st.none(), st.dictionaries(st.just("REMOTE_ADDR"), st.one_of(st.none(), st.text()))
+    ),
+)
+def test_raw_peer_of_any_environ(remote: str | None, orig: dict[str, str | None] | None) -> None:
     """What the app server and ProxyFix put in the environ (``orig`` is ProxyFix's dict)."""
     environ: dict[str, typing.Any] = {"REMOTE_ADDR": remote}
     if orig is not None:
@@ -152,8 +184,10 @@ def test_raw_peer_of_any_environ(remote: str | None,
 
 
 @PROPERTIES
-@given(proto=st.one_of(st.text(), st.sampled_from(["https", "HTTP, https", "https,", ","])),
-       peer=st.sampled_from(["10.0.0.1", "192.0.2.1", "", "not-an-address"]))
+@given(
+    proto=st.one_of(st.text(), st.sampled_from(["https", "HTTP, https", "https,", ","])),
+    peer=st.sampled_from(["10.0.0.1", "192.0.2.1", "", "not-an-address"]),
+)
 def test_forwarded_scheme_only_http_or_https(proto: str, peer: str) -> None:
     seen: dict[str, str] = {}
 
@@ -163,7 +197,8 @@ def test_forwarded_scheme_only_http_or_https(proto: str, peer: str) -> None:
 
     TrustedProxyScheme(app, TRUSTED)(
         {"wsgi.url_scheme": "http", "REMOTE_ADDR": peer, "HTTP_X_FORWARDED_PROTO": proto},
-        lambda *a: None)
+        lambda *a: None,
+    )
     assert seen["scheme"] in {"http", "https"}
     if not TRUSTED.trust(peer):
         assert seen["scheme"] == "http"
@@ -203,14 +238,12 @@ _COOKIE_APP.session_interface = CookieSessions()
 
 
 @PROPERTIES
-@given(st.text(alphabet=st.characters(codec="latin-1", exclude_characters="\r\n"),
-               max_size=300))
+@given(st.text(alphabet=st.characters(codec="latin-1", exclude_characters="\r\n"), max_size=300))
 def test_cookie_session_of_any_cookie_is_empty(value: str) -> None:
     """A forged or mangled cookie session opens empty; it never raises."""
     header = f"__Host-keystile={value}".encode("latin-1").decode("latin-1")
     with _COOKIE_APP.test_request_context(headers={"Cookie": header}):
-        opened = _COOKIE_APP.session_interface.open_session(_COOKIE_APP,
-                                                            _request_of(_COOKIE_APP))
+        opened = _COOKIE_APP.session_interface.open_session(_COOKIE_APP, _request_of(_COOKIE_APP))
         assert opened is not None and dict(opened) == {}
 
 
@@ -223,18 +256,23 @@ def _request_of(app: Flask) -> typing.Any:
 # -- proxy adapters ----------------------------------------------------------------------------
 
 CODES = set(typing.get_args(ErrorCode))
-_HEADER_NAMES = sorted({name for fmt in FORMATS for name in get_adapter(fmt).header_names}
-                       | {"x-forwarded-for", "x-other"})
-_HEADER_VALUES = st.one_of(st.text(max_size=200), URL_LIKE, st.binary(max_size=120).map(
-    lambda b: __import__("base64").b64encode(b).decode()))
+_HEADER_NAMES = sorted(
+    {name for fmt in FORMATS for name in get_adapter(fmt).header_names}
+    | {"x-forwarded-for", "x-other"}
+)
+_HEADER_VALUES = st.one_of(
+    st.text(max_size=200),
+    URL_LIKE,
+    st.binary(max_size=120).map(lambda b: __import__("base64").b64encode(b).decode()),
+)
 
 
 @PROPERTIES
-@given(fmt=st.sampled_from(FORMATS),
-       headers=st.lists(st.tuples(st.sampled_from(_HEADER_NAMES), _HEADER_VALUES),
-                        max_size=4))
-def test_proxy_adapters_answer_one_of_three_ways(fmt: str,
-                                                 headers: list[tuple[str, str]]) -> None:
+@given(
+    fmt=st.sampled_from(FORMATS),
+    headers=st.lists(st.tuples(st.sampled_from(_HEADER_NAMES), _HEADER_VALUES), max_size=4),
+)
+def test_proxy_adapters_answer_one_of_three_ways(fmt: str, headers: list[tuple[str, str]]) -> None:
     try:
         out = get_adapter(fmt).extract(headers)
     except ProxyHeaderError as error:
