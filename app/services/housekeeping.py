@@ -1,8 +1,9 @@
 """Housekeeping: delete the rows nothing can use any more (``keystile housekeeping``).
 
-Ended sessions, spent or expired enrolment and certificate sign-in links, and passkey
-challenges. Each is kept for :data:`RETAIN` after it stopped working, so that a late request
-is still told why it is refused ("that link was used"), and the audit trail keeps the history.
+Ended sessions (with the protected hosts' sessions handed off from them), spent or expired
+enrolment and certificate sign-in links, passkey challenges, and expired device tokens. Each
+is kept for :data:`RETAIN` after it stopped working, so that a late request is still told
+why it is refused ("that link was used"), and the audit trail keeps the history.
 
 Safe to run from cron on every instance at once: each kind is one ``DELETE`` whose rows are
 counted by the database as it deletes them, so when two runs race, the second finds the rows
@@ -16,10 +17,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_
+from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.orm import Session
 
-from app.models import AuthSession, OneTimeToken, TokenPurpose
+from app.models import AuthSession, GateSession, OneTimeToken, TokenPurpose
+from app.services import devices
 from app.services.audit import SYSTEM, Event, record
 from app.services.passkeys import prune_challenges
 from app.services.passkeys.challenges import PRUNE_AFTER
@@ -36,23 +38,37 @@ class Removed:
     """How many rows one run deleted, by kind."""
 
     sessions: int
+    #: protected hosts' sessions (``gate_sessions``): expired, or handed off from a session
+    #: deleted here
+    gate_sessions: int
     links: int
     challenges: int
+    #: device tokens past their expiry
+    devices: int
 
 
 def run(db: Session, *, now: datetime, timeouts: Timeouts) -> Removed:
     """Delete what stopped working before ``now - RETAIN``, audit the counts, commit."""
     cutoff = now - RETAIN
-    ended = db.execute(
-        delete(AuthSession)
+    stopped: ColumnElement[bool] = or_(
+        AuthSession.expires_at <= cutoff,
+        AuthSession.revoked_at <= cutoff,
+        AuthSession.last_seen_at <= cutoff - timeouts.idle,
+    )
+    # The protected hosts' sessions first, so that they are counted here rather than left
+    # to the foreign key's cascade.
+    handed_off = db.execute(
+        delete(GateSession)
         .where(
             or_(
-                AuthSession.expires_at <= cutoff,
-                AuthSession.revoked_at <= cutoff,
-                AuthSession.last_seen_at <= cutoff - timeouts.idle,
+                GateSession.expires_at <= cutoff,
+                GateSession.parent_id.in_(select(AuthSession.id).where(stopped)),
             )
         )
         .execution_options(synchronize_session=False)
+    )
+    ended = db.execute(
+        delete(AuthSession).where(stopped).execution_options(synchronize_session=False)
     )
     links = db.execute(
         delete(OneTimeToken)
@@ -64,8 +80,10 @@ def run(db: Session, *, now: datetime, timeouts: Timeouts) -> Removed:
     )
     removed = Removed(
         sessions=_count(ended),
+        gate_sessions=_count(handed_off),
         links=_count(links),
         challenges=prune_challenges(db, now=now - PRUNE_AFTER, commit=False),
+        devices=devices.prune(db, now=cutoff),
     )
     record(db, Event.HOUSEKEEPING, client=SYSTEM, success=True, details=asdict(removed))
     db.commit()

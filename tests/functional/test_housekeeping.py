@@ -18,7 +18,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.db import EXTENSION
-from app.models import AuditEvent, AuthSession, OneTimeToken, TokenPurpose, User, utcnow
+from app.models import (
+    AuditEvent,
+    AuthSession,
+    DeviceToken,
+    GateSession,
+    OneTimeToken,
+    TokenPurpose,
+    User,
+    utcnow,
+)
 from app.services import housekeeping
 from app.services.sessions import Timeouts
 from tests.conftest import make_user
@@ -62,15 +71,38 @@ def _token(
     )
 
 
+def _gate_session(parent: AuthSession, *, expires: datetime) -> GateSession:
+    return GateSession(
+        token_hash=secrets.token_hex(32), parent=parent, host="wiki.example.com", expires_at=expires
+    )
+
+
+def _device(user: User, *, expires: datetime) -> DeviceToken:
+    return DeviceToken(
+        secret_hash=secrets.token_hex(32),
+        user_id=user.id,
+        created_at=expires - timedelta(days=180),
+        last_used_at=expires - timedelta(days=180),
+        expires_at=expires,
+        user_agent="",
+    )
+
+
 def _seed(db: Session, user: User, *, stale: int = 1) -> dict[str, int]:
     """``stale`` of each kind of row that stopped working long ago, and rows still in use
     or ended recently; returns what housekeeping should delete."""
     now = utcnow()
     old = now - LONG_AGO
     for _ in range(stale):
+        expired = _session(user, created=old - TIMEOUTS.absolute)
+        live = _session(user, created=now)
         db.add_all(
             [
-                _session(user, created=old - TIMEOUTS.absolute),  # expired
+                _gate_session(expired, expires=now + timedelta(hours=1)),  # its parent goes
+                _gate_session(live, expires=old),  # expired
+                _device(user, expires=old),
+                live,
+                expired,
                 _session(user, created=now - timedelta(hours=1), revoked=old),  # signed out
                 _session(user, created=old, last_seen=old - TIMEOUTS.idle),  # idle
                 _token(TokenPurpose.ENROLMENT, expires=old, user=user),
@@ -81,9 +113,13 @@ def _seed(db: Session, user: User, *, stale: int = 1) -> dict[str, int]:
                 _token(TokenPurpose.WEBAUTHN_AUTHENTICATION, expires=now - timedelta(hours=2)),
             ]
         )
+    kept = _session(user, created=now)
     db.add_all(
         [  # kept: live, or stopped working recently
-            _session(user, created=now),
+            kept,
+            _gate_session(kept, expires=now + timedelta(hours=1)),
+            _device(user, expires=now + timedelta(days=30)),
+            _device(user, expires=now - timedelta(days=1)),
             _session(user, created=now - timedelta(hours=1), revoked=now - timedelta(days=1)),
             _token(TokenPurpose.ENROLMENT, expires=now + timedelta(days=1), user=user),
             _token(TokenPurpose.ENROLMENT, expires=now - timedelta(days=1), user=user),
@@ -92,15 +128,24 @@ def _seed(db: Session, user: User, *, stale: int = 1) -> dict[str, int]:
         ]
     )
     db.commit()
-    return {"sessions": 3 * stale, "links": 3 * stale, "challenges": stale}
+    return {
+        "sessions": 3 * stale,
+        "gate_sessions": 2 * stale,
+        "links": 3 * stale,
+        "challenges": stale,
+        "devices": stale,
+    }
 
 
-def _left(db: Session) -> tuple[int, int]:
+def _left(db: Session, stale: int = 1) -> tuple[int, int, int, int]:
+    """Sessions (less the live ones seeded with each stale batch), links, protected-host
+    sessions and device tokens left."""
     db.expire_all()
-    return (
-        db.scalar(select(func.count()).select_from(AuthSession)) or 0,
-        db.scalar(select(func.count()).select_from(OneTimeToken)) or 0,
-    )
+    count = {
+        model: db.scalar(select(func.count()).select_from(model)) or 0
+        for model in (AuthSession, OneTimeToken, GateSession, DeviceToken)
+    }
+    return (count[AuthSession] - stale, count[OneTimeToken], count[GateSession], count[DeviceToken])
 
 
 def _runs(db: Session) -> list[dict[str, Any]]:
@@ -121,12 +166,15 @@ def test_housekeeping_deletes_what_stopped_working_and_audits_it(
     expected = _seed(db, make_user(db, app, "alice", password=None))
     result = runner.invoke(args=["housekeeping"])
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == ("removed 3 sessions, 3 one-time links, 1 passkey challenges")
-    assert _left(db) == (2, 4)
+    assert result.output.strip() == (
+        "removed 3 sessions, 2 protected-host sessions, 3 one-time links, "
+        "1 passkey challenges, 1 device tokens"
+    )
+    assert _left(db) == (2, 4, 1, 2)
     assert _runs(db) == [expected]
     again = runner.invoke(args=["housekeeping"])  # nothing left to do is not an error
     assert again.exit_code == 0 and "removed 0 sessions" in again.output
-    assert _runs(db)[-1] == {"sessions": 0, "links": 0, "challenges": 0}
+    assert _runs(db)[-1] == dict.fromkeys(expected, 0)
 
 
 def test_instances_racing_count_each_row_once(app: Flask, db: Session) -> None:
@@ -154,7 +202,7 @@ def test_instances_racing_count_each_row_once(app: Flask, db: Session) -> None:
     runs = _runs(db)
     assert len(runs) == 3
     assert {k: sum(r[k] for r in runs) for k in expected} == expected
-    assert _left(db) == (2, 4)
+    assert _left(db, stale) == (2, 4, 1, 2)
 
 
 # -- audit prune ------------------------------------------------------------------------------
