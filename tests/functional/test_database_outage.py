@@ -23,7 +23,8 @@ from app.web.auth_state import COOKIE
 from app.web.security import RETRY_AFTER, database_unavailable, failure_status
 from tests.conftest import PG_URL, AuthActions, make_user, require
 from tests.e2e.proxies.servers import free_ports
-from tests.functional.test_passkeys import Browser
+from tests.support.browser import Browser
+from tests.support.gate import PROXY, WIKI, gate_settings
 from tests.support.soft_authenticator import SoftCredential
 
 UNAVAILABLE = "Sign-in is unavailable for a moment"
@@ -190,3 +191,38 @@ def test_postgresql_gone_and_back_without_a_restart(
     assert auth.session() == signed_in  # the same session, kept through the outage
     assert _counts(db) == before  # the refused attempt left no row
     assert client.get("/account").status_code == 200
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("endpoint", ["auth-request", "forward-auth"])
+def test_a_gate_check_that_needs_the_database_is_never_an_allow(
+    tmp_path: Path, backend: str, endpoint: str
+) -> None:
+    """A protected site's check with a session cookie: 503 (which the proxy turns into a
+    denial), never 200, while the database is gone (issue 14 with the gate of issue 12)."""
+    if backend == "postgresql":
+        require(bool(PG_URL), "KEYSTILE_TEST_DATABASE_URL is not set")
+    app = create_app(
+        {
+            "env": "testing",
+            "secret_key": "test-secret-key-0123456789abcdefghijklmn",
+            "database_url": gone_url(tmp_path, backend),
+            "instance_path": str(tmp_path / "instance"),
+            **gate_settings(tmp_path),
+        }
+    )
+    client = app.test_client()
+    client.set_cookie(COOKIE, "a-session-id", domain="localhost")
+    headers = {
+        "X-Original-URL": f"{WIKI}/docs/",
+        "X-Original-Method": "GET",
+        "X-Forwarded-Method": "GET",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "wiki.example.com",
+        "X-Forwarded-Uri": "/docs/",
+    }
+    resp = client.get(
+        f"/api/authz/{endpoint}", headers=headers, environ_base={"REMOTE_ADDR": PROXY}
+    )
+    assert_unavailable(resp, json=True)
+    assert "Remote-User" not in resp.headers or not resp.headers["Remote-User"]
