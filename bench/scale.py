@@ -218,9 +218,11 @@ class Driver:
         return resp.status_code == 200 and resp.text == "ok\n"
 
 
-def drive(drivers: list[Driver], duration: float, pids: list[int]) -> tuple[dict[str, Run], float]:
-    """Every driver's plan in its own thread for ``duration`` seconds; the runs by kind and
-    the CPU seconds the gunicorn processes used meanwhile."""
+def drive(
+    drivers: list[Driver], duration: float, pids: list[int]
+) -> tuple[dict[str, Run], float, float]:
+    """Every driver's plan in its own thread for ``duration`` seconds; the runs by kind, the
+    CPU seconds the server processes used meanwhile, and those of this driver process."""
     runs = {kind: Run(kind, duration) for kind in KINDS}
     lock = threading.Lock()
     stop = time.monotonic() + duration
@@ -252,6 +254,7 @@ def drive(drivers: list[Driver], duration: float, pids: list[int]) -> tuple[dict
             i += 1
 
     cpu0 = sum(process_tree_cpu_seconds(p) for p in pids)
+    own0 = time.process_time()
     threads = [threading.Thread(target=worker, args=(d, 0)) for d in drivers]
     started = time.monotonic()
     for t in threads:
@@ -260,9 +263,10 @@ def drive(drivers: list[Driver], duration: float, pids: list[int]) -> tuple[dict
         t.join()
     elapsed = time.monotonic() - started
     cpu = sum(process_tree_cpu_seconds(p) for p in pids) - cpu0
+    own = time.process_time() - own0
     for r in runs.values():
         r.seconds = elapsed
-    return runs, cpu
+    return runs, cpu, own
 
 
 def audit_counts(url: str) -> dict[str, int]:
@@ -317,7 +321,7 @@ def measure(
             for n in range(args.clients)
         ]
         before = audit_counts(url)
-        runs, cpu = drive(drivers, args.duration, pids)
+        runs, cpu, own = drive(drivers, args.duration, pids)
         after = audit_counts(url)
     seen_ok = sum(d.succeeded for d in drivers)
     seen_failed = sum(d.failed for d in drivers)
@@ -333,7 +337,8 @@ def measure(
     sign_ins = sum(len(runs[k].latencies) for k in SIGN_INS)
     print(
         f"  nginx + gunicorn CPU: {cpu / args.duration:.2f} cores busy on average, "
-        f"{cpu * 1000 / max(1, sign_ins):.1f} ms per sign-in (session and gate checks included)"
+        f"{cpu * 1000 / max(1, sign_ins):.1f} ms per sign-in (session and gate checks "
+        f"included); the driver (clients, this process): {own / args.duration:.2f} cores"
     )
     verdict = "OK" if (rows_ok, rows_failed) == (seen_ok, seen_failed) else "MISMATCH"
     print(
