@@ -46,6 +46,8 @@ http {{
             proxy_set_header Host $http_host;
             proxy_set_header X-Forwarded-Proto https;
             proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_set_header X-SSL-Client-Cert "";
+            proxy_set_header X-SSL-Client-Verify "";
             proxy_max_temp_file_size 0;
             add_header X-Upstream $upstream_addr always;
         }}
