@@ -86,8 +86,16 @@ def test_scale_benchmark_reconciles_the_audit_trail() -> None:
         "--passwords",
         "2",
     )
-    for kind in ("passkey sign-in", "password sign-in", "session check"):
+    for kind in (
+        "passkey sign-in",
+        "password sign-in",
+        "certificate sign-in",
+        "session check",
+        "gate check",
+    ):
         assert out.count(f"  {kind}") == 3, out  # one line per run, and the scaling line
+        runs = re.findall(rf"^  {kind} +([\d.]+)/s .* failures (\d+)$", out, re.MULTILINE)
+        assert len(runs) == 2 and all(float(rate) > 0 and n == "0" for rate, n in runs), out
     assert out.count(": OK") == 2 and "MISMATCH" not in out, out
 
 

@@ -12,6 +12,7 @@ import os
 import re
 import secrets
 import signal
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -466,5 +467,70 @@ def test_rotating_the_secret_key_one_instance_at_a_time_logs_nobody_out(tmp_path
             token = client.csrf("/account")
             assert client.post("/logout", data={"csrf_token": token}).status_code == 303
             assert not client.signed_in()
+        finally:
+            client.close()
+
+
+def _served_by(resp: httpx.Response, instance: clusters.Instance) -> bool:
+    return resp.headers["X-Upstream"] == f"127.0.0.1:{instance.port}"
+
+
+def _next_on(client: WebClient, instance: clusters.Instance, other: clusters.Instance) -> None:
+    """Round robin (one nginx worker, this client alone): once ``other`` answered, the next
+    request goes to ``instance`` (each test checks where its request did land)."""
+    for _ in range(3):
+        if _served_by(client.get("/healthz"), other):
+            return
+    raise AssertionError("nginx does not alternate")
+
+
+def test_the_sign_out_hold_of_a_presented_certificate_holds_on_b(tmp_path: Path) -> None:
+    """Threat model E.23 across instances: a browser that signed out on A while presenting
+    its pinned certificate is not signed straight back in by B; it is offered "Continue as
+    ...", and only that signs it in again."""
+    _require_parts()
+    pki, cert, key = clusters.tls_files(tmp_path / "tls")
+    url = clusters.fresh_database(PG_URL, f"{PREFIX}two_cert")
+    with clusters.running(
+        tmp_path / "cluster",
+        database_url=url,
+        redis_url=REDIS_URL,
+        tls=(cert, key),
+        extra_env={"KEYSTILE_CERT_LOGIN": "auto"},
+    ) as cluster:
+        a, b = cluster.instances
+        name = _user(cluster)
+        cluster.cli("cert", "pin", name, str(pki.self_signed.cert_path))
+        tls = ssl.create_default_context(cafile=str(pki.ca.cert_path))
+        tls.load_cert_chain(pki.self_signed.cert_path, pki.self_signed.key_path)
+        client = WebClient(cluster.tls_url)
+        client.http = httpx.Client(verify=tls, timeout=30, follow_redirects=False)
+        try:
+            _next_on(client, a, b)
+            signed_in = client.get("/login")  # auto mode: signed in without a form
+            assert _served_by(signed_in, a) and signed_in.status_code == 303
+            session = client.get("/api/session")
+            assert session.status_code == 200 and session.json()["method"] == "certificate"
+
+            token = client.csrf("/account")
+            _next_on(client, a, b)
+            out = client.post("/logout", data={"csrf_token": token})
+            assert _served_by(out, a) and out.status_code == 303, out.text
+
+            # B, at the next request, with the same certificate still presented: held.
+            page = client.get("/login")
+            assert _served_by(page, b) and page.status_code == 200
+            assert f"Continue as {name} with certificate" in page.text
+            refused = client.get("/api/session")
+            assert _served_by(refused, a) and refused.status_code == 401
+            assert client.get("/api/session").status_code == 401  # B
+            assert _audited(cluster, "auth:certificate:success", name) == 1
+
+            # Choosing to continue signs it in again (on whichever instance answers).
+            token = client.csrf("/login")
+            again = client.post("/certificate/login", data={"csrf_token": token})
+            assert again.status_code == 303, again.text
+            assert {client.signed_in(), client.signed_in()} == {True}
+            assert _audited(cluster, "auth:certificate:success", name) == 2
         finally:
             client.close()
