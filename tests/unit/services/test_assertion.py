@@ -30,6 +30,14 @@ AUDIENCE = "https://wiki.example.com"
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
+@pytest.fixture(autouse=True)
+def _signed_now() -> None:
+    """Tokens are verified against the clock, so each test signs at its own start: a time
+    taken when the module was imported can be long past when the test runs (xdist)."""
+    global NOW
+    NOW = datetime.now(UTC).replace(microsecond=0)
+
+
 def identity(**subject: Any) -> Identity:
     values: dict[str, Any] = {
         "username": "alice",
