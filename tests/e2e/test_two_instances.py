@@ -44,13 +44,25 @@ def _require_parts() -> None:
     require(bool(REDIS_URL), "KEYSTILE_TEST_REDIS_URL is not set")
 
 
+GATE_RULES = (
+    'default = "deny"\n[[rule]]\nhosts = ["localhost"]\nrequire = { strength = "password" }\n'
+)
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     _require_parts()
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     url = clusters.fresh_database(PG_URL, f"{PREFIX}two_{worker}")
+    work = tmp_path_factory.mktemp("cluster")
+    # The gate in front of nginx's /gate/ (tests/support/cluster.py) needs a sign-in there.
+    rules = work / "rules.toml"
+    rules.write_text(GATE_RULES)
     with clusters.running(
-        tmp_path_factory.mktemp("cluster"), database_url=url, redis_url=REDIS_URL
+        work,
+        database_url=url,
+        redis_url=REDIS_URL,
+        extra_env={"KEYSTILE_ACCESS_RULES": str(rules)},
     ) as running:
         yield running
 
@@ -179,6 +191,26 @@ def test_signing_out_everywhere_on_a_ends_a_session_on_b(
     assert resp.status_code == 303
     assert not phone.signed_in(base=b.url)
     assert not phone.signed_in(base=a.url)
+
+
+def test_signing_out_everywhere_on_a_ends_access_at_the_gate_of_both(
+    cluster: Cluster, browsers: Callable[[], WebClient]
+) -> None:
+    """A protected site's check (nginx auth_request, round robin over A and B) lets the
+    session through while it lives, and refuses it on both at the next request once it is
+    ended on A (issue 14 with the gate of issue 12)."""
+    a, b = cluster.instances
+    name = _user(cluster)
+    laptop = _signed_in_on(browsers(), cluster, name)
+    phone = browsers()
+    assert phone.login(name, PASSWORD, base=b.url).status_code == 303
+    checks = [phone.get("/gate/page") for _ in range(4)]
+    assert [r.status_code for r in checks] == [200] * 4
+    token = laptop.csrf("/account", base=a.url)
+    resp = laptop.post("/account/sessions/end-all", base=a.url, data={"csrf_token": token})
+    assert resp.status_code == 303
+    # nginx sends the checks round robin: four in a row reach both instances
+    assert [phone.get("/gate/page").status_code for _ in range(4)] == [401] * 4
 
 
 def test_disabling_an_account_on_a_ends_its_session_on_b(
