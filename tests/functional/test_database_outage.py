@@ -140,8 +140,8 @@ def test_passkey_sign_in_cut_off_at_the_edge_writes_nothing(
 
 @pytest.fixture
 def pg_app(app: Flask) -> Iterator[Flask]:
-    if engine_of(app).dialect.name != "postgresql":
-        pytest.skip("PostgreSQL only: its server can refuse connections and allow them again")
+    """The app on PostgreSQL, whose server can refuse connections and allow them again."""
+    assert engine_of(app).dialect.name == "postgresql"
     yield app
     _allow_connections(app, True)
 
@@ -167,6 +167,7 @@ def _allow_connections(app: Flask, allowed: bool) -> None:
     admin.dispose()
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_postgresql_gone_and_back_without_a_restart(
     pg_app: Flask, client: FlaskClient, auth: AuthActions, db: Session
 ) -> None:
