@@ -11,8 +11,8 @@ connection open (keep-alive), so no handshake is measured. Operations:
 - **pinned certificate**: the connection presents alice's pinned self-signed certificate,
   no cookie: a sign-in on the spot at every check;
 - **1,000 rules**: the cookie check again, against a Keystile whose rules file has 1,000
-  rules (the matching one last) beside one with 10, either all on the checked host (every
-  rule is tried in order: the worst case) or on 999 other hosts (the host index skips them).
+  rules (the matching one last) beside one with 10, either all on the checked host (999
+  path prefixes: the path index skips them) or on 999 other hosts (the host index does).
 
 Each Keystile and the floor run one gunicorn sync worker (``--workers``) with the checkout's
 ``gunicorn.conf.py``; measurements alternate in slices (``--rounds``) so that all see the

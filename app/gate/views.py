@@ -66,28 +66,16 @@ def _check(style: Style) -> Response:
         log.info("denied an unreadable forward-auth check: %s", exc)
         return _plain(403, "Forbidden.")
     now = utcnow()
-    decision = access.decide(
-        access_rules(),
-        host=asked.host,
-        target=asked.target,
-        method=asked.method,
-        subject=None,
-        now=now,
-    )
+    # The request is matched once; the rule found answers for nobody, then for the person.
+    found = access.match(access_rules(), host=asked.host, target=asked.target, method=asked.method)
+    decision = found.decide(None, now)
     identity = None
     # Who is asking matters only when the answer for nobody would be to sign in: a bypass
     # (public assets) or a deny costs no session look-up and no certificate check.
     if decision.outcome is Outcome.SIGN_IN:
         identity = identify(asked)
         if identity is not None:
-            decision = access.decide(
-                access_rules(),
-                host=asked.host,
-                target=asked.target,
-                method=asked.method,
-                subject=identity.subject,
-                now=now,
-            )
+            decision = found.decide(identity.subject, now)
     return _answer(style, decision, identity, asked)
 
 

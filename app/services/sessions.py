@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, insert, select, update
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.models import AuthSession, Credential, CredentialKind, User, UserStatus, table_of
@@ -21,8 +21,13 @@ TOUCH_INTERVAL = timedelta(seconds=60)
 
 _SESSIONS = table_of(AuthSession)
 _INSERT = insert(_SESSIONS).returning(_SESSIONS.c.id)
-#: the session with its user (``AuthSession.user`` is loaded joined), in one query
-_BY_TOKEN = select(AuthSession).where(AuthSession.token_hash == bindparam("token_hash"))
+#: the session, its user (joined by the model) and its credential in one query: the gate
+#: reads the credential's strength on every check, certificate sessions its key
+_BY_TOKEN = (
+    select(AuthSession)
+    .options(joinedload(AuthSession.credential))
+    .where(AuthSession.token_hash == bindparam("token_hash"))
+)
 _PEEK = (
     select(
         AuthSession.id,

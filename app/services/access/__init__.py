@@ -4,7 +4,7 @@ Plain Python, no Flask: :func:`load_rules` reads ``KEYSTILE_ACCESS_RULES`` at st
 :func:`decide` answers one request at a time.
 """
 
-from app.services.access.decision import Decision, Outcome, Subject, decide
+from app.services.access.decision import Decision, Match, Outcome, Subject, decide, match
 from app.services.access.hosts import BadHost, request_host
 from app.services.access.paths import UnsafePath, normalise_path
 from app.services.access.rules import (
@@ -23,6 +23,7 @@ __all__ = [
     "AccessRulesError",
     "BadHost",
     "Decision",
+    "Match",
     "Outcome",
     "Policy",
     "Requirement",
@@ -31,6 +32,7 @@ __all__ = [
     "UnsafePath",
     "decide",
     "load_rules",
+    "match",
     "normalise_path",
     "parse_rules",
     "request_host",

@@ -1,7 +1,8 @@
 """The gate's decision for one request: allow, sign in, sign in more strongly, or deny.
 
 Pure: the caller says who is asking (a :class:`Subject`, or None for nobody signed in) and
-what they ask for; the first rule that names the host and matches the path and method
+what they ask for (:func:`match` finds the rule once, :meth:`Match.decide` answers for
+anyone); the first rule that names the host and matches the path and method
 decides, and when none does the file's ``default`` does (deny unless it says otherwise).
 """
 
@@ -56,6 +57,44 @@ class Decision:
         return self.outcome is Outcome.ALLOW
 
 
+@dataclass(frozen=True)
+class Match:
+    """A request matched against the rules once: the rule that applies (or the default),
+    or the refusal of a request that cannot be read. :meth:`decide` answers it for anyone,
+    so the gate can decide for nobody first and then for the person without matching twice.
+    """
+
+    rule: Rule | None
+    default: Policy
+    #: the answer to an unreadable host or path, whoever asks
+    refused: Decision | None = None
+
+    def decide(self, subject: Subject | None, now: datetime) -> Decision:
+        """The decision for ``subject`` (None: nobody signed in) at ``now``."""
+        if self.refused is not None:
+            return self.refused
+        if self.rule is not None:
+            return _apply(self.rule, subject, now)
+        if self.default is Policy.BYPASS:
+            return Decision(Outcome.ALLOW, "no rule matched; the default is bypass", bypass=True)
+        return Decision(Outcome.DENY, "no rule matched; the default is deny")
+
+
+def match(rules: AccessRules, *, host: str, target: str, method: str) -> Match:
+    """Match one request (``target``: the request target, path and query, as received)."""
+    try:
+        name = request_host(host)
+    except BadHost as exc:
+        refused = Decision(Outcome.DENY, f"the host {host[:80]!r} is unreadable: {exc}")
+        return Match(None, rules.default, refused)
+    try:
+        path = normalise_path(target)
+    except UnsafePath as exc:
+        return Match(None, rules.default, Decision(Outcome.DENY, f"the path is refused: {exc}"))
+    rule = rules.candidates(name).first_match(path, method.upper())
+    return Match(rule, rules.default)
+
+
 def decide(
     rules: AccessRules,
     *,
@@ -66,21 +105,7 @@ def decide(
     now: datetime,
 ) -> Decision:
     """Decide one request (``target``: the request target, path and query, as received)."""
-    try:
-        name = request_host(host)
-    except BadHost as exc:
-        return Decision(Outcome.DENY, f"the host {host[:80]!r} is unreadable: {exc}")
-    try:
-        path = normalise_path(target)
-    except UnsafePath as exc:
-        return Decision(Outcome.DENY, f"the path is refused: {exc}")
-    method = method.upper()
-    for rule in rules.candidates(name):
-        if rule.matches(path, method):
-            return _apply(rule, subject, now)
-    if rules.default is Policy.BYPASS:
-        return Decision(Outcome.ALLOW, "no rule matched; the default is bypass", bypass=True)
-    return Decision(Outcome.DENY, "no rule matched; the default is deny")
+    return match(rules, host=host, target=target, method=method).decide(subject, now)
 
 
 def _apply(rule: Rule, subject: Subject | None, now: datetime) -> Decision:

@@ -14,7 +14,8 @@ The file (read with :mod:`tomllib`)::
 Every mistake stops start-up with a message naming the rule (``rule 2``, counting from 1
 in file order) and the field. Host patterns are indexed, so finding the rules that can
 apply to a request costs one dictionary look-up per label of its host name, however many
-rules there are; only those rules are then tried, in file order.
+rules there are; those rules are indexed in turn by path prefix
+(:mod:`app.services.access.index`), first match in file order still winning.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 
 from app.models import GROUP_NAME, Role, Strength, normalize_username
 from app.services.access import hosts
+from app.services.access.index import HostRules
 from app.services.access.patterns import UnsafePattern, compile_path_pattern
 from app.services.access.strengths import strength_by_name, strength_name
 
@@ -143,13 +145,20 @@ class AccessRules:
         #: a bounded cache: hosts come from the trusted proxy, but a proxy passes on
         #: whatever Host a client sends
         self.candidates = lru_cache(maxsize=1024)(self._candidates)
+        #: hosts that name the same rules (``a.example.com`` and ``b.example.com`` under
+        #: one ``*.example.com``) share one index
+        self._indexed = lru_cache(maxsize=1024)(self._index)
 
-    def _candidates(self, host: str) -> tuple[Rule, ...]:
-        """The rules that name ``host`` (a :func:`hosts.request_host`), in file order."""
+    def _candidates(self, host: str) -> HostRules:
+        """The rules that name ``host`` (a :func:`hosts.request_host`), in file order,
+        indexed by path prefix."""
         found = set(self._exact.get(host, ()))
         for suffix in hosts.suffixes(host):
             found.update(self._below.get(suffix, ()))
-        return tuple(self.rules[i] for i in sorted(found))
+        return self._indexed(tuple(sorted(found)))
+
+    def _index(self, positions: tuple[int, ...]) -> HostRules:
+        return HostRules(tuple(self.rules[i] for i in positions))
 
     def names_host(self, host: str) -> bool:
         """Whether some rule names ``host``: only such hosts are sign-in return targets."""
