@@ -2,8 +2,8 @@
 
 Debian's Chromium, headless, driven by Playwright. Playwright's ``client_certificates``
 context option presents the certificate: Playwright then terminates TLS to the site itself,
-so ``ignore_https_errors`` stands in for trusting the test CA (see ../shared/recipes,
-chromium_client_cert.py). Threat model E.23: after signing out, a browser that keeps
+so ``ignore_https_errors`` stands in for trusting the test CA (the browser never sees the
+server's certificate). Threat model E.23: after signing out, a browser that keeps
 presenting its certificate is not signed straight back in; the user chooses to continue.
 """
 
