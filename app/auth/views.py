@@ -120,16 +120,17 @@ def login_post() -> BaseResponse | tuple[str, int]:
     if not form.validate_on_submit():
         throttle.charge(by_address, address)
         return render_template("auth/login.html", form=form, next_url=next_url), 400
+    username = form.username.data or ""
     try:
-        with hash_gate.password_slot(form.username.data or "", priority=known_browser):
-            result = signin.password_sign_in(
-                get_db(),
-                passwords(),
-                username=form.username.data or "",
-                password=form.password.data or "",
-                client=current_client(),
-                now=utcnow(),
-            )
+        result = signin.password_sign_in(
+            get_db(),
+            passwords(),
+            username=username,
+            password=form.password.data or "",
+            client=current_client(),
+            now=utcnow(),
+            hashing=lambda: hash_gate.password_slot(username, priority=known_browser),
+        )
     except NoHashSlot as refusal:
         return hash_gate.refused(refusal)
     if result.user is None:

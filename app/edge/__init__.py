@@ -5,7 +5,8 @@ sign-in two (``GET /login``, ``/api/session``); through Flask each paid for its 
 context and every extension's hooks before any sign-in work started, a large share of a
 passkey sign-in's server time (see the README's performance section). The edge is WSGI
 middleware that answers the plain case of those requests itself (:mod:`.passkey`,
-:mod:`.session_api`, :mod:`.certificate`). It only routes and calls: every security
+:mod:`.session_api`, :mod:`.certificate`), and the forward-auth gate's checks, the
+hottest path of all (:mod:`.gate`). It only routes and calls: every security
 control it applies is the one the Flask views use, called the same way (the Origin check
 :mod:`app.web.origin`, the CSRF check :mod:`app.web.csrf`, the session opened and its
 cookie written by :mod:`app.web.auth_state`, a certificate read, judged and accepted by
@@ -113,7 +114,7 @@ class SignInEdge:
     """WSGI middleware in front of Flask's ``wsgi_app`` (see the module's docstring)."""
 
     def __init__(self, app: Flask, wsgi_app: Any) -> None:
-        from app.edge import certificate, passkey, session_api
+        from app.edge import certificate, gate, passkey, session_api
 
         self.edge = Edge(app)
         self.wsgi_app = wsgi_app
@@ -123,6 +124,8 @@ class SignInEdge:
             ("POST", "/webauthn/login/verify"): passkey.verify,
             ("GET", "/api/session"): session_api.current,
             ("GET", "/login"): certificate.auto_sign_in,
+            ("GET", "/api/authz/auth-request"): gate.auth_request,
+            ("GET", "/api/authz/forward-auth"): gate.forward_auth,
         }
         urls = app.url_map.bind("localhost")
         #: each route's handler, and the keys of ``before_request_funcs`` Flask would run

@@ -18,14 +18,15 @@ import enum
 import logging
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, request, url_for
+from flask import Blueprint, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
+from app.gate import answer
 from app.gate import original as requested
 from app.gate.handoff import continue_url
 from app.gate.original import Original, UnreadableCheck
 from app.gate.who import identify
 from app.models import utcnow
-from app.services import access, assertion, gate
 from app.services.access import Decision, Outcome
 from app.web import client_cert
 from app.web.client import raw_peer
@@ -36,82 +37,54 @@ log = logging.getLogger(__name__)
 bp = Blueprint("gate", __name__, url_prefix="/api/authz")
 
 
-#: the signed assertion (:mod:`app.services.assertion`), sent on every 200, empty when off
-ASSERTION_HEADER = "Remote-Assertion"
-
-
 class Style(enum.Enum):
     NGINX = "auth-request"  #: 401 + Location for every sign-in
     FORWARD = "forward-auth"  #: a redirect for browser navigations, else 401
 
 
 @bp.get("/auth-request")
-def auth_request() -> Response:
+def auth_request() -> BaseResponse:
     return _check(Style.NGINX)
 
 
 @bp.get("/forward-auth")
-def forward_auth() -> Response:
+def forward_auth() -> BaseResponse:
     return _check(Style.FORWARD)
 
 
-def _check(style: Style) -> Response:
+def _check(style: Style) -> BaseResponse:
     if not client_cert.from_trusted_proxy(request.environ, request.headers, settings()):
         log.warning("refused a forward-auth check from %s: not a trusted proxy", raw_peer())
-        return _plain(403, "Forbidden: not a trusted proxy.")
+        return answer.plain(403, "Forbidden: not a trusted proxy.")
     read = requested.from_auth_request if style is Style.NGINX else requested.from_forward_auth
     try:
         asked = read(request.headers)
     except UnreadableCheck as exc:
         log.info("denied an unreadable forward-auth check: %s", exc)
-        return _plain(403, "Forbidden.")
+        return answer.denied()
     now = utcnow()
-    # The request is matched once; the rule found answers for nobody, then for the person.
-    found = access.match(access_rules(), host=asked.host, target=asked.target, method=asked.method)
-    decision = found.decide(None, now)
-    identity = None
-    # Who is asking matters only when the answer for nobody would be to sign in: a bypass
-    # (public assets) or a deny costs no session look-up and no certificate check.
-    if decision.outcome is Outcome.SIGN_IN:
-        identity = identify(asked)
-        if identity is not None:
-            decision = found.decide(identity.subject, now)
-    return _answer(style, decision, identity, asked)
-
-
-def _answer(
-    style: Style, decision: Decision, identity: gate.Identity | None, asked: Original
-) -> Response:
+    decision, identity = answer.judge(
+        access_rules(), asked, identify=lambda: identify(asked), now=now
+    )
     if decision.allowed:
-        resp = _plain(200, "")
-        known = None if decision.bypass else identity
-        resp.headers.update(gate.identity_headers(known))
-        resp.headers[ASSERTION_HEADER] = _assertion(known, asked)
-        return resp
+        return answer.allowed(
+            decision, identity, asked, settings=settings(), keys=assertion_keys(), now=now
+        )
     if decision.outcome is Outcome.DENY:
-        return _plain(403, "Forbidden.")
+        return answer.denied()
+    return sign_in_answer(style, decision, asked)
+
+
+def sign_in_answer(style: Style, decision: Decision, asked: Original) -> BaseResponse:
+    """The answer that sends the browser to sign in or step up (``decision`` is one of
+    those), for this request (a Flask request context: its script root, its headers)."""
     location = _sign_in_url(decision, asked)
     if style is Style.FORWARD and _is_navigation():
-        resp = _plain(302 if asked.method in ("GET", "HEAD") else 303, "")
+        resp = answer.plain(302 if asked.method in ("GET", "HEAD") else 303, "")
     else:
-        resp = _plain(401, "Sign in first.")
+        resp = answer.plain(401, "Sign in first.")
     resp.headers["Location"] = location
     return resp
-
-
-def _assertion(identity: gate.Identity | None, asked: Original) -> str:
-    """The signed assertion, when it is on and someone is known; else empty, so that a
-    proxy copying the header always overwrites whatever a client sent."""
-    s = settings()
-    if identity is None or not s.gate_assertion:
-        return ""
-    return assertion.sign(
-        assertion_keys(),
-        identity,
-        issuer=s.origin,
-        audience=assertion.origin_of(asked.scheme, asked.host),
-        now=utcnow(),
-    )
 
 
 def _sign_in_url(decision: Decision, asked: Original) -> str:
@@ -145,9 +118,3 @@ def _is_navigation() -> bool:
     return any(
         value.lower() == "text/html" and quality > 0 for value, quality in request.accept_mimetypes
     )
-
-
-def _plain(status: int, text: str) -> Response:
-    resp = Response(text, status=status, mimetype="text/plain")
-    resp.headers["Cache-Control"] = "no-store"
-    return resp

@@ -18,17 +18,27 @@ passes with its certificate.
 
 from __future__ import annotations
 
-from flask import g, request, session
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
 
+from flask import g, request, session
+from sqlalchemy.orm import Session
+
+from app.config import Settings
 from app.db import get_db
 from app.gate.handoff import GATE_COOKIE
 from app.gate.original import Original
 from app.models import Strength, User, utcnow
 from app.services import cert_auth, gate, handoff
 from app.services.access import request_host
+from app.services.audit import Client
+from app.services.cert_auth import CertificatePolicy
 from app.services.gate import Identity
+from app.services.notices import Mailer
 from app.web import auth_state, client_cert
 from app.web.client import current_client
+from app.web.client_cert import Presented
 from app.web.context import cert_policy, mailer, session_timeouts, settings
 
 
@@ -61,10 +71,16 @@ def identify(asked: Original) -> Identity | None:
 
 
 def _held_browser() -> bool:
+    return held_browser(request.cookies, session)
+
+
+def held_browser(cookies: Mapping[str, str], cookie_session: Mapping[str, Any]) -> bool:
+    """A browser that signed out (the cookie session's mark), or that carries a session
+    cookie that found no live session: its certificate does not sign it in again (E.23)."""
     return bool(
-        session.get("signed_out")
-        or request.cookies.get(auth_state.COOKIE)
-        or request.cookies.get(GATE_COOKIE)
+        cookie_session.get("signed_out")
+        or cookies.get(auth_state.COOKIE)
+        or cookies.get(GATE_COOKIE)
     )
 
 
@@ -73,19 +89,46 @@ def _by_certificate() -> Identity | None:
     if s.cert_login == "off":
         return None
     shown = client_cert.presented()
-    if shown is None or shown.cert is None:
+    if shown is None:
         return None
-    db = get_db()
-    now = utcnow()
-    match = client_cert.judge(db, shown, cert_policy().policy(), s, now=now)
+    return certificate_identity(
+        get_db(),
+        shown,
+        s,
+        cert_policy().policy(),
+        client=current_client(),
+        now=utcnow(),
+        mailer=mailer(),
+    )
+
+
+def certificate_identity(
+    db: Session,
+    shown: Presented,
+    s: Settings,
+    policy: CertificatePolicy,
+    *,
+    client: Client,
+    now: datetime,
+    mailer: Mailer,
+) -> Identity | None:
+    """The identity a presented certificate signs in on the spot (pinned, or valid in CA
+    mode), judged and accepted as on the sign-in page; None when it signs in nobody.
+
+    Refusals are audited (and committed) by :func:`app.services.cert_auth.accept`; an
+    accepted certificate is not audited per check: a check is one request, not a sign-in
+    that opens a session. Commits: a first use in CA mode pins the key, and a handshake
+    proves an uploaded pin.
+    """
+    if shown.cert is None:
+        return None
+    match = client_cert.judge(db, shown, policy, s, now=now)
     if match is None:
         return None
-    # Refusals are audited (and committed) by accept; an accepted certificate is not
-    # audited per check: a check is one request, not a sign-in that opens a session.
-    cred = cert_auth.accept(db, match, client=current_client(), now=now, mailer=mailer())
+    cred = cert_auth.accept(db, match, client=client, now=now, mailer=mailer)
     if cred is None or match.user is None:
         return None
-    db.commit()  # a first use in CA mode pins the key; a handshake proves an uploaded pin
+    db.commit()
     user = db.get(User, match.user.id)
     if user is None:
         return None

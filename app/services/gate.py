@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Connection, Row
 from sqlalchemy.orm import Session
 
-from app.models import Credential, Strength, User
+from app.models import Credential, Strength, StrengthFlag, User
 from app.services import groups
 from app.services.access import Subject, strength_name
 
@@ -46,17 +48,61 @@ def identity_of(
     ``strength`` is the credential's (None when it is revoked or unknown: a rule needing
     any strength then asks for a new sign-in).
     """
-    subject = Subject(
+    return _identity(
+        db,
+        user_id=user.id,
         username=user.username,
         username_normalized=user.username_normalized,
         role=str(user.role),
-        groups=frozenset(groups.of_user(db, user.id)),
+        email=user.email,
+        display_name=user.display_name,
+        strength=strength,
+        method=method,
+        signed_in_at=signed_in_at,
+    )
+
+
+def identity_of_session(conn: Connection, live: Row[Any]) -> Identity:
+    """The identity behind a live session read as a row of
+    :data:`app.services.sessions.LIVE_COLUMNS`: the same fields :func:`identity_of` takes
+    from the loaded user and :func:`credential_strength` from the loaded credential."""
+    revoked = live.kind is None or live.credential_revoked_at is not None
+    return _identity(
+        conn,
+        user_id=live.user_id,
+        username=live.username,
+        username_normalized=live.username_normalized,
+        role=str(live.role),
+        email=live.email,
+        display_name=live.display_name,
+        strength=None if revoked else StrengthFlag(live.strength_flag).strength,
+        method=live.method,
+        signed_in_at=live.created_at,
+    )
+
+
+def _identity(
+    db: Session | Connection,
+    *,
+    user_id: int,
+    username: str,
+    username_normalized: str,
+    role: str,
+    email: str,
+    display_name: str,
+    strength: Strength | None,
+    method: str,
+    signed_in_at: datetime,
+) -> Identity:
+    subject = Subject(
+        username=username,
+        username_normalized=username_normalized,
+        role=role,
+        groups=frozenset(groups.of_user(db, user_id)),
         strength=strength,
         signed_in_at=signed_in_at,
     )
-    return Identity(
-        subject=subject, email=user.email, display_name=user.display_name, method=method
-    )
+    return Identity(subject=subject, email=email, display_name=display_name, method=method)
 
 
 def credential_strength(credential: Credential | None) -> Strength | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import Connection, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from app.models import GROUP_NAME, GroupMembership, User
@@ -44,7 +44,7 @@ def group_name(raw: str) -> str:
     return name
 
 
-def of_user(db: Session, user_id: int) -> list[str]:
+def of_user(db: Session | Connection, user_id: int) -> list[str]:
     """The names of ``user_id``'s groups, sorted (one indexed query)."""
     return list(db.scalars(_OF_USER, {"user_id": user_id}))
 

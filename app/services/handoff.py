@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Row, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from app.models import AuthSession, GateSession, TokenPurpose
@@ -101,19 +102,17 @@ def resolve(
 ) -> AuthSession | None:
     """The live Keystile session behind a host session's cookie on ``host``, or None.
 
-    Both must be live: the host session within its own idle timeout, the Keystile session
-    as :func:`sessions.resolve` judges it (its certificate's key shown, where ``binding``
-    asks for it). Activity on a protected host keeps the Keystile
-    session from idling out, as activity on Keystile's pages does.
+    Both must be live: the host session within its own idle timeout
+    (:func:`_host_session_live`), the Keystile session as :func:`sessions.resolve` judges
+    it (its certificate's key shown, where ``binding`` asks for it). Activity on a
+    protected host keeps the Keystile session from idling out, as activity on Keystile's
+    pages does.
     """
     if not secret or len(secret) > 128:
         return None
     row = db.scalar(select(GateSession).where(GateSession.token_hash == tokens.digest(secret)))
-    if (
-        row is None
-        or row.host != host
-        or now >= row.expires_at
-        or now - row.last_seen_at >= timeouts.idle
+    if row is None or not _host_session_live(
+        row.host, row.expires_at, row.last_seen_at, host=host, now=now, timeouts=timeouts
     ):
         return None
     parent = row.parent
@@ -126,3 +125,72 @@ def resolve(
         parent.last_seen_at = max(parent.last_seen_at, now)
         db.commit()
     return parent
+
+
+def peek_live(
+    conn: Connection,
+    secret: str,
+    *,
+    host: str,
+    now: datetime,
+    timeouts: sessions.Timeouts,
+    binding: sessions.KeyBinding | None = None,
+) -> Row[Any] | None:
+    """:func:`resolve`'s Keystile session as one plain row of
+    :data:`sessions.LIVE_COLUMNS` (:func:`sessions.peek_live`), judged and touched alike.
+
+    Raises:
+        sessions.KeyNotPresented: the session is live but bound to a key this request does
+            not show; the caller hands the request to :func:`resolve`, which audits it.
+    """
+    if not secret or len(secret) > 128:
+        return None
+    found = conn.execute(_PEEK, {"token_hash": tokens.digest(secret)}).first()
+    if (
+        found is None
+        or not _host_session_live(
+            found.host,
+            found.host_expires_at,
+            found.host_last_seen_at,
+            host=host,
+            now=now,
+            timeouts=timeouts,
+        )
+        or not sessions.row_is_live(found, now=now, timeouts=timeouts, binding=binding)
+    ):
+        return None
+    if now - found.host_last_seen_at >= sessions.TOUCH_INTERVAL:
+        conn.execute(_TOUCH, {"host_session_id": found.host_session_id, "now": now})
+        if now > found.last_seen_at:
+            sessions.touch(conn, found.id, now=now)
+        conn.commit()
+    return found
+
+
+def _host_session_live(
+    its_host: str,
+    expires_at: datetime,
+    last_seen_at: datetime,
+    *,
+    host: str,
+    now: datetime,
+    timeouts: sessions.Timeouts,
+) -> bool:
+    """A host session holds only on its own host, before it expires, while not idle."""
+    return its_host == host and now < expires_at and now - last_seen_at < timeouts.idle
+
+
+_PEEK = sessions.live_select(
+    GateSession.id.label("host_session_id"),
+    GateSession.host,
+    GateSession.expires_at.label("host_expires_at"),
+    GateSession.last_seen_at.label("host_last_seen_at"),
+).where(
+    GateSession.parent_id == AuthSession.id,
+    GateSession.token_hash == bindparam("token_hash"),
+)
+_TOUCH = (
+    update(GateSession)
+    .where(GateSession.id == bindparam("host_session_id"))
+    .values(last_seen_at=bindparam("now"))
+)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, insert, select, update
 from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -28,23 +29,42 @@ _BY_TOKEN = (
     .options(joinedload(AuthSession.credential))
     .where(AuthSession.token_hash == bindparam("token_hash"))
 )
-_PEEK = (
-    select(
-        AuthSession.id,
-        AuthSession.method,
-        AuthSession.credential_id,
-        AuthSession.revoked_at,
-        AuthSession.expires_at,
-        AuthSession.last_seen_at,
-        User.username,
-        User.status,
-        Credential.kind,
-        Credential.lookup_key,
-    )
-    .join(User, User.id == AuthSession.user_id)
-    .outerjoin(Credential, Credential.id == AuthSession.credential_id)
-    .where(AuthSession.token_hash == bindparam("token_hash"))
+#: what a live session is judged by, and what the gate reports of it: the session, its
+#: user and its credential, as one plain row (no ORM objects: the gate reads it per check)
+LIVE_COLUMNS = (
+    AuthSession.id,
+    AuthSession.method,
+    AuthSession.credential_id,
+    AuthSession.revoked_at,
+    AuthSession.expires_at,
+    AuthSession.last_seen_at,
+    AuthSession.created_at,
+    AuthSession.user_id,
+    User.username,
+    User.username_normalized,
+    User.role,
+    User.email,
+    User.display_name,
+    User.status,
+    Credential.kind,
+    Credential.lookup_key,
+    Credential.revoked_at.label("credential_revoked_at"),
+    Credential.strength_flag,
 )
+
+
+def live_select(*extra: Any) -> Select[*tuple[Any, ...]]:
+    """``SELECT`` :data:`LIVE_COLUMNS` (and ``extra``) from a session, its user and its
+    credential; the caller adds how the session is found."""
+    return (
+        select(*LIVE_COLUMNS, *extra)
+        .select_from(AuthSession)
+        .join(User, User.id == AuthSession.user_id)
+        .outerjoin(Credential, Credential.id == AuthSession.credential_id)
+    )
+
+
+_PEEK = live_select().where(AuthSession.token_hash == bindparam("token_hash"))
 _TOUCH = (
     update(_SESSIONS)
     .where(_SESSIONS.c.id == bindparam("session_id"))
@@ -260,17 +280,18 @@ def resolve(
     return row
 
 
-def peek(
+def peek_live(
     conn: Connection,
     secret: str,
     *,
     now: datetime,
     timeouts: Timeouts,
     binding: KeyBinding | None = None,
-) -> dict[str, object] | None:
-    """:func:`describe` of the session :func:`resolve` would find, from one plain query on a
-    plain connection (``GET /api/session`` needs five columns, not two loaded objects in an
-    ORM session); None if none is live.
+) -> Row[Any] | None:
+    """The session :func:`resolve` would find, as one plain row of :data:`LIVE_COLUMNS`
+    read on a plain connection (``GET /api/session`` and the gate's checks need columns,
+    not loaded objects in an ORM session); None if none is live. Touches it as
+    :func:`resolve` does.
 
     Raises:
         KeyNotPresented: the session is live but bound to a key this request does not show;
@@ -279,7 +300,23 @@ def peek(
     if not secret or len(secret) > 128:
         return None
     found = conn.execute(_PEEK, {"token_hash": tokens.digest(secret)}).first()
-    if found is None or not _is_live(
+    if found is None or not row_is_live(found, now=now, timeouts=timeouts, binding=binding):
+        return None
+    if now - found.last_seen_at >= TOUCH_INTERVAL:
+        touch(conn, found.id, now=now)
+        conn.commit()
+    return found
+
+
+def row_is_live(
+    found: Row[Any], *, now: datetime, timeouts: Timeouts, binding: KeyBinding | None
+) -> bool:
+    """:func:`resolve`'s judgement of a row of :data:`LIVE_COLUMNS`.
+
+    Raises:
+        KeyNotPresented: live, but bound to a key this request does not show.
+    """
+    if not _is_live(
         revoked_at=found.revoked_at,
         expires_at=found.expires_at,
         last_seen_at=found.last_seen_at,
@@ -287,14 +324,35 @@ def peek(
         now=now,
         timeouts=timeouts,
     ):
-        return None
+        return False
     if binding is not None and not holds_key(
         method=found.method, kind=found.kind, lookup_key=found.lookup_key, binding=binding
     ):
         raise KeyNotPresented
-    if now - found.last_seen_at >= TOUCH_INTERVAL:
-        conn.execute(_TOUCH, {"session_id": found.id, "now": now})
-        conn.commit()
+    return True
+
+
+def touch(conn: Connection, session_id: int, *, now: datetime) -> None:
+    """Write a session's ``last_seen_at`` (the caller commits)."""
+    conn.execute(_TOUCH, {"session_id": session_id, "now": now})
+
+
+def peek(
+    conn: Connection,
+    secret: str,
+    *,
+    now: datetime,
+    timeouts: Timeouts,
+    binding: KeyBinding | None = None,
+) -> dict[str, object] | None:
+    """:func:`describe` of :func:`peek_live`'s session; None if none is live.
+
+    Raises:
+        KeyNotPresented: as :func:`peek_live`.
+    """
+    found = peek_live(conn, secret, now=now, timeouts=timeouts, binding=binding)
+    if found is None:
+        return None
     return _described(found.username, found.method, found.credential_id)
 
 

@@ -6,6 +6,8 @@ argon2 work (threat model D.17); the audit row records the real reason.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -38,22 +40,28 @@ def password_sign_in(
     password: str,
     client: Client,
     now: datetime,
+    hashing: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> SignInResult:
-    """Check a username and password; audit the attempt; rehash when parameters changed."""
+    """Check a username and password; audit the attempt; rehash when parameters changed.
+
+    ``hashing`` is held around the argon2 work alone (the password budget's slot,
+    :mod:`app.services.hash_budget`), not around the queries and the audit row, so that a
+    slot turns over as fast as a verification; whatever it raises (no slot) leaves nothing
+    written.
+    """
     user, cred = accounts.find_user_with_password(db, username)
     if len(password) > MAX_LENGTH:
         # Refuse before hashing: an enormous password must not buy a costly hash.
         reason = "too_long"
     elif cred is None or cred.secret_hash is None:
-        passwords.verify_dummy(password)
+        with hashing():
+            passwords.verify_dummy(password)
         reason = "unknown_user" if user is None else "no_password"
-    elif not passwords.verify(cred.secret_hash, password):
+    elif not _verified(passwords, cred, password, hashing):
         reason = "wrong_password"
     elif not user or not user.is_active:
         reason = "account_" + (str(user.status) if user else "missing")
     else:
-        if passwords.needs_rehash(cred.secret_hash):
-            cred.secret_hash = passwords.hash(password)
         used_before = cred.last_used_at is not None
         credentials.record_sign_in(db, cred, client=client, now=now)
         record(
@@ -79,3 +87,20 @@ def password_sign_in(
     )
     db.commit()
     return SignInResult(None, None, reason)
+
+
+def _verified(
+    passwords: Passwords,
+    cred: Credential,
+    password: str,
+    hashing: Callable[[], AbstractContextManager[object]],
+) -> bool:
+    """Whether ``password`` is ``cred``'s, rehashed in the same slot when the parameters
+    changed since it was stored."""
+    assert cred.secret_hash is not None
+    with hashing():
+        if not passwords.verify(cred.secret_hash, password):
+            return False
+        if passwords.needs_rehash(cred.secret_hash):
+            cred.secret_hash = passwords.hash(password)
+    return True

@@ -1,4 +1,4 @@
-"""Fixtures shared by the functional tests of passkeys and of the sign-in edge."""
+"""Fixtures shared by the functional tests of passkeys, the gate and the sign-in edge."""
 
 from __future__ import annotations
 
@@ -14,7 +14,16 @@ from tests.support.soft_authenticator import SoftCredential
 #: the sign-in test modules: each of their tests runs with the sign-in edge and without it
 #: (Flask answering every request), which must give the same outcomes
 BOTH_SIGN_IN_PATHS = frozenset(
-    {"test_passkeys", "test_certificates", "test_password_login", "test_csrf", "test_origin"}
+    {
+        "test_passkeys",
+        "test_certificates",
+        "test_password_login",
+        "test_csrf",
+        "test_origin",
+        "test_gate",
+        "test_gate_assertion",
+        "test_handoff",
+    }
 )
 
 
