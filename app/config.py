@@ -9,6 +9,7 @@ names the variable and says what is wrong.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import math
 import os
@@ -60,8 +61,10 @@ class TrustedPeers:
     def __iter__(self) -> Iterator[IPNetwork]:
         return iter(self.networks)
 
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - the settings live as long as the app
     def trust(self, peer: str) -> bool:
-        """Whether ``peer`` (a request's raw ``REMOTE_ADDR``) is a trusted proxy."""
+        """Whether ``peer`` (a request's raw ``REMOTE_ADDR``) is a trusted proxy
+        (remembered per peer: the gate asks on every check)."""
         if not peer:
             return self.unix_socket
         try:

@@ -86,7 +86,12 @@ def _identify(x: Exchange, asked: Original, now: datetime) -> gate.Identity | No
     )
     try:
         live = sessions.peek_live(
-            x.conn, x.auth_cookie, now=now, timeouts=x.edge.timeouts, binding=binding
+            x.conn,
+            x.auth_cookie,
+            now=now,
+            timeouts=x.edge.timeouts,
+            binding=binding,
+            with_groups=True,
         )
         if live is None and (host_secret := cookies.get(GATE_COOKIE)):
             live = handoff.peek_live(
@@ -100,7 +105,7 @@ def _identify(x: Exchange, asked: Original, now: datetime) -> gate.Identity | No
     except sessions.KeyNotPresented:
         raise _ToFlask from None
     if live is not None:
-        return gate.identity_of_session(x.conn, live)
+        return gate.identity_of_session(live)
     if who.held_browser(cookies, x.session) or s.cert_login == "off":
         return None
     try:

@@ -29,7 +29,7 @@ from app.config import Settings
 from app.db import get_db
 from app.gate.handoff import GATE_COOKIE
 from app.gate.original import Original
-from app.models import Strength, User, utcnow
+from app.models import Strength, utcnow
 from app.services import cert_auth, gate, handoff
 from app.services.access import request_host
 from app.services.audit import Client
@@ -128,10 +128,8 @@ def certificate_identity(
     cred = cert_auth.accept(db, match, client=client, now=now, mailer=mailer)
     if cred is None or match.user is None:
         return None
-    db.commit()
-    user = db.get(User, match.user.id)
-    if user is None:
-        return None
-    return gate.identity_of(
-        db, user, strength=Strength.CERTIFICATE, method="certificate", signed_in_at=now
+    if db.new or db.dirty:
+        db.commit()
+    return gate.identity_of_user(
+        db, match.user.id, strength=Strength.CERTIFICATE, method="certificate", signed_in_at=now
     )

@@ -12,12 +12,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.models import Credential, Strength, StrengthFlag, User
+from app.models.base import connection_of
 from app.services import groups
 from app.services.access import Subject, strength_name
+
+#: a user's identity fields and the names of their groups, comma-separated
+_USER_WITH_GROUPS = select(
+    User.username,
+    User.username_normalized,
+    User.role,
+    User.email,
+    User.display_name,
+    groups.names_of(User.id),
+).where(User.id == bindparam("user_id"))
 
 #: the identity headers, in the order they are sent
 HEADERS = (
@@ -49,47 +60,71 @@ def identity_of(
     any strength then asks for a new sign-in).
     """
     return _identity(
-        db,
-        user_id=user.id,
         username=user.username,
         username_normalized=user.username_normalized,
         role=str(user.role),
         email=user.email,
         display_name=user.display_name,
+        groups=frozenset(groups.of_user(db, user.id)),
         strength=strength,
         method=method,
         signed_in_at=signed_in_at,
     )
 
 
-def identity_of_session(conn: Connection, live: Row[Any]) -> Identity:
+def identity_of_user(
+    db: Session, user_id: int, *, strength: Strength | None, method: str, signed_in_at: datetime
+) -> Identity | None:
+    """:func:`identity_of` for a user known by id (a certificate shown with the check):
+    the user's fields and groups in one plain query; None if the user is gone."""
+    found = connection_of(db).execute(_USER_WITH_GROUPS, {"user_id": user_id}).first()
+    if found is None:
+        return None
+    return _identity(
+        username=found.username,
+        username_normalized=found.username_normalized,
+        role=str(found.role),
+        email=found.email,
+        display_name=found.display_name,
+        groups=_group_set(found.group_names),
+        strength=strength,
+        method=method,
+        signed_in_at=signed_in_at,
+    )
+
+
+def identity_of_session(live: Row[Any]) -> Identity:
     """The identity behind a live session read as a row of
-    :data:`app.services.sessions.LIVE_COLUMNS`: the same fields :func:`identity_of` takes
-    from the loaded user and :func:`credential_strength` from the loaded credential."""
+    :data:`app.services.sessions.LIVE_COLUMNS` and ``GROUP_NAMES``: the fields
+    :func:`identity_of` takes from the loaded user and its groups, and
+    :func:`credential_strength` from the loaded credential."""
     revoked = live.kind is None or live.credential_revoked_at is not None
     return _identity(
-        conn,
-        user_id=live.user_id,
         username=live.username,
         username_normalized=live.username_normalized,
         role=str(live.role),
         email=live.email,
         display_name=live.display_name,
+        groups=_group_set(live.group_names),
         strength=None if revoked else StrengthFlag(live.strength_flag).strength,
         method=live.method,
         signed_in_at=live.created_at,
     )
 
 
+def _group_set(names: str | None) -> frozenset[str]:
+    """The set of :func:`app.services.groups.names_of`'s comma-separated names."""
+    return frozenset(names.split(",")) if names else frozenset()
+
+
 def _identity(
-    db: Session | Connection,
     *,
-    user_id: int,
     username: str,
     username_normalized: str,
     role: str,
     email: str,
     display_name: str,
+    groups: frozenset[str],
     strength: Strength | None,
     method: str,
     signed_in_at: datetime,
@@ -98,7 +133,7 @@ def _identity(
         username=username,
         username_normalized=username_normalized,
         role=role,
-        groups=frozenset(groups.of_user(db, user_id)),
+        groups=groups,
         strength=strength,
         signed_in_at=signed_in_at,
     )

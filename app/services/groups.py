@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Label, bindparam, delete, func, select
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from app.models import GROUP_NAME, GroupMembership, User
 from app.services.audit import Client, Event, Identified, record
@@ -44,7 +44,19 @@ def group_name(raw: str) -> str:
     return name
 
 
-def of_user(db: Session | Connection, user_id: int) -> list[str]:
+def names_of(user_id: ColumnElement[int] | QueryableAttribute[int]) -> Label[str]:
+    """The names of the groups of the user ``user_id`` (a column of the enclosing query),
+    comma-separated (names hold no comma: :data:`GROUP_NAME`), as a column ``group_names``
+    read in the same query as the user."""
+    return (
+        select(func.aggregate_strings(GroupMembership.name, ","))
+        .where(GroupMembership.user_id == user_id)
+        .scalar_subquery()
+        .label("group_names")
+    )
+
+
+def of_user(db: Session, user_id: int) -> list[str]:
     """The names of ``user_id``'s groups, sorted (one indexed query)."""
     return list(db.scalars(_OF_USER, {"user_id": user_id}))
 

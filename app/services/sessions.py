@@ -11,9 +11,16 @@ from sqlalchemy import Connection, Row, Select, bindparam, insert, select, updat
 from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.models import AuthSession, Credential, CredentialKind, User, UserStatus, table_of
+from app.models import (
+    AuthSession,
+    Credential,
+    CredentialKind,
+    User,
+    UserStatus,
+    table_of,
+)
 from app.models.base import connection_of
-from app.services import sign_in_notices, tokens
+from app.services import groups, sign_in_notices, tokens
 from app.services.audit import Client, Event, Identified, record
 from app.services.notices import NULL_MAILER, Mailer
 
@@ -64,7 +71,11 @@ def live_select(*extra: Any) -> Select[*tuple[Any, ...]]:
     )
 
 
-_PEEK = live_select().where(AuthSession.token_hash == bindparam("token_hash"))
+#: the names of the session user's groups (the gate's identity, in the same query)
+GROUP_NAMES = groups.names_of(AuthSession.user_id)
+_BY_HASH = AuthSession.token_hash == bindparam("token_hash")
+_PEEK = live_select().where(_BY_HASH)
+_PEEK_WITH_GROUPS = live_select(GROUP_NAMES).where(_BY_HASH)
 _TOUCH = (
     update(_SESSIONS)
     .where(_SESSIONS.c.id == bindparam("session_id"))
@@ -287,11 +298,12 @@ def peek_live(
     now: datetime,
     timeouts: Timeouts,
     binding: KeyBinding | None = None,
+    with_groups: bool = False,
 ) -> Row[Any] | None:
     """The session :func:`resolve` would find, as one plain row of :data:`LIVE_COLUMNS`
-    read on a plain connection (``GET /api/session`` and the gate's checks need columns,
-    not loaded objects in an ORM session); None if none is live. Touches it as
-    :func:`resolve` does.
+    (and :data:`GROUP_NAMES` ``with_groups``) read on a plain connection
+    (``GET /api/session`` and the gate's checks need columns, not loaded objects in an ORM
+    session); None if none is live. Touches it as :func:`resolve` does.
 
     Raises:
         KeyNotPresented: the session is live but bound to a key this request does not show;
@@ -299,7 +311,8 @@ def peek_live(
     """
     if not secret or len(secret) > 128:
         return None
-    found = conn.execute(_PEEK, {"token_hash": tokens.digest(secret)}).first()
+    statement = _PEEK_WITH_GROUPS if with_groups else _PEEK
+    found = conn.execute(statement, {"token_hash": tokens.digest(secret)}).first()
     if found is None or not row_is_live(found, now=now, timeouts=timeouts, binding=binding):
         return None
     if now - found.last_seen_at >= TOUCH_INTERVAL:
