@@ -84,15 +84,12 @@ def _identify(x: Exchange, asked: Original, now: datetime) -> gate.Identity | No
     binding = client_cert.key_binding(
         x.environ, x.request.headers, s, gate=True, client=lambda: x.client
     )
+    live = None
     try:
-        live = sessions.peek_live(
-            x.conn,
-            x.auth_cookie,
-            now=now,
-            timeouts=x.edge.timeouts,
-            binding=binding,
-            with_groups=True,
-        )
+        if secret := x.auth_cookie:
+            live = sessions.peek_live(
+                x.conn, secret, now=now, timeouts=x.edge.timeouts, binding=binding, with_groups=True
+            )
         if live is None and (host_secret := cookies.get(GATE_COOKIE)):
             live = handoff.peek_live(
                 x.conn,
