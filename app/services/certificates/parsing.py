@@ -6,6 +6,8 @@ unsupported algorithm) into a `CertificateError` with a precise code.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 
@@ -75,7 +77,11 @@ def _not_a_certificate_message(label: str) -> str:
     return "This is not a certificate."
 
 
+@lru_cache(maxsize=512)
 def _parse_der_certificate(der: bytes) -> x509.Certificate:
+    """The certificate in ``der``, fully decoded (kept for the certificates seen most
+    recently: a sign-in and the session checks after it show the same one, and the result
+    is a function of the bytes alone and immutable; a refusal is raised, never kept)."""
     # RFC 5280 §4.1.2.2: the serial is a positive integer. cryptography still loads (and warns
     # about) other serials, so they never reach it.
     if _has_non_positive_serial(der):
