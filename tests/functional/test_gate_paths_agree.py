@@ -20,7 +20,7 @@ from werkzeug.http import parse_set_header
 from app.db import EXTENSION, engine_of
 from app.edge import SignInEdge
 from app.gate.handoff import GATE_COOKIE
-from app.models import AuditEvent, AuthSession, Credential, CredentialKind, utcnow
+from app.models import AuthSession, Credential, CredentialKind, utcnow
 from app.services import handoff
 from app.services.audit import Client
 from app.services.gate import HEADERS as IDENTITY_HEADERS
@@ -37,6 +37,7 @@ from tests.support.gate import (
     session_cookie,
 )
 from tests.support.pki import Pki
+from tests.support.transcript import audit_since, last_audit_id
 
 HEADERS = (
     *IDENTITY_HEADERS,
@@ -114,7 +115,7 @@ def script(app: Flask, pki: Pki) -> Transcript:
         )
     assert redeemed is not None
     host_cookie = f"{GATE_COOKIE}={redeemed.secret}"
-    first_audit = db.scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1))
+    first_audit = last_audit_id(db)
     out = Transcript()
     flask_spy(app, out.reached_flask)
 
@@ -145,22 +146,7 @@ def script(app: Flask, pki: Pki) -> Transcript:
     note("held browser", nginx(proxy, f"{WIKI}/docs/", cookie=bound + "x", **certificate))
     note("untrusted peer", nginx(proxy, f"{WIKI}/docs/", cookie=by_key, peer="192.0.2.1"))
     note("unreadable", nginx(proxy, "wiki.example.com/docs/", cookie=by_key))
-    db.expire_all()
-    out.audit = [
-        tuple(row)
-        for row in db.execute(
-            select(
-                AuditEvent.tag,
-                AuditEvent.outcome,
-                AuditEvent.method,
-                AuditEvent.reason,
-                AuditEvent.user_id,
-                AuditEvent.credential_id,
-            )
-            .where(AuditEvent.id > (first_audit or 0))
-            .order_by(AuditEvent.id)
-        )
-    ]
+    out.audit = audit_since(db, first_audit)
     db.close()
     return out
 

@@ -11,18 +11,18 @@ from typing import Any
 
 from cryptography.hazmat.primitives.serialization import Encoding
 from flask import Flask
-from sqlalchemy import select
 from werkzeug.http import parse_set_header
 
 from app.db import EXTENSION, engine_of
 from app.edge import SignInEdge
-from app.models import AuditEvent, utcnow
+from app.models import utcnow
 from app.services import cert_auth, credentials
 from app.services.audit import SYSTEM
 from app.services.certificates import describe
 from tests.conftest import fresh_app, make_user
 from tests.functional.conftest import Browser
 from tests.support.pki import Pki
+from tests.support.transcript import audit_since, last_audit_id
 
 PROXY = "10.9.8.7"
 OVERRIDES = {
@@ -115,7 +115,7 @@ def script(app: Flask, pki: Pki) -> Transcript:
         now=utcnow(),
     )
     out = Transcript()
-    first_audit = db.scalar(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1))
+    first_audit = last_audit_id(db)
 
     def note(step: str, resp: Any) -> None:
         out.answers.append((step, answer(resp)))
@@ -142,24 +142,7 @@ def script(app: Flask, pki: Pki) -> Transcript:
     # the counts the two limits hold now, as Flask reports them
     note("options, counted by Flask", browser.post("/webauthn/login/options?via=flask", {}))
     note("verify, counted by Flask", browser.post("/webauthn/login/verify?via=flask", {"id": "x"}))
-    db.expire_all()
-    out.audit = [
-        tuple(row)
-        for row in db.execute(
-            select(
-                AuditEvent.tag,
-                AuditEvent.outcome,
-                AuditEvent.method,
-                AuditEvent.reason,
-                AuditEvent.user_id,
-                AuditEvent.credential_id,
-                AuditEvent.address,
-                AuditEvent.details,
-            )
-            .where(AuditEvent.id > (first_audit or 0))
-            .order_by(AuditEvent.id)
-        )
-    ]
+    out.audit = audit_since(db, first_audit)
     db.close()
     return out
 
