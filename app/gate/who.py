@@ -128,8 +128,7 @@ def certificate_identity(
     cred = cert_auth.accept(db, match, client=client, now=now, mailer=mailer)
     if cred is None or match.user is None:
         return None
-    if db.new or db.dirty:
-        db.commit()
+    db.commit()
     return gate.identity_of_user(
         db, match.user.id, strength=Strength.CERTIFICATE, method="certificate", signed_in_at=now
     )

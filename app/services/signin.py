@@ -44,24 +44,21 @@ def password_sign_in(
 ) -> SignInResult:
     """Check a username and password; audit the attempt; rehash when parameters changed.
 
-    ``hashing`` is held around the argon2 work alone (the password budget's slot,
-    :mod:`app.services.hash_budget`), not around the queries and the audit row, so that a
-    slot turns over as fast as a verification; whatever it raises (no slot) leaves nothing
-    written.
+    ``hashing`` is held around the account's look-up and the argon2 work (the password
+    budget's slot, :mod:`app.services.hash_budget`): a sign-in it refuses costs no query,
+    and the audit row and the commit come after it, so a slot turns over as fast as a
+    verification even while writers wait for the database. Whatever it raises (no slot)
+    leaves nothing written.
     """
-    user, cred = accounts.find_user_with_password(db, username)
     if len(password) > MAX_LENGTH:
         # Refuse before hashing: an enormous password must not buy a costly hash.
-        reason = "too_long"
-    elif cred is None or cred.secret_hash is None:
-        with hashing():
-            passwords.verify_dummy(password)
-        reason = "unknown_user" if user is None else "no_password"
-    elif not _verified(passwords, cred, password, hashing):
-        reason = "wrong_password"
-    elif not user or not user.is_active:
-        reason = "account_" + (str(user.status) if user else "missing")
+        user, cred = accounts.find_user_with_password(db, username)
+        reason: str | None = "too_long"
     else:
+        with hashing():
+            user, cred = accounts.find_user_with_password(db, username)
+            reason = _check(passwords, user, cred, password)
+    if reason is None and user is not None and cred is not None:
         used_before = cred.last_used_at is not None
         credentials.record_sign_in(db, cred, client=client, now=now)
         record(
@@ -89,18 +86,19 @@ def password_sign_in(
     return SignInResult(None, None, reason)
 
 
-def _verified(
-    passwords: Passwords,
-    cred: Credential,
-    password: str,
-    hashing: Callable[[], AbstractContextManager[object]],
-) -> bool:
-    """Whether ``password`` is ``cred``'s, rehashed in the same slot when the parameters
-    changed since it was stored."""
-    assert cred.secret_hash is not None
-    with hashing():
-        if not passwords.verify(cred.secret_hash, password):
-            return False
-        if passwords.needs_rehash(cred.secret_hash):
-            cred.secret_hash = passwords.hash(password)
-    return True
+def _check(
+    passwords: Passwords, user: User | None, cred: Credential | None, password: str
+) -> str | None:
+    """Why ``password`` does not sign ``user`` in (None: it does), after the same argon2
+    work in every case (a dummy verification when there is nothing to verify: threat model
+    D.17); a password stored under older parameters is rehashed."""
+    if cred is None or cred.secret_hash is None:
+        passwords.verify_dummy(password)
+        return "unknown_user" if user is None else "no_password"
+    if not passwords.verify(cred.secret_hash, password):
+        return "wrong_password"
+    if user is None or not user.is_active:
+        return "account_" + (str(user.status) if user else "missing")
+    if passwords.needs_rehash(cred.secret_hash):
+        cred.secret_hash = passwords.hash(password)
+    return None

@@ -474,3 +474,49 @@ def test_a_next_urlsplit_cannot_read_is_no_server_error(
         data={"username": "alice", "password": "correct horse battery staple", "csrf_token": token},
     )
     assert resp.status_code == 303 and resp.headers["Location"] == "/account"
+
+
+def test_a_first_use_in_ca_mode_at_the_gate_pins_the_key(
+    app: Flask, db: Session, pki: Pki, tmp_path: Path, sign_in_edge: bool
+) -> None:
+    """CA mode with e-mail mapping: a valid certificate whose verified SAN e-mail names a
+    user passes the gate on the spot, and that first use pins its key (committed, so the
+    next check finds the pin)."""
+    from tests.conftest import fresh_app
+
+    ca_app = fresh_app(
+        f"sqlite:///{tmp_path / 'ca.sqlite3'}",
+        tmp_path,
+        sign_in_edge=sign_in_edge,
+        **gate_settings(
+            tmp_path, client_ca=str(pki.ca.cert_path), cert_mapping="email"
+        ),
+    )
+    from app.db import EXTENSION, engine_of
+    from app.models import Credential, CredentialKind
+
+    ca_db = ca_app.extensions[EXTENSION]()
+    try:
+        user = factories_user(ca_db, ca_app)
+        proxy = ca_app.test_client(use_cookies=False)
+        headers = {**cert_header(pki.good.cert), "X-SSL-Client-Verify": "SUCCESS"}
+        for _ in range(2):
+            resp = nginx(proxy, f"{WIKI}/docs/", **headers)
+            assert resp.status_code == 200 and resp.headers["Remote-User"] == "alice"
+        ca_db.expire_all()
+        pins = list(
+            ca_db.scalars(select(Credential).where(Credential.kind == CredentialKind.CERTIFICATE))
+        )
+        assert [(c.user_id, c.source) for c in pins] == [(user.id, "ca-first-use")]
+    finally:
+        ca_db.close()
+        engine_of(ca_app).dispose()
+
+
+def factories_user(db: Session, app: Flask) -> User:
+    from tests.conftest import make_user
+
+    user = make_user(db, app, "alice", email="alice@example.org")
+    user.email_verified = True
+    db.commit()
+    return user
