@@ -88,7 +88,12 @@ def _identify(x: Exchange, asked: Original, now: datetime) -> gate.Identity | No
     try:
         if secret := x.auth_cookie:
             live = sessions.peek_live(
-                x.conn, secret, now=now, timeouts=x.edge.timeouts, binding=binding, with_groups=True
+                x.conn,
+                secret,
+                now=now,
+                timeouts=x.edge.timeouts,
+                binding=binding,
+                with_identity=True,
             )
         if live is None and (host_secret := cookies.get(GATE_COOKIE)):
             live = handoff.peek_live(

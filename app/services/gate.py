@@ -95,7 +95,7 @@ def identity_of_user(
 
 def identity_of_session(live: Row[Any]) -> Identity:
     """The identity behind a live session read as a row of
-    :data:`app.services.sessions.LIVE_COLUMNS` and ``GROUP_NAMES``: the fields
+    :data:`app.services.sessions.LIVE_COLUMNS` and ``IDENTITY_COLUMNS``: the fields
     :func:`identity_of` takes from the loaded user and its groups, and
     :func:`credential_strength` from the loaded credential."""
     revoked = live.kind is None or live.credential_revoked_at is not None

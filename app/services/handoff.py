@@ -137,7 +137,7 @@ def peek_live(
     binding: sessions.KeyBinding | None = None,
 ) -> Row[Any] | None:
     """:func:`resolve`'s Keystile session as one plain row of
-    :data:`sessions.LIVE_COLUMNS` and :data:`sessions.GROUP_NAMES`
+    :data:`sessions.LIVE_COLUMNS` and :data:`sessions.IDENTITY_COLUMNS`
     (:func:`sessions.peek_live`), judged and touched alike.
 
     Raises:
@@ -182,7 +182,7 @@ def _host_session_live(
 
 
 _PEEK = sessions.live_select(
-    sessions.GROUP_NAMES,
+    *sessions.IDENTITY_COLUMNS,
     GateSession.id.label("host_session_id"),
     GateSession.host,
     GateSession.expires_at.label("host_expires_at"),

@@ -36,8 +36,8 @@ _BY_TOKEN = (
     .options(joinedload(AuthSession.credential))
     .where(AuthSession.token_hash == bindparam("token_hash"))
 )
-#: what a live session is judged by, and what the gate reports of it: the session, its
-#: user and its credential, as one plain row (no ORM objects: the gate reads it per check)
+#: what a live session is judged by (and ``GET /api/session`` tells): the session, its
+#: user and its credential, as one plain row (no ORM objects: read on every check)
 LIVE_COLUMNS = (
     AuthSession.id,
     AuthSession.method,
@@ -45,18 +45,23 @@ LIVE_COLUMNS = (
     AuthSession.revoked_at,
     AuthSession.expires_at,
     AuthSession.last_seen_at,
+    User.username,
+    User.status,
+    Credential.kind,
+    Credential.lookup_key,
+)
+#: what the gate reports of the person behind a live session, in the same query
+#: (:func:`app.services.gate.identity_of_session`)
+IDENTITY_COLUMNS = (
     AuthSession.created_at,
     AuthSession.user_id,
-    User.username,
     User.username_normalized,
     User.role,
     User.email,
     User.display_name,
-    User.status,
-    Credential.kind,
-    Credential.lookup_key,
     Credential.revoked_at.label("credential_revoked_at"),
     Credential.strength_flag,
+    groups.names_of(AuthSession.user_id),
 )
 
 
@@ -71,11 +76,9 @@ def live_select(*extra: Any) -> Select[*tuple[Any, ...]]:
     )
 
 
-#: the names of the session user's groups (the gate's identity, in the same query)
-GROUP_NAMES = groups.names_of(AuthSession.user_id)
 _BY_HASH = AuthSession.token_hash == bindparam("token_hash")
 _PEEK = live_select().where(_BY_HASH)
-_PEEK_WITH_GROUPS = live_select(GROUP_NAMES).where(_BY_HASH)
+_PEEK_IDENTITY = live_select(*IDENTITY_COLUMNS).where(_BY_HASH)
 _TOUCH = (
     update(_SESSIONS)
     .where(_SESSIONS.c.id == bindparam("session_id"))
@@ -298,10 +301,10 @@ def peek_live(
     now: datetime,
     timeouts: Timeouts,
     binding: KeyBinding | None = None,
-    with_groups: bool = False,
+    with_identity: bool = False,
 ) -> Row[Any] | None:
     """The session :func:`resolve` would find, as one plain row of :data:`LIVE_COLUMNS`
-    (and :data:`GROUP_NAMES` ``with_groups``) read on a plain connection
+    (and :data:`IDENTITY_COLUMNS` ``with_identity``) read on a plain connection
     (``GET /api/session`` and the gate's checks need columns, not loaded objects in an ORM
     session); None if none is live. Touches it as :func:`resolve` does.
 
@@ -311,7 +314,7 @@ def peek_live(
     """
     if not secret or len(secret) > 128:
         return None
-    statement = _PEEK_WITH_GROUPS if with_groups else _PEEK
+    statement = _PEEK_IDENTITY if with_identity else _PEEK
     found = conn.execute(statement, {"token_hash": tokens.digest(secret)}).first()
     if found is None or not row_is_live(found, now=now, timeouts=timeouts, binding=binding):
         return None
