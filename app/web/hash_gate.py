@@ -1,7 +1,11 @@
 """The password sign-in's way through the hash budget (``app.services.hash_budget``).
 
-A sign-in that finds no slot is answered at once with 503 and ``Retry-After``, on the error
-page (or JSON) every refusal uses, without reading the account or hashing anything. One
+A sign-in that finds no slot is answered at once with 429 and ``Retry-After``, on the error
+page (or JSON) every refusal uses, without reading the account or hashing anything. A 429,
+not a 503: Keystile is up and answering, it declines this password's hashing for now, as
+the throttle declines a client's excess; a flood of refusals then reads as what it is in
+the proxy's and the load balancer's error rates (no 5xx), and a person's next attempt, a
+second later, is welcome. One
 ``auth:throttled`` audit row (reason ``busy``) is written per address per window, not one
 per refused request.
 """
@@ -49,7 +53,7 @@ def password_slot(username: str, *, priority: bool = False) -> Iterator[None]:
 
 
 def refused(refusal: NoHashSlot, *, method: str = "password") -> BaseResponse:
-    """503 with ``Retry-After``; audited once per address per window."""
+    """429 with ``Retry-After``; audited once per address per window."""
     key = throttle_key()
     if _audited().first(key):
         db = get_db()
@@ -63,7 +67,7 @@ def refused(refusal: NoHashSlot, *, method: str = "password") -> BaseResponse:
             details={"limit": "hash budget", "key": key[:100], "why": refusal.reason},
         )
         db.commit()
-    response = make_response(error_response(503, MESSAGE, "busy"))
+    response = make_response(error_response(429, MESSAGE, "busy"))
     response.headers["Retry-After"] = str(RETRY_AFTER)
     return response
 

@@ -488,9 +488,7 @@ def test_a_first_use_in_ca_mode_at_the_gate_pins_the_key(
         f"sqlite:///{tmp_path / 'ca.sqlite3'}",
         tmp_path,
         sign_in_edge=sign_in_edge,
-        **gate_settings(
-            tmp_path, client_ca=str(pki.ca.cert_path), cert_mapping="email"
-        ),
+        **gate_settings(tmp_path, client_ca=str(pki.ca.cert_path), cert_mapping="email"),
     )
     from app.db import EXTENSION, engine_of
     from app.models import Credential, CredentialKind

@@ -86,7 +86,7 @@ def test_the_default_budget_is_the_cores_and_a_short_wait(budget: HashBudget) ->
 
 
 @pytest.mark.parametrize("username", ["alice", "nobody"], ids=["known", "unknown"])
-def test_no_slot_is_a_fast_503_without_hashing(
+def test_no_slot_is_a_fast_429_without_hashing(
     client: FlaskClient,
     alice: User,
     budget: HashBudget,
@@ -99,7 +99,7 @@ def test_no_slot_is_a_fast_503_without_hashing(
         resp = _guess(client, username, PASSWORD)
         took = time.monotonic() - started
         again = _guess(client, username, PASSWORD)
-    assert resp.status_code == again.status_code == 503
+    assert resp.status_code == again.status_code == 429
     # At least the budget's second (Flask-Limiter's header hook keeps the later of its
     # window's reset and the view's own value).
     assert int(resp.headers["Retry-After"]) >= 1
@@ -127,7 +127,7 @@ def test_a_refusal_answers_json_to_a_client_that_asks(
             data={"username": "alice", "password": "x" * 8, "csrf_token": token},
             headers={"Accept": "application/json"},
         )
-    assert resp.status_code == 503 and resp.get_json()["error"] == "busy"
+    assert resp.status_code == 429 and resp.get_json()["error"] == "busy"
 
 
 def test_the_unknown_username_holds_a_slot_while_it_hashes(
@@ -195,5 +195,5 @@ def test_one_address_flooding_leaves_room_for_another(
         for t in threads:
             t.join(30)
     assert answers == [303] * 5
-    assert flood[503] > 0 and flood[401] > 0
-    assert set(flood) <= {401, 503}
+    assert flood[429] > 0 and flood[401] > 0
+    assert set(flood) <= {401, 429}
