@@ -8,7 +8,8 @@ client's address in ``X-Forwarded-For`` from the trusted loopback).
 
 The argon2id capacity of this machine (every core) is measured first. Then each scenario
 runs for ``--duration`` seconds while a legitimate client signs in once a second with each
-method: a password (page, form, session check, from a new browser each time), a passkey
+method: a password (page, form, session check) from a new browser each time and from a
+browser that signed in to the account before (its device token kept), a passkey
 (options, software authenticator, verify, session check), a client certificate (a new TLS
 handshake, ``GET /login``, session check; through nginx only), and a browser already signed
 in asks ``GET /api/session``:
@@ -61,6 +62,7 @@ from tests.support.pki import make_pki
 from tests.support.soft_authenticator import SoftAuthenticator, SoftCredential, unb64url
 
 SESSION = "__Host-keystile-session"
+DEVICE = "__Host-keystile-device"
 META_CSRF = re.compile(rb'name="csrf-token" content="([^"]+)"')
 Jar = dict[str, str]
 
@@ -301,9 +303,10 @@ def deployment(
 # -- the legitimate clients -------------------------------------------------------------------
 
 
-def page(target: Target, source: str) -> tuple[Jar, str, str]:
-    """A new browser's sign-in page: its cookies, the form's and the page's CSRF tokens."""
-    jar: Jar = {}
+def page(target: Target, source: str, jar: Jar | None = None) -> tuple[Jar, str, str]:
+    """A browser's sign-in page (a new browser's, or one holding ``jar``'s cookies): its
+    cookies, the form's and the page's CSRF tokens."""
+    jar = dict(jar or {})
     status, body = target.call("GET", "/login", jar, source=source)
     form, meta = CSRF.search(body), META_CSRF.search(body)
     if status != 200 or form is None:
@@ -311,8 +314,11 @@ def page(target: Target, source: str) -> tuple[Jar, str, str]:
     return jar, form.group(1).decode(), (meta or form).group(1).decode()
 
 
-def password_sign_in(target: Target, username: str = "owner", source: str = "127.200.0.1") -> bool:
-    jar, token, _ = page(target, source)
+def password_sign_in(
+    target: Target, username: str = "owner", source: str = "127.200.0.1", device: Jar | None = None
+) -> bool:
+    """A password sign-in from a new browser, or from one holding ``device``'s token."""
+    jar, token, _ = page(target, source, device)
     form = urlencode({"username": username, "password": PASSWORD, "csrf_token": token})
     status, _ = target.call("POST", "/login", jar, body=form.encode(), source=source)
     if status != 303:
@@ -366,15 +372,24 @@ def certificate_sign_in(target: Target) -> bool:
         conn.close()
 
 
-def signed_in_jar(target: Target) -> Jar:
+def signed_in_jar(target: Target, source: str = "127.200.0.4") -> Jar:
     """The cookies of a browser that signed in with its passkey-less password, before any
     flood."""
-    jar, token, _ = page(target, "127.200.0.4")
+    jar, token, _ = page(target, source)
     form = urlencode({"username": "owner", "password": PASSWORD, "csrf_token": token})
-    status, _ = target.call("POST", "/login", jar, body=form.encode(), source="127.200.0.4")
+    status, _ = target.call("POST", "/login", jar, body=form.encode(), source=source)
     if status != 303:
         raise SystemExit(f"warm-up sign-in answered {status}")
     return jar
+
+
+def known_browser(target: Target) -> Jar:
+    """The device token of a browser that signed in to the owner's account before any
+    flood (the cookie alone: each of its sign-ins starts signed out)."""
+    jar = signed_in_jar(target, source="127.200.0.5")
+    if DEVICE not in jar:
+        raise SystemExit("the warm-up sign-in set no device token")
+    return {DEVICE: jar[DEVICE]}
 
 
 def probe(
@@ -460,6 +475,7 @@ def scenario(
     target: Target,
     creds: list[SoftCredential],
     session_jar: Jar,
+    device: Jar,
     *,
     duration: float,
     attack: Callable[[threading.Event, Counter[int]], list[threading.Thread]] | None,
@@ -475,7 +491,11 @@ def scenario(
         return status == 200 and b'"authenticated":true' in body
 
     ops: list[tuple[str, Callable[[], bool]]] = [
-        ("password sign-in", lambda: password_sign_in(target)),
+        ("password, new browser", lambda: password_sign_in(target)),
+        (
+            "password, known browser",
+            lambda: password_sign_in(target, source="127.200.0.5", device=device),
+        ),
         (
             "passkey sign-in",
             lambda: passkey_sign_in(target, creds[next(turn) % len(creds)], authenticator),
@@ -532,6 +552,7 @@ def main() -> None:
         ),
     ):
         session_jar = signed_in_jar(target)
+        device = known_browser(target)
         runs: list[
             tuple[str, Callable[[threading.Event, Counter[int]], list[threading.Thread]] | None]
         ] = []
@@ -585,7 +606,7 @@ def main() -> None:
             )
         for label, attack in runs:
             probes, statuses = scenario(
-                target, creds, session_jar, duration=args.duration, attack=attack
+                target, creds, session_jar, device, duration=args.duration, attack=attack
             )
             print(label)
             for p in probes:

@@ -64,6 +64,8 @@ def certificate_stack(
         f"127.0.0.1:{app_port}",
         "--workers",
         "1",
+        "--worker-class",
+        "sync",  # as bench/_harness.gunicorn: both trees on the same worker class
         "--threads",
         "1",
         "--no-control-socket",
