@@ -13,8 +13,10 @@ the slots, a freed slot goes to the longest waiter whose address and account are
 share, and an address queues no more waiters than there are slots. The queue itself is
 short (as many waiters as slots, by default), so waiting sign-ins hold few of the server's
 threads; when it is full, a newcomer from an address with fewer waiters takes the place of
-the newest waiter of the address with the most. One address flooding therefore gets its
-share, and everyone else the rest.
+the newest waiter of the address with the most, and a client with a better claim (the
+owner's browser, which signed in to the account before) takes the place of a waiter without
+one, also of a guess naming its own account. One address flooding therefore gets its share,
+and everyone else the rest.
 
 Plain Python and thread-safe: one lock guards the counts, and each waiter waits on its own
 event, so a release wakes the one it grants and nobody else.
@@ -114,20 +116,32 @@ class HashBudget:
 
     def _acquire(self, waiter: _Waiter) -> None:
         with self._lock:
-            if self._queued[waiter.address] >= self.slots or (
-                waiter.account and self._queued[waiter.account] >= self.slots
-            ):
+            if self._queued[waiter.address] >= self.slots:
                 raise NoHashSlot("share")
+            if waiter.account and self._queued[waiter.account] >= self.slots:
+                # The account's queue is full. A client with a better claim to it (the
+                # owner's browser) takes the place of the newest waiter without one, so
+                # that guesses naming the account never keep its owner out.
+                victim = next(
+                    (
+                        w
+                        for w in reversed(self._waiters)
+                        if w.account == waiter.account and not w.priority
+                    ),
+                    None,
+                )
+                if not waiter.priority or victim is None:
+                    raise NoHashSlot("share")
+                self._evict(victim)
             self._waiters.append(waiter)
             self._count(self._queued, waiter, +1)
             self._grant()
             if not waiter.granted.is_set() and len(self._waiters) > self.max_waiting:
                 victim = self._displaced_by(waiter)
-                self._drop(victim)
                 if victim is waiter:
+                    self._drop(waiter)
                     raise NoHashSlot("busy")
-                victim.evicted = True
-                victim.granted.set()
+                self._evict(victim)
         waiter.granted.wait(self.wait)
         with self._lock:
             if waiter.evicted:
@@ -152,6 +166,12 @@ class HashBudget:
                 if w.address == longest.address and not w.priority
             )
         return newcomer
+
+    def _evict(self, victim: _Waiter) -> None:
+        """Take ``victim`` out of the queue and wake it to be refused."""
+        self._drop(victim)
+        victim.evicted = True
+        victim.granted.set()
 
     def _drop(self, waiter: _Waiter) -> None:
         self._waiters.remove(waiter)

@@ -200,6 +200,38 @@ def test_priority_is_served_first_and_takes_a_place_in_a_full_queue() -> None:
     assert order == ["owner", "a1"]
 
 
+def test_the_owner_s_browser_takes_the_place_of_a_waiter_naming_its_account() -> None:
+    """The account's queue is full (a guess naming it waits): a browser that signed in to it
+    before is not refused for that, the guess is, and the browser gets the next slot."""
+    budget = HashBudget(1, 5.0)
+    order: list[str] = []
+    refused: list[str] = []
+    with holding(budget, "a0", "someone") as release:
+        guess = threading.Thread(target=_try, args=(budget, "a1", order, "owner", refused))
+        guess.start()
+        _until(lambda: budget._queued["u:owner"] == 1)
+        known = threading.Thread(target=lambda: _try_priority(budget, "a2", order, "owner"))
+        known.start()
+        _until(lambda: refused == ["a1"])
+        release.set()
+        _until(lambda: order == ["a2"])
+    for t in (guess, known):
+        t.join(5)
+    assert order == ["a2"] and refused == ["a1"]
+
+
+def test_a_guess_naming_an_account_whose_queue_is_full_is_refused() -> None:
+    budget = HashBudget(1, 5.0)
+    with holding(budget, "a0", "someone"):
+        guess = threading.Thread(target=_try, args=(budget, "a1", None, "owner"))
+        guess.start()
+        _until(lambda: budget._queued["u:owner"] == 1)
+        with pytest.raises(NoHashSlot) as refusal, budget.slot(address="a2", account="owner"):
+            pytest.fail("ran without a slot")
+        assert refusal.value.reason == "share"
+    guess.join(5)
+
+
 def test_under_a_flood_the_cap_holds_and_another_address_is_never_refused() -> None:
     """Eight threads of one address against one of another, each hash 20 ms."""
     budget = HashBudget(2, 0.25)
@@ -264,8 +296,8 @@ def _try(
         refused.append(address)
 
 
-def _try_priority(budget: HashBudget, address: str, order: list[str]) -> None:
-    with budget.slot(address=address, account="", priority=True):
+def _try_priority(budget: HashBudget, address: str, order: list[str], account: str = "") -> None:
+    with budget.slot(address=address, account=account, priority=True):
         order.append(address)
 
 
