@@ -105,14 +105,14 @@ def _wire(app: Flask, settings: Settings) -> None:
     from app.webauthn import bp as webauthn_bp
 
     app.extensions["keystile.settings"] = settings
+    budget = HashBudget(settings.hash_slots or default_slots(), settings.hash_wait_ms / 1000)
+    app.extensions["keystile.hash_budget"] = budget
     app.extensions["keystile.passwords"] = Passwords(
         HashParameters(
             settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
         ),
         site_name=settings.rp_name,
-    )
-    app.extensions["keystile.hash_budget"] = HashBudget(
-        settings.hash_slots or default_slots(), settings.hash_wait_ms / 1000
+        hashing_threads=max(4, budget.slots),  # never fewer threads than the budget's slots
     )
     app.extensions["keystile.mailer"] = Mailer(settings.smtp_url, settings.mail_from)
     db.init_app(app, settings.database_url or db.default_database_url(app.instance_path))

@@ -40,6 +40,7 @@ import json
 import os
 import random
 import re
+import resource
 import secrets
 import ssl
 import statistics
@@ -56,6 +57,7 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._bare import PASSWORD
+from bench._harness import process_tree_cpu_seconds
 from bench.password_login import CSRF, argon2_floor
 from tests.e2e.proxies import servers
 from tests.support.pki import make_pki
@@ -129,14 +131,14 @@ class Probe:
     def line(self) -> str:
         done = len(self.latencies) + self.failures
         if not self.latencies:
-            return f"  {self.label:<22} no success in {done}"
+            return f"  {self.label:<24} no success in {done}"
         q = (
             statistics.quantiles(self.latencies, n=100, method="inclusive")
             if len(self.latencies) > 1
             else [self.latencies[0]] * 99
         )
         return (
-            f"  {self.label:<22} p50 {q[49] * 1000:8.1f} ms  p99 {q[98] * 1000:8.1f} ms  "
+            f"  {self.label:<24} p50 {q[49] * 1000:8.1f} ms  p99 {q[98] * 1000:8.1f} ms  "
             f"success {len(self.latencies)}/{done} ({len(self.latencies) / done:.0%})"
         )
 
@@ -253,8 +255,9 @@ def prepare(
 @contextlib.contextmanager
 def deployment(
     directory: Path, *, layout: str, proxy: str, users: int
-) -> Iterator[tuple[Target, list[SoftCredential], int]]:
-    """Keystile (and nginx) running; yields the target, the passkeys and Keystile's pid."""
+) -> Iterator[tuple[Target, list[SoftCredential], list[int]]]:
+    """Keystile (and nginx) running; yields the target, the passkeys and the pids of
+    Keystile's gunicorn (and nginx's master)."""
     port, app_port = servers.free_ports(2)
     front = port if proxy == "nginx" else app_port
     origin = f"https://localhost:{port}" if proxy == "nginx" else "http://localhost"
@@ -292,12 +295,13 @@ def deployment(
         )
         app.wait()
         if proxy == "nginx":
-            running.enter_context(
+            nginx = running.enter_context(
                 servers.proxy("nginx", config, port=port, prefix=directory / "nginx", trust=tls)
-            ).wait()
-            yield Target(front, tls, cert_tls), creds, app.pid
+            )
+            nginx.wait()
+            yield Target(front, tls, cert_tls), creds, [app.pid, nginx.pid]
         else:
-            yield Target(front), creds, app.pid
+            yield Target(front), creds, [app.pid]
 
 
 # -- the legitimate clients -------------------------------------------------------------------
@@ -518,6 +522,12 @@ def _origin(target: Target) -> str:
     return f"https://localhost:{target.port}" if target.tls else "http://localhost"
 
 
+def _cpu(pids: list[int]) -> list[float]:
+    """CPU seconds so far of this process (the clients and the flood), then each pid's tree."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return [own.ru_utime + own.ru_stime, *(process_tree_cpu_seconds(p) for p in pids)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -548,7 +558,7 @@ def main() -> None:
         deployment(Path(tmp), layout=args.layout, proxy=args.proxy, users=50) as (
             target,
             creds,
-            _pid,
+            pids,
         ),
     ):
         session_jar = signed_in_jar(target)
@@ -605,15 +615,23 @@ def main() -> None:
                 )
             )
         for label, attack in runs:
+            before = _cpu(pids)
             probes, statuses = scenario(
                 target, creds, session_jar, device, duration=args.duration, attack=attack
             )
+            spent = [
+                (after - then) / args.duration
+                for then, after in zip(before, _cpu(pids), strict=True)
+            ]
             print(label)
             for p in probes:
                 print(p.line())
             if statuses:
                 got = ", ".join(f"{s or 'no answer'}: {n}" for s, n in sorted(statuses.items()))
-                print(f"  attack answers         {got}")
+                print(f"  attack answers           {got}")
+            names = ("this driver (clients, flood)", "Keystile", "nginx")
+            shares = ", ".join(f"{n} {c:.2f}" for n, c in zip(names, spent, strict=False))
+            print(f"  cores used               {shares}")
             sys.stdout.flush()
 
 

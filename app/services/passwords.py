@@ -6,11 +6,16 @@ password is NFKC-normalised before hashing (SP 800-63B-4 §3.1.1.2) and never tr
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 import threading
 import unicodedata
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
+from typing import TypeVar
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -55,25 +60,77 @@ def _dummy_hash(params: HashParameters) -> str:
     return make_hasher(params).hash("keystile-dummy-password-for-timing")
 
 
+#: how much lower the CPU priority of argon2id work is than the requests' own (a nice
+#: increment): when the cores are contended, Linux gives a thread at nice 10 about a tenth
+#: of the share of one at nice 0, so sign-ins by passkey or certificate, the gate's checks
+#: and the proxy's TLS run first, and hashing takes the rest (issue 17)
+HASHING_NICENESS = 10
+T = TypeVar("T")
+
+
+class HashingThreads:
+    """The threads argon2id runs on: a few per process, each at :data:`HASHING_NICENESS`
+    (Linux sets a nice value per thread; elsewhere they run at the process's own).
+
+    argon2-cffi releases the interpreter lock while it hashes, so the request that waits for
+    the result costs nothing meanwhile. Made on first use in each process: threads do not
+    survive a fork, and gunicorn forks its workers after loading the app.
+    """
+
+    def __init__(self, size: int = 4) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pid = 0
+
+    def run(self, work: Callable[..., T], *args: object) -> T:
+        """``work(*args)`` on a hashing thread; its result, or what it raised."""
+        return self._executor().submit(work, *args).result()
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None or self._pid != os.getpid():
+                self._pool = ThreadPoolExecutor(
+                    self.size, thread_name_prefix="keystile-argon2", initializer=_lower_priority
+                )
+                self._pid = os.getpid()
+            return self._pool
+
+
+def _lower_priority() -> None:
+    if sys.platform != "linux":  # setpriority on a thread id is Linux's per-thread nice
+        return
+    thread = threading.get_native_id()
+    current = os.getpriority(os.PRIO_PROCESS, thread)
+    os.setpriority(os.PRIO_PROCESS, thread, min(19, current + HASHING_NICENESS))
+
+
 class Passwords:
     """Hashing and verification at one set of parameters, for one site.
 
     ``site_name`` (the WebAuthn RP name) is a context word for new passwords: SP 800-63B-4
-    §3.1.1.2 names "the name of the service" among the words to refuse.
+    §3.1.1.2 names "the name of the service" among the words to refuse. The argon2id work
+    runs on :class:`HashingThreads`.
     """
 
-    def __init__(self, params: HashParameters, *, site_name: str = "") -> None:
+    def __init__(
+        self, params: HashParameters, *, site_name: str = "", hashing_threads: int = 4
+    ) -> None:
         self.params = params
         self.site_name = site_name
         self._hasher = make_hasher(params)
+        self.threads = HashingThreads(hashing_threads)
 
     def hash(self, password: str) -> str:
-        return self._hasher.hash(normalize(password))
+        return self.threads.run(self._hasher.hash, normalize(password))
 
     def verify(self, stored_hash: str, password: str) -> bool:
         """True when ``password`` matches; never raises for a bad hash or a wrong password."""
+        return self.threads.run(self._verify, stored_hash, normalize(password))
+
+    def _verify(self, stored_hash: str, password: str) -> bool:
         try:
-            return self._hasher.verify(stored_hash, normalize(password))
+            return self._hasher.verify(stored_hash, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 

@@ -163,3 +163,63 @@ def test_bad_stored_hash_is_a_mismatch_not_an_error() -> None:
     assert not pw.verify("not-a-hash", "x")
     assert not pw.verify(PasswordHasher().hash("y")[:-5], "y")
     assert pw.needs_rehash("not-a-hash")
+
+
+def test_argon2_runs_on_threads_of_lower_priority() -> None:
+    """Hashing runs on a hashing thread, HASHING_NICENESS below the caller's priority, so a
+    contended machine serves the other requests first; results and errors come back."""
+    import os
+    import sys
+    import threading
+
+    from app.services.passwords import HASHING_NICENESS, HashingThreads
+
+    threads = HashingThreads(2)
+
+    def where() -> tuple[int, int]:
+        tid = threading.get_native_id()
+        return tid, os.getpriority(os.PRIO_PROCESS, tid)
+
+    tid, niceness = threads.run(where)
+    assert tid != threading.get_native_id()
+    if sys.platform == "linux":
+        mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        assert niceness == min(19, mine + HASHING_NICENESS)
+
+    def fails() -> None:
+        raise ValueError("from the hashing thread")
+
+    with pytest.raises(ValueError, match="from the hashing thread"):
+        threads.run(fails)
+
+
+def test_a_forked_process_gets_hashing_threads_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    from app.services.passwords import HashingThreads
+
+    threads = HashingThreads(1)
+    assert threads.run(os.getpid) == os.getpid()
+    first = threads._executor()
+    monkeypatch.setattr(os, "getpid", lambda: -1)  # as in a gunicorn worker after fork
+    assert threads._executor() is not first
+
+
+def test_passwords_verify_on_the_hashing_threads() -> None:
+    import threading
+
+    passwords = Passwords(FAST)
+    stored = passwords.hash("correct horse battery staple")
+    seen: list[str] = []
+    verify = passwords._verify
+
+    def spy(stored_hash: str, password: str) -> bool:
+        seen.append(threading.current_thread().name)
+        return verify(stored_hash, password)
+
+    passwords._verify = spy  # type: ignore[method-assign]
+    assert passwords.verify(stored, "correct horse battery staple")
+    assert not passwords.verify(stored, "wrong")
+    assert all(name.startswith("keystile-argon2") for name in seen) and len(seen) == 2
