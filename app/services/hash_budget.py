@@ -32,6 +32,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+#: how many times longer than the others a client with a better claim (the owner's browser)
+#: waits for a slot: its sign-in is worth a thread held a little longer, and while a flood
+#: keeps the cores busy, hashing (at a lower CPU priority) turns slots over more slowly
+PRIORITY_WAIT = 4
+
 
 class NoHashSlot(Exception):
     """No verification slot came free in time; the caller answers without hashing."""
@@ -142,7 +147,7 @@ class HashBudget:
                     self._drop(waiter)
                     raise NoHashSlot("busy")
                 self._evict(victim)
-        waiter.granted.wait(self.wait)
+        waiter.granted.wait(self.wait * (PRIORITY_WAIT if waiter.priority else 1))
         with self._lock:
             if waiter.evicted:
                 raise NoHashSlot("share")

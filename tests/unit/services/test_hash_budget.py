@@ -306,3 +306,17 @@ def _until(condition: object, timeout: float = 5.0) -> None:
     while not condition():  # type: ignore[operator]
         assert time.monotonic() < deadline, "condition never held"
         time.sleep(0.002)
+
+
+def test_the_owner_s_browser_waits_longer_than_the_others() -> None:
+    from app.services.hash_budget import PRIORITY_WAIT
+
+    budget = HashBudget(1, 0.05)
+    with holding(budget, "a0") as release:
+        with pytest.raises(NoHashSlot), budget.slot(address="a1", account=""):
+            pytest.fail("ran without a slot")
+        threading.Timer(0.05 * PRIORITY_WAIT / 2, release.set).start()
+        started = time.monotonic()
+        with budget.slot(address="a2", account="", priority=True):
+            waited = time.monotonic() - started
+    assert 0.05 < waited < 0.05 * PRIORITY_WAIT
