@@ -15,14 +15,22 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.gate.handoff import GATE_COOKIE
 from app.models import AuditEvent, AuthSession, Credential, CredentialKind, User, utcnow
-from app.services import handoff, sessions
+from app.services import sessions
 from app.services.audit import Client
 from app.web.auth_state import COOKIE
 from app.web.context import session_timeouts
 from tests.conftest import AuthActions, make_user
-from tests.support.gate import PROXY, WIKI, cert_header, gate_settings, nginx, pin, signed_in
+from tests.support.gate import (
+    PROXY,
+    WIKI,
+    cert_header,
+    gate_settings,
+    host_session_cookie,
+    nginx,
+    pin,
+    signed_in,
+)
 from tests.support.pki import Pki
 
 MISMATCH = "auth:session:binding_mismatch"
@@ -137,19 +145,7 @@ def test_a_protected_host_cookie_is_bound_to_the_key_of_its_session(
     pin(db, alice, pki.self_signed.cert)
     cert_sign_in(proxy, pki.self_signed.cert)
     parent = db.scalars(select(AuthSession).where(AuthSession.user_id == alice.id)).one()
-    with app.test_request_context():
-        code = handoff.issue(db, parent, host="wiki.example.com", next_url=f"{WIKI}/", now=utcnow())
-        db.commit()
-        redeemed = handoff.redeem(
-            db,
-            code,
-            host="wiki.example.com",
-            client=Client(),
-            now=utcnow(),
-            timeouts=session_timeouts(),
-        )
-    assert redeemed is not None
-    cookie = f"{GATE_COOKIE}={redeemed.secret}"
+    cookie = host_session_cookie(app, db, parent)
     resp = nginx(proxy, f"{WIKI}/docs/", cookie=cookie, **cert_header(pki.self_signed.cert))
     assert resp.status_code == 200 and resp.headers["Remote-User"] == "alice"
     assert nginx(proxy, f"{WIKI}/docs/", cookie=cookie).status_code == 401

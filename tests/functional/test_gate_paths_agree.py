@@ -19,12 +19,8 @@ from werkzeug.http import parse_set_header
 
 from app.db import EXTENSION, engine_of
 from app.edge import SignInEdge
-from app.gate.handoff import GATE_COOKIE
-from app.models import AuthSession, Credential, CredentialKind, utcnow
-from app.services import handoff
-from app.services.audit import Client
+from app.models import AuthSession, Credential, CredentialKind
 from app.services.gate import HEADERS as IDENTITY_HEADERS
-from app.web.context import session_timeouts
 from tests.conftest import fresh_app, make_user
 from tests.support import factories
 from tests.support.gate import (
@@ -32,6 +28,7 @@ from tests.support.gate import (
     cert_header,
     forward,
     gate_settings,
+    host_session_cookie,
     nginx,
     pin,
     session_cookie,
@@ -102,19 +99,7 @@ def script(app: Flask, pki: Pki) -> Transcript:
     )
     parent = db.scalar(select(AuthSession).where(AuthSession.method == "passkey").limit(1))
     assert parent is not None
-    with app.app_context():
-        code = handoff.issue(db, parent, host="wiki.example.com", next_url=WIKI, now=utcnow())
-        db.commit()
-        redeemed = handoff.redeem(
-            db,
-            code,
-            host="wiki.example.com",
-            client=Client(),
-            now=utcnow(),
-            timeouts=session_timeouts(),
-        )
-    assert redeemed is not None
-    host_cookie = f"{GATE_COOKIE}={redeemed.secret}"
+    host_cookie = host_session_cookie(app, db, parent)
     first_audit = last_audit_id(db)
     out = Transcript()
     flask_spy(app, out.reached_flask)

@@ -15,8 +15,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from app.gate.handoff import GATE_COOKIE
 from app.models import AuthSession, User, utcnow
-from app.services import cert_auth, credentials, sessions
+from app.services import cert_auth, credentials, handoff, sessions
 from app.services.audit import SYSTEM, Client
 from app.services.certificates import describe
 from app.web.auth_state import COOKIE
@@ -125,6 +126,21 @@ def session_cookie(
         )
         db.commit()
     return f"{COOKIE}={opened.secret}"
+
+
+def host_session_cookie(
+    app: Flask, db: Session, parent: AuthSession, host: str = "wiki.example.com"
+) -> str:
+    """The protected host's cookie of a session handed off from ``parent`` (issued and
+    redeemed as ``/gate/continue`` and the host's hand-off path do)."""
+    with app.app_context():
+        code = handoff.issue(db, parent, host=host, next_url=f"https://{host}/", now=utcnow())
+        db.commit()
+        redeemed = handoff.redeem(
+            db, code, host=host, client=Client(), now=utcnow(), timeouts=session_timeouts()
+        )
+    assert redeemed is not None
+    return f"{GATE_COOKIE}={redeemed.secret}"
 
 
 def cert_header(cert: x509.Certificate) -> dict[str, str]:
