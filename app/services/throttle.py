@@ -127,12 +127,19 @@ class Throttle:
 
     def test(self, limit: Limit, key: str) -> Breach | None:
         """The full windows of ``limit`` for ``key``, counting nothing."""
+        return self.standing(limit, key)[0]
+
+    def standing(self, limit: Limit, key: str) -> tuple[Breach | None, Window | None]:
+        """Where the windows of ``limit`` stand for ``key``, counting nothing: the full ones
+        (a breach, or None) and the shortest (for the headers; None when disabled). One read
+        per window: a window has room while ``get_window_stats`` leaves at least one
+        request, as ``MovingWindowRateLimiter.test`` judges it."""
         if not self.enabled:
-            return None
+            return None, None
         ids = _ids(limit, key)
-        return self._breach(
-            limit, key, [item for item in limit.items if not self._run("test", item, ids)]
-        )
+        windows = [self._window(item, ids) for item in limit.items]
+        full = tuple(w for w in windows if w.remaining < 1)
+        return (Breach(limit, key, full) if full else None), windows[0]
 
     def hit(self, limit: Limit, key: str) -> Breach | None:
         """Count one request in every window, shortest first, stopping at the first that is

@@ -67,7 +67,7 @@ def refused(refusal: NoHashSlot, *, method: str = "password") -> BaseResponse:
             details={"limit": "hash budget", "key": key[:100], "why": refusal.reason},
         )
         db.commit()
-    response = make_response(error_response(429, MESSAGE, "busy"))
+    response = make_response(error_response(429, MESSAGE, "busy", heading="Busy"))
     response.headers["Retry-After"] = str(RETRY_AFTER)
     return response
 

@@ -135,9 +135,11 @@ def wants_json() -> bool:
     )
 
 
-def error_response(status: int, message: str, code: str = "") -> tuple[BaseResponse | str, int]:
-    """The error answer: JSON on the API paths, else the error page; a 503 carries
-    ``Retry-After``."""
+def error_response(
+    status: int, message: str, code: str = "", *, heading: str = ""
+) -> tuple[BaseResponse | str, int]:
+    """The error answer: JSON on the API paths, else the error page (under ``heading``, or
+    the status's own); a 503 carries ``Retry-After``."""
     body: BaseResponse | str
     if wants_json():
         body = jsonify(
@@ -148,7 +150,7 @@ def error_response(status: int, message: str, code: str = "") -> tuple[BaseRespo
         body = Response(message, status=status, mimetype="text/plain")
     else:
         try:
-            body = render_template("error.html", status=status, message=message)
+            body = render_template("error.html", status=status, message=message, heading=heading)
         except Exception:
             # The error page itself failed (e.g. the body that caused a 413 is read again):
             # still answer plainly, never with a trace.

@@ -83,8 +83,8 @@ def limit(name: str, setting: str) -> Limit:
 
 def check(limit: Limit, key: str, *, audit_as: str | None) -> None:
     """Refuse (429) if a window of ``limit`` is full for ``key``; count nothing."""
-    breach = _throttle().test(limit, key)
-    _reported(limit, key)
+    breach, window = _throttle().standing(limit, key)
+    _reported(limit, key, window)
     if breach is not None:
         refuse(breach, audit_as=audit_as)
 
@@ -100,6 +100,7 @@ def take(limit: Limit, key: str, *, audit_as: str | None) -> None:
 def charge(limit: Limit, key: str) -> None:
     """Count a failure that :func:`check` let through."""
     _throttle().charge(limit, key)
+    g.pop("throttle_window", None)  # the headers read the window as the charge left it
 
 
 def view_limit(app: Flask, endpoint: str) -> Limit:
@@ -184,12 +185,11 @@ def refusal_wait() -> int:
 
 def add_headers(response: BaseResponse) -> BaseResponse:
     """after_request: the headers of the window that refused this request, or else of the
-    shortest window of the last limit it was counted against."""
+    shortest window of the last limit it was counted against (as its check read it, when
+    nothing was counted since)."""
     breach: Breach | None = g.get("throttle_breach")
-    window: Window | None = None
-    if breach is not None:
-        window = breach.window
-    elif (reported := g.get("throttle_reported")) is not None:
+    window: Window | None = breach.window if breach is not None else g.get("throttle_window")
+    if window is None and (reported := g.get("throttle_reported")) is not None:
         try:
             window = _throttle().window(*reported)
         except Exception:  # headers are advice: never a failure of their own
@@ -212,8 +212,9 @@ def rate_limit_headers(window: Window) -> list[tuple[str, str]]:
     ]
 
 
-def _reported(limit: Limit, key: str) -> None:
+def _reported(limit: Limit, key: str, window: Window | None = None) -> None:
     g.throttle_reported = (limit, key)
+    g.throttle_window = window
 
 
 def _throttle() -> Throttle:

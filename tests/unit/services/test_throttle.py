@@ -61,6 +61,19 @@ def test_test_counts_nothing_and_charge_counts_every_window() -> None:
     assert throttle.window(hour, "k").remaining == 2  # type: ignore[union-attr]
 
 
+def test_standing_is_test_and_the_shortest_window_in_one_read_per_window() -> None:
+    throttle = Throttle()
+    for charged in range(7):
+        breach, window = throttle.standing(THREE, "k")
+        assert (breach is None) == (throttle.test(THREE, "k") is None)
+        assert window is not None and window.item.amount == 3
+        assert window.remaining == max(0, 3 - charged)
+        full = [] if breach is None else [w.item.amount for w in breach.full]
+        assert full == [3] * (charged >= 3) + [5] * (charged >= 5)
+        throttle.charge(THREE, "k")
+    assert Throttle(enabled=False).standing(THREE, "k") == (None, None)
+
+
 def test_a_breach_is_reported_once_per_window() -> None:
     throttle = Throttle()
     for _ in range(3):
