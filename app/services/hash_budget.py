@@ -26,9 +26,8 @@ from __future__ import annotations
 
 import os
 import threading
-import time
-from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -223,32 +222,3 @@ class HashBudget:
                 counter[key] += step
                 if counter[key] <= 0:
                     del counter[key]
-
-
-class OncePerWindow:
-    """Whether a key was already seen in the current window: one audit row per refused
-    address per window, not one per refused request (a flood of refusals must not become
-    a flood of rows). Per process; the oldest keys are forgotten past ``max_keys``.
-    """
-
-    def __init__(
-        self, window: float, *, max_keys: int = 10_000, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.window = window
-        self.max_keys = max_keys
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._since: OrderedDict[str, float] = OrderedDict()
-
-    def first(self, key: str) -> bool:
-        """True the first time ``key`` is seen in a window (and it starts one)."""
-        now = self._clock()
-        with self._lock:
-            started = self._since.get(key)
-            if started is not None and now - started < self.window:
-                return False
-            self._since[key] = now
-            self._since.move_to_end(key)
-            while len(self._since) > self.max_keys:
-                self._since.popitem(last=False)
-            return True

@@ -170,8 +170,15 @@ class Throttle:
         """True once per limit, key and window: the refusal that gets an audit row (a flood
         of refusals must not become a flood of rows). Kept in the same storage, so shared
         by every instance on Redis."""
-        item = breach.window.item
-        marker = f"{PREFIX}/audited/{item.key_for(*_ids(breach.limit, breach.key))}"
+        return self._first(breach.window.item, _ids(breach.limit, breach.key))
+
+    def first_refusal(self, limit: Limit, key: str) -> bool:
+        """:meth:`first_refusal_in_window` for a refusal that is not the throttle's own
+        (the hash budget's): once per ``key`` in the window of ``limit``'s first item."""
+        return self._first(limit.items[0], _ids(limit, key))
+
+    def _first(self, item: RateLimitItem, ids: tuple[str, ...]) -> bool:
+        marker = f"{PREFIX}/audited/{item.key_for(*ids)}"
         return bool(self._run("incr", marker, item.get_expiry()) == 1)
 
     def reset(self) -> None:

@@ -21,20 +21,22 @@ from werkzeug.wrappers import Response as BaseResponse
 from app.db import get_db
 from app.models import normalize_username
 from app.services.audit import Event, record
-from app.services.hash_budget import NoHashSlot, OncePerWindow
+from app.services.hash_budget import NoHashSlot
+from app.services.throttle import Limit
 from app.web.client import current_client, throttle_key
 from app.web.context import hash_budget
 from app.web.security import error_response
+from app.web.throttle import throttle_of
 
 #: seconds a refused client is asked to wait; slots turn over in tens of milliseconds
 RETRY_AFTER = 1
-#: one audit row per refused address per this many seconds (and per process)
-AUDIT_WINDOW = 60.0
+#: one audit row per refused address per minute, marked where the throttle keeps its counts
+#: (shared by every instance on Redis), as the throttle's own refusals are
+AUDITED = Limit.of("auth.login_post:hash-budget", "1/minute")
 MESSAGE = (
     "Sign-in by password is very busy right now. Please try again in a moment; "
     "a passkey or a certificate signs in at once."
 )
-_AUDITED = "keystile.hash_refusals_audited"
 
 
 @contextmanager
@@ -55,7 +57,7 @@ def password_slot(username: str, *, priority: bool = False) -> Iterator[None]:
 def refused(refusal: NoHashSlot, *, method: str = "password") -> BaseResponse:
     """429 with ``Retry-After``; audited once per address per window."""
     key = throttle_key()
-    if _audited().first(key):
+    if throttle_of(current_app).first_refusal(AUDITED, key):
         db = get_db()
         record(
             db,
@@ -70,10 +72,3 @@ def refused(refusal: NoHashSlot, *, method: str = "password") -> BaseResponse:
     response = make_response(error_response(429, MESSAGE, "busy", heading="Busy"))
     response.headers["Retry-After"] = str(RETRY_AFTER)
     return response
-
-
-def _audited() -> OncePerWindow:
-    once: OncePerWindow | None = current_app.extensions.get(_AUDITED)
-    if once is None:
-        once = current_app.extensions.setdefault(_AUDITED, OncePerWindow(AUDIT_WINDOW))
-    return once

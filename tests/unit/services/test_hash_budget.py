@@ -10,7 +10,7 @@ from contextlib import ExitStack, contextmanager
 
 import pytest
 
-from app.services.hash_budget import HashBudget, NoHashSlot, OncePerWindow, default_slots
+from app.services.hash_budget import HashBudget, NoHashSlot, default_slots
 
 
 @contextmanager
@@ -266,17 +266,6 @@ def test_under_a_flood_the_cap_holds_and_another_address_is_never_refused() -> N
     assert outcomes["owner", "busy"] == outcomes["owner", "share"] == 0
     assert outcomes["flood", "share"] > 0
     assert budget.busy == 0
-
-
-def test_once_per_window() -> None:
-    now = [100.0]
-    once = OncePerWindow(60, max_keys=2, clock=lambda: now[0])
-    assert once.first("a") and not once.first("a")
-    assert once.first("b")
-    now[0] += 61
-    assert once.first("a")
-    assert once.first("c")  # three keys: "b", the oldest, is forgotten
-    assert once.first("b")
 
 
 def _try(

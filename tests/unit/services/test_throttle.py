@@ -74,6 +74,14 @@ def test_standing_is_test_and_the_shortest_window_in_one_read_per_window() -> No
     assert Throttle(enabled=False).standing(THREE, "k") == (None, None)
 
 
+def test_another_refusal_is_audited_once_per_key_and_window() -> None:
+    throttle = Throttle()
+    budget = Limit.of("auth.login_post:hash-budget", "1/minute")
+    assert [throttle.first_refusal(budget, "192.0.2.1") for _ in range(3)] == [True, False, False]
+    assert throttle.first_refusal(budget, "192.0.2.2")
+    assert throttle.first_refusal(Limit.of("other", "1/minute"), "192.0.2.1")
+
+
 def test_a_breach_is_reported_once_per_window() -> None:
     throttle = Throttle()
     for _ in range(3):
