@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import re
 import secrets
-import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -173,20 +172,7 @@ def deploy(proxy: str, tls: Tls, directory: Path) -> Iterator[Deployment]:
             app_port,
         )
         running.callback(lambda: deployed.keystile.stop())
-        echo = running.enter_context(
-            servers.Server(
-                [
-                    str(Path(sys.executable).parent / "keystile"),
-                    "dev",
-                    "echo",
-                    "--port",
-                    str(echo_port),
-                ],
-                what="echo",
-                log=directory / "echo.log",
-                probe=lambda: servers.answers_any(echo_port),
-            )
-        )
+        echo = running.enter_context(servers.echo(echo_port, directory))
         deployed.keystile.wait()
         echo.wait()
         running.enter_context(

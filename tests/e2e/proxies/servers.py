@@ -281,6 +281,17 @@ def keystile(
     )
 
 
+def echo(port: int, directory: Path) -> Server:
+    """Start ``keystile dev echo`` (the demo upstream that shows the headers it received) on
+    loopback ``port``; it is ready when it answers there."""
+    return Server(
+        [str(Path(sys.executable).parent / "keystile"), "dev", "echo", "--port", str(port)],
+        what="echo",
+        log=directory / "echo.log",
+        probe=lambda: answers_any(port),
+    )
+
+
 def proxy(name: str, config_text: str, *, port: int, prefix: Path, trust: ssl.SSLContext) -> Server:
     """Start ``name`` with ``config_text``, rendered for ``--listen 127.0.0.1:PORT`` and
     ``--prefix PREFIX``; it is ready when it proxies ``/healthz`` through to Keystile."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -236,20 +235,7 @@ def gate(tls: Tls, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         ):
             result = cli.invoke(args=args, input=given)
             assert result.exit_code == 0, result.output
-        echo = running.enter_context(
-            servers.Server(
-                [
-                    str(Path(sys.executable).parent / "keystile"),
-                    "dev",
-                    "echo",
-                    "--port",
-                    str(echo_port),
-                ],
-                what="echo",
-                log=tmp_path / "echo.log",
-                probe=lambda: servers.answers_any(echo_port),
-            )
-        )
+        echo = running.enter_context(servers.echo(echo_port, tmp_path))
         keystile.wait()
         echo.wait()
         config = prefix / "nginx.conf"
