@@ -16,6 +16,10 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.support.pki import Pki
 
 ROOT = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -201,3 +205,23 @@ def interleaved(
                 )
             )
     return [Run.merged(label, parts) for label, parts in slices.items()]
+
+
+def server_tls(pki: Pki, directory: Path) -> tuple[Path, Path]:
+    """A server certificate for ``localhost`` from ``pki``'s CA, and its key, as PEM files in
+    ``directory`` (the proxy's TLS in the benches that put nginx in front)."""
+    from cryptography.hazmat.primitives import serialization
+
+    from app.services import ca
+
+    cert, key = ca.issue_server_certificate(pki.ca.as_authority(), hostnames=["localhost"])
+    tls_cert, tls_key = directory / "server.crt", directory / "server.key"
+    tls_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    tls_key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return tls_cert, tls_key

@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._harness import interleaved
+from bench._harness import interleaved, server_tls
 from tests.e2e.proxies import servers
 from tests.support.pki import Identity, make_pki
 
@@ -48,23 +48,12 @@ def prepare(
     Returns:
         gunicorn's environment, the nginx configuration, the client identity, the CA file.
     """
-    from cryptography.hazmat.primitives import serialization
 
     from app import create_app
     from app.db import engine_of
-    from app.services import ca
 
     pki = make_pki(directory / "pki")
-    cert, key = ca.issue_server_certificate(pki.ca.as_authority(), hostnames=["localhost"])
-    tls_cert, tls_key = directory / "server.crt", directory / "server.key"
-    tls_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    tls_key.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    tls_cert, tls_key = server_tls(pki, directory)
     env = {
         "KEYSTILE_ENV": "production",
         "KEYSTILE_SECRET_KEY": secrets.token_urlsafe(48),

@@ -57,7 +57,8 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._bare import PASSWORD
-from bench._harness import process_tree_cpu_seconds
+from bench._harness import process_tree_cpu_seconds, server_tls
+from bench.passkey_login import add_passkey_users
 from bench.password_login import CSRF, argon2_floor
 from tests.e2e.proxies import servers
 from tests.support.pki import make_pki
@@ -151,32 +152,13 @@ def prepare(
 ) -> tuple[dict[str, str], str, list[SoftCredential], ssl.SSLContext, ssl.SSLContext]:
     """The database (``owner`` with a password and a pinned certificate, ``bench<n>`` with a
     passkey each), the proxy configuration and the clients' TLS contexts."""
-    from cryptography.hazmat.primitives import serialization
     from sqlalchemy.orm import Session
 
     from app import create_app
     from app.db import engine_of
-    from app.models import (
-        Credential,
-        CredentialKind,
-        User,
-        new_user_handle,
-        normalize_username,
-        utcnow,
-    )
-    from app.services import ca
 
     pki = make_pki(directory / "pki")
-    cert, key = ca.issue_server_certificate(pki.ca.as_authority(), hostnames=["localhost"])
-    tls_cert, tls_key = directory / "server.crt", directory / "server.key"
-    tls_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    tls_key.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    tls_cert, tls_key = server_tls(pki, directory)
     env = {
         "KEYSTILE_ENV": "production",
         "KEYSTILE_SECRET_KEY": secrets.token_urlsafe(48),
@@ -215,36 +197,8 @@ def prepare(
         if result.exit_code != 0:
             raise SystemExit(f"keystile {' '.join(args)}: {result.output}")
         config = str(result.stdout)
-    authenticator = SoftAuthenticator(origin=origin, rp_id="localhost")
-    creds = []
     with Session(engine_of(app)) as db:
-        for i in range(users):
-            name = f"bench{i}"
-            user = User(
-                username=name,
-                username_normalized=normalize_username(name),
-                user_handle=new_user_handle(),
-                created_at=utcnow(),
-            )
-            _, cred = authenticator.register(challenge=bytes(32), user_handle=user.user_handle)
-            user.credentials.append(
-                Credential(
-                    kind=CredentialKind.PASSKEY,
-                    lookup_key=cred.id_b64url,
-                    public_key=cred.cose_key,
-                    sign_count=0,
-                    transports=["internal"],
-                    aaguid="00000000-0000-0000-0000-000000000000",
-                    backup_eligible=False,
-                    backup_state=False,
-                    attestation_format="none",
-                    attestation_trust="none",
-                    created_at=utcnow(),
-                )
-            )
-            db.add(user)
-            creds.append(cred)
-        db.commit()
+        creds = add_passkey_users(db, SoftAuthenticator(origin=origin, rp_id="localhost"), users)
     engine_of(app).dispose()
     tls = ssl.create_default_context(cafile=str(pki.ca.cert_path))
     cert_tls = ssl.create_default_context(cafile=str(pki.ca.cert_path))

@@ -40,7 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._bare import PASSWORD
-from bench._harness import Run, interleaved
+from bench._harness import Run, interleaved, server_tls
 from tests.e2e.proxies import servers
 from tests.support.pki import Pki, make_pki
 
@@ -122,27 +122,17 @@ def prepare(directory: Path, *, port: int) -> tuple[dict[str, str], str, Path, P
         gunicorn's environment, the session cookie, the server certificate and key, and
         the PKI (alice's certificate is its ``self_signed``).
     """
-    from cryptography.hazmat.primitives import serialization
     from sqlalchemy import select
 
     from app import create_app
     from app.db import engine_of, get_db
     from app.models import Credential, CredentialKind, User, utcnow
-    from app.services import ca, sessions
+    from app.services import sessions
     from app.services.audit import Client
     from app.web.context import session_timeouts
 
     pki = make_pki(directory / "pki")
-    cert, key = ca.issue_server_certificate(pki.ca.as_authority(), hostnames=["localhost"])
-    tls_cert, tls_key = directory / "server.crt", directory / "server.key"
-    tls_cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    tls_key.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    tls_cert, tls_key = server_tls(pki, directory)
     env = {
         "KEYSTILE_ENV": "production",
         "KEYSTILE_SECRET_KEY": secrets.token_urlsafe(48),

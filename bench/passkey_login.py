@@ -68,7 +68,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -76,6 +76,9 @@ from bench._harness import Run, gunicorn, interleaved
 from tests.support.soft_authenticator import SoftAuthenticator, SoftCredential, unb64url
 
 ORIGIN = "http://localhost"
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
 ZERO_AAGUID = "00000000-0000-0000-0000-000000000000"
 CSRF = re.compile(rb'<meta name="csrf-token" content="([^"]+)"')
 Jar = dict[str, str]
@@ -87,6 +90,20 @@ def seed(url: str, users: int) -> list[SoftCredential]:
 
     from app.cli.dbcmd import upgrade
     from app.db import make_engine
+
+    upgrade(url)
+    engine = make_engine(url)
+    with Session(engine) as db:
+        creds = add_passkey_users(db, SoftAuthenticator(origin=ORIGIN, rp_id="localhost"), users)
+    engine.dispose()
+    return creds
+
+
+def add_passkey_users(
+    db: Session, authenticator: SoftAuthenticator, users: int
+) -> list[SoftCredential]:
+    """``bench0`` .. ``bench<users-1>``, each with one passkey of ``authenticator``'s
+    (committed); returns the authenticator's side."""
     from app.models import (
         Credential,
         CredentialKind,
@@ -96,39 +113,34 @@ def seed(url: str, users: int) -> list[SoftCredential]:
         utcnow,
     )
 
-    upgrade(url)
-    authenticator = SoftAuthenticator(origin=ORIGIN, rp_id="localhost")
     creds = []
-    engine = make_engine(url)
-    with Session(engine) as db:
-        for i in range(users):
-            name = f"bench{i}"
-            user = User(
-                username=name,
-                username_normalized=normalize_username(name),
-                user_handle=new_user_handle(),
+    for i in range(users):
+        name = f"bench{i}"
+        user = User(
+            username=name,
+            username_normalized=normalize_username(name),
+            user_handle=new_user_handle(),
+            created_at=utcnow(),
+        )
+        _, cred = authenticator.register(challenge=bytes(32), user_handle=user.user_handle)
+        user.credentials.append(
+            Credential(
+                kind=CredentialKind.PASSKEY,
+                lookup_key=cred.id_b64url,
+                public_key=cred.cose_key,
+                sign_count=0,
+                transports=["internal"],
+                aaguid=ZERO_AAGUID,
+                backup_eligible=False,
+                backup_state=False,
+                attestation_format="none",
+                attestation_trust="none",
                 created_at=utcnow(),
             )
-            _, cred = authenticator.register(challenge=bytes(32), user_handle=user.user_handle)
-            user.credentials.append(
-                Credential(
-                    kind=CredentialKind.PASSKEY,
-                    lookup_key=cred.id_b64url,
-                    public_key=cred.cose_key,
-                    sign_count=0,
-                    transports=["internal"],
-                    aaguid=ZERO_AAGUID,
-                    backup_eligible=False,
-                    backup_state=False,
-                    attestation_format="none",
-                    attestation_trust="none",
-                    created_at=utcnow(),
-                )
-            )
-            db.add(user)
-            creds.append(cred)
-        db.commit()
-    engine.dispose()
+        )
+        db.add(user)
+        creds.append(cred)
+    db.commit()
     return creds
 
 
