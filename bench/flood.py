@@ -18,15 +18,21 @@ in asks ``GET /api/session``:
 2. spraying: wrong passwords for random usernames (most unknown) at 1x, 3x and 10x the
    capacity, each guess from one of 1,000 client addresses: the client socket is bound to
    127.0.x.y, and nginx tells Keystile in ``X-Forwarded-For``;
-3. a targeted account: one guess a second naming the password user, from rotating
+3. the floor: the highest spray rate sent to a second nginx in front of the same Keystile,
+   rendered with ``--login-rate 1``, so that the flood costs the machine its TLS handshakes
+   and the proxy's refusals but (almost) nothing in Keystile. On a machine where the flood's
+   own clients share the cores, this is as fast as the legitimate sign-ins can be;
+4. a targeted account: one guess a second naming the password user, from rotating
    addresses, while it signs in;
-4. one address, 16 connections guessing as fast as they are answered.
+5. one address, 16 connections guessing as fast as they are answered.
 
-For each it prints p50, p99 and success per method, and what the flood got back (5xx from
-Keystile or nginx would show here). It is a benchmark, not a test.
+The flood runs in a process of its own, as on an attacker's machine, but on the same cores.
+For each scenario it prints p50, p99 and success per method, what the flood got back (5xx
+from Keystile or nginx would show here) and the cores used. It is a benchmark, not a test.
 
 Usage: python bench/flood.py [--duration 60] [--layout gthread|sync] [--proxy nginx|none]
-                             [--rates 1,3,10] [--scenarios idle,spray,targeted,one-address]
+                             [--rates 1,3,10] [--login-rate N] [--database-url URL]
+                             [--scenarios idle,spray,floor,targeted,one-address]
 
 Results: docs/deployment.md, "Sizing for a flood".
 """
@@ -37,6 +43,7 @@ import argparse
 import contextlib
 import http.client
 import json
+import multiprocessing
 import os
 import random
 import re
@@ -58,6 +65,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._bare import PASSWORD
 from bench._harness import process_tree_cpu_seconds, server_tls
+from bench.admin_scale import prepare_database
 from bench.passkey_login import add_passkey_users
 from bench.password_login import CSRF, argon2_floor
 from tests.e2e.proxies import servers
@@ -148,10 +156,19 @@ class Probe:
 
 
 def prepare(
-    directory: Path, *, origin: str, port: int, app_port: int, users: int
-) -> tuple[dict[str, str], str, list[SoftCredential], ssl.SSLContext, ssl.SSLContext]:
+    directory: Path,
+    *,
+    origin: str,
+    port: int,
+    app_port: int,
+    floor_port: int,
+    users: int,
+    proxy_options: tuple[str, ...] = (),
+    database_url: str | None = None,
+) -> tuple[dict[str, str], tuple[str, str], list[SoftCredential], ssl.SSLContext, ssl.SSLContext]:
     """The database (``owner`` with a password and a pinned certificate, ``bench<n>`` with a
-    passkey each), the proxy configuration and the clients' TLS contexts."""
+    passkey each), the proxy configurations (the one measured, and the floor's, which lets
+    one password sign-in a second through) and the clients' TLS contexts."""
     from sqlalchemy.orm import Session
 
     from app import create_app
@@ -162,7 +179,7 @@ def prepare(
     env = {
         "KEYSTILE_ENV": "production",
         "KEYSTILE_SECRET_KEY": secrets.token_urlsafe(48),
-        "KEYSTILE_DATABASE_URL": f"sqlite:///{directory / 'flood.sqlite3'}",
+        "KEYSTILE_DATABASE_URL": database_url or f"sqlite:///{directory / 'flood.sqlite3'}",
         "KEYSTILE_INSTANCE_PATH": str(directory / "instance"),
         "KEYSTILE_ORIGIN": origin,
         "KEYSTILE_CERT_HEADER_FORMAT": "nginx",
@@ -173,50 +190,64 @@ def prepare(
         env["KEYSTILE_REDIS_URL"] = os.environ["KEYSTILE_REDIS_URL"]
     app = create_app({name.removeprefix("KEYSTILE_").lower(): v for name, v in env.items()})
     cli = app.test_cli_runner()
-    config = ""
     for args in (
         ["db", "upgrade"],
         ["user", "create", "owner", "--password-stdin"],
         ["cert", "pin", "owner", str(pki.self_signed.cert_path)],
-        [
-            "proxy-config",
-            "nginx",
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--upstream",
-            f"127.0.0.1:{app_port}",
-            "--tls-cert",
-            str(tls_cert),
-            "--tls-key",
-            str(tls_key),
-            "--prefix",
-            str(directory / "nginx"),
-        ],
     ):
         result = cli.invoke(args=args, input=PASSWORD + "\n")
         if result.exit_code != 0:
             raise SystemExit(f"keystile {' '.join(args)}: {result.output}")
-        config = str(result.stdout)
+
+    def proxy_config(port: int, prefix: str, *options: str) -> str:
+        args = [
+            *("proxy-config", "nginx", "--listen", f"127.0.0.1:{port}"),
+            *("--upstream", f"127.0.0.1:{app_port}", "--tls-cert", str(tls_cert)),
+            *("--tls-key", str(tls_key), "--prefix", str(directory / prefix), *options),
+        ]
+        result = cli.invoke(args=args)
+        if result.exit_code != 0:
+            raise SystemExit(f"keystile {' '.join(args)}: {result.output}")
+        return str(result.stdout)
+
+    configs = (
+        proxy_config(port, "nginx", *proxy_options),
+        proxy_config(floor_port, "nginx-floor", "--login-rate", "1"),
+    )
     with Session(engine_of(app)) as db:
         creds = add_passkey_users(db, SoftAuthenticator(origin=origin, rp_id="localhost"), users)
     engine_of(app).dispose()
     tls = ssl.create_default_context(cafile=str(pki.ca.cert_path))
     cert_tls = ssl.create_default_context(cafile=str(pki.ca.cert_path))
     cert_tls.load_cert_chain(pki.self_signed.cert_path, pki.self_signed.key_path)
-    return env, config, creds, tls, cert_tls
+    return env, configs, creds, tls, cert_tls
 
 
 @contextlib.contextmanager
 def deployment(
-    directory: Path, *, layout: str, proxy: str, users: int
-) -> Iterator[tuple[Target, list[SoftCredential], list[int]]]:
-    """Keystile (and nginx) running; yields the target, the passkeys and the pids of
-    Keystile's gunicorn (and nginx's master)."""
-    port, app_port = servers.free_ports(2)
+    directory: Path,
+    *,
+    layout: str,
+    proxy: str,
+    users: int,
+    proxy_options: tuple[str, ...] = (),
+    database_url: str | None = None,
+) -> Iterator[tuple[Target, Target | None, list[SoftCredential], list[int]]]:
+    """Keystile (and nginx) running; yields the target, the floor's target (nginx with
+    ``--login-rate 1``, in front of the same Keystile), the passkeys and the pids of
+    Keystile's gunicorn (and of both nginx masters)."""
+    port, app_port, floor_port = servers.free_ports(3)
     front = port if proxy == "nginx" else app_port
     origin = f"https://localhost:{port}" if proxy == "nginx" else "http://localhost"
-    env, config, creds, tls, cert_tls = prepare(
-        directory, origin=origin, port=port, app_port=app_port, users=users
+    env, configs, creds, tls, cert_tls = prepare(
+        directory,
+        origin=origin,
+        port=port,
+        app_port=app_port,
+        floor_port=floor_port,
+        users=users,
+        proxy_options=proxy_options,
+        database_url=database_url,
     )
     shape = (
         ["--worker-class", "sync", "--threads", "1", "--workers", "4"]
@@ -249,13 +280,24 @@ def deployment(
         )
         app.wait()
         if proxy == "nginx":
-            nginx = running.enter_context(
-                servers.proxy("nginx", config, port=port, prefix=directory / "nginx", trust=tls)
+            nginx, floor = (
+                running.enter_context(
+                    servers.proxy("nginx", config, port=at, prefix=directory / name, trust=tls)
+                )
+                for config, at, name in zip(
+                    configs, (port, floor_port), ("nginx", "nginx-floor"), strict=True
+                )
             )
             nginx.wait()
-            yield Target(front, tls, cert_tls), creds, [app.pid, nginx.pid]
+            floor.wait()
+            yield (
+                Target(front, tls, cert_tls),
+                Target(floor_port, tls),
+                creds,
+                [app.pid, nginx.pid, floor.pid],
+            )
         else:
-            yield Target(front), creds, [app.pid]
+            yield Target(front), None, creds, [app.pid]
 
 
 # -- the legitimate clients -------------------------------------------------------------------
@@ -377,6 +419,21 @@ def probe(
 # -- the attackers -----------------------------------------------------------------------------
 
 
+def unverified(target: Target) -> Target:
+    """``target`` as the flood reaches it: an attacker checks no server certificate, which
+    spares the driver (on the same cores as the server) a signature check per guess."""
+    if target.tls is None:
+        return target
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return Target(target.port, context)
+
+
+#: starts an attack's threads, which stop when the event is set and count what they got back
+Attack = Callable[[threading.Event, Counter[int]], list[threading.Thread]]
+
+
 def guessers(
     target: Target,
     *,
@@ -436,11 +493,11 @@ def scenario(
     device: Jar,
     *,
     duration: float,
-    attack: Callable[[threading.Event, Counter[int]], list[threading.Thread]] | None,
+    attack: Attack | None,
 ) -> tuple[list[Probe], Counter[int]]:
     stop = threading.Event()
     statuses: Counter[int] = Counter()
-    attackers = attack(stop, statuses) if attack else []
+    attacker = _attacker(attack) if attack else None
     authenticator = SoftAuthenticator(origin=_origin(target), rp_id="localhost")
     turn = iter(range(10**9))
 
@@ -467,9 +524,39 @@ def scenario(
     stop.set()
     for _, thread in probes:
         thread.join(60)
-    for t in attackers:
-        t.join(60)
+    if attacker is not None:
+        statuses.update(attacker())
     return [p for p, _ in probes], statuses
+
+
+def _attacker(attack: Attack) -> Callable[[], Counter[int]]:
+    """Start ``attack`` in a process of its own, as an attacker's machine would be: in this
+    one its threads would hold the interpreter lock against the legitimate clients' and
+    slow them down in the driver, not in Keystile. Returns the call that stops it and
+    gives what its guesses got back."""
+    context = multiprocessing.get_context("fork")
+    stop, answers = context.Event(), context.SimpleQueue()
+
+    def run() -> None:
+        own_stop: threading.Event = threading.Event()
+        statuses: Counter[int] = Counter()
+        threads = attack(own_stop, statuses)
+        stop.wait()
+        own_stop.set()
+        for t in threads:
+            t.join(60)
+        answers.put(dict(statuses))
+
+    process = context.Process(target=run, daemon=True)
+    process.start()
+
+    def finish() -> Counter[int]:
+        stop.set()
+        got: Counter[int] = Counter(answers.get())
+        process.join(60)
+        return got
+
+    return finish
 
 
 def _origin(target: Target) -> str:
@@ -477,9 +564,14 @@ def _origin(target: Target) -> str:
 
 
 def _cpu(pids: list[int]) -> list[float]:
-    """CPU seconds so far of this process (the clients and the flood), then each pid's tree."""
+    """CPU seconds so far of this process and its ended children (the clients and the
+    flood), then each pid's tree."""
     own = resource.getrusage(resource.RUSAGE_SELF)
-    return [own.ru_utime + own.ru_stime, *(process_tree_cpu_seconds(p) for p in pids)]
+    ended = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return [
+        own.ru_utime + own.ru_stime + ended.ru_utime + ended.ru_stime,
+        *(process_tree_cpu_seconds(p) for p in pids),
+    ]
 
 
 def main() -> None:
@@ -492,8 +584,18 @@ def main() -> None:
     ap.add_argument(
         "--rates", default="1,3,10", help="spray rates, as multiples of the argon2id capacity"
     )
-    ap.add_argument("--scenarios", default="idle,spray,targeted,one-address")
+    ap.add_argument("--scenarios", default="idle,spray,floor,targeted,one-address")
     ap.add_argument("--flood-threads", type=int, default=64)
+    ap.add_argument(
+        "--database-url",
+        help="a PostgreSQL database to create afresh, as in production "
+        "(postgresql://postgres@127.0.0.1:5432/keystile_flood); default SQLite",
+    )
+    ap.add_argument(
+        "--login-rate",
+        type=int,
+        help="keystile proxy-config's --login-rate (default: the configuration's own)",
+    )
     args = ap.parse_args()
     if args.proxy == "nginx" and servers.binary("nginx") is None:
         raise SystemExit("nginx is not installed (apt install nginx)")
@@ -504,22 +606,32 @@ def main() -> None:
     print(
         f"argon2id capacity: {capacity:.0f} verifications/s on {cores} cores; gunicorn "
         f"{args.layout}, proxy {args.proxy}, Redis "
-        f"{'yes' if os.environ.get('KEYSTILE_REDIS_URL') else 'no (memory)'}",
+        f"{'yes' if os.environ.get('KEYSTILE_REDIS_URL') else 'no (memory)'}, "
+        f"{'PostgreSQL' if args.database_url else 'SQLite'}",
         flush=True,
     )
     with (
         tempfile.TemporaryDirectory(prefix="keystile-flood-") as tmp,
-        deployment(Path(tmp), layout=args.layout, proxy=args.proxy, users=50) as (
+        deployment(
+            Path(tmp),
+            layout=args.layout,
+            proxy=args.proxy,
+            users=50,
+            database_url=prepare_database(args.database_url, reuse=False)
+            if args.database_url
+            else None,
+            proxy_options=() if args.login_rate is None else ("--login-rate", str(args.login_rate)),
+        ) as (
             target,
+            floor,
             creds,
             pids,
         ),
     ):
         session_jar = signed_in_jar(target)
+        flood = unverified(target)
         device = known_browser(target)
-        runs: list[
-            tuple[str, Callable[[threading.Event, Counter[int]], list[threading.Thread]] | None]
-        ] = []
+        runs: list[tuple[str, Attack | None]] = []
         if "idle" in wanted:
             runs.append(("idle", None))
         if "spray" in wanted:
@@ -528,7 +640,7 @@ def main() -> None:
                     (
                         f"spray {multiple:g}x ({multiple * capacity:.0f}/s, 1,000 addresses)",
                         lambda stop, st, m=multiple: guessers(
-                            target,
+                            flood,
                             rate=m * capacity,
                             threads=args.flood_threads,
                             addresses=SPRAY_ADDRESSES,
@@ -538,12 +650,29 @@ def main() -> None:
                         ),
                     )
                 )
+        if "floor" in wanted and floor is not None:
+            highest = max(float(r) for r in args.rates.split(","))
+            runs.append(
+                (
+                    f"floor: spray {highest:g}x ({highest * capacity:.0f}/s) at a second "
+                    "nginx that lets 1 a second through",
+                    lambda stop, st: guessers(
+                        unverified(floor),
+                        rate=highest * capacity,
+                        threads=args.flood_threads,
+                        addresses=SPRAY_ADDRESSES,
+                        username=spray_name,
+                        stop=stop,
+                        statuses=st,
+                    ),
+                )
+            )
         if "targeted" in wanted:
             runs.append(
                 (
                     "targeted: 1 guess/s naming owner, rotating addresses",
                     lambda stop, st: guessers(
-                        target,
+                        flood,
                         rate=1.0,
                         threads=1,
                         addresses=SPRAY_ADDRESSES,
@@ -558,7 +687,7 @@ def main() -> None:
                 (
                     "one address, 16 connections",
                     lambda stop, st: guessers(
-                        target,
+                        flood,
                         rate=0.0,
                         threads=16,
                         addresses=["127.9.9.9"],
@@ -583,7 +712,7 @@ def main() -> None:
             if statuses:
                 got = ", ".join(f"{s or 'no answer'}: {n}" for s, n in sorted(statuses.items()))
                 print(f"  attack answers           {got}")
-            names = ("this driver (clients, flood)", "Keystile", "nginx")
+            names = ("this driver (clients, flood)", "Keystile", "nginx", "floor nginx")
             shares = ", ".join(f"{n} {c:.2f}" for n, c in zip(names, spent, strict=False))
             print(f"  cores used               {shares}")
             sys.stdout.flush()

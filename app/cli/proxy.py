@@ -10,7 +10,14 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from app.deploy import GATE_PROXIES, PROXIES, DeployError, ProxyOptions, render
+from app.deploy import (
+    DEFAULT_LOGIN_RATE,
+    GATE_PROXIES,
+    PROXIES,
+    DeployError,
+    ProxyOptions,
+    render,
+)
 from app.web.context import settings
 
 
@@ -61,6 +68,16 @@ from app.web.context import settings
     "with Keystile's forward-auth gate; repeatable. nginx, caddy, traefik "
     "and haproxy; see docs/forward-auth.md.",
 )
+@click.option(
+    "--login-rate",
+    type=click.IntRange(0, 100_000),
+    default=DEFAULT_LOGIN_RATE,
+    show_default=True,
+    metavar="PER_SECOND",
+    help="nginx and haproxy: password sign-ins a second (from all addresses together) the "
+    "proxy lets through from browsers without a device token; 0 for no limit. About the "
+    "argon2id verifications a second of Keystile's servers: see docs/proxies.md.",
+)
 @with_appcontext
 def proxy_config(
     proxy: str,
@@ -73,6 +90,7 @@ def proxy_config(
     cert_host: str | None,
     prefix: str | None,
     protect: tuple[str, ...],
+    login_rate: int,
 ) -> None:
     """Print a complete PROXY (nginx, apache, haproxy, caddy; traefik with --protect)
     configuration for Keystile."""
@@ -91,6 +109,7 @@ def proxy_config(
             secret=s.proxy_secret or None,
             secret_header=s.proxy_secret_header,
             protect=protect,
+            login_rate=login_rate,
         )
     except DeployError as exc:
         raise click.UsageError(str(exc)) from None

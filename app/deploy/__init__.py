@@ -18,6 +18,7 @@ Usage::
 from __future__ import annotations
 
 from app.deploy.options import (
+    DEFAULT_LOGIN_RATE,
     GATE_PROXIES,
     PROXIES,
     DeployError,
@@ -29,6 +30,7 @@ from app.deploy.options import (
 from app.deploy.render import FILE_NAMES, paired_settings, render
 
 __all__ = [
+    "DEFAULT_LOGIN_RATE",
     "FILE_NAMES",
     "GATE_PROXIES",
     "PROXIES",

@@ -40,6 +40,11 @@ _SECRET = re.compile(r"[A-Za-z0-9._~+/=-]{16,256}")
 UNIX_SOCKET_PATH_MAX = 107
 #: HAProxy's limit for a unix socket path: sun_path less room for its temporary names.
 HAPROXY_SOCKET_PATH_MAX = 97
+#: ``--login-rate``'s default: password sign-ins a second, from every address together, of
+#: browsers that hold no device token (docs/proxies.md, "A flood of password guesses").
+DEFAULT_LOGIN_RATE = 50
+#: The proxies whose rendering carries the ``--login-rate`` lines.
+LOGIN_RATE_PROXIES: tuple[str, ...] = ("nginx", "haproxy")
 
 
 class DeployError(ValueError):
@@ -248,6 +253,8 @@ class ProxyOptions:
     secret_header: str = DEFAULT_SECRET_HEADER
     #: the sites the gate protects, in the order given
     protect: tuple[Protected, ...] = ()
+    #: password sign-ins a second from browsers without a device token (0: no such line)
+    login_rate: int = DEFAULT_LOGIN_RATE
 
     @classmethod
     def parse(
@@ -265,6 +272,7 @@ class ProxyOptions:
         secret: str | None = None,
         secret_header: str = DEFAULT_SECRET_HEADER,
         protect: Sequence[str] = (),
+        login_rate: int = DEFAULT_LOGIN_RATE,
     ) -> ProxyOptions:
         """Check every option; see the module docstring for why values are so constrained.
 
@@ -278,6 +286,8 @@ class ProxyOptions:
             raise DeployError(f"--mode must be auto or explicit, not {mode!r}")
         if (mode == "explicit") != (cert_host is not None):
             raise DeployError("--cert-host NAME is required with --mode explicit, and only then")
+        if not 0 <= login_rate <= 100_000:
+            raise DeployError(f"--login-rate must be 0 (off) to 100000 a second, not {login_rate}")
         if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", secret_header):
             raise DeployError(f"KEYSTILE_PROXY_SECRET_HEADER {secret_header!r} is not a token")
         options = cls(
@@ -296,6 +306,7 @@ class ProxyOptions:
                 protected_site(value)
                 for value in ([protect] if isinstance(protect, str) else protect)
             ),
+            login_rate=login_rate,
         )
         _check_protected(options)
         if proxy == "haproxy":

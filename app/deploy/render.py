@@ -20,12 +20,19 @@ from pathlib import Path
 
 import jinja2
 
-from app.deploy.options import DEFAULT_SECRET_HEADER, ProxyOptions, UnixSocket
+from app.deploy.options import (
+    DEFAULT_LOGIN_RATE,
+    DEFAULT_SECRET_HEADER,
+    LOGIN_RATE_PROXIES,
+    ProxyOptions,
+    UnixSocket,
+)
 from app.proxy import FORMATS, all_known_certificate_headers, get_adapter
 from app.proxy import apache as apache_format
 from app.proxy import haproxy as haproxy_format
 from app.proxy import nginx as nginx_format
 from app.services.gate import HEADERS as IDENTITY_HEADERS
+from app.web.devices import COOKIE as DEVICE_COOKIE
 
 #: The headers each proxy sets besides the certificate header, by role, as the adapter of
 #: its own format reads them.
@@ -79,6 +86,28 @@ class Gate:
 
 
 GATE = Gate()
+
+
+@dataclass(frozen=True)
+class LoginRate:
+    """What the proxy answers to password sign-ins beyond ``--login-rate`` (docs/proxies.md,
+    "A flood of password guesses")."""
+
+    #: a browser that signed in to an account before holds this cookie and is not limited
+    device_cookie: str = DEVICE_COOKIE
+    #: the page instead of Keystile's, on one line and without double quotes, so that every
+    #: proxy's grammar takes it as a quoted string
+    page: str = (
+        "<!doctype html><html lang=en><meta charset=utf-8><title>Busy - Keystile</title>"
+        "<h1>Busy</h1><p>Too many password sign-ins are being tried at once. Wait a few "
+        "seconds and <a href=/login>try again</a>, or sign in with a passkey or a "
+        "certificate.</p></html>"
+    )
+    #: seconds, in ``Retry-After``
+    retry_after: int = 2
+
+
+LOGIN_RATE = LoginRate()
 #: HAProxy's forward-auth action, loaded by a rendered configuration where it is installed.
 HAPROXY_LUA = str(Path(__file__).resolve().parent / "templates" / "keystile_gate.lua")
 
@@ -162,6 +191,8 @@ def command_line(options: ProxyOptions) -> str:
     if options.mode == "explicit":
         parts += ["--mode", "explicit", "--cert-host", options.cert_host or ""]
     parts += ["--prefix", options.prefix]
+    if options.login_rate != DEFAULT_LOGIN_RATE and options.proxy in LOGIN_RATE_PROXIES:
+        parts += ["--login-rate", str(options.login_rate)]
     for site in options.protect:
         parts += ["--protect", str(site)]
     return " ".join(parts)
@@ -177,4 +208,5 @@ def render(options: ProxyOptions) -> str:
         command=command_line(options),
         gate=GATE,
         lua=HAPROXY_LUA,
+        login=LOGIN_RATE,
     )

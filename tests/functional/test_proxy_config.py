@@ -137,10 +137,53 @@ def test_nginx_has_room_for_a_flood_and_fails_fast() -> None:
     # Keystile's own 429 and 503 reach the client as they are
     assert _setting(text, "proxy_intercept_errors") == ["off"]
     assert "error_page 5" not in text
-    # the request-rate lines are there to uncomment, and off by default
+    # the per-address request-rate lines are there to uncomment, and off by default
     assert "# limit_req_zone $keystile_password_guess zone=keystile_login:10m rate=2r/s;" in text
-    assert "#     limit_req zone=keystile_login burst=20 nodelay;" in text
-    assert not _setting(text, "limit_req_zone") and not _setting(text, "limit_req")
+    assert "# limit_req zone=keystile_login burst=20 nodelay;" in text
+    # the rate of sign-ins from browsers without a device token is on, at the default
+    assert _setting(text, "limit_req_zone") == [
+        "$keystile_new_browser_guess zone=keystile_new_browsers:1m rate=50r/s"
+    ]
+    assert _setting(text, "limit_req") == ["zone=keystile_new_browsers burst=50 nodelay"]
+    assert _setting(text, "error_page 429") == ["= @keystile_busy"]
+
+
+def test_nginx_counts_sign_ins_without_a_device_cookie_only() -> None:
+    """The map's pattern, read as nginx reads it (PCRE; Python's re agrees on this one):
+    only a POST carrying no ``__Host-keystile-device`` cookie is keyed, so only it is counted."""
+    import re
+
+    text = _rendered("nginx")
+    pattern = re.search(r'"~(\^POST:[^"]+)" "all";', text)
+    assert pattern is not None
+    counted = re.compile(pattern.group(1))
+    for key, expected in [
+        ("POST:", True),
+        ("POST:session=abc", True),
+        ("POST:__Host-keystile-device-x=1", True),
+        ("POST:x__Host-keystile-device=1", True),
+        ("POST:a=1;__Host-keystile-device=1", False),
+        ("POST:a=1; __Host-keystile-device=1; b=2", False),
+        ("POST:__Host-keystile-device=1", False),
+        ("GET:", False),
+        ("PUT:", False),
+    ]:
+        assert bool(counted.match(key)) is expected, key
+
+
+@pytest.mark.parametrize("proxy", ["nginx", "haproxy"])
+def test_login_rate_sets_the_rate_and_zero_removes_it(runner: Any, proxy: str) -> None:
+    faster = runner.invoke(args=["proxy-config", proxy, *ARGS, "--login-rate", "400"])
+    off = runner.invoke(args=["proxy-config", proxy, *ARGS, "--login-rate", "0"])
+    assert faster.exit_code == 0 and off.exit_code == 0, faster.output + off.output
+    assert "--login-rate 400" in faster.stdout  # in the command line the header repeats
+    if proxy == "nginx":
+        assert "rate=400r/s" in faster.stdout and "burst=400 nodelay" in faster.stdout
+    else:
+        assert "table_http_req_rate(keystile_new_browsers) ge 400 }" in faster.stdout
+    assert "keystile_new_browser" not in off.stdout and "--login-rate 0" in off.stdout
+    bad = runner.invoke(args=["proxy-config", proxy, *ARGS, "--login-rate", "-1"])
+    assert bad.exit_code == 2 and "--login-rate" in bad.output
 
 
 def test_haproxy_has_room_for_a_flood_and_fails_fast() -> None:
@@ -154,6 +197,13 @@ def test_haproxy_has_room_for_a_flood_and_fails_fast() -> None:
         assert _setting(text, name) == [value], name
     assert "errorfile" not in text
     assert "# http-request deny deny_status 429 if { method POST } { path /login }" in text
+    # the rate of sign-ins from browsers without a device token: read before it is counted
+    guess = "{ method POST } { path /login } !{ req.cook(__Host-keystile-device) -m found }"
+    deny = text.index("http-request deny deny_status 429 content-type")
+    track = text.index(f"http-request track-sc1 str(all) table keystile_new_browsers if {guess}\n")
+    assert deny < track
+    assert f"if {guess} {{ str(all),table_http_req_rate(keystile_new_browsers) ge 50 }}" in text
+    assert "stick-table type string len 8 size 1 expire 10s store http_req_rate(1s)" in text
 
 
 @pytest.mark.parametrize("proxy", ["nginx", "caddy", "traefik", "haproxy"])

@@ -63,12 +63,15 @@ class StackSpec:
     upstream: Upstream = "tcp"
     #: the configuration's optional request-rate lines uncommented
     rate_limited: bool = False
+    #: ``--login-rate``, when not the default
+    login_rate: int | None = None
 
     def __str__(self) -> str:
         return (
             f"{self.proxy}-{self.variant}"
             + ("-unix" if self.upstream == "unix" else "")
             + ("-rate-limited" if self.rate_limited else "")
+            + (f"-login-rate-{self.login_rate}" if self.login_rate is not None else "")
         )
 
 
@@ -217,6 +220,8 @@ class KeystileCli:
             args += ["--client-ca", str(tls.pki.ca.cert_path)]
         if spec.variant == "explicit":
             args += ["--mode", "explicit", "--cert-host", CERT_HOST]
+        if spec.login_rate is not None:
+            args += ["--login-rate", str(spec.login_rate)]
         return self(*args)
 
     def seed(self, spec: StackSpec, tls: Tls) -> dict[str, int]:
@@ -238,8 +243,7 @@ class KeystileCli:
 
 #: the optional request-rate lines of the nginx and HAProxy configurations, commented out
 _RATE_LINES = re.compile(
-    r"^(\s*)# ((?:map \$request_method|limit_req_zone|location = /login|"
-    r"    limit_req|    proxy_pass|\}$|stick-table|"
+    r"^(\s*)# ((?:map \$request_method|limit_req_zone|limit_req |stick-table|"
     r"http-request track-sc0|http-request deny).*)$",
     re.MULTILINE,
 )

@@ -1,11 +1,13 @@
-"""The reference configurations' optional request-rate lines (issue 17): uncommented, the
-proxy accepts them and refuses a burst of password sign-ins from one address itself, with
-429 and never a 5xx, while Keystile's own answers pass through unchanged."""
+"""The reference configurations' request-rate lines (issue 17): the global rate on password
+sign-ins from browsers without a device token (on by default), and the optional per-address
+lines, uncommented. The proxy refuses what exceeds them itself, with 429 and never a 5xx,
+while Keystile's own answers pass through unchanged."""
 
 from __future__ import annotations
 
 from collections import Counter
 
+import httpx
 import pytest
 
 from tests.e2e.proxies.conftest import Stack, StackSpec
@@ -32,3 +34,48 @@ def test_a_burst_of_guesses_is_refused_by_the_proxy(stack: Stack) -> None:
         assert client.get("/login").status_code == 200  # pages are not limited
     assert set(answers) == {400, 429}, answers
     assert answers[400] >= 15 and answers[429] >= 10, answers
+
+
+#: a browser that signed in to an account before holds this cookie (app.web.devices)
+_DEVICE = {"__Host-keystile-device": "not-checked-by-the-proxy"}
+
+
+@pytest.mark.parametrize(
+    "stack",
+    [StackSpec(proxy, "pinned", login_rate=3) for proxy in ("nginx", "haproxy")],
+    indirect=True,
+    ids=str,
+)
+def test_sign_ins_beyond_the_login_rate_are_refused_by_the_proxy_unless_a_device_cookie_comes(
+    stack: Stack,
+) -> None:
+    """``--login-rate``, on by default: password sign-ins from browsers without a device
+    token, from every address together, beyond the rate get the proxy's own short 429 page;
+    a request carrying a device cookie (which Keystile checks) always reaches Keystile."""
+    guess = {"username": "alice", "password": "wrong"}
+    answers: Counter[int] = Counter()
+    refusal: httpx.Response | None = None
+    with stack.client() as client:
+        assert client.get("/login").status_code == 200  # a session cookie in the jar
+        for _ in range(30):
+            # no CSRF token: Keystile answers 400 for each one that reaches it
+            answer = client.post("/login", data=guess)
+            answers[answer.status_code] += 1
+            refusal = answer if answer.status_code == 429 else refusal
+        assert set(answers) == {400, 429}, answers
+        assert answers[429] >= 15, answers
+        assert refusal is not None
+        assert refusal.headers["Retry-After"] == "2"
+        assert refusal.headers["Content-Security-Policy"] == "default-src 'none'"
+        assert refusal.headers["Content-Type"].startswith("text/html")
+        assert "<h1>Busy</h1>" in refusal.text and 'name="csrf_token"' not in refusal.text
+
+        # the rate is still spent, and a browser holding a device cookie (after the session
+        # cookie, and alone) is let through every time
+        client.cookies.update(_DEVICE)
+        known = Counter(client.post("/login", data=guess).status_code for _ in range(10))
+        assert known == Counter({400: 10}), known
+        assert client.get("/login").status_code == 200  # pages are not limited
+    with stack.client() as alone:
+        alone.cookies.update(_DEVICE)
+        assert alone.post("/login", data=guess).status_code == 400
