@@ -100,7 +100,8 @@ def test_scale_benchmark_reconciles_the_audit_trail() -> None:
 
 
 def test_flood_benchmark_runs_its_scenarios() -> None:
-    """nginx from ``keystile proxy-config`` in front, a spray and one address flooding: every
+    """nginx from ``keystile proxy-config`` in front, a spray (and the same at the floor's
+    nginx) and one address flooding: every
     method signs in at least once in the idle scenario, the browser that signed in before
     in every scenario, and no guess is answered with a 5xx."""
     from tests.conftest import require
@@ -114,11 +115,11 @@ def test_flood_benchmark_runs_its_scenarios() -> None:
         "--rates",
         "1",
         "--scenarios",
-        "idle,spray,one-address",
+        "idle,spray,floor,one-address",
         "--flood-threads",
         "8",
     )
-    for scenario in ("idle", "spray 1x", "one address, 16 connections"):
+    for scenario in ("idle", "spray 1x", "floor: spray 1x", "one address, 16 connections"):
         assert f"\n{scenario}" in out, out
     for method in (
         "password, new browser",
@@ -128,12 +129,12 @@ def test_flood_benchmark_runs_its_scenarios() -> None:
         "signed-in request",
     ):
         lines = [line for line in out.splitlines() if line.strip().startswith(method)]
-        assert len(lines) == 3, out
+        assert len(lines) == 4, out
         assert "no success" not in lines[0] and " success 0/" not in lines[0], lines[0]
     known = [line for line in out.splitlines() if "password, known browser" in line]
     assert all(" success 0/" not in line for line in known), out
     answers = re.findall(r"attack answers +(.*)", out)
-    assert len(answers) == 2, out
+    assert len(answers) == 3, out
     for line in answers:
         codes = {int(code) for code in re.findall(r"(\d{3}): \d+", line)}
         assert codes <= {401, 429}, line
