@@ -18,10 +18,12 @@ in asks ``GET /api/session``:
 2. spraying: wrong passwords for random usernames (most unknown) at 1x, 3x and 10x the
    capacity, each guess from one of 1,000 client addresses: the client socket is bound to
    127.0.x.y, and nginx tells Keystile in ``X-Forwarded-For``;
-3. the floor: the highest spray rate sent to a second nginx in front of the same Keystile,
-   rendered with ``--login-rate 1``, so that the flood costs the machine its TLS handshakes
-   and the proxy's refusals but (almost) nothing in Keystile. On a machine where the flood's
-   own clients share the cores, this is as fast as the legitimate sign-ins can be;
+3. the floor: the highest spray rate, the flood and the legitimate clients all at a second
+   nginx in front of the same Keystile, rendered with ``--login-rate 1``: the flood costs
+   the machine its TLS handshakes and the proxy's refusals but (almost) nothing in
+   Keystile. Where the flood's own clients share the cores, no Keystile could sign people
+   in faster than this (a new browser's password sign-in competes with the flood for the
+   one a second);
 4. a targeted account: one guess a second naming the password user, from rotating
    addresses, while it signs in;
 5. one address, 16 connections guessing as fast as they are answered.
@@ -292,7 +294,7 @@ def deployment(
             floor.wait()
             yield (
                 Target(front, tls, cert_tls),
-                Target(floor_port, tls),
+                Target(floor_port, tls, cert_tls),
                 creds,
                 [app.pid, nginx.pid, floor.pid],
             )
@@ -492,13 +494,16 @@ def scenario(
     session_jar: Jar,
     device: Jar,
     *,
+    origin: str,
     duration: float,
     attack: Attack | None,
 ) -> tuple[list[Probe], Counter[int]]:
+    """The legitimate clients at ``target`` while ``attack`` runs; passkeys are signed for
+    ``origin``, Keystile's own, whichever proxy they go through."""
     stop = threading.Event()
     statuses: Counter[int] = Counter()
     attacker = _attacker(attack) if attack else None
-    authenticator = SoftAuthenticator(origin=_origin(target), rp_id="localhost")
+    authenticator = SoftAuthenticator(origin=origin, rp_id="localhost")
     turn = iter(range(10**9))
 
     def signed_in() -> bool:
@@ -631,14 +636,16 @@ def main() -> None:
         session_jar = signed_in_jar(target)
         flood = unverified(target)
         device = known_browser(target)
-        runs: list[tuple[str, Attack | None]] = []
+        #: each scenario: its label, where the legitimate clients sign in, the attack
+        runs: list[tuple[str, Target, Attack | None]] = []
         if "idle" in wanted:
-            runs.append(("idle", None))
+            runs.append(("idle", target, None))
         if "spray" in wanted:
             for multiple in (float(r) for r in args.rates.split(",")):
                 runs.append(
                     (
                         f"spray {multiple:g}x ({multiple * capacity:.0f}/s, 1,000 addresses)",
+                        target,
                         lambda stop, st, m=multiple: guessers(
                             flood,
                             rate=m * capacity,
@@ -654,8 +661,9 @@ def main() -> None:
             highest = max(float(r) for r in args.rates.split(","))
             runs.append(
                 (
-                    f"floor: spray {highest:g}x ({highest * capacity:.0f}/s) at a second "
-                    "nginx that lets 1 a second through",
+                    f"floor: spray {highest:g}x ({highest * capacity:.0f}/s), everyone at a "
+                    "second nginx that lets 1 password sign-in a second through",
+                    floor,
                     lambda stop, st: guessers(
                         unverified(floor),
                         rate=highest * capacity,
@@ -671,6 +679,7 @@ def main() -> None:
             runs.append(
                 (
                     "targeted: 1 guess/s naming owner, rotating addresses",
+                    target,
                     lambda stop, st: guessers(
                         flood,
                         rate=1.0,
@@ -686,6 +695,7 @@ def main() -> None:
             runs.append(
                 (
                     "one address, 16 connections",
+                    target,
                     lambda stop, st: guessers(
                         flood,
                         rate=0.0,
@@ -697,10 +707,16 @@ def main() -> None:
                     ),
                 )
             )
-        for label, attack in runs:
+        for label, at, attack in runs:
             before = _cpu(pids)
             probes, statuses = scenario(
-                target, creds, session_jar, device, duration=args.duration, attack=attack
+                at,
+                creds,
+                session_jar,
+                device,
+                origin=_origin(target),
+                duration=args.duration,
+                attack=attack,
             )
             spent = [
                 (after - then) / args.duration
