@@ -34,6 +34,7 @@ from Keystile or nginx would show here) and the cores used. It is a benchmark, n
 
 Usage: python bench/flood.py [--duration 60] [--layout gthread|sync] [--proxy nginx|none]
                              [--rates 1,3,10] [--login-rate N] [--database-url URL]
+                             [--attacker-nice 19]
                              [--scenarios idle,spray,floor,targeted,one-address]
 
 Results: docs/deployment.md, "Sizing for a flood".
@@ -497,12 +498,13 @@ def scenario(
     origin: str,
     duration: float,
     attack: Attack | None,
+    attacker_nice: int = 0,
 ) -> tuple[list[Probe], Counter[int]]:
     """The legitimate clients at ``target`` while ``attack`` runs; passkeys are signed for
     ``origin``, Keystile's own, whichever proxy they go through."""
     stop = threading.Event()
     statuses: Counter[int] = Counter()
-    attacker = _attacker(attack) if attack else None
+    attacker = _attacker(attack, attacker_nice) if attack else None
     authenticator = SoftAuthenticator(origin=origin, rp_id="localhost")
     turn = iter(range(10**9))
 
@@ -534,15 +536,17 @@ def scenario(
     return [p for p, _ in probes], statuses
 
 
-def _attacker(attack: Attack) -> Callable[[], Counter[int]]:
+def _attacker(attack: Attack, nice: int = 0) -> Callable[[], Counter[int]]:
     """Start ``attack`` in a process of its own, as an attacker's machine would be: in this
     one its threads would hold the interpreter lock against the legitimate clients' and
-    slow them down in the driver, not in Keystile. Returns the call that stops it and
-    gives what its guesses got back."""
+    slow them down in the driver, not in Keystile. ``nice`` lowers its priority, so that
+    it takes the cores the servers leave, as a flood from other machines would. Returns
+    the call that stops it and gives what its guesses got back."""
     context = multiprocessing.get_context("fork")
     stop, answers = context.Event(), context.SimpleQueue()
 
     def run() -> None:
+        os.nice(nice)
         own_stop: threading.Event = threading.Event()
         statuses: Counter[int] = Counter()
         threads = attack(own_stop, statuses)
@@ -591,6 +595,13 @@ def main() -> None:
     )
     ap.add_argument("--scenarios", default="idle,spray,floor,targeted,one-address")
     ap.add_argument("--flood-threads", type=int, default=64)
+    ap.add_argument(
+        "--attacker-nice",
+        type=int,
+        default=0,
+        help="run the flood at this nice value (19: it takes only the cores the servers "
+        "leave, as a flood from other machines would)",
+    )
     ap.add_argument(
         "--database-url",
         help="a PostgreSQL database to create afresh, as in production "
@@ -717,6 +728,7 @@ def main() -> None:
                 origin=_origin(target),
                 duration=args.duration,
                 attack=attack,
+                attacker_nice=args.attacker_nice,
             )
             spent = [
                 (after - then) / args.duration

@@ -18,8 +18,8 @@ Each Keystile and the floor run one gunicorn sync worker (``--workers``) with th
 ``gunicorn.conf.py``; measurements alternate in slices (``--rounds``) so that all see the
 same background load of a shared machine. The target (issue 12): each check at least 60 % of
 the floor per worker, zero failures; 1,000 rules at most 10 % dearer than 10.
-``--profile N`` instead runs N cookie checks in-process under cProfile and prints where the
-time goes.
+``--profile N`` instead runs N checks in-process under cProfile and prints where the time
+goes (``--profile-kind cookie|certificate``).
 
 Usage: python bench/forward_auth.py [--duration 10] [--rounds 5] [--clients 2] [--workers 1]
 """
@@ -283,22 +283,30 @@ def started(
         yield ports, [nginx.pid, *(p.pid for p in procs)]
 
 
-def profile(count: int) -> None:
-    """``count`` cookie checks through Flask's test client under cProfile."""
+def profile(count: int, kind: str) -> None:
+    """``count`` checks of ``kind`` (``cookie`` or ``certificate``) through Flask's test
+    client under cProfile."""
     import cProfile
     import pstats
+    from urllib.parse import quote
 
     from app import create_app
 
     with tempfile.TemporaryDirectory(prefix="keystile-bench-") as tmp:
-        env, cookie, *_ = prepare(Path(tmp), port=8443)
+        env, cookie, _, _, pki = prepare(Path(tmp), port=8443)
         app = create_app({name.removeprefix("KEYSTILE_").lower(): v for name, v in env.items()})
         client = app.test_client(use_cookies=False)
         headers = {
-            "X-Original-URL": "https://localhost:8443/wiki/x",
+            "X-Original-URL": "https://localhost:8443/10/x",
             "X-Original-Method": "GET",
-            "Cookie": cookie,
         }
+        if kind == "certificate":
+            # as nginx forwards it: $ssl_client_escaped_cert and $ssl_client_verify
+            pem = pki.self_signed.cert_path.read_text()
+            headers["X-SSL-Client-Cert"] = quote(pem, safe="")
+            headers["X-SSL-Client-Verify"] = "FAILED:self-signed certificate"
+        else:
+            headers["Cookie"] = cookie
 
         def check() -> None:
             resp = client.get(
@@ -317,7 +325,7 @@ def profile(count: int) -> None:
         prof.disable()
         stats = pstats.Stats(prof)
         print(
-            f"{count} cookie checks in-process (Flask test client, SQLite): "
+            f"{count} {kind} checks in-process (Flask test client, SQLite): "
             f"{stats.total_tt * 1000 / count:.3f} ms each under cProfile"
         )  # type: ignore[attr-defined]
         stats.sort_stats("cumulative").print_stats(12)  # the framework, outside in
@@ -338,11 +346,17 @@ def main() -> None:
         type=int,
         default=0,
         metavar="N",
-        help="profile N in-process cookie checks instead",
+        help="profile N in-process checks instead",
+    )
+    ap.add_argument(
+        "--profile-kind",
+        choices=["cookie", "certificate"],
+        default="cookie",
+        help="what --profile checks: a signed-in cookie or a pinned certificate",
     )
     args = ap.parse_args()
     if args.profile:
-        profile(args.profile)
+        profile(args.profile, args.profile_kind)
         return
     if servers.binary("nginx") is None:
         raise SystemExit("nginx is not installed (apt install nginx)")
