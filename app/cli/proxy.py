@@ -74,9 +74,10 @@ from app.web.context import settings
     default=DEFAULT_LOGIN_RATE,
     show_default=True,
     metavar="PER_SECOND",
-    help="nginx and haproxy: password sign-ins a second (from all addresses together) the "
-    "proxy lets through from browsers without a device token; 0 for no limit. About the "
-    "argon2id verifications a second of Keystile's servers: see docs/proxies.md.",
+    help="nginx, haproxy and traefik: password sign-ins a second (from all addresses "
+    "together) the proxy lets through from browsers without a device token; 0 for no "
+    "limit. About the argon2id verifications a second of Keystile's servers: see "
+    "docs/proxies.md.",
 )
 @with_appcontext
 def proxy_config(

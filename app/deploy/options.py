@@ -44,7 +44,7 @@ HAPROXY_SOCKET_PATH_MAX = 97
 #: browsers that hold no device token (docs/proxies.md, "A flood of password guesses").
 DEFAULT_LOGIN_RATE = 50
 #: The proxies whose rendering carries the ``--login-rate`` lines.
-LOGIN_RATE_PROXIES: tuple[str, ...] = ("nginx", "haproxy")
+LOGIN_RATE_PROXIES: tuple[str, ...] = ("nginx", "haproxy", "traefik")
 
 
 class DeployError(ValueError):

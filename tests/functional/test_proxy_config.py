@@ -171,19 +171,31 @@ def test_nginx_counts_sign_ins_without_a_device_cookie_only() -> None:
         assert bool(counted.match(key)) is expected, key
 
 
-@pytest.mark.parametrize("proxy", ["nginx", "haproxy"])
+@pytest.mark.parametrize("proxy", ["nginx", "haproxy", "traefik"])
 def test_login_rate_sets_the_rate_and_zero_removes_it(runner: Any, proxy: str) -> None:
-    faster = runner.invoke(args=["proxy-config", proxy, *ARGS, "--login-rate", "400"])
-    off = runner.invoke(args=["proxy-config", proxy, *ARGS, "--login-rate", "0"])
+    args = [*ARGS, "--protect", "wiki.example.com=127.0.0.1:3000"]
+    faster = runner.invoke(args=["proxy-config", proxy, *args, "--login-rate", "400"])
+    off = runner.invoke(args=["proxy-config", proxy, *args, "--login-rate", "0"])
     assert faster.exit_code == 0 and off.exit_code == 0, faster.output + off.output
     assert "--login-rate 400" in faster.stdout  # in the command line the header repeats
     if proxy == "nginx":
         assert "rate=400r/s" in faster.stdout and "burst=400 nodelay" in faster.stdout
-    else:
+    elif proxy == "haproxy":
         assert "table_http_req_rate(keystile_new_browsers) ge 400 }" in faster.stdout
-    assert "keystile_new_browser" not in off.stdout and "--login-rate 0" in off.stdout
-    bad = runner.invoke(args=["proxy-config", proxy, *ARGS, "--login-rate", "-1"])
+    else:
+        assert "average: 400\n        burst: 400\n        period: 1s\n" in faster.stdout
+        assert "!HeaderRegexp(`Cookie`, `(^|;) *__Host-keystile-device=`)" in faster.stdout
+    assert "login-rate 0" in off.stdout
+    assert not any(word in off.stdout for word in ("keystile_new_browser", "keystile-login-rate"))
+    bad = runner.invoke(args=["proxy-config", proxy, *args, "--login-rate", "-1"])
     assert bad.exit_code == 2 and "--login-rate" in bad.output
+
+
+@pytest.mark.parametrize("proxy", ["apache", "caddy"])
+def test_proxies_without_a_request_rate_say_nothing_of_one(runner: Any, proxy: str) -> None:
+    result = runner.invoke(args=["proxy-config", proxy, *ARGS, "--login-rate", "400"])
+    assert result.exit_code == 0, result.output
+    assert "400" not in result.stdout
 
 
 def test_haproxy_has_room_for_a_flood_and_fails_fast() -> None:

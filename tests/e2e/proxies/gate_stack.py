@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 
 from app import create_app
 from app.db import engine_of
-from app.deploy import ProxyOptions, render
+from app.deploy import DEFAULT_LOGIN_RATE, ProxyOptions, render
 from app.deploy.render import headers_for
 from app.services import ca
 from tests.conftest import PASSWORD, require
@@ -116,10 +116,13 @@ def _server_certificate(tls: Tls, directory: Path) -> tuple[Path, Path]:
 
 
 @contextmanager
-def deploy(proxy: str, tls: Tls, directory: Path) -> Iterator[Deployment]:
+def deploy(
+    proxy: str, tls: Tls, directory: Path, *, login_rate: int = DEFAULT_LOGIN_RATE
+) -> Iterator[Deployment]:
     """Keystile (gunicorn, a fresh SQLite database, alice with a password and her pinned
     self-signed certificate), the echo upstream and ``proxy`` running the configuration
-    ``keystile proxy-config PROXY --protect`` renders for both names; all stopped on exit."""
+    ``keystile proxy-config PROXY --protect`` (and ``--login-rate``) renders for both
+    names; all stopped on exit."""
     require(servers.binary(proxy) is not None, f"{proxy} is not installed ({HINTS[proxy]})")
     port, app_port, echo_port = servers.free_ports(3)
     rules = directory / "rules.toml"
@@ -145,6 +148,7 @@ def deploy(proxy: str, tls: Tls, directory: Path) -> Iterator[Deployment]:
         tls_key=str(key),
         prefix=str(prefix),
         protect=[f"{WIKI}=127.0.0.1:{echo_port}", f"{TOOLS}=127.0.0.1:{echo_port}"],
+        login_rate=login_rate,
     )
     text = render(options)
     # The Keystile settings the configuration says to pair it with.

@@ -6,11 +6,13 @@ while Keystile's own answers pass through unchanged."""
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.proxies.conftest import Stack, StackSpec
+from tests.e2e.proxies.conftest import Stack, StackSpec, Tls
+from tests.e2e.proxies.gate_stack import WIKI, deploy
 
 pytestmark = pytest.mark.e2e
 
@@ -79,3 +81,28 @@ def test_sign_ins_beyond_the_login_rate_are_refused_by_the_proxy_unless_a_device
     with stack.client() as alone:
         alone.cookies.update(_DEVICE)
         assert alone.post("/login", data=guess).status_code == 400
+
+
+@pytest.mark.parametrize("proxy", ["nginx", "haproxy", "traefik"])
+def test_the_login_rate_of_a_gate_leaves_the_protected_sites_own_sign_in_alone(
+    proxy: str, tls: Tls, tmp_path: Path
+) -> None:
+    """Rendered with ``--protect`` (Traefik only so): Keystile's own sign-ins beyond the
+    rate are refused by the proxy, a device cookie still passes, and a protected host's own
+    ``POST /login`` is not counted nor refused: it goes to the gate as any request there."""
+    guess = {"username": "alice", "password": "wrong"}
+    with deploy(proxy, tls, tmp_path, login_rate=3) as deployed, deployed.client() as client:
+        assert client.get("/login").status_code == 200
+        answers = Counter(client.post("/login", data=guess).status_code for _ in range(30))
+        assert set(answers) == {400, 429} and answers[429] >= 15, answers
+        refusal = client.post("/login", data=guess)
+        assert refusal.status_code == 429 and int(refusal.headers["Retry-After"]) >= 1
+        on_the_site = Counter(
+            client.post(deployed.url(WIKI, "/login"), data=guess).status_code for _ in range(10)
+        )
+        # not signed in there: the gate's answer (a client that does not ask for HTML gets
+        # 401, a browser a redirect), never the proxy's 429
+        assert len(on_the_site) == 1 and set(on_the_site) <= {302, 303, 401}, on_the_site
+        client.cookies.update(_DEVICE)
+        known = Counter(client.post("/login", data=guess).status_code for _ in range(10))
+        assert known == Counter({400: 10}), known
