@@ -13,6 +13,7 @@ import functools
 import ipaddress
 import math
 import os
+import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -95,6 +96,8 @@ class Settings:
     secret_key_fallbacks: tuple[str, ...] = ()
     database_url: str = ""  #: default: SQLite under ``instance/``
     redis_url: str = ""  #: shared storage for throttling when several instances run
+    #: the first part of every key kept in Redis: deployments sharing one Redis need their own
+    redis_prefix: str = "keystile"
     origin: str = "https://localhost:8443"  #: the public https origin of the main host
     extra_origins: tuple[str, ...] = ()  #: more origins accepted for WebAuthn (development)
     rp_id: str = ""  #: WebAuthn relying party id; default: the origin's host
@@ -309,6 +312,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("KEYSTILE_DEVICE_TOKEN_DAYS must be between 1 and 3650")
     if s.redis_url and not s.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("KEYSTILE_REDIS_URL must be a redis:// URL")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", s.redis_prefix):
+        raise ConfigError("KEYSTILE_REDIS_PREFIX must be 1-64 letters, digits, '_', '.' or '-'")
     if s.gate_assertion_key or s.gate_assertion_previous_keys:
         from app.services.assertion import AssertionKeyError, check_key_files
 

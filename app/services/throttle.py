@@ -39,8 +39,8 @@ from app.services.throttle_memory import SCHEME as MEMORY_SCHEME
 
 log = logging.getLogger(__name__)
 
-#: the first identifier of every storage key (Flask-Limiter's key prefix before, kept so
-#: counts survive an upgrade of a running site)
+#: the first identifier of every storage key by default (Flask-Limiter's key prefix before,
+#: kept so counts survive an upgrade of a running site); ``KEYSTILE_REDIS_PREFIX``
 PREFIX = "keystile"
 #: seconds a Redis connection or answer may take before the storage counts as down
 REDIS_TIMEOUT = 1.0
@@ -106,6 +106,7 @@ class Throttle:
         *,
         enabled: bool = True,
         on_storage_change: Callable[[bool, str], None] | None = None,
+        prefix: str = PREFIX,
     ) -> None:
         """
         Args:
@@ -113,8 +114,11 @@ class Throttle:
             enabled: False counts nothing and refuses nothing (tests of other things).
             on_storage_change: called with (healthy, detail) once when the storage fails
                 and once when it is back.
+            prefix: the first identifier of every key: deployments that share one Redis
+                keep their counts apart by giving each its own.
         """
         self.enabled = enabled
+        self.prefix = prefix
         self.shared = bool(uri)
         self._primary = _storage(uri or f"{MEMORY_SCHEME}://")
         self._fallback: Storage | None = None
@@ -136,7 +140,7 @@ class Throttle:
         request, as ``MovingWindowRateLimiter.test`` judges it."""
         if not self.enabled:
             return None, None
-        ids = _ids(limit, key)
+        ids = self._ids(limit, key)
         windows = [self._window(item, ids) for item in limit.items]
         full = tuple(w for w in windows if w.remaining < 1)
         return (Breach(limit, key, full) if full else None), windows[0]
@@ -146,7 +150,7 @@ class Throttle:
         full (one atomic step per window: requests arriving together cannot all pass)."""
         if not self.enabled:
             return None
-        ids = _ids(limit, key)
+        ids = self._ids(limit, key)
         for item in limit.items:
             if not self._run("hit", item, ids):
                 return self._breach(limit, key, [item])
@@ -156,7 +160,7 @@ class Throttle:
         """Count a failure :meth:`test` let through, in every window."""
         if not self.enabled:
             return
-        ids = _ids(limit, key)
+        ids = self._ids(limit, key)
         for item in limit.items:
             self._run("hit", item, ids)
 
@@ -164,22 +168,26 @@ class Throttle:
         """Where the shortest window stands (for the headers of a request let through)."""
         if not self.enabled:
             return None
-        return self._window(limit.items[0], _ids(limit, key))
+        return self._window(limit.items[0], self._ids(limit, key))
 
     def first_refusal_in_window(self, breach: Breach) -> bool:
         """True once per limit, key and window: the refusal that gets an audit row (a flood
         of refusals must not become a flood of rows). Kept in the same storage, so shared
         by every instance on Redis."""
-        return self._first(breach.window.item, _ids(breach.limit, breach.key))
+        return self._first(breach.window.item, self._ids(breach.limit, breach.key))
 
     def first_refusal(self, limit: Limit, key: str) -> bool:
         """:meth:`first_refusal_in_window` for a refusal that is not the throttle's own
         (the hash budget's): once per ``key`` in the window of ``limit``'s first item."""
-        return self._first(limit.items[0], _ids(limit, key))
+        return self._first(limit.items[0], self._ids(limit, key))
 
     def _first(self, item: RateLimitItem, ids: tuple[str, ...]) -> bool:
-        marker = f"{PREFIX}/audited/{item.key_for(*ids)}"
+        marker = f"{self.prefix}/audited/{item.key_for(*ids)}"
         return bool(self._run("incr", marker, item.get_expiry()) == 1)
+
+    def _ids(self, limit: Limit, key: str) -> tuple[str, str, str]:
+        """A window's storage key is ``LIMITER/<prefix>/<key>/<scope>/<amount>/<n>/<unit>``."""
+        return (self.prefix, key, limit.scope)
 
     def reset(self) -> None:
         """Forget every count (tests, and the CLI after a false alarm)."""
@@ -257,7 +265,7 @@ class Throttle:
         return Window(item, max(0, int(remaining)), float(reset))
 
     def _breach(self, limit: Limit, key: str, full: Iterable[RateLimitItem]) -> Breach | None:
-        ids = _ids(limit, key)
+        ids = self._ids(limit, key)
         windows = tuple(self._window(item, ids) for item in full)
         return Breach(limit, key, windows) if windows else None
 
@@ -267,11 +275,6 @@ def _call(strategy: MovingWindowRateLimiter, operation: str, args: tuple[Any, ..
         return getattr(strategy.storage, operation)(*args)
     item, ids = args
     return getattr(strategy, operation)(item, *ids)
-
-
-def _ids(limit: Limit, key: str) -> tuple[str, str, str]:
-    """A window's storage key is ``LIMITER/keystile/<key>/<scope>/<amount>/<n>/<unit>``."""
-    return (PREFIX, key, limit.scope)
 
 
 def _storage(uri: str) -> Storage:

@@ -37,7 +37,9 @@ def init_app(app: Flask, settings: Settings) -> Throttle:
     """The app's throttle (Redis when ``KEYSTILE_REDIS_URL`` is set, else this process's
     memory) and the hook that writes the headers."""
     throttle = Throttle(
-        settings.redis_url, on_storage_change=functools.partial(_audit_storage_change, app)
+        settings.redis_url,
+        on_storage_change=functools.partial(_audit_storage_change, app),
+        prefix=settings.redis_prefix,
     )
     app.extensions[EXTENSION] = throttle
     app.after_request(add_headers)

@@ -66,6 +66,9 @@ def test_development_gets_a_dev_secret() -> None:
             {**GOOD, "KEYSTILE_CLIENT_CA": "/nonexistent.pem"}, "no such file", id="missing-ca"
         ),
         pytest.param({**GOOD, "KEYSTILE_REDIS_URL": "localhost:6379"}, "redis://", id="bad-redis"),
+        pytest.param(
+            {**GOOD, "KEYSTILE_REDIS_PREFIX": "site a/"}, "REDIS_PREFIX", id="bad-redis-prefix"
+        ),
         pytest.param({**GOOD, "KEYSTILE_CERT_SUNSET": "next year"}, "date", id="bad-sunset"),
         pytest.param(
             {**GOOD, "KEYSTILE_CERT_LOGIN": "explicit"},
