@@ -108,6 +108,7 @@ class LoginRate:
 
 
 LOGIN_RATE = LoginRate()
+
 #: HAProxy's forward-auth action, loaded by a rendered configuration where it is installed.
 HAPROXY_LUA = str(Path(__file__).resolve().parent / "templates" / "keystile_gate.lua")
 
