@@ -146,6 +146,9 @@ def test_nginx_has_room_for_a_flood_and_fails_fast() -> None:
     ]
     assert _setting(text, "limit_req") == ["zone=keystile_new_browsers burst=50 nodelay"]
     assert _setting(text, "error_page 429") == ["= @keystile_busy"]
+    # refusals go to the access log only: a flood would write hundreds of error lines a second
+    assert _setting(text, "limit_req_log_level") == ["info"]
+    assert _setting(text, "error_log")[0].endswith(" notice")
 
 
 def test_nginx_counts_sign_ins_without_a_device_cookie_only() -> None:
