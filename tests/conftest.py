@@ -204,6 +204,45 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
+#: a desktop browser's User-Agent, as a device token records it
+CHROME = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+
+
+def sign_in(
+    client: FlaskClient,
+    username: str = "alice",
+    password: str = PASSWORD,
+    address: str = "198.51.100.1",
+) -> int:
+    """A password sign-in through the form, from ``address`` (the socket's peer) in a
+    desktop browser; the status of the form's answer."""
+    env = {"REMOTE_ADDR": address, "HTTP_USER_AGENT": CHROME}
+    page = client.get("/login", environ_base=env).get_data(as_text=True)
+    return client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": csrf_from(page)},
+        environ_base=env,
+    ).status_code
+
+
+def shared_redis() -> str:
+    """The Redis the suite may use (``KEYSTILE_TEST_REDIS_URL``), once it answers a ping:
+    skipped locally without one, a failure in CI."""
+    url = os.environ.get("KEYSTILE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+        reachable = True
+    except Exception:  # noqa: BLE001
+        reachable = False
+    require(reachable, f"Redis at {url}")
+    return url
+
+
 def without_csrf(html: str) -> str:
     """The page with its CSRF tokens blanked: they embed a timestamp, so two renders differ."""
     return re.sub(r'(csrf[-_]token"[^>]*(?:value|content))="[^"]*"', r'\1=""', html)

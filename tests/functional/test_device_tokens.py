@@ -14,13 +14,9 @@ from sqlalchemy.orm import Session
 
 from app.models import AuditEvent, DeviceToken, User, utcnow
 from app.web.devices import COOKIE
-from tests.conftest import PASSWORD, AuthActions, csrf_from, make_user
+from tests.conftest import PASSWORD, AuthActions, csrf_from, make_user, sign_in
 
 PROXY = "10.0.0.1"
-CHROME = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36"
-)
 
 
 @pytest.fixture
@@ -31,21 +27,6 @@ def app_overrides() -> dict[str, Any]:
         "login_limit_per_device": "2/minute",
         "trusted_proxies": PROXY,
     }
-
-
-def sign_in(
-    client: FlaskClient,
-    username: str = "alice",
-    password: str = PASSWORD,
-    address: str = "198.51.100.1",
-) -> int:
-    env = {"REMOTE_ADDR": address, "HTTP_USER_AGENT": CHROME}
-    page = client.get("/login", environ_base=env).get_data(as_text=True)
-    return client.post(
-        "/login",
-        data={"username": username, "password": password, "csrf_token": csrf_from(page)},
-        environ_base=env,
-    ).status_code
 
 
 def flood(app: Flask, username: str, guesses: int) -> list[int]:

@@ -9,7 +9,6 @@ counts are keyed by start again with every test's tables."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +16,6 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,9 +25,7 @@ from app.models import AuditEvent
 from app.services.audit import Event
 from app.services.hash_budget import HashBudget
 from app.web.devices import COOKIE
-from tests.conftest import PASSWORD, csrf_from, make_app, make_user, require
-
-REDIS = os.environ.get("KEYSTILE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+from tests.conftest import PASSWORD, make_app, make_user, shared_redis, sign_in
 
 
 @dataclass
@@ -47,17 +43,9 @@ class Pair:
 
 @pytest.fixture
 def pair(database_url: str, tmp_path: Path) -> Iterator[Pair]:
-    try:
-        import redis
-
-        redis.Redis.from_url(REDIS, socket_connect_timeout=1).ping()
-        reachable = True
-    except Exception:  # noqa: BLE001
-        reachable = False
-    require(reachable, f"Redis at {REDIS}")
     tag = secrets.token_hex(4)
     settings = {
-        "redis_url": REDIS,
+        "redis_url": shared_redis(),
         "redis_prefix": f"keystile-test-{tag}",
         "login_limit_per_account": "3/minute",
         "login_limit_per_address": "5/minute",
@@ -73,16 +61,6 @@ def pair(database_url: str, tmp_path: Path) -> Iterator[Pair]:
     yield pair
     for app in (a, b):
         engine_of(app).dispose()
-
-
-def sign_in(client: FlaskClient, username: str, password: str, address: str) -> int:
-    env = {"REMOTE_ADDR": address}
-    page = client.get("/login", environ_base=env).get_data(as_text=True)
-    return client.post(
-        "/login",
-        data={"username": username, "password": password, "csrf_token": csrf_from(page)},
-        environ_base=env,
-    ).status_code
 
 
 def test_the_owner_signs_in_on_either_instance_while_guesses_spread_over_both(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from typing import Any
 
@@ -12,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import AuditEvent, User
-from tests.conftest import PASSWORD, AuthActions, make_app, require
+from tests.conftest import PASSWORD, AuthActions, make_app, shared_redis
 
 
 @pytest.fixture
@@ -67,15 +66,9 @@ def test_address_limit_spans_accounts(auth: AuthActions, alice: User) -> None:
 
 def test_redis_shares_limits_between_instances(tmp_path: Any, database_url: str) -> None:
     """Two app instances (as behind a proxy) share one Redis: the limit holds across both."""
-    url = os.environ.get("KEYSTILE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-    try:
-        import redis
+    import redis
 
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-        reachable = True
-    except Exception:  # noqa: BLE001
-        reachable = False
-    require(reachable, f"Redis at {url}")
+    url = shared_redis()
     prefix = uuid.uuid4().hex
     settings = {"redis_url": url, "login_limit_per_account": "2/minute"}
     first = make_app(database_url, tmp_path, **settings)
