@@ -40,7 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._bare import PASSWORD
-from bench._harness import Run, interleaved, server_tls
+from bench._harness import Run, gunicorn, interleaved, server_tls
 from tests.e2e.proxies import servers
 from tests.support.pki import Pki, make_pki
 
@@ -215,8 +215,7 @@ def started(
 ) -> Iterator[tuple[dict[str, int], list[int]]]:
     """Every Keystile (one per rules file), the bare floor and nginx; yields the upstream
     port of each location and the process ids whose CPU is counted."""
-    names = ["floor", *RULES]
-    ports = dict(zip(names, servers.free_ports(len(names)), strict=True))
+    ports = dict(zip(RULES, servers.free_ports(len(RULES)), strict=True))
     with contextlib.ExitStack() as stack:
         procs = []
         for name, (before, same_host) in RULES.items():
@@ -234,35 +233,12 @@ def started(
                     )
                 )
             )
-        floor_dir = directory / "floor"
-        floor_dir.mkdir()
-        cmd = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"127.0.0.1:{ports['floor']}",
-            "--workers",
-            str(workers),
-            "--threads",
-            "1",
-            "--no-control-socket",
-            "--worker-tmp-dir",
-            str(floor_dir),
-            "--log-level",
-            "warning",
-            "bench._bare:raw",
-        ]
-        procs.append(
-            stack.enter_context(
-                servers.Server(
-                    cmd,
-                    what="gunicorn (floor)",
-                    log=floor_dir / "gunicorn.log",
-                    probe=lambda: servers.answers(ports["floor"]),
-                )
-            )
+        # The floor under the same settings: bench._harness.gunicorn, like servers.keystile
+        # with one thread, runs sync workers from the checkout (its gunicorn.conf.py hooks).
+        floor_port, floor_pid = stack.enter_context(
+            gunicorn({}, workers=workers, app="bench._bare:raw")
         )
+        ports["floor"] = floor_port
         for proc in procs:
             proc.wait()
         locations = "".join(
@@ -280,7 +256,7 @@ def started(
             servers.proxy("nginx", config, port=port, prefix=directory / "nginx", trust=trust)
         )
         nginx.wait()
-        yield ports, [nginx.pid, *(p.pid for p in procs)]
+        yield ports, [nginx.pid, floor_pid, *(p.pid for p in procs)]
 
 
 def profile(count: int, kind: str) -> None:

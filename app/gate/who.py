@@ -117,8 +117,9 @@ def certificate_identity(
 
     Refusals are audited (and committed) by :func:`app.services.cert_auth.accept`; an
     accepted certificate is not audited per check: a check is one request, not a sign-in
-    that opens a session. Commits: a first use in CA mode pins the key, and a handshake
-    proves an uploaded pin.
+    that opens a session. A proven pin, the common case, is one query and no write: its
+    owner's identity comes with it. Commits: a first use in CA mode pins the key, and a
+    handshake proves an uploaded pin.
     """
     if shown.cert is None:
         return None
@@ -128,6 +129,10 @@ def certificate_identity(
     cred = cert_auth.accept(db, match, client=client, now=now, mailer=mailer)
     if cred is None or match.user is None:
         return None
+    if cred is match.credential:  # accepted as read: nothing was written
+        return gate.identity_of_pin(
+            match.credential, strength=Strength.CERTIFICATE, method="certificate", signed_in_at=now
+        )
     db.commit()
     return gate.identity_of_user(
         db, match.user.id, strength=Strength.CERTIFICATE, method="certificate", signed_in_at=now

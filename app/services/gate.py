@@ -19,6 +19,7 @@ from app.models import Credential, Strength, StrengthFlag, User
 from app.models.base import connection_of
 from app.services import groups
 from app.services.access import Subject, strength_name
+from app.services.stored import StoredCertificate
 
 #: a user's identity fields and the names of their groups, comma-separated
 _USER_WITH_GROUPS = select(
@@ -87,6 +88,24 @@ def identity_of_user(
         email=found.email,
         display_name=found.display_name,
         groups=_group_set(found.group_names),
+        strength=strength,
+        method=method,
+        signed_in_at=signed_in_at,
+    )
+
+
+def identity_of_pin(
+    pin: StoredCertificate, *, strength: Strength | None, method: str, signed_in_at: datetime
+) -> Identity:
+    """:func:`identity_of` for the owner of a certificate pin, from the row
+    :func:`app.services.stored.find_certificate` read (no query of its own)."""
+    return _identity(
+        username=pin.user.username,
+        username_normalized=pin.profile.username_normalized,
+        role=str(pin.user.role),
+        email=pin.profile.email,
+        display_name=pin.profile.display_name,
+        groups=_group_set(pin.profile.group_names),
         strength=strength,
         method=method,
         signed_in_at=signed_in_at,

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, aliased
 
 from app.models import Credential, CredentialKind, Role, User, UserStatus
 from app.models.base import Executor, connection_of
+from app.services import groups
 from app.services.audit import Identified
 
 
@@ -60,11 +61,25 @@ class StoredPasskey:
 
 
 @dataclass(frozen=True)
+class Profile:
+    """What the forward-auth gate reports of an account beyond :class:`Account` (its
+    ``Remote-*`` headers), read in the same query as a certificate pin: a pinned
+    certificate shown with a check signs in on the spot (:mod:`app.gate.who`)."""
+
+    username_normalized: str
+    email: str
+    display_name: str
+    #: :func:`app.services.groups.names_of`: comma-separated, None for no group
+    group_names: str | None
+
+
+@dataclass(frozen=True)
 class StoredCertificate:
     """A certificate pin as a sign-in reads it (revoked or not), and its owner."""
 
     id: int
     user: Account
+    profile: Profile
     proven: bool
     certificate_der: bytes | None
     revoked_at: datetime | None
@@ -117,7 +132,14 @@ _PASSKEY = _by_key(
     Credential.last_used_at,
 )
 _CERTIFICATE = _by_key(
-    Credential.proven, Credential.certificate_der, Credential.revoked_at, Credential.last_used_at
+    Credential.proven,
+    Credential.certificate_der,
+    Credential.revoked_at,
+    Credential.last_used_at,
+    User.username_normalized,
+    User.email,
+    User.display_name,
+    groups.names_of(User.id),
 )
 
 
@@ -157,13 +179,20 @@ def find_passkey(db: Executor, lookup_key: str) -> StoredPasskey | None:
 
 
 def find_certificate(db: Executor, spki_sha256: str) -> StoredCertificate | None:
-    """The certificate pinned by this key digest, revoked or not, with its owner."""
+    """The certificate pinned by this key digest, revoked or not, with its owner and what
+    the gate reports of them."""
     r = _row(db, _CERTIFICATE, CredentialKind.CERTIFICATE, spki_sha256)
     if r is None:
         return None
     return StoredCertificate(
         id=r.id,
         user=_owner(r),
+        profile=Profile(
+            username_normalized=r.username_normalized,
+            email=r.email,
+            display_name=r.display_name,
+            group_names=r.group_names,
+        ),
         proven=bool(r.proven),
         certificate_der=r.certificate_der,
         revoked_at=r.revoked_at,
