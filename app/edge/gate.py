@@ -126,4 +126,5 @@ def _identify(x: Exchange, asked: Original, now: datetime) -> gate.Identity | No
         client=x.client,
         now=now,
         mailer=x.edge.mailer,
+        reader=x.conn,
     )

@@ -30,6 +30,7 @@ from app.db import get_db
 from app.gate.handoff import GATE_COOKIE
 from app.gate.original import Original
 from app.models import Strength, utcnow
+from app.models.base import Executor
 from app.services import cert_auth, gate, handoff
 from app.services.access import request_host
 from app.services.audit import Client
@@ -111,9 +112,12 @@ def certificate_identity(
     client: Client,
     now: datetime,
     mailer: Mailer,
+    reader: Executor | None = None,
 ) -> Identity | None:
     """The identity a presented certificate signs in on the spot (pinned, or valid in CA
-    mode), judged and accepted as on the sign-in page; None when it signs in nobody.
+    mode), judged and accepted as on the sign-in page; None when it signs in nobody. The
+    certificate is judged on ``reader`` (the edge's plain connection; ``db`` by default)
+    and accepted on ``db``.
 
     Refusals are audited (and committed) by :func:`app.services.cert_auth.accept`; an
     accepted certificate is not audited per check: a check is one request, not a sign-in
@@ -123,7 +127,7 @@ def certificate_identity(
     """
     if shown.cert is None:
         return None
-    match = client_cert.judge(db, shown, policy, s, now=now)
+    match = client_cert.judge(db if reader is None else reader, shown, policy, s, now=now)
     if match is None:
         return None
     cred = cert_auth.accept(db, match, client=client, now=now, mailer=mailer)

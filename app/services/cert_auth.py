@@ -15,10 +15,11 @@ from datetime import datetime
 from typing import Any
 
 from cryptography import x509
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Credential, CredentialKind, User
+from app.models.base import Executor
 from app.services import credentials
 from app.services.audit import Client, Event, Identified, record
 from app.services.certificates import (
@@ -30,7 +31,12 @@ from app.services.certificates import (
 )
 from app.services.notices import NULL_MAILER, Mailer
 from app.services.policy import CertSunset, SunsetStage
-from app.services.stored import Account, StoredCertificate, find_certificate
+from app.services.stored import (
+    Account,
+    StoredCertificate,
+    accounts_by_verified_email,
+    find_certificate,
+)
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,7 @@ class CertificateMatch:
 
     facts: CertificateFacts
     #: the pin's owner as the sign-in read it, or the user a CA-mode SAN names
-    user: Account | User | None = None
+    user: Account | None = None
     #: the pin, as the sign-in read it (None: no pin yet)
     credential: StoredCertificate | None = None
     #: machine-readable reason when there is no usable match
@@ -96,7 +102,7 @@ def validate(
         check_leaf_policy(cert, now=now, allow_self_signed_ca=True)
 
 
-def _user_by_san(db: Session, facts: CertificateFacts, mapping: str) -> list[User]:
+def _user_by_san(db: Executor, facts: CertificateFacts, mapping: str) -> list[Account]:
     """Users whose verified address is exactly a SAN value of the certificate, ignoring
     only ASCII case (threat model B.10).
 
@@ -108,14 +114,15 @@ def _user_by_san(db: Session, facts: CertificateFacts, mapping: str) -> list[Use
     wanted = {v.lower() for v in values if v.isascii()}
     if not wanted:
         return []
-    found = db.scalars(
-        select(User).where(func.lower(User.email).in_(wanted), User.email_verified.is_(True))
-    )
-    return [u for u in found if u.email.isascii() and u.email.lower() in wanted]
+    return [
+        account
+        for account, email in accounts_by_verified_email(db, wanted)
+        if email.isascii() and email.lower() in wanted
+    ]
 
 
 def identify(
-    db: Session,
+    db: Executor,
     cert: x509.Certificate,
     chain: Sequence[x509.Certificate] = (),
     *,

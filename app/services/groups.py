@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Label, bindparam, delete, func, select
+from sqlalchemy import ColumnElement, Label, String, bindparam, delete, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from app.models import GROUP_NAME, GroupMembership, User
 from app.services.audit import Client, Event, Identified, record
@@ -44,12 +48,33 @@ def group_name(raw: str) -> str:
     return name
 
 
+class comma_joined(FunctionElement[str]):
+    """The non-null values of a column joined by commas: ``group_concat(x, ',')`` on SQLite,
+    ``string_agg(x, ',')`` on PostgreSQL. SQLAlchemy's ``func.aggregate_strings`` renders
+    its separator into the statement at every execution (a literal-execute parameter); a
+    separator written in the SQL leaves the statement compiled once, as the gate's checks
+    read it on every request."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(comma_joined, "sqlite")
+def _group_concat(element: comma_joined, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"group_concat({compiler.process(element.clauses, **kw)}, ',')"
+
+
+@compiles(comma_joined)
+def _string_agg(element: comma_joined, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"string_agg({compiler.process(element.clauses, **kw)}, ',')"
+
+
 def names_of(user_id: ColumnElement[int] | QueryableAttribute[int]) -> Label[str]:
     """The names of the groups of the user ``user_id`` (a column of the enclosing query),
     comma-separated (names hold no comma: :data:`GROUP_NAME`), as a column ``group_names``
     read in the same query as the user."""
     return (
-        select(func.aggregate_strings(GroupMembership.name, ","))
+        select(comma_joined(GroupMembership.name))
         .where(GroupMembership.user_id == user_id)
         .scalar_subquery()
         .label("group_names")

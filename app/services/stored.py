@@ -10,11 +10,12 @@ Flask views' sessions) load the ORM objects they need with :func:`loaded`.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
 from app.models import Credential, CredentialKind, Role, User, UserStatus
@@ -93,6 +94,8 @@ def loaded(db: Session, user: Identified, credential: Identified) -> tuple[User,
 
 
 _BY_KEY = aliased(Credential)
+#: the columns of :class:`Account` (:func:`_owner`)
+_OWNER = (User.id.label("owner_id"), User.username, User.user_handle, User.role, User.status)
 
 
 def _by_key(*columns: Any) -> Select[Any]:
@@ -100,15 +103,7 @@ def _by_key(*columns: Any) -> Select[Any]:
     from a subquery on the key: SQLite plans a join with the key condition in it far worse
     (bench/passkey_login.py shows it)."""
     return (
-        select(
-            Credential.id,
-            *columns,
-            User.id.label("owner_id"),
-            User.username,
-            User.user_handle,
-            User.role,
-            User.status,
-        )
+        select(Credential.id, *columns, *_OWNER)
         .join(User, User.id == Credential.user_id)
         .where(
             Credential.id
@@ -155,6 +150,17 @@ def _owner(row: Any) -> Account:
         role=row.role,
         status=row.status,
     )
+
+
+def accounts_by_verified_email(db: Executor, emails: Collection[str]) -> list[tuple[Account, str]]:
+    """The accounts whose verified address, lower-cased, is one of ``emails`` (lower-case),
+    each with its address as stored."""
+    rows = connection_of(db).execute(
+        select(*_OWNER, User.email).where(
+            func.lower(User.email).in_(emails), User.email_verified.is_(True)
+        )
+    )
+    return [(_owner(r), r.email) for r in rows]
 
 
 def find_passkey(db: Executor, lookup_key: str) -> StoredPasskey | None:

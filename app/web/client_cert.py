@@ -27,6 +27,7 @@ from werkzeug.datastructures import Headers
 
 from app.config import Settings
 from app.db import get_db
+from app.models.base import Executor
 from app.proxy import (
     CertificateSource,
     ProxyHeaderError,
@@ -139,9 +140,10 @@ def read(environ: Mapping[str, Any], headers: Headers, s: Settings) -> Presented
 
 
 def judge(
-    db: Session, shown: Presented, policy: CertificatePolicy, s: Settings, *, now: datetime
+    db: Executor, shown: Presented, policy: CertificatePolicy, s: Settings, *, now: datetime
 ) -> CertificateMatch | None:
-    """What a presented certificate means for signing in (None: nothing to judge)."""
+    """What a presented certificate means for signing in (None: nothing to judge); it
+    reads (``db`` may be a plain connection) and never writes."""
     if shown.cert is None:
         return None
     match = cert_auth.identify(db, shown.cert, shown.chain, policy=policy, now=now)
