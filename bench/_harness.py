@@ -58,10 +58,15 @@ def process_tree_cpu_seconds(pid: int) -> float:
 
 @contextlib.contextmanager
 def gunicorn(
-    env: dict[str, str], *, workers: int = 1, app: str = "app:create_app()", root: Path = ROOT
+    env: dict[str, str],
+    *,
+    workers: int = 1,
+    app: str = "app:create_app()",
+    root: Path = ROOT,
+    worker_class: str = "sync",
 ) -> Iterator[tuple[int, int]]:
-    """Serve ``app`` (Keystile by default, from the source tree ``root``) under gunicorn;
-    yields (port, master pid)."""
+    """Serve ``app`` (Keystile by default, from the source tree ``root``) under gunicorn,
+    ``workers`` workers of ``worker_class`` with one thread each; yields (port, master pid)."""
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [
@@ -71,7 +76,7 @@ def gunicorn(
             "--workers",
             str(workers),
             "--worker-class",
-            "sync",
+            worker_class,
             "--threads",
             "1",
             "--bind",

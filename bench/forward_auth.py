@@ -14,14 +14,17 @@ connection open (keep-alive), so no handshake is measured. Operations:
   rules (the matching one last) beside one with 10, either all on the checked host (999
   path prefixes: the path index skips them) or on 999 other hosts (the host index does).
 
-Each Keystile and the floor run one gunicorn sync worker (``--workers``) with the checkout's
-``gunicorn.conf.py``; measurements alternate in slices (``--rounds``) so that all see the
-same background load of a shared machine. The target (issue 12): each check at least 60 % of
-the floor per worker, zero failures; 1,000 rules at most 10 % dearer than 10.
+Each Keystile and the floor run one gunicorn worker (``--workers``) of one thread, sync by
+default (``--worker-class gthread``: Keystile's production class), all started by one helper
+with the checkout's ``gunicorn.conf.py``; measurements alternate in slices (``--rounds``) so
+that all see the same background load of a shared machine. The target (issue 12): each
+check at least 60 % of the floor per worker, zero failures; 1,000 rules at most 10 % dearer
+than 10.
 ``--profile N`` instead runs N checks in-process under cProfile and prints where the time
 goes (``--profile-kind cookie|certificate``).
 
 Usage: python bench/forward_auth.py [--duration 10] [--rounds 5] [--clients 2] [--workers 1]
+       [--worker-class sync|gthread]
 """
 
 from __future__ import annotations
@@ -209,38 +212,27 @@ def started(
     *,
     port: int,
     workers: int,
+    worker_class: str,
     tls_cert: Path,
     tls_key: Path,
     trust: ssl.SSLContext,
 ) -> Iterator[tuple[dict[str, int], list[int]]]:
     """Every Keystile (one per rules file), the bare floor and nginx; yields the upstream
     port of each location and the process ids whose CPU is counted."""
-    ports = dict(zip(RULES, servers.free_ports(len(RULES)), strict=True))
+    ports: dict[str, int] = {}
+    pids: list[int] = []
     with contextlib.ExitStack() as stack:
-        procs = []
+        # Every upstream through one helper (bench._harness.gunicorn), so that Keystile and
+        # the floor run under the same gunicorn settings by construction.
+        upstreams = {"floor": ({}, "bench._bare:raw")}
         for name, (before, same_host) in RULES.items():
             rules = rules_file(directory / f"rules-{name}.toml", before, same_host)
-            here = directory / f"keystile-{name}"
-            here.mkdir()
-            procs.append(
-                stack.enter_context(
-                    servers.keystile(
-                        {**env, "KEYSTILE_ACCESS_RULES": str(rules)},
-                        here,
-                        port=ports[name],
-                        workers=workers,
-                        threads=1,
-                    )
-                )
+            upstreams[name] = ({**env, "KEYSTILE_ACCESS_RULES": str(rules)}, "app:create_app()")
+        for name, (upstream_env, app) in upstreams.items():
+            ports[name], pid = stack.enter_context(
+                gunicorn(upstream_env, workers=workers, app=app, worker_class=worker_class)
             )
-        # The floor under the same settings: bench._harness.gunicorn, like servers.keystile
-        # with one thread, runs sync workers from the checkout (its gunicorn.conf.py hooks).
-        floor_port, floor_pid = stack.enter_context(
-            gunicorn({}, workers=workers, app="bench._bare:raw")
-        )
-        ports["floor"] = floor_port
-        for proc in procs:
-            proc.wait()
+            pids.append(pid)
         locations = "".join(
             LOCATION.format(name=name, upstream=upstream) for name, upstream in ports.items()
         )
@@ -256,7 +248,7 @@ def started(
             servers.proxy("nginx", config, port=port, prefix=directory / "nginx", trust=trust)
         )
         nginx.wait()
-        yield ports, [nginx.pid, floor_pid, *(p.pid for p in procs)]
+        yield ports, [nginx.pid, *pids]
 
 
 def profile(count: int, kind: str) -> None:
@@ -316,7 +308,14 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
     ap.add_argument("--rounds", type=int, default=5, help="alternating slices per measurement")
     ap.add_argument("--clients", type=int, default=2, help="concurrent client threads")
-    ap.add_argument("--workers", type=int, default=1, help="gunicorn sync workers each")
+    ap.add_argument("--workers", type=int, default=1, help="gunicorn workers each")
+    ap.add_argument(
+        "--worker-class",
+        choices=["sync", "gthread"],
+        default="sync",
+        help="gunicorn's worker class for Keystile and the floor alike, one thread each "
+        "(gthread: Keystile's production default, app/gunicorn_conf.py)",
+    )
     ap.add_argument(
         "--profile",
         type=int,
@@ -361,6 +360,7 @@ def main() -> None:
             env,
             port=port,
             workers=args.workers,
+            worker_class=args.worker_class,
             tls_cert=tls_cert,
             tls_key=tls_key,
             trust=plain,
@@ -381,7 +381,8 @@ def main() -> None:
 def report(runs: list[Run], args: argparse.Namespace) -> None:
     base, cookie, cert, same, others = runs
     print(
-        f"nginx auth_request (1 worker, TLS kept alive) -> gunicorn ({args.workers} sync "
+        f"nginx auth_request (1 worker, TLS kept alive) -> gunicorn ({args.workers} "
+        f"{args.worker_class} "
         f"worker{'s' if args.workers > 1 else ''} each), {args.clients} clients, "
         f"{args.duration:.0f} s each in {args.rounds} alternating slices"
     )
