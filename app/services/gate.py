@@ -185,5 +185,5 @@ def identity_headers(identity: Identity | None) -> dict[str, str]:
 def header_value(text: str) -> str:
     """``text`` as a WSGI header value: control characters dropped (no header splitting,
     RFC 9110 §5.5), UTF-8 bytes carried in the latin-1 string WSGI expects (PEP 3333)."""
-    clean = "".join(c for c in text if c.isprintable())[:512]
-    return clean.encode("utf-8").decode("latin-1")
+    clean = text if text.isprintable() else "".join(c for c in text if c.isprintable())
+    return clean[:512].encode("utf-8").decode("latin-1")

@@ -106,8 +106,8 @@ def from_trusted_proxy(environ: Mapping[str, Any], headers: Headers, s: Settings
     return s.trusted_proxies.trust(raw_peer_of(environ)) and _secret_ok(headers, s)
 
 
-def _carries_certificate_header(headers: Headers, s: Settings) -> bool:
-    names = {k.lower() for k in headers.keys()}  # noqa: SIM118 - Headers iterate pairs
+def _carries_certificate_header(received: list[tuple[str, str]], s: Settings) -> bool:
+    names = {name.lower() for name, _ in received}
     own = {s.cert_header.lower()} if s.cert_header else set()
     return bool(names & (all_known_certificate_headers() | own))
 
@@ -122,14 +122,15 @@ def read(environ: Mapping[str, Any], headers: Headers, s: Settings) -> Presented
     own = _own_tls_certificate(environ)
     if own is not None:
         return Presented(own, source="tls")
-    if not _carries_certificate_header(headers, s):
+    received = list(headers.items())
+    if not _carries_certificate_header(received, s):
         return None
     if not s.trusted_proxies.trust(raw_peer_of(environ)):
         return Ignored("untrusted_peer")
     if not _secret_ok(headers, s):
         return Ignored("bad_proxy_secret")
     try:
-        forwarded = _adapter(s.cert_header_format, s.cert_header).extract(list(headers.items()))
+        forwarded = _adapter(s.cert_header_format, s.cert_header).extract(received)
     except ProxyHeaderError as exc:
         return Presented(None, source="proxy", error_code=exc.code, error_message=str(exc))
     if forwarded is None:
