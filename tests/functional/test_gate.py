@@ -16,9 +16,10 @@ from urllib.parse import quote
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from app.db import engine_of
 from app.models import AuditEvent, AuthSession, User, utcnow
 from app.services import groups, sessions
 from app.services.audit import SYSTEM
@@ -337,6 +338,31 @@ def test_a_pinned_certificate_passes_with_no_cookie(
         forward(proxy, "/admin/", accept="*/*", **cert_header(pki.self_signed.cert)).status_code
         == 401
     )
+
+
+def test_a_proven_pin_is_one_read_and_no_write_per_check(
+    proxy: FlaskClient, app: Flask, db: Session, alice: User, pki: Pki
+) -> None:
+    """The gate's hottest certificate path: the pin, its owner and the owner's groups come
+    in one query, and nothing is written (no session opens, no success is audited)."""
+    pin(db, alice, pki.self_signed.cert)
+    groups.add(db, alice, "ops", client=SYSTEM, now=utcnow())
+    db.commit()
+    seen: list[str] = []
+
+    def before_cursor_execute(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement.split()[0].upper())
+
+    engine = engine_of(app)
+    event.listen(engine, "before_cursor_execute", before_cursor_execute)
+    try:
+        resp = nginx(proxy, f"{WIKI}/docs/", **cert_header(pki.self_signed.cert))
+    finally:
+        event.remove(engine, "before_cursor_execute", before_cursor_execute)
+    assert resp.status_code == 200
+    assert (resp.headers["Remote-User"], resp.headers["Remote-Groups"]) == ("alice", "ops")
+    assert resp.headers["Remote-Email"] == alice.email
+    assert seen == ["SELECT"]
 
 
 def test_an_unknown_certificate_is_no_sign_in_and_is_audited(
