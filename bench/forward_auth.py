@@ -251,39 +251,56 @@ def started(
         yield ports, [nginx.pid, *pids]
 
 
+def in_process_check(
+    env: dict[str, str], cookie: str, certificate: Path, kind: str, *, rules: Path | None = None
+) -> Callable[[], None]:
+    """One check of ``kind`` (``cookie``, ``certificate``: the pinned one in the PEM file
+    ``certificate``, or ``bare``: the same request to the floor's WSGI callable) through
+    Werkzeug's test client, as nginx sends it; raises unless it is allowed. ``rules``:
+    another rules file than ``env``'s."""
+    from urllib.parse import quote
+
+    from werkzeug.test import Client
+
+    from app import create_app
+    from bench._bare import raw
+
+    if rules is not None:
+        env = {**env, "KEYSTILE_ACCESS_RULES": str(rules)}
+    headers = {"X-Original-URL": "https://localhost:8443/10/x", "X-Original-Method": "GET"}
+    if kind == "certificate":
+        # as nginx forwards it: $ssl_client_escaped_cert and $ssl_client_verify
+        pem = certificate.read_text()
+        headers["X-SSL-Client-Cert"] = quote(pem, safe="")
+        headers["X-SSL-Client-Verify"] = "FAILED:self-signed certificate"
+    else:
+        headers["Cookie"] = cookie
+    wsgi = (
+        raw
+        if kind == "bare"
+        else create_app({name.removeprefix("KEYSTILE_").lower(): v for name, v in env.items()})
+    )
+    client = Client(wsgi, use_cookies=False)
+
+    def check() -> None:
+        resp = client.get(
+            "/api/authz/auth-request", headers=headers, environ_base={"REMOTE_ADDR": "127.0.0.1"}
+        )
+        if resp.status_code != 200:
+            raise SystemExit(f"a {kind} check answered {resp.status_code}")
+
+    return check
+
+
 def profile(count: int, kind: str) -> None:
     """``count`` checks of ``kind`` (``cookie`` or ``certificate``) through Flask's test
     client under cProfile."""
     import cProfile
     import pstats
-    from urllib.parse import quote
-
-    from app import create_app
 
     with tempfile.TemporaryDirectory(prefix="keystile-bench-") as tmp:
         env, cookie, _, _, pki = prepare(Path(tmp), port=8443)
-        app = create_app({name.removeprefix("KEYSTILE_").lower(): v for name, v in env.items()})
-        client = app.test_client(use_cookies=False)
-        headers = {
-            "X-Original-URL": "https://localhost:8443/10/x",
-            "X-Original-Method": "GET",
-        }
-        if kind == "certificate":
-            # as nginx forwards it: $ssl_client_escaped_cert and $ssl_client_verify
-            pem = pki.self_signed.cert_path.read_text()
-            headers["X-SSL-Client-Cert"] = quote(pem, safe="")
-            headers["X-SSL-Client-Verify"] = "FAILED:self-signed certificate"
-        else:
-            headers["Cookie"] = cookie
-
-        def check() -> None:
-            resp = client.get(
-                "/api/authz/auth-request",
-                headers=headers,
-                environ_base={"REMOTE_ADDR": "127.0.0.1"},
-            )
-            assert resp.status_code == 200, resp.status_code
-
+        check = in_process_check(env, cookie, pki.self_signed.cert_path, kind)
         for _ in range(200):
             check()
         prof = cProfile.Profile()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.conftest import require
 from tests.e2e.proxies import servers
@@ -153,3 +154,23 @@ def test_forward_auth_benchmark_checks_through_nginx() -> None:
         assert _completed(out, label) > 0
     assert re.search(r"signed-in cookie: [\d.]+% of the floor, 0 failures", out), out
     assert re.search(r"1,000 rules other hosts: [+-][\d.]+% time per check", out), out
+
+
+def test_the_counted_checks_are_allowed(tmp_path: Path) -> None:
+    """bench/forward_auth_instructions.py counts the instructions of each row's checks under
+    valgrind (minutes); here each row's child process only runs a few, which it does only
+    if every one is allowed (a refused check ends it with an error)."""
+    from bench.forward_auth_instructions import ROWS, set_up
+
+    set_up(tmp_path)
+    script = str(ROOT / "bench" / "forward_auth_instructions.py")
+    for label, kind, rules in ROWS:
+        done = subprocess.run(
+            [sys.executable, script, "--child", str(tmp_path), kind, rules, "3"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, f"{label}: {done.stdout}\n{done.stderr}"
