@@ -54,9 +54,7 @@ def allowed(
 ) -> Response:
     """``200`` with the identity headers (empty on a bypass rule) and the assertion."""
     known = None if decision.bypass else identity
-    resp = plain(200, "")
-    resp.headers.update(gate.identity_headers(known))
-    resp.headers[ASSERTION_HEADER] = (
+    signed = (
         ""
         if known is None or not settings.gate_assertion
         else assertion.sign(
@@ -67,6 +65,9 @@ def allowed(
             now=now,
         )
     )
+    resp = plain(200, "")
+    # Added, not set: a new response carries none of them yet.
+    resp.headers.extend({**gate.identity_headers(known), ASSERTION_HEADER: signed})
     return resp
 
 
